@@ -1,0 +1,111 @@
+"""Training samples/s of sweepwise's loop against a bare hand-written PyTorch loop, measured in the same run.
+
+Same data, model, batch size, optimiser and device. Rounds alternate (bare, ours, bare, ours, ...) so that the
+machine's drift hits both alike; each round trains `--epochs` epochs from the same seed and reports the median
+samples/s of its epochs after the first. The ratio (ours / bare) of the medians over rounds is printed last.
+
+    python bench/throughput.py [--rounds 5] [--epochs 4] [--model convnet] [--batch-size 64] [--device auto]
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import compose_config
+
+from sweepwise import configure
+from sweepwise.console import SilentProgress
+from sweepwise.data.module import epoch_permutation
+from sweepwise.training.loop import Trainer
+from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
+
+
+def build(cfg, device):
+    seed_everything(0, deterministic=True)
+    data = configure.build(cfg.data, "data").to(device)
+    model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes).to(device)
+    optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
+    return data, model, optimizer
+
+
+def bare_loop(cfg, device, epochs: int) -> list[float]:
+    """The loop a person writes by hand: shuffle by index, forward, loss, backward, step."""
+    data, model, optimizer = build(cfg, device)
+    autocast = autocast_for(device, cfg.trainer.precision)
+    batch_size = cfg.trainer.batch_size
+    steps = data.num_train // batch_size
+    rates = []
+    model.train()
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        order = epoch_permutation(data.num_train, 0, epoch).to(device)
+        for step in range(steps):
+            index = order[step * batch_size : (step + 1) * batch_size]
+            with autocast():
+                loss = F.cross_entropy(model(data.train_x[index]), data.train_y[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        rates.append(steps * batch_size / (time.perf_counter() - started))
+    return rates
+
+
+def our_loop(cfg, device, epochs: int) -> list[float]:
+    data, model, optimizer = build(cfg, device)
+    settings = configure.trainer_settings(cfg)
+    trainer = Trainer(
+        model,
+        optimizer,
+        configure.build(cfg.schedule, "schedule"),
+        data,
+        settings,
+        configure.objective(cfg),
+        autocast_for(device, cfg.trainer.precision),
+        SilentProgress(),
+    )
+    state = trainer.fit()
+    return [row["samples_per_sec"] for row in state.history]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--model", default="convnet")
+    parser.add_argument("--data", default="digits")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    cfg = compose_config(
+        [
+            f"model={args.model}",
+            f"data={args.data}",
+            f"trainer.batch_size={args.batch_size}",
+            f"trainer.epochs={args.epochs}",
+            f"trainer.device={args.device}",
+            "trainer.checkpoint_dir=null",
+            "output_dir=/tmp/sweepwise-bench",
+        ]
+    )
+    device = resolve_device(args.device)
+    print(f"device {device}, model {args.model}, data {args.data}, batch {args.batch_size}, torch {torch.__version__}")
+    bare, ours = [], []
+    for round_index in range(args.rounds):
+        bare.append(statistics.median(bare_loop(cfg, device, args.epochs)[1:]))
+        ours.append(statistics.median(our_loop(cfg, device, args.epochs)[1:]))
+        print(f"round {round_index + 1}: bare {bare[-1]:.0f} samples/s, sweepwise {ours[-1]:.0f} samples/s")
+    bare_median, our_median = statistics.median(bare), statistics.median(ours)
+    print(f"median bare {bare_median:.0f} samples/s, sweepwise {our_median:.0f} samples/s")
+    print(f"throughput ratio (sweepwise / bare): {our_median / bare_median:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""One training run: config -> data, model, optimiser, schedule -> training loop -> MLflow -> objective value."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from sweepwise import configure
+from sweepwise.console import make_progress, print_summary
+from sweepwise.data import DataModule
+from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
+from sweepwise.tracking.params import flatten
+from sweepwise.tracking.plots import save_curves
+from sweepwise.tracking.provenance import provenance_tags
+from sweepwise.training.checkpoint import load_checkpoint
+from sweepwise.training.loop import Trainer
+from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
+
+RUN_ID_KEY = "mlflow_run_id"
+
+
+def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
+    """Train once as `cfg` says and return the best value of `cfg.objective.metric` over the epochs.
+
+    Everything the user can get wrong is checked before the MLflow run is created, so a bad config leaves no run
+    behind; a run that starts and then dies is ended FAILED with its error.
+    """
+    settings = configure.trainer_settings(cfg)
+    objective = configure.objective(cfg)
+    configure.check_learning_rate(cfg)
+    device = resolve_device(cfg.trainer.device)
+    autocast = autocast_for(device, cfg.trainer.precision)
+    progress = make_progress(cfg.trainer.progress, settings.batch_size)
+    seed_everything(settings.seed, bool(cfg.trainer.deterministic))
+    data: DataModule = configure.build(cfg.data, "data").to(device)
+    data.steps_per_epoch(settings.batch_size)
+    model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes)
+    model = model.to(device)
+    optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
+    schedule = configure.build(cfg.schedule, "schedule")
+    checkpoint = load_checkpoint(Path(cfg.trainer.resume_from)) if cfg.trainer.resume_from else None
+    output_dir = Path(cfg.output_dir)
+
+    run = MlflowRun.start(
+        uri=resolve_tracking_uri(cfg.tracking.uri),
+        experiment=cfg.tracking.experiment,
+        run_name=cfg.tracking.run_name,
+        tags={**provenance_tags(overrides), "sweepwise.device": str(device)},
+        parent_run_id=cfg.tracking.parent_run_id,
+        resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else None,
+    )
+    try:
+        if checkpoint is None:
+            run.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
+            config_file = output_dir / "config.yaml"
+            config_file.parent.mkdir(parents=True, exist_ok=True)
+            config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            run.log_artifact(config_file)
+        trainer = Trainer(
+            model,
+            optimizer,
+            schedule,
+            data,
+            settings,
+            objective,
+            autocast,
+            progress,
+            callbacks=[run],
+            checkpoint_extra={RUN_ID_KEY: run.run_id},
+        )
+        if checkpoint is not None:
+            trainer.resume(checkpoint)
+        state = trainer.fit()
+        progress.close()
+        run.log_artifact(save_curves(state.history, output_dir / "curves.png"))
+        run.set_tags(
+            {
+                "sweepwise.best_epoch": state.best_epoch,
+                "sweepwise.stop_reason": state.stop_reason or "completed",
+            }
+        )
+        run.log_metrics({f"best/{objective.metric}": state.best_value}, step=state.best_epoch)
+        run.finish()
+    except BaseException as error:
+        progress.close()
+        run.fail(error, output_dir)
+        raise
+    final = state.history[-1]
+    print_summary(
+        "sweepwise run",
+        {
+            "mlflow run": run.run_id,
+            "epochs": state.epoch,
+            "steps": state.step,
+            f"best {objective.metric}": state.best_value,
+            "best epoch": state.best_epoch,
+            "val/acc (last)": f"{final['val/acc']:.4f} +- {final['val/acc_se']:.4f}",
+            "val/loss (last)": final["val/loss"],
+            "samples/s (last)": final["samples_per_sec"],
+            "stopped by": state.stop_reason or "plan completed",
+            "outputs": str(output_dir),
+        },
+    )
+    return float(state.best_value)

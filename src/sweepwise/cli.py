@@ -1,0 +1,39 @@
+"""Command-line checks that run before Hydra composes, so a mistyped group option costs one clear line."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import OverrideParseException
+
+SEARCH_PATH_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn")
+
+
+def unknown_group_choice(argv: Sequence[str], conf_dir: Path) -> str | None:
+    """The error line for the first `group=option` override whose option file `conf_dir/group/` lacks, if any.
+
+    Only plain string choices of groups that `conf_dir` has are checked; sweeps over choices, package overrides
+    and runs that change the config search path are left to Hydra.
+    """
+    if any(arg.split("=")[0] in SEARCH_PATH_FLAGS or arg.startswith("hydra.searchpath") for arg in argv):
+        return None
+    candidates = [arg for arg in argv if "=" in arg and not arg.startswith("-")]
+    try:
+        overrides = OverridesParser.create().parse_overrides(candidates)
+    except OverrideParseException:
+        return None
+    for override in overrides:
+        folder = conf_dir / override.key_or_group
+        if override.is_delete() or override.package is not None or not folder.is_dir():
+            continue
+        value = override.value()
+        if isinstance(value, str) and not (folder / f"{value}.yaml").is_file():
+            choices = ", ".join(sorted(path.stem for path in folder.glob("*.yaml")))
+            return f"error: {override.key_or_group}={value!r}: unknown option (choose from {choices})"
+    return None
+
+
+def check_group_choices(argv: Sequence[str], conf_dir: Path) -> None:
+    error = unknown_group_choice(argv, conf_dir)
+    if error:
+        raise SystemExit(error)

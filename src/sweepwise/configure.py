@@ -1,0 +1,67 @@
+"""From a composed config to validated settings and built parts, with one-line errors naming the key."""
+
+from pathlib import Path
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from sweepwise.errors import ConfigError, SweepwiseError
+from sweepwise.training.settings import EarlyStopping, Objective, TrainerSettings
+
+
+def _value(cfg: DictConfig, key: str) -> Any:
+    return OmegaConf.select(cfg, key, throw_on_missing=False)
+
+
+def _number(cfg: DictConfig, key: str, kind: type, optional: bool = False) -> Any:
+    value = _value(cfg, key)
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and value != int(value)):
+        raise ConfigError(key, value, f"must be {'an integer' if kind is int else 'a number'}")
+    return kind(value)
+
+
+def trainer_settings(cfg: DictConfig) -> TrainerSettings:
+    stopping = cfg.trainer.early_stopping
+    checkpoint_dir = _value(cfg, "trainer.checkpoint_dir")
+    return TrainerSettings(
+        epochs=_number(cfg, "trainer.epochs", int),
+        max_steps=_number(cfg, "trainer.max_steps", int, optional=True),
+        batch_size=_number(cfg, "trainer.batch_size", int),
+        eval_batch_size=_number(cfg, "trainer.eval_batch_size", int),
+        grad_clip=_number(cfg, "trainer.grad_clip", float, optional=True),
+        seed=_number(cfg, "trainer.seed", int),
+        checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
+        early_stopping=EarlyStopping(
+            patience=_number(cfg, "trainer.early_stopping.patience", int, optional=True),
+            metric=stopping.metric,
+            direction=stopping.direction,
+            min_delta=_number(cfg, "trainer.early_stopping.min_delta", float),
+        ),
+    )
+
+
+def objective(cfg: DictConfig) -> Objective:
+    return Objective(metric=_value(cfg, "objective.metric"), direction=_value(cfg, "objective.direction"))
+
+
+def check_learning_rate(cfg: DictConfig) -> float:
+    lr = _number(cfg, "optimizer.lr", float)
+    if lr <= 0:
+        raise ConfigError("optimizer.lr", lr, "must be > 0")
+    return lr
+
+
+def build(node: DictConfig, group: str, **kwargs: Any) -> Any:
+    """`hydra.utils.instantiate`, reporting a bad target or argument against the config group it came from."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as error:
+        cause = error.__cause__
+        if isinstance(cause, SweepwiseError):
+            raise cause from None
+        reason = str(cause or error).splitlines()[0] if str(cause or error) else type(cause).__name__
+        raise ConfigError(f"{group}._target_", node.get("_target_"), reason) from error

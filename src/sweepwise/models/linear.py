@@ -1,0 +1,16 @@
+"""A linear classifier on the flattened input: the dumbest learned baseline."""
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+class Linear(nn.Module):
+    def __init__(self, input_shape: Sequence[int], num_classes: int) -> None:
+        super().__init__()
+        self.classifier = nn.Linear(math.prod(input_shape), num_classes)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.classifier(inputs.flatten(1))

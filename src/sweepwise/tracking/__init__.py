@@ -1,0 +1,1 @@
+"""Experiment tracking in MLflow: runs, params, metrics, provenance tags and artifacts."""

@@ -1,0 +1,104 @@
+"""One MLflow run, written through MlflowClient so it works the same in any process (trials, SLURM jobs)."""
+
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+from sweepwise.errors import ConfigError
+
+MAX_TAG_LENGTH = 5000
+
+
+def resolve_tracking_uri(uri: str | None) -> str:
+    """MLflow's default store, `sqlite:///<cwd>/mlflow.db`, unless a URI is given."""
+    return uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def _artifact_location(uri: str) -> str | None:
+    """Keep a sqlite store's artifacts beside its database file, wherever the process runs."""
+    if uri.startswith("sqlite:///"):
+        return str(Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlruns")
+    return None
+
+
+def ensure_experiment(client: MlflowClient, name: str) -> str:
+    """The id of experiment `name`, created (with the store's schema) if missing; safe against a racing creator."""
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        try:
+            return client.create_experiment(name, artifact_location=_artifact_location(client.tracking_uri))
+        except MlflowException as error:
+            if error.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+            experiment = client.get_experiment_by_name(name)
+    if experiment.lifecycle_stage == "deleted":
+        raise ConfigError("tracking.experiment", name, "is deleted in MLflow; restore it or pick another name")
+    return experiment.experiment_id
+
+
+class MlflowRun:
+    """A started run: params, one batched metrics call per epoch, tags, artifacts, and its end state."""
+
+    def __init__(self, client: MlflowClient, run_id: str) -> None:
+        self.client, self.run_id = client, run_id
+
+    @classmethod
+    def start(
+        cls,
+        uri: str,
+        experiment: str,
+        run_name: str | None,
+        tags: Mapping[str, str],
+        parent_run_id: str | None = None,
+        resume_run_id: str | None = None,
+    ) -> "MlflowRun":
+        """Create a run (a child when `parent_run_id` is given) or reopen `resume_run_id` after a restart."""
+        client = MlflowClient(tracking_uri=uri)
+        if resume_run_id is not None:
+            client.update_run(resume_run_id, status="RUNNING")
+            return cls(client, resume_run_id)
+        all_tags = dict(tags)
+        if parent_run_id:
+            all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
+        if run_name:
+            all_tags[MLFLOW_RUN_NAME] = run_name
+        run = client.create_run(ensure_experiment(client, experiment), run_name=run_name, tags=all_tags)
+        return cls(client, run.info.run_id)
+
+    def log_params(self, params: Mapping[str, str]) -> None:
+        self.client.log_batch(self.run_id, params=[Param(key, value) for key, value in params.items()])
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        tag_list = [RunTag(key, str(value)[:MAX_TAG_LENGTH]) for key, value in tags.items()]
+        self.client.log_batch(self.run_id, tags=tag_list)
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        """All of one step's metrics in a single call."""
+        now = int(time.time() * 1000)
+        batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+        self.client.log_batch(self.run_id, metrics=batch)
+
+    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> None:
+        """Epoch callback of the training loop: the epoch number is the step."""
+        self.log_metrics(metrics, step=epoch)
+
+    def log_artifact(self, path: Path, folder: str | None = None) -> None:
+        self.client.log_artifact(self.run_id, str(path), artifact_path=folder)
+
+    def finish(self, status: str = "FINISHED") -> None:
+        self.client.set_terminated(self.run_id, status=status)
+
+    def fail(self, error: BaseException, output_dir: Path) -> None:
+        """Record the error as a tag and a traceback artifact, then end the run FAILED (KILLED on Ctrl-C)."""
+        self.set_tags({"sweepwise.error": f"{type(error).__name__}: {error}"})
+        trace = output_dir / "error.txt"
+        trace.parent.mkdir(parents=True, exist_ok=True)
+        trace.write_text("".join(traceback.format_exception(error)))
+        self.log_artifact(trace)
+        self.finish("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")

@@ -1,0 +1,38 @@
+"""Where a run came from: git commit and dirty flag, host, package versions, command-line overrides."""
+
+import platform
+import socket
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+import sweepwise
+
+
+def _git(args: Sequence[str], cwd: Path) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def provenance_tags(overrides: Sequence[str], cwd: Path | None = None) -> dict[str, str]:
+    """Tags for a run; git fields read `unknown` outside a repository."""
+    cwd = cwd or Path.cwd()
+    commit = _git(["rev-parse", "HEAD"], cwd)
+    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
+    tags = {
+        "sweepwise.git_commit": commit or "unknown",
+        "sweepwise.git_dirty": "unknown" if status is None else str(bool(status)).lower(),
+        "sweepwise.overrides": " ".join(overrides) or "(none)",
+        "sweepwise.host": socket.gethostname(),
+        "sweepwise.version": sweepwise.__version__,
+        "sweepwise.torch_version": torch.__version__,
+        "sweepwise.python_version": platform.python_version(),
+    }
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    return tags

@@ -1,0 +1,33 @@
+"""Checkpoints written atomically (a crash mid-write never leaves a truncated file under the real name)."""
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sweepwise.errors import SweepwiseError
+
+
+class CheckpointError(SweepwiseError):
+    """A checkpoint file is missing or unreadable."""
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Write to a temporary file beside `path`, flush it to disk, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with open(temporary, "wb") as handle:
+        torch.save(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"trainer.resume_from={str(path)!r}: no such checkpoint file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise CheckpointError(f"trainer.resume_from={str(path)!r}: unreadable checkpoint ({error})") from error

@@ -1,0 +1,181 @@
+"""The training loop: plain PyTorch, readable top to bottom, blind to Optuna and MLflow (they are callbacks)."""
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager as ContextManager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sweepwise.data import DataModule
+from sweepwise.errors import TrainingDiverged
+from sweepwise.schedules import Schedule
+from sweepwise.training.checkpoint import save_checkpoint
+from sweepwise.training.evaluate import evaluate
+from sweepwise.training.runtime import restore_rng_state, rng_state
+from sweepwise.training.settings import Objective, TrainerSettings
+
+# Without clipping the gradient norm costs a reduction per step; sampling every few steps keeps it near free.
+GRAD_NORM_EVERY = 8
+LAST_CHECKPOINT = "last.pt"
+BEST_CHECKPOINT = "best.pt"
+
+
+class EpochCallback(Protocol):
+    def __call__(self, epoch: int, metrics: dict[str, float]) -> str | None:
+        """Called after each epoch's metrics and checkpoint; return a reason to stop training, or None."""
+
+
+class Progress(Protocol):
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
+    def advance(self, step: int, loss: torch.Tensor, lr: float) -> None: ...
+    def end_epoch(self, metrics: dict[str, float]) -> None: ...
+
+
+@dataclass
+class TrainState:
+    """Everything besides model and optimiser that a resumed run needs to continue identically."""
+
+    epoch: int = 0
+    step: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_value: float | None = None
+    best_epoch: int = 0
+    stop_best: float | None = None
+    epochs_without_gain: int = 0
+    stop_reason: str | None = None
+
+
+class Trainer:
+    """Trains `model` on `data`, evaluating, checkpointing and calling back after every epoch."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        schedule: Schedule,
+        data: DataModule,
+        settings: TrainerSettings,
+        objective: Objective,
+        autocast: Callable[[], ContextManager],
+        progress: Progress,
+        callbacks: Sequence[EpochCallback] = (),
+        checkpoint_extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.model, self.optimizer, self.schedule, self.data = model, optimizer, schedule, data
+        self.settings, self.objective, self.autocast = settings, objective, autocast
+        self.progress, self.callbacks = progress, list(callbacks)
+        self.checkpoint_extra = dict(checkpoint_extra or {})
+        self.state = TrainState()
+        self.steps_per_epoch = data.steps_per_epoch(settings.batch_size)
+        self.total_steps = settings.max_steps or settings.epochs * self.steps_per_epoch
+        self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+
+    def resume(self, checkpoint: dict[str, Any]) -> None:
+        """Continue from a `last.pt` checkpoint: weights, optimiser, schedule position, history and RNG state."""
+        self.model.load_state_dict(checkpoint["model"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.state = TrainState(**checkpoint["train_state"])
+        restore_rng_state(checkpoint["rng"])
+
+    def fit(self) -> TrainState:
+        parameters = [p for p in self.model.parameters() if p.requires_grad]
+        self.model.train()
+        while self.state.epoch < self.epochs and self.state.step < self.total_steps and not self.state.stop_reason:
+            epoch = self.state.epoch + 1
+            train_metrics = self._train_epoch(epoch, parameters)
+            metrics = {
+                **train_metrics,
+                **evaluate(self.model, self.data, self.settings.eval_batch_size, self.autocast),
+            }
+            self.state.epoch = epoch
+            self.state.history.append({"epoch": epoch, **metrics})
+            self.progress.end_epoch(metrics)
+            self._update_best(epoch, metrics)
+            self._update_early_stopping(metrics)
+            self._save(LAST_CHECKPOINT)
+            for callback in self.callbacks:
+                self.state.stop_reason = self.state.stop_reason or callback(epoch, metrics)
+        return self.state
+
+    def _train_epoch(self, epoch: int, parameters: list[nn.Parameter]) -> dict[str, float]:
+        settings = self.settings
+        steps = min(self.steps_per_epoch, self.total_steps - self.state.step)
+        self.progress.start_epoch(epoch, self.epochs, steps)
+        loss_sum = torch.zeros((), device=self.data.device)
+        grad_norm_sum = torch.zeros((), device=self.data.device)
+        grad_norm_count = 0
+        lr = 0.0
+        started = time.perf_counter()
+        batches = self.data.train_batches(settings.batch_size, epoch, settings.seed)
+        for index, (inputs, labels) in zip(range(steps), batches, strict=False):
+            lr = self._set_learning_rate()
+            with self.autocast():
+                loss = F.cross_entropy(self.model(inputs), labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if settings.grad_clip is not None:
+                grad_norm_sum += nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
+                grad_norm_count += 1
+            elif index % GRAD_NORM_EVERY == 0:
+                grad_norm_sum += nn.utils.get_total_norm([p.grad for p in parameters if p.grad is not None])
+                grad_norm_count += 1
+            self.optimizer.step()
+            loss_sum += loss.detach()
+            self.state.step += 1
+            self.progress.advance(self.state.step, loss, lr)
+        if self.data.device.type == "cuda":
+            torch.cuda.synchronize(self.data.device)
+        elapsed = time.perf_counter() - started
+        train_loss = loss_sum.item() / steps
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(f"train/loss became {train_loss} in epoch {epoch}")
+        return {
+            "train/loss": train_loss,
+            "train/grad_norm": grad_norm_sum.item() / grad_norm_count,
+            "lr": lr,
+            "samples_per_sec": steps * settings.batch_size / elapsed,
+        }
+
+    def _set_learning_rate(self) -> float:
+        """Set each group's lr from the schedule at the middle of the coming step, as a fraction of training."""
+        multiplier = self.schedule((self.state.step + 0.5) / self.total_steps)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * multiplier
+        return self.optimizer.param_groups[0]["lr"]
+
+    def _update_best(self, epoch: int, metrics: dict[str, float]) -> None:
+        value = metrics[self.objective.metric]
+        if self.objective.improves(value, self.state.best_value):
+            self.state.best_value, self.state.best_epoch = value, epoch
+            self._save(BEST_CHECKPOINT)
+
+    def _update_early_stopping(self, metrics: dict[str, float]) -> None:
+        rule = self.settings.early_stopping
+        if rule.patience is None:
+            return
+        value = metrics[rule.metric]
+        if rule.criterion.improves(value, self.state.stop_best, rule.min_delta):
+            self.state.stop_best, self.state.epochs_without_gain = value, 0
+            return
+        self.state.epochs_without_gain += 1
+        if self.state.epochs_without_gain >= rule.patience:
+            self.state.stop_reason = f"early stopping: {rule.metric} did not improve for {rule.patience} epochs"
+
+    def _save(self, name: str) -> None:
+        if self.settings.checkpoint_dir is None:
+            return
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "train_state": vars(self.state).copy(),
+            "rng": rng_state(),
+            **self.checkpoint_extra,
+        }
+        save_checkpoint(state, self.settings.checkpoint_dir / name)

@@ -1,0 +1,71 @@
+"""Device choice, mixed precision and seeding."""
+
+import contextlib
+import os
+import random
+from collections.abc import Callable
+from contextlib import AbstractContextManager as ContextManager
+
+import numpy as np
+import torch
+
+from sweepwise.errors import ConfigError
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA, then Apple's MPS, then the CPU; an explicit device must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ConfigError("trainer.device", name, "not a device name (auto, cpu, cuda, cuda:N, mps)") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("trainer.device", name, "CUDA is not available on this machine")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("trainer.device", name, "MPS is not available on this machine")
+    return device
+
+
+def autocast_for(device: torch.device, precision: str) -> Callable[[], ContextManager]:
+    """A context factory for the forward pass: bf16 autocast on CUDA under `auto` or `bf16`, else nothing."""
+    if precision not in ("auto", "bf16", "fp32"):
+        raise ConfigError("trainer.precision", precision, "must be auto, bf16 or fp32")
+    if precision == "fp32" or (precision == "auto" and device.type != "cuda"):
+        return contextlib.nullcontext
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        if precision == "bf16":
+            raise ConfigError("trainer.precision", precision, "this GPU does not support bf16")
+        return contextlib.nullcontext
+    return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed Python, NumPy and torch; in deterministic mode also pin the kernels that would vary between runs."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def rng_state() -> dict:
+    """Every random generator's state, for a checkpoint."""
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

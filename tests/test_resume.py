@@ -1,0 +1,92 @@
+"""A run stopped and resumed from its checkpoint equals an uninterrupted run, exactly, on the CPU."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from sweepwise.console import SilentProgress
+from sweepwise.data.synthetic import make_synthetic
+from sweepwise.models import ConvNet
+from sweepwise.schedules import Cosine
+from sweepwise.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from sweepwise.training.loop import BEST_CHECKPOINT, LAST_CHECKPOINT, Trainer
+from sweepwise.training.runtime import autocast_for, seed_everything
+from sweepwise.training.settings import Objective, TrainerSettings
+
+TIMING = "samples_per_sec"
+
+
+def make_trainer(checkpoint_dir: Path, callbacks=()) -> Trainer:
+    """Dropout, batch norm and on-device augmentation all draw random numbers: the hard case for resuming."""
+    seed_everything(0, deterministic=True)
+    data = make_synthetic(num_samples=320, num_classes=3, shape=[1, 8, 8], augment={"max_shift": 0.2, "noise_std": 0.1})
+    model = ConvNet(data.input_shape, data.num_classes, width=4, depth=2, dropout=0.3)
+    return Trainer(
+        model,
+        torch.optim.Adam(model.parameters(), lr=3e-3),
+        Cosine(warmup_fraction=0.1),
+        data,
+        TrainerSettings(epochs=4, batch_size=32, checkpoint_dir=checkpoint_dir),
+        Objective(),
+        autocast_for(torch.device("cpu"), "fp32"),
+        SilentProgress(),
+        callbacks,
+    )
+
+
+def without_timing(history):
+    return [{k: v for k, v in row.items() if k != TIMING} for row in history]
+
+
+def test_stopped_and_resumed_run_equals_uninterrupted_run(tmp_path: Path):
+    full = make_trainer(tmp_path / "full")
+    full_state = full.fit()
+
+    stop_after_two = make_trainer(tmp_path / "part", [lambda epoch, metrics: "stop" if epoch == 2 else None])
+    assert stop_after_two.fit().epoch == 2
+
+    resumed = make_trainer(tmp_path / "resumed")
+    torch.manual_seed(12345)  # the checkpoint, not this process's seed, must decide what comes next
+    resumed.resume(load_checkpoint(tmp_path / "part" / LAST_CHECKPOINT))
+    resumed_state = resumed.fit()
+
+    assert resumed_state.epoch == 4 and resumed_state.step == full_state.step
+    assert without_timing(resumed_state.history) == without_timing(full_state.history)
+    for name, tensor in full.model.state_dict().items():
+        assert torch.equal(tensor, resumed.model.state_dict()[name]), name
+    assert resumed.optimizer.param_groups[0]["lr"] == full.optimizer.param_groups[0]["lr"]
+
+
+def test_a_run_resumed_without_restoring_rng_differs(tmp_path: Path):
+    """Guards the test above: without the saved RNG state the continuation is not identical."""
+    full = make_trainer(tmp_path / "full")
+    full.fit()
+    make_trainer(tmp_path / "part", [lambda epoch, metrics: "stop" if epoch == 2 else None]).fit()
+    checkpoint = load_checkpoint(tmp_path / "part" / LAST_CHECKPOINT)
+    resumed = make_trainer(tmp_path / "resumed")
+    torch.manual_seed(12345)
+    checkpoint["rng"]["torch"] = torch.get_rng_state()
+    resumed.resume(checkpoint)
+    resumed.fit()
+    assert not torch.equal(full.model.head[-1].weight, resumed.model.head[-1].weight)
+
+
+def test_best_checkpoint_holds_the_best_epoch(tmp_path: Path):
+    trainer = make_trainer(tmp_path)
+    state = trainer.fit()
+    best = load_checkpoint(tmp_path / BEST_CHECKPOINT)
+    assert best["train_state"]["best_epoch"] == state.best_epoch
+    assert best["train_state"]["best_value"] == max(row["val/acc"] for row in state.history)
+
+
+def test_checkpoint_writes_are_atomic_and_bad_files_give_clear_errors(tmp_path: Path):
+    path = tmp_path / "last.pt"
+    save_checkpoint({"value": 1}, path)
+    assert load_checkpoint(path)["value"] == 1
+    assert not list(tmp_path.glob(".*.tmp"))
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(CheckpointError, match="unreadable checkpoint"):
+        load_checkpoint(path)
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt")

@@ -1,0 +1,139 @@
+"""End to end: `python train.py` in a subprocess, then the MLflow store read back and checked."""
+
+from pathlib import Path
+
+import pytest
+from conftest import TINY, all_runs, mlflow_client, run_train, write_csv, write_image_folder
+
+pytestmark = pytest.mark.slow
+
+METRICS = {"train/loss", "train/grad_norm", "lr", "samples_per_sec", "val/loss", "val/acc", "val/acc_se"}
+
+
+def artifacts(client, run_id: str) -> set[str]:
+    return {item.path for item in client.list_artifacts(run_id)}
+
+
+def test_default_pipeline_trains_and_logs_one_complete_run(tmp_path: Path):
+    done = run_train([*TINY, "trainer.epochs=3", "tracking.run_name=e2e"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    (run,) = all_runs(tmp_path)
+    assert run.info.status == "FINISHED" and run.info.run_name == "e2e"
+    params = run.data.params
+    assert params["model.width"] == "32" and params["optimizer.lr"] == "0.01"
+    assert params["trainer.batch_size"] == "64" and params["data.val_fraction"] == "0.2"
+    assert params["data.augment.noise_std"] == "0.0" and params["objective.metric"] == "val/acc"
+    assert set(run.data.metrics) >= METRICS
+    client = mlflow_client(tmp_path)
+    for key in METRICS:
+        assert [m.step for m in client.get_metric_history(run.info.run_id, key)] == [1, 2, 3], key
+    tags = run.data.tags
+    assert tags["sweepwise.overrides"].startswith("model=mlp")
+    assert tags["sweepwise.git_dirty"] in {"true", "false", "unknown"}
+    assert tags["sweepwise.host"] and tags["sweepwise.version"] == "0.1.0"
+    assert {"config.yaml", "curves.png"} <= artifacts(client, run.info.run_id)
+    best = run.data.metrics["best/val/acc"]
+    history = client.get_metric_history(run.info.run_id, "val/acc")
+    assert best == max(m.value for m in history) and best > 0.5
+    assert "epoch 3/3" in done.stdout and "best val/acc" in done.stdout
+
+
+def test_git_commit_and_dirty_flag_come_from_the_working_directory(tmp_path: Path):
+    import subprocess
+
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "notes.txt").write_text("v1")
+    subprocess.run(["git", "add", "notes.txt"], cwd=tmp_path, check=True)
+    subprocess.run(
+        ["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "v1"], cwd=tmp_path, check=True
+    )
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "notes.txt").write_text("v2")
+    assert run_train([*TINY, "trainer.epochs=1"], tmp_path).returncode == 0
+    (run,) = all_runs(tmp_path)
+    assert run.data.tags["sweepwise.git_commit"] == commit
+    assert run.data.tags["sweepwise.git_dirty"] == "true"
+
+
+def test_image_folder_and_csv_data_train_end_to_end(tmp_path: Path):
+    images = write_image_folder(tmp_path / "images", ["left", "middle", "right"], per_class=20, size=12)
+    done = run_train(
+        [
+            *TINY,
+            "data=image_folder",
+            f"data.root={images}",
+            "data.image_size=8",
+            "trainer.batch_size=8",
+            "data.num_workers=1",
+            "model=convnet",
+            "model.width=4",
+            "model.depth=2",
+        ],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    table = write_csv(tmp_path / "table.csv", rows=300)
+    done = run_train(
+        [
+            *TINY,
+            "data=csv",
+            f"data.path={table}",
+            "data.label_column=species",
+            "trainer.batch_size=32",
+            "trainer.epochs=5",
+            "optimizer.lr=0.01",
+        ],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    image_run, csv_run = sorted(all_runs(tmp_path), key=lambda run: run.info.start_time)
+    assert image_run.data.params["data.root"] == str(images) and image_run.info.status == "FINISHED"
+    assert csv_run.data.params["data.label_column"] == "species"
+    assert csv_run.data.metrics["best/val/acc"] > 0.8  # the largest-feature rule is linear
+
+
+def test_resume_continues_the_same_mlflow_run_without_duplicate_steps(tmp_path: Path):
+    first = run_train([*TINY, "hydra.run.dir=first"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    checkpoint = tmp_path / "first" / "checkpoints" / "last.pt"
+    more = run_train([*TINY, "trainer.epochs=4", f"trainer.resume_from={checkpoint}", "hydra.run.dir=more"], tmp_path)
+    assert more.returncode == 0, more.stderr
+    (run,) = all_runs(tmp_path)
+    steps = [m.step for m in mlflow_client(tmp_path).get_metric_history(run.info.run_id, "val/loss")]
+    assert steps == [1, 2, 3, 4] and run.info.status == "FINISHED"
+    assert "epoch 3/4" in more.stdout and "epoch 1/4" not in more.stdout
+
+
+def test_a_run_that_dies_in_training_is_failed_with_its_error(tmp_path: Path):
+    done = run_train(
+        [
+            *TINY,
+            "model._target_=faulty_parts.DivergingModel",
+            "~model.width",
+            "~model.depth",
+            "~model.dropout",
+        ],
+        tmp_path,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1].startswith("error: train/loss became nan in epoch")
+    (run,) = all_runs(tmp_path)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["sweepwise.error"].startswith("TrainingDiverged: train/loss became nan")
+    assert "error.txt" in artifacts(mlflow_client(tmp_path), run.info.run_id)
+
+
+def test_tracking_uri_and_experiment_come_from_config(tmp_path: Path):
+    store = tmp_path / "elsewhere" / "store.db"
+    store.parent.mkdir()
+    done = run_train(
+        [*TINY, "trainer.epochs=1", f"tracking.uri=sqlite:///{store}", "tracking.experiment=mine"], tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "mlflow.db").exists()
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+    experiment = client.get_experiment_by_name("mine")
+    assert experiment.artifact_location.startswith(str(store.parent))
+    assert len(client.search_runs([experiment.experiment_id])) == 1

@@ -1,0 +1,26 @@
+"""Train once: `python train.py [overrides]`; sweep: `python train.py -m sweeps=NAME`."""
+
+import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from sweepwise.cli import check_group_choices
+from sweepwise.errors import SweepwiseError
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg: DictConfig) -> float:
+    from sweepwise.app import train
+
+    try:
+        return train(cfg, overrides=HydraConfig.get().overrides.task)
+    except SweepwiseError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+if __name__ == "__main__":
+    check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
+    main()
