@@ -80,6 +80,8 @@ def write_csv(path: Path, rows: int = 200, label_column: str = "species") -> Pat
     rng = np.random.default_rng(0)
     features = rng.standard_normal((rows, 3))
     names = np.array(["a", "b", "c"])[features.argmax(axis=1)]
-    lines = ["f1,f2,f3," + label_column] + [f"{x:.5f},{y:.5f},{z:.5f},{n}" for (x, y, z), n in zip(features, names, strict=True)]
+    lines = ["f1,f2,f3," + label_column] + [
+        f"{x:.5f},{y:.5f},{z:.5f},{n}" for (x, y, z), n in zip(features, names, strict=True)
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
