@@ -38,8 +38,9 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP) ## throughput of the training loop against a bare PyTorch loop
+bench: $(STAMP) ## benchmarks: loop throughput against bare PyTorch, and the default run
 	$(PY) bench/throughput.py
+	$(PY) bench/default_run.py
 
 ui: $(STAMP) ## open the MLflow UI on ./mlflow.db at http://$(HOST):$(PORT)
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \

@@ -17,26 +17,15 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import compose_config
+from common import build_parts, build_trainer, compose_config
 
-from sweepwise import configure
-from sweepwise.console import SilentProgress
 from sweepwise.data.module import epoch_permutation
-from sweepwise.training.loop import Trainer
-from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
-
-
-def build(cfg, device):
-    seed_everything(0, deterministic=True)
-    data = configure.build(cfg.data, "data").to(device)
-    model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes).to(device)
-    optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
-    return data, model, optimizer
+from sweepwise.training.runtime import autocast_for, resolve_device
 
 
 def bare_loop(cfg, device, epochs: int) -> list[float]:
     """The loop a person writes by hand: shuffle by index, forward, loss, backward, step."""
-    data, model, optimizer = build(cfg, device)
+    data, model, optimizer = build_parts(cfg, device)
     autocast = autocast_for(device, cfg.trainer.precision)
     batch_size = cfg.trainer.batch_size
     steps = data.num_train // batch_size
@@ -59,20 +48,8 @@ def bare_loop(cfg, device, epochs: int) -> list[float]:
 
 
 def our_loop(cfg, device, epochs: int) -> list[float]:
-    data, model, optimizer = build(cfg, device)
-    settings = configure.trainer_settings(cfg)
-    trainer = Trainer(
-        model,
-        optimizer,
-        configure.build(cfg.schedule, "schedule"),
-        data,
-        settings,
-        configure.objective(cfg),
-        autocast_for(device, cfg.trainer.precision),
-        SilentProgress(),
-    )
-    state = trainer.fit()
-    return [row["samples_per_sec"] for row in state.history]
+    state = build_trainer(cfg, device).fit()
+    return [row["train/samples_per_sec"] for row in state.history]
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ from sweepwise.training.loop import BEST_CHECKPOINT, LAST_CHECKPOINT, Trainer
 from sweepwise.training.runtime import autocast_for, seed_everything
 from sweepwise.training.settings import Objective, TrainerSettings
 
-TIMING = "samples_per_sec"
+TIMING = "train/samples_per_sec"
 
 
 def make_trainer(checkpoint_dir: Path, callbacks=()) -> Trainer:

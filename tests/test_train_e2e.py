@@ -7,7 +7,7 @@ from conftest import TINY, all_runs, mlflow_client, run_train, write_csv, write_
 
 pytestmark = pytest.mark.slow
 
-METRICS = {"train/loss", "train/grad_norm", "lr", "samples_per_sec", "val/loss", "val/acc", "val/acc_se"}
+METRICS = {"train/loss", "train/grad_norm", "train/lr", "train/samples_per_sec", "val/loss", "val/acc", "val/acc_se"}
 
 
 def artifacts(client, run_id: str) -> set[str]:

@@ -96,7 +96,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
             "best epoch": state.best_epoch,
             "val/acc (last)": f"{final['val/acc']:.4f} +- {final['val/acc_se']:.4f}",
             "val/loss (last)": final["val/loss"],
-            "samples/s (last)": final["samples_per_sec"],
+            "samples/s (last)": final["train/samples_per_sec"],
             "stopped by": state.stop_reason or "plan completed",
             "outputs": str(output_dir),
         },

@@ -139,8 +139,8 @@ class Trainer:
         return {
             "train/loss": train_loss,
             "train/grad_norm": grad_norm_sum.item() / grad_norm_count,
-            "lr": lr,
-            "samples_per_sec": steps * settings.batch_size / elapsed,
+            "train/lr": lr,
+            "train/samples_per_sec": steps * settings.batch_size / elapsed,
         }
 
     def _set_learning_rate(self) -> float:
