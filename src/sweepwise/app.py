@@ -3,17 +3,21 @@
 from collections.abc import Sequence
 from pathlib import Path
 
+import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from sweepwise import configure
 from sweepwise.console import make_progress, print_summary
 from sweepwise.data import DataModule
+from sweepwise.sweep.context import TrialContext, current_trial
+from sweepwise.sweep.pruning import PRUNED_PREFIX, PruningReporter, wants_pruning
+from sweepwise.sweep.tracking import TRIAL_STATE_TAG
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
 from sweepwise.tracking.plots import save_curves
 from sweepwise.tracking.provenance import provenance_tags
 from sweepwise.training.checkpoint import load_checkpoint
-from sweepwise.training.loop import Trainer
+from sweepwise.training.loop import LAST_CHECKPOINT, Trainer
 from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
 
 RUN_ID_KEY = "mlflow_run_id"
@@ -38,20 +42,22 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
     model = model.to(device)
     optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
     schedule = configure.build(cfg.schedule, "schedule")
-    checkpoint = load_checkpoint(Path(cfg.trainer.resume_from)) if cfg.trainer.resume_from else None
+    trial = current_trial()
+    checkpoint = _checkpoint_to_resume(cfg, settings.checkpoint_dir, trial)
     output_dir = Path(cfg.output_dir)
+    callbacks = [PruningReporter(trial, objective.metric)] if wants_pruning(trial) else []
 
     run = MlflowRun.start(
-        uri=resolve_tracking_uri(cfg.tracking.uri),
-        experiment=cfg.tracking.experiment,
+        uri=trial.tracking_uri if trial else resolve_tracking_uri(cfg.tracking.uri),
+        experiment=trial.experiment if trial else cfg.tracking.experiment,
         run_name=cfg.tracking.run_name,
         tags={**provenance_tags(overrides), "sweepwise.device": str(device)},
         parent_run_id=cfg.tracking.parent_run_id,
-        resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else None,
+        resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else (trial.run_id if trial else None),
     )
     try:
         if checkpoint is None:
-            run.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
+            run.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)), skip_existing=trial is not None)
             config_file = output_dir / "config.yaml"
             config_file.parent.mkdir(parents=True, exist_ok=True)
             config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -65,7 +71,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
             objective,
             autocast,
             progress,
-            callbacks=[run],
+            callbacks=[run, *callbacks],
             checkpoint_extra={RUN_ID_KEY: run.run_id},
         )
         if checkpoint is not None:
@@ -80,11 +86,16 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
             }
         )
         run.log_metrics({f"best/{objective.metric}": state.best_value}, step=state.best_epoch)
+        pruned = (state.stop_reason or "").startswith(PRUNED_PREFIX)
+        if pruned:
+            run.set_tags({TRIAL_STATE_TAG: "PRUNED"})
         run.finish()
     except BaseException as error:
         progress.close()
         run.fail(error, output_dir)
         raise
+    if pruned:
+        raise optuna.TrialPruned(state.stop_reason)
     final = state.history[-1]
     print_summary(
         "sweepwise run",
@@ -102,3 +113,13 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
         },
     )
     return float(state.best_value)
+
+
+def _checkpoint_to_resume(cfg: DictConfig, checkpoint_dir: Path | None, trial: TrialContext | None) -> dict | None:
+    """`trainer.resume_from` when given; a trial started again after its process died continues from its own
+    last checkpoint."""
+    if cfg.trainer.resume_from:
+        return load_checkpoint(Path(cfg.trainer.resume_from))
+    if trial and trial.attempt > 0 and checkpoint_dir and (checkpoint_dir / LAST_CHECKPOINT).is_file():
+        return load_checkpoint(checkpoint_dir / LAST_CHECKPOINT)
+    return None

@@ -1,0 +1,180 @@
+"""Structured configs of sweepwise's Hydra plugins, registered in Hydra's ConfigStore.
+
+The sweeper accepts the configuration of hydra-optuna-sweeper 1.2/1.3 (same group names, fields and `params`
+grammar) so that configs written for it run unchanged, and adds what it lacks: `pruner`, `retries`.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+# --- samplers (https://optuna.readthedocs.io/en/stable/reference/samplers/) ---
+
+
+@dataclass
+class SamplerConfig:
+    _target_: str = MISSING
+    seed: int | None = None
+
+
+@dataclass
+class RandomSamplerConfig(SamplerConfig):
+    _target_: str = "optuna.samplers.RandomSampler"
+    seed: int | None = 0
+
+
+@dataclass
+class TPESamplerConfig(SamplerConfig):
+    _target_: str = "optuna.samplers.TPESampler"
+    consider_prior: bool = True
+    prior_weight: float = 1.0
+    consider_magic_clip: bool = True
+    consider_endpoints: bool = False
+    n_startup_trials: int = 10
+    n_ei_candidates: int = 24
+    multivariate: bool = False
+    warn_independent_sampling: bool = True
+
+
+@dataclass
+class GridSamplerConfig(SamplerConfig):
+    """The grid is built from `params` (discrete distributions only)."""
+
+    _target_: str = "optuna.samplers.GridSampler"
+
+
+@dataclass
+class CmaEsSamplerConfig(SamplerConfig):
+    _target_: str = "optuna.samplers.CmaEsSampler"
+    x0: dict[str, Any] | None = None
+    sigma0: float | None = None
+    n_startup_trials: int = 1
+    warn_independent_sampling: bool = True
+    consider_pruned_trials: bool = False
+    use_separable_cma: bool = False
+
+
+@dataclass
+class NSGAIISamplerConfig(SamplerConfig):
+    _target_: str = "optuna.samplers.NSGAIISampler"
+    population_size: int = 50
+    mutation_prob: float | None = None
+    crossover_prob: float = 0.9
+    swapping_prob: float = 0.5
+
+
+@dataclass
+class QMCSamplerConfig(SamplerConfig):
+    _target_: str = "optuna.samplers.QMCSampler"
+    qmc_type: str = "sobol"
+    scramble: bool = False
+    warn_asynchronous_seeding: bool = True
+    warn_independent_sampling: bool = True
+
+
+# --- pruners (https://optuna.readthedocs.io/en/stable/reference/pruners.html) ---
+
+
+@dataclass
+class NopPrunerConfig:
+    _target_: str = "optuna.pruners.NopPruner"
+
+
+@dataclass
+class MedianPrunerConfig:
+    _target_: str = "optuna.pruners.MedianPruner"
+    n_startup_trials: int = 5
+    n_warmup_steps: int = 2
+    interval_steps: int = 1
+    n_min_trials: int = 1
+
+
+@dataclass
+class SuccessiveHalvingPrunerConfig:
+    _target_: str = "optuna.pruners.SuccessiveHalvingPruner"
+    min_resource: Any = "auto"
+    reduction_factor: int = 4
+    min_early_stopping_rate: int = 0
+    bootstrap_count: int = 0
+
+
+@dataclass
+class HyperbandPrunerConfig:
+    _target_: str = "optuna.pruners.HyperbandPruner"
+    min_resource: int = 1
+    max_resource: Any = "auto"
+    reduction_factor: int = 3
+    bootstrap_count: int = 0
+
+
+@dataclass
+class OptunaSweeperConf:
+    _target_: str = "hydra_plugins.sweepwise_plugins.optuna_sweeper.OptunaSweeper"
+    # the sampler and pruner are built by the sweeper (after validation), not when Hydra builds the plugin
+    _recursive_: bool = False
+    defaults: list[Any] = field(default_factory=lambda: [{"sampler": "random"}, {"pruner": "none"}])
+
+    # an Optuna sampler; random search (seeded) is the default, as the recipe advises
+    sampler: Any = MISSING
+    # an Optuna pruner; trials of sweepwise's training report their objective every epoch
+    pruner: Any = None
+    # minimize or maximize, or a list of them for several objectives
+    direction: Any = "minimize"
+    # null: an Optuna journal file at studies/<study_name>.journal; or a sqlite:/// or postgresql:// URL,
+    # or the path of a journal file
+    storage: str | None = None
+    # null: the Hydra job name; the same name and storage continue the same study
+    study_name: str | None = None
+    # trials that end COMPLETE, PRUNED or FAIL, counted over the study (a re-run continues the count)
+    n_trials: int = 20
+    # trials in flight at once
+    n_jobs: int = 2
+    # the sweep stops once failed trials exceed this fraction of n_trials
+    max_failure_rate: float = 0.0
+    # how often to re-run a trial whose process died without a result (not one that raised)
+    retries: int = 0
+    # search space in the override grammar: interval(a, b), int(interval(a, b)), range(a, b, step),
+    # choice(...), tag(log, interval(a, b)); plain values are fixed overrides
+    params: dict[str, str] | None = None
+    # dotted path of a function (cfg, trial) -> None that suggests more parameters
+    custom_search_space: str | None = None
+
+
+@dataclass
+class LocalLauncherConf:
+    """Trials run in persistent worker processes on this machine, one per slot."""
+
+    _target_: str = "hydra_plugins.sweepwise_plugins.local_launcher.LocalLauncher"
+    # worker processes for a plain multirun (`-m a=1,2,3`); a sweep uses its n_jobs
+    n_workers: int = 2
+
+
+SAMPLERS = {
+    "random": RandomSamplerConfig,
+    "tpe": TPESamplerConfig,
+    "grid": GridSamplerConfig,
+    "cmaes": CmaEsSamplerConfig,
+    "nsgaii": NSGAIISamplerConfig,
+    "qmc": QMCSamplerConfig,
+}
+PRUNERS = {
+    "none": NopPrunerConfig,
+    "median": MedianPrunerConfig,
+    "successive_halving": SuccessiveHalvingPrunerConfig,
+    "hyperband": HyperbandPrunerConfig,
+}
+
+
+def register() -> None:
+    store = ConfigStore.instance()
+    store.store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="sweepwise")
+    for name, node in SAMPLERS.items():
+        store.store(group="hydra/sweeper/sampler", name=name, node=node, provider="sweepwise")
+    for name, node in PRUNERS.items():
+        store.store(group="hydra/sweeper/pruner", name=name, node=node, provider="sweepwise")
+    store.store(group="hydra/launcher", name="local", node=LocalLauncherConf, provider="sweepwise")
+
+
+register()

@@ -1,0 +1,23 @@
+"""The `optuna` Hydra sweeper: a thin plugin class; the work is in `sweepwise.sweep`, imported when a sweep runs."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+import hydra_plugins.sweepwise_plugins.config  # noqa: F401  (registers the configs)
+
+
+class OptunaSweeper(Sweeper):
+    def __init__(self, **settings: Any) -> None:
+        from sweepwise.sweep.sweeper_impl import SweeperImpl
+
+        self._impl = SweeperImpl(**settings)
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
+
+    def sweep(self, arguments: Sequence[str]) -> Any:
+        return self._impl.sweep(list(arguments))

@@ -1,0 +1,237 @@
+"""The ask -> run -> tell loop, with no batch barrier: a slot that frees up starts the next trial at once.
+
+Trials that raise, return NaN/inf or whose process dies end FAIL with a reason; the sweep goes on until failures
+exceed `max_failure_rate` of `n_trials`. Trials left RUNNING by an orchestrator that was killed are marked FAIL as
+interrupted when the study is resumed, and their slots are run again.
+"""
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import optuna
+from omegaconf import DictConfig
+from optuna.trial import Trial, TrialState
+
+from sweepwise.errors import SweepwiseError
+from sweepwise.sweep.context import TrialContext
+from sweepwise.sweep.pool import Died
+from sweepwise.sweep.progress import SweepProgress
+from sweepwise.sweep.search_space import SearchSpace, suggest, trial_overrides
+from sweepwise.sweep.tracking import RUN_ID_ATTR, SweepTracker
+from sweepwise.sweep.trial_job import TrialJob, TrialOutcome
+
+INTERRUPTED = "interrupted"
+FAIL_REASON_ATTR = "fail_reason"
+WAIT_SECONDS = 5.0
+
+
+class SweepStopped(SweepwiseError):
+    """Too many trials failed."""
+
+
+class Executor(Protocol):
+    """Runs trial jobs somewhere (worker processes, SLURM) and reports each one's outcome as it ends."""
+
+    def submit(self, key: Hashable, job: TrialJob) -> None: ...
+    def wait(self, timeout: float | None) -> list[tuple[Hashable, TrialOutcome | Died]]: ...
+    def kill(self, key: Hashable) -> None: ...
+    def shutdown(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    study_name: str
+    n_trials: int
+    n_jobs: int
+    max_failure_rate: float
+    retries: int
+
+
+@dataclass
+class Flight:
+    """A trial in flight: its Optuna trial, overrides, MLflow run and how many times it was started."""
+
+    trial: Trial
+    overrides: list[str]
+    run_id: str
+    attempt: int = 0
+    started: float = field(default_factory=time.time)
+
+
+def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
+    return trial.state == TrialState.FAIL and str(trial.user_attrs.get(FAIL_REASON_ATTR, "")).startswith(INTERRUPTED)
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        study: optuna.Study,
+        space: SearchSpace,
+        settings: SweepSettings,
+        executor: Executor,
+        tracker: SweepTracker,
+        progress: SweepProgress,
+        make_context: Callable[[Trial, str, int], TrialContext],
+        custom_search_space: Callable[[DictConfig, Trial], Any] | None = None,
+        task_config: DictConfig | None = None,
+        log_file: Callable[[int], str] | None = None,
+    ) -> None:
+        self.study, self.space, self.settings = study, space, settings
+        self.executor, self.tracker, self.progress = executor, tracker, progress
+        self.make_context = make_context
+        self.custom_search_space, self.task_config = custom_search_space, task_config
+        self.log_file = log_file
+        self.in_flight: dict[int, Flight] = {}
+        self.counts: Counter[str] = Counter()
+        self.stop_message = ""
+
+    # --- the loop ---
+
+    def run(self) -> None:
+        self.fail_interrupted_trials()
+        finished = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished() and not is_interrupted(t)]
+        self.counts.update(trial.state.name for trial in finished)
+        to_launch = max(0, self.settings.n_trials - len(finished))
+        if finished:
+            self.progress.event(f"resuming study {self.study.study_name}: {len(finished)} trials already finished")
+        try:
+            while True:
+                while not self.stop_message and to_launch > 0 and len(self.in_flight) < self.settings.n_jobs:
+                    self._launch()
+                    to_launch -= 1
+                self._show()
+                if not self.in_flight:
+                    break
+                for key, result in self.executor.wait(WAIT_SECONDS):
+                    self._finish(int(key), result)
+        except BaseException:
+            self._abandon_in_flight("interrupted: the sweep was stopped while this trial ran")
+            raise
+        finally:
+            self.executor.shutdown()
+        if self.stop_message:
+            raise SweepStopped(self.stop_message)
+
+    def fail_interrupted_trials(self) -> None:
+        """Mark trials that a killed orchestrator left RUNNING as FAIL, so that their slots are used again."""
+        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            reason = "interrupted: the sweep stopped before this trial ended"
+            Trial(self.study, trial._trial_id).set_user_attr(FAIL_REASON_ATTR, reason)
+            self.study.tell(trial.number, state=TrialState.FAIL)
+            if trial.user_attrs.get(RUN_ID_ATTR):
+                self.tracker.end_child(trial.user_attrs[RUN_ID_ATTR], "FAIL", None, reason)
+            self.progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
+
+    # --- one trial ---
+
+    def _launch(self) -> None:
+        trial = self.study.ask()
+        for name, distribution in self.space.distributions.items():
+            suggest(trial, name, distribution)
+        if self.custom_search_space is not None:
+            self.custom_search_space(self.task_config, trial)
+        params = dict(trial.params)
+        overrides = trial_overrides(params, self.space.fixed)
+        run_id = self.tracker.start_child(self.study.study_name, trial.number, {**params, **self.space.fixed})
+        trial.set_user_attr(RUN_ID_ATTR, run_id)
+        trial.set_user_attr("overrides", overrides)
+        flight = Flight(trial, overrides, run_id)
+        self.in_flight[trial.number] = flight
+        self._submit(flight)
+
+    def _submit(self, flight: Flight) -> None:
+        number = flight.trial.number
+        job = TrialJob(
+            tuple(flight.overrides),
+            number,
+            self.make_context(flight.trial, flight.run_id, flight.attempt),
+            self.log_file(number) if self.log_file else None,
+        )
+        self.executor.submit(number, job)
+        again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
+        self.progress.event(f"trial {number} started{again}: {' '.join(flight.overrides)}")
+
+    def _finish(self, number: int, result: TrialOutcome | Died) -> None:
+        flight = self.in_flight.pop(number)
+        trial = flight.trial
+        if isinstance(result, Died) and flight.attempt < self.settings.retries:
+            flight.attempt += 1
+            trial.set_user_attr("attempts", flight.attempt + 1)
+            self.progress.event(f"trial {number}: {result.reason}; retrying ({flight.attempt}/{self.settings.retries})")
+            self.in_flight[number] = flight
+            self._submit(flight)
+            return
+        state, values, reason = self._judge(result)
+        started, ended = (flight.started, time.time()) if isinstance(result, Died) else (result.started, result.ended)
+        trial.set_user_attr("started_at", started)
+        trial.set_user_attr("ended_at", ended)
+        if reason:
+            trial.set_user_attr(FAIL_REASON_ATTR if state == "FAIL" else "prune_reason", reason)
+        self.study.tell(trial, values=values, state=TrialState[state])
+        self.tracker.end_child(flight.run_id, state, values, reason)
+        if self.log_file and Path(self.log_file(number)).is_file():
+            self.tracker.log_child_artifact(flight.run_id, Path(self.log_file(number)))
+        self.counts[state] += 1
+        shown = f"value {', '.join(f'{v:.4g}' for v in values)}" if values else reason
+        self.progress.event(f"trial {number} {state} in {ended - started:.1f} s: {shown}")
+        self._check_failure_rate()
+
+    def _judge(self, result: TrialOutcome | Died) -> tuple[str, list[float] | None, str]:
+        """(state, values, reason) of a finished job."""
+        if isinstance(result, Died):
+            return "FAIL", None, result.reason
+        if result.status == "pruned":
+            return "PRUNED", None, result.reason
+        if result.status == "failed":
+            return "FAIL", None, result.reason
+        return self._objective_values(result.value)
+
+    def _objective_values(self, value: Any) -> tuple[str, list[float] | None, str]:
+        count = len(self.study.directions)
+        try:
+            values = [float(value)] if count == 1 else [float(v) for v in value]
+        except (TypeError, ValueError):
+            expected = "a number" if count == 1 else f"a list of {count} numbers"
+            return "FAIL", None, f"the task returned {value!r}, not {expected}"
+        if len(values) != count:
+            return "FAIL", None, f"the task returned {len(values)} values for {count} objectives"
+        if not all(math.isfinite(v) for v in values):
+            return "FAIL", None, f"the task returned a non-finite objective {values}"
+        return "COMPLETE", values, ""
+
+    def _check_failure_rate(self) -> None:
+        failed, allowed = self.counts["FAIL"], self.settings.max_failure_rate * self.settings.n_trials
+        if failed > allowed and not self.stop_message:
+            self.stop_message = (
+                f"sweep stopped: {failed} of {self.settings.n_trials} trials failed, more than "
+                f"max_failure_rate={self.settings.max_failure_rate} allows ({allowed:g}); see the fail_reason of "
+                "the failed trials (Optuna user attribute, MLflow tag sweepwise.fail_reason)"
+            )
+            self.progress.event(self.stop_message + "; waiting for the running trials to end")
+
+    def _abandon_in_flight(self, reason: str) -> None:
+        for number, flight in list(self.in_flight.items()):
+            self.executor.kill(number)
+            flight.trial.set_user_attr(FAIL_REASON_ATTR, reason)
+            self.study.tell(flight.trial, state=TrialState.FAIL)
+            self.tracker.end_child(flight.run_id, "FAIL", None, reason)
+        self.in_flight.clear()
+
+    # --- display ---
+
+    def _show(self) -> None:
+        counts = {**self.counts, "RUNNING": len(self.in_flight)}
+        self.progress.update(counts, self.best_text())
+
+    def best_text(self) -> str:
+        if not self.counts["COMPLETE"]:
+            return "-"
+        if len(self.study.directions) > 1:
+            return f"{len(self.study.best_trials)} trials on the Pareto front"
+        best = self.study.best_trial
+        return f"{best.value:.4g} (trial {best.number})"

@@ -1,0 +1,174 @@
+"""Everything a sweep needs, validated before anything is created: a bad config touches no study or MLflow store."""
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from hydra.errors import HydraException
+from hydra.types import HydraContext
+from hydra.utils import get_class, get_method
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from sweepwise.errors import ConfigError
+from sweepwise.sweep.orchestrator import SweepSettings
+from sweepwise.sweep.search_space import SearchSpace, parse_search_space, trial_overrides
+from sweepwise.sweep.storage import storage_spec
+from sweepwise.tracking.mlflow_run import resolve_tracking_uri
+
+DIRECTIONS = ("minimize", "maximize")
+NOP_PRUNER = {"_target_": "optuna.pruners.NopPruner"}
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    settings: SweepSettings
+    directions: tuple[str, ...]
+    space: SearchSpace
+    sampler: dict[str, Any]
+    pruner: dict[str, Any]
+    storage: str
+    custom_search_space: Callable[[DictConfig, optuna.Trial], Any] | None
+    tracking_uri: str
+    experiment: str
+    sweep_dir: Path
+
+
+def directions_of(direction: Any) -> tuple[str, ...]:
+    """`minimize`, `maximize` (or hydra-optuna-sweeper's Direction enum names), alone or in a list."""
+    items = list(direction) if isinstance(direction, Sequence) and not isinstance(direction, str) else [direction]
+    names = tuple(getattr(item, "name", str(item)).lower() for item in items)
+    if not names or any(name not in DIRECTIONS for name in names):
+        raise ConfigError("hydra.sweeper.direction", direction, "must be minimize, maximize or a list of them")
+    return names
+
+
+def check_target(key: str, node: Mapping[str, Any], base: type, supplied: Sequence[str] = ()) -> None:
+    """The `_target_` must be a `base` class accepting the node's fields (plus those the sweeper supplies)."""
+    target = node.get("_target_")
+    try:
+        cls = get_class(str(target))
+    except (ImportError, ValueError, HydraException) as error:
+        raise ConfigError(f"{key}._target_", target, "cannot be imported") from error
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ConfigError(f"{key}._target_", target, f"is not an optuna {base.__name__}")
+    fields = {name: value for name, value in node.items() if name != "_target_"}
+    try:
+        inspect.signature(cls).bind(**fields, **dict.fromkeys(supplied))
+    except TypeError as error:
+        raise ConfigError(key, fields, f"{cls.__name__} does not accept these fields ({error})") from error
+
+
+def _number(key: str, value: Any, low: float, high: float | None = None, integer: bool = True) -> Any:
+    ok = isinstance(value, int) if integer else isinstance(value, int | float)
+    if isinstance(value, bool) or not ok or value < low or (high is not None and value > high):
+        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ConfigError(key, value, f"must be {'an integer' if integer else 'a number'} {bounds}")
+    return value
+
+
+def custom_search_space_function(path: str | None) -> Callable[[DictConfig, optuna.Trial], Any] | None:
+    """A dotted path (a leading dot, as in hydra-optuna-sweeper's example, means "beside the script")."""
+    if not path:
+        return None
+    try:
+        return get_method(path.lstrip("."))
+    except (ImportError, ValueError, HydraException) as error:
+        raise ConfigError("hydra.sweeper.custom_search_space", path, "cannot be imported") from error
+
+
+def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, space: SearchSpace) -> None:
+    """Compose the job config for sample values of every parameter (every choice of a categorical one), so an
+    unknown parameter path or config-group option is caught before any trial runs."""
+    samples = {name: _sample(distribution) for name, distribution in space.distributions.items()}
+    variants = [samples] + [
+        {**samples, name: choice}
+        for name, distribution in space.distributions.items()
+        for choice in getattr(distribution, "choices", ())[1:]
+    ]
+    for variant in variants:
+        overrides = trial_overrides(variant, space.fixed)
+        try:
+            hydra_context.config_loader.load_sweep_config(config, overrides)
+        except (HydraException, OmegaConfBaseException) as error:
+            raise _culprit(hydra_context, config, space, variant, error) from None
+
+
+def _culprit(
+    hydra_context: HydraContext, config: DictConfig, space: SearchSpace, variant: dict, error: Exception
+) -> ConfigError:
+    """The single override that does not compose, named by where it was defined."""
+    singles = [
+        (name, [override])
+        for name, override in zip([*variant, *space.fixed], trial_overrides(variant, space.fixed), strict=True)
+    ]
+    for name, overrides in singles:
+        try:
+            hydra_context.config_loader.load_sweep_config(config, overrides)
+        except (HydraException, OmegaConfBaseException) as single_error:
+            return ConfigError(space.key(name), overrides[0].split("=", 1)[1], _first_line(single_error))
+    return ConfigError("hydra.sweeper.params", dict(variant), _first_line(error))
+
+
+def _sample(distribution: optuna.distributions.BaseDistribution) -> Any:
+    return distribution.choices[0] if hasattr(distribution, "choices") else distribution.low
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def check_objective_direction(config: DictConfig, directions: tuple[str, ...]) -> None:
+    """A sweep that minimises what the task maximises would search for the worst model: refuse it."""
+    objective = OmegaConf.select(config, "objective.direction", default=None)
+    if objective and len(directions) == 1 and objective != directions[0]:
+        raise ConfigError("hydra.sweeper.direction", directions[0], f"disagrees with objective.direction={objective!r}")
+
+
+def make_plan(
+    raw: Mapping[str, Any], arguments: Sequence[str], hydra_context: HydraContext, config: DictConfig
+) -> SweepPlan:
+    """Validate the sweeper's fields and the search space against the task's config."""
+    directions = directions_of(raw["direction"])
+    settings = SweepSettings(
+        study_name=str(raw["study_name"] or config.hydra.job.name),
+        n_trials=_number("hydra.sweeper.n_trials", raw["n_trials"], 1),
+        n_jobs=_number("hydra.sweeper.n_jobs", raw["n_jobs"], 1),
+        max_failure_rate=float(_number("hydra.sweeper.max_failure_rate", raw["max_failure_rate"], 0, 1, integer=False)),
+        retries=_number("hydra.sweeper.retries", raw["retries"], 0),
+    )
+    sampler = _container(raw["sampler"])
+    if not isinstance(sampler, dict) or "_target_" not in sampler:
+        raise ConfigError("hydra.sweeper.sampler", sampler, "must be a sampler config with a _target_")
+    supplied = ("search_space",) if sampler["_target_"].endswith("GridSampler") else ()
+    check_target("hydra.sweeper.sampler", sampler, optuna.samplers.BaseSampler, supplied)
+    pruner = _container(raw["pruner"]) or dict(NOP_PRUNER)
+    if not isinstance(pruner, dict) or "_target_" not in pruner:
+        raise ConfigError("hydra.sweeper.pruner", pruner, "must be a pruner config with a _target_")
+    check_target("hydra.sweeper.pruner", pruner, optuna.pruners.BasePruner)
+    space = parse_search_space(_container(raw["params"]), arguments)
+    custom = custom_search_space_function(raw["custom_search_space"])
+    if not space.distributions and custom is None:
+        raise ConfigError("hydra.sweeper.params", _container(raw["params"]) or {}, "is empty: nothing to search")
+    check_objective_direction(config, directions)
+    check_overrides_compose(hydra_context, config, space)
+    return SweepPlan(
+        settings=settings,
+        directions=directions,
+        space=space,
+        sampler=sampler,
+        pruner=pruner,
+        storage=storage_spec(raw["storage"], settings.study_name, Path.cwd()),
+        custom_search_space=custom,
+        tracking_uri=resolve_tracking_uri(OmegaConf.select(config, "tracking.uri", default=None)),
+        experiment=str(OmegaConf.select(config, "tracking.experiment", default=None) or settings.study_name),
+        sweep_dir=Path(str(config.hydra.sweep.dir)),
+    )
+
+
+def _container(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node

@@ -1,0 +1,160 @@
+"""A pool of persistent worker processes: one job per worker at a time, results the moment they arrive.
+
+Unlike `concurrent.futures.ProcessPoolExecutor`, a worker that dies (SIGKILL, segfault, out of memory) costs only
+its own job, which is reported as died with its exit code, and is replaced; the other workers carry on. Waiting
+blocks on the workers' pipes and process sentinels, so no time is lost polling and no CPU is burnt.
+"""
+
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import cloudpickle
+
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Died:
+    """A job whose worker process ended without sending a result."""
+
+    exitcode: int | None
+
+    @property
+    def reason(self) -> str:
+        if self.exitcode is not None and self.exitcode < 0:
+            return f"process killed by {signal.Signals(-self.exitcode).name}"
+        return f"process exited with code {self.exitcode} before returning a result"
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    connection: Connection
+    job_key: Hashable | None = None
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the orchestrator dies, so no trial outlives a killed sweep."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def threads_per_worker(workers: int) -> dict[str, str]:
+    """Split the machine's cores between the workers (unless the user set the thread counts): two workers
+    each running a 2-thread BLAS on 2 cores would fight for them and run many times slower."""
+    if "OMP_NUM_THREADS" in os.environ:
+        return {}
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    return {"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads}
+
+
+def _worker_main(connection: Connection, runner_bytes: bytes, environment: dict[str, str]) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the orchestrator's to handle
+    os.environ.update(environment)
+    runner: Callable[[Any], Any] = cloudpickle.loads(runner_bytes)
+    while True:
+        try:
+            job = connection.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        connection.send(runner(job))
+
+
+class WorkerPool:
+    """`size` spawned processes running `runner(job)` (runner pickled with cloudpickle) for submitted jobs."""
+
+    def __init__(self, runner: Callable[[Any], Any], size: int) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._runner_bytes = cloudpickle.dumps(runner)
+        self._environment = threads_per_worker(size)
+        self._workers = [self._start_worker() for _ in range(size)]
+
+    def _start_worker(self) -> _Worker:
+        parent_end, child_end = self._context.Pipe()
+        process = self._context.Process(
+            target=_worker_main, args=(child_end, self._runner_bytes, self._environment), daemon=False
+        )
+        process.start()
+        child_end.close()
+        return _Worker(process, parent_end)
+
+    @property
+    def idle(self) -> int:
+        return sum(worker.job_key is None for worker in self._workers)
+
+    @property
+    def busy_keys(self) -> list[Hashable]:
+        return [worker.job_key for worker in self._workers if worker.job_key is not None]
+
+    def submit(self, key: Hashable, job: Any) -> None:
+        """Hand `job` to an idle worker; `key` identifies its result in `wait`."""
+        worker = next(worker for worker in self._workers if worker.job_key is None)
+        worker.job_key = key
+        # if the worker died while idle, the send fails and wait() reports the job as died
+        with contextlib.suppress(BrokenPipeError, OSError):
+            worker.connection.send(job)
+
+    def wait(self, timeout: float | None = None) -> list[tuple[Hashable, Any]]:
+        """Block until at least one busy worker finishes (or `timeout`); return (key, result or Died) pairs."""
+        busy = [worker for worker in self._workers if worker.job_key is not None]
+        if not busy:
+            return []
+        waitables = [w.connection for w in busy] + [w.process.sentinel for w in busy]
+        ready = set(wait(waitables, timeout))
+        finished = []
+        for worker in busy:
+            if worker.connection not in ready and worker.process.sentinel not in ready:
+                continue
+            key, result = worker.job_key, self._receive(worker)
+            worker.job_key = None
+            if isinstance(result, Died):
+                self._replace(worker)
+            finished.append((key, result))
+        return finished
+
+    def _receive(self, worker: _Worker) -> Any:
+        try:
+            if worker.connection.poll():
+                return worker.connection.recv()
+        except (EOFError, OSError):
+            pass
+        worker.process.join(timeout=5)
+        return Died(worker.process.exitcode)
+
+    def _replace(self, worker: _Worker) -> None:
+        worker.connection.close()
+        self._workers[self._workers.index(worker)] = self._start_worker()
+
+    def kill(self, key: Hashable) -> None:
+        """Stop the job `key` now; `wait` then reports it as died."""
+        for worker in self._workers:
+            if worker.job_key == key:
+                worker.process.kill()
+
+    def shutdown(self) -> None:
+        """Ask idle workers to exit, kill busy ones, and reap them all."""
+        for worker in self._workers:
+            if worker.job_key is None:
+                with contextlib.suppress(BrokenPipeError, OSError):
+                    worker.connection.send(None)
+            else:
+                worker.process.kill()
+        for worker in self._workers:
+            worker.process.join(timeout=10)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.connection.close()
+        self._workers = []

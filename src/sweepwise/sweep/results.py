@@ -1,0 +1,24 @@
+"""`optimization_results.yaml` in the sweep folder, in hydra-optuna-sweeper's format."""
+
+from pathlib import Path
+
+import optuna
+from omegaconf import OmegaConf
+from optuna.trial import TrialState
+
+
+def write_results(study: optuna.Study, sweep_dir: Path) -> Path | None:
+    """`name`, `best_params`, `best_value` (one objective) or `solutions` (the Pareto front); None without a
+    complete trial."""
+    if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        return None
+    if len(study.directions) == 1:
+        best = study.best_trial
+        results = {"name": "optuna", "best_params": best.params, "best_value": best.value}
+    else:
+        front = [{"params": trial.params, "values": trial.values} for trial in study.best_trials]
+        results = {"name": "optuna", "solutions": front}
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    path = sweep_dir / "optimization_results.yaml"
+    OmegaConf.save(OmegaConf.create(results), path)
+    return path

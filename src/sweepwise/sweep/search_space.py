@@ -1,0 +1,157 @@
+"""The `params` grammar of hydra-optuna-sweeper turned into Optuna distributions, checked before any trial runs.
+
+| override                     | distribution                                   |
+|------------------------------|------------------------------------------------|
+| `interval(a, b)`             | FloatDistribution(a, b)                        |
+| `int(interval(a, b))`        | IntDistribution(a, b)                          |
+| `tag(log, interval(a, b))`   | FloatDistribution(a, b, log=True) (Int if int) |
+| `range(a, b, step)`          | Int/FloatDistribution with step: Hydra's range values (b excluded) |
+| `shuffle(range(...))`, `choice(...)` | CategoricalDistribution                |
+| a plain value                | a fixed override, not searched                 |
+"""
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep, Transformer
+from hydra.errors import HydraException
+from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import Trial
+
+from sweepwise.errors import ConfigError
+
+PLAIN_STRING = re.compile(r"^[A-Za-z_][\w./@-]*$")
+KEYWORDS = {"null", "true", "false", "nan", "inf"}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Searched parameters (name -> distribution) and fixed overrides (name -> override text)."""
+
+    distributions: dict[str, BaseDistribution]
+    fixed: dict[str, str]
+    sources: dict[str, str]
+
+    def key(self, name: str) -> str:
+        """Where a parameter was defined, for error messages."""
+        return self.sources.get(name, name)
+
+
+def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str]) -> SearchSpace:
+    """`params` from the sweeper config, then command-line arguments (which win for the same key)."""
+    lines = [(f"hydra.sweeper.params.{key}", f"{key}={value}") for key, value in (params or {}).items()]
+    lines += [(argument.split("=", 1)[0], argument) for argument in arguments]
+    parser = OverridesParser.create()
+    distributions: dict[str, BaseDistribution] = {}
+    fixed: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for source, line in lines:
+        try:
+            override = parser.parse_override(line)
+        except HydraException as error:
+            raise ConfigError(source, line.split("=", 1)[-1], _first_line(error)) from error
+        name = override.get_key_element()
+        distributions.pop(name, None)
+        fixed.pop(name, None)
+        sources[name] = source
+        if override.is_sweep_override():
+            distributions[name] = to_distribution(override, source, line.split("=", 1)[1])
+        else:
+            fixed[name] = override.get_value_element_as_str()
+    return SearchSpace(distributions, fixed, sources)
+
+
+def to_distribution(override: Override, key: str, text: str) -> BaseDistribution:
+    """The distribution of a sweep override; `key` and `text` name it in errors."""
+    value = override.value()
+    if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
+        choices = list(override.sweep_iterator(transformer=Transformer.identity))
+        for choice in choices:
+            if not isinstance(choice, str | int | float | bool):
+                raise ConfigError(key, text, f"choice {choice!r} is not a str, int, float or bool")
+        if not choices:
+            raise ConfigError(key, text, "has no choices")
+        return CategoricalDistribution(choices)
+    if isinstance(value, RangeSweep):
+        return _range_distribution(value, key, text)
+    if isinstance(value, IntervalSweep):
+        return _interval_distribution(value, key, text)
+    raise ConfigError(key, text, "is not a sweep Optuna can sample (use interval, range or choice)")
+
+
+def _range_distribution(value: RangeSweep, key: str, text: str) -> BaseDistribution:
+    start, stop, step = value.start, value.stop, value.step
+    if step is None or step <= 0:
+        raise ConfigError(key, text, "range step must be > 0")
+    count = math.ceil((stop - start) / step)
+    if count < 1:
+        raise ConfigError(key, text, f"range is empty: start {start} is not below stop {stop}")
+    high = start + step * (count - 1)
+    if all(isinstance(x, int) for x in (start, stop, step)):
+        return IntDistribution(int(start), int(high), step=int(step))
+    return FloatDistribution(float(start), float(high), step=float(step))
+
+
+def _interval_distribution(value: IntervalSweep, key: str, text: str) -> BaseDistribution:
+    low, high, log = value.start, value.end, "log" in value.tags
+    if low > high:
+        raise ConfigError(key, text, f"low {low} is above high {high}")
+    if log and low <= 0:
+        raise ConfigError(key, text, f"a log scale needs low > 0, got {low}")
+    if isinstance(low, int) and isinstance(high, int):
+        return IntDistribution(low, high, log=log)
+    return FloatDistribution(float(low), float(high), log=log)
+
+
+def suggest(trial: Trial, name: str, distribution: BaseDistribution) -> Any:
+    """Sample one parameter through Optuna's public suggest API."""
+    if isinstance(distribution, CategoricalDistribution):
+        return trial.suggest_categorical(name, distribution.choices)
+    if isinstance(distribution, IntDistribution):
+        return trial.suggest_int(
+            name, distribution.low, distribution.high, step=distribution.step, log=distribution.log
+        )
+    assert isinstance(distribution, FloatDistribution)
+    return trial.suggest_float(name, distribution.low, distribution.high, step=distribution.step, log=distribution.log)
+
+
+def override_text(value: Any) -> str:
+    """A sampled value written so that Hydra's override parser reads it back as the same value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value)
+    if PLAIN_STRING.match(text) and text.lower() not in KEYWORDS:
+        return text
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def trial_overrides(params: Mapping[str, Any], fixed: Mapping[str, str]) -> list[str]:
+    return [f"{name}={override_text(value)}" for name, value in params.items()] + [
+        f"{name}={value}" for name, value in fixed.items()
+    ]
+
+
+def grid_of(space: SearchSpace) -> dict[str, list[Any]]:
+    """Every value of each parameter, for Optuna's GridSampler (discrete distributions only)."""
+    grid: dict[str, list[Any]] = {}
+    for name, distribution in space.distributions.items():
+        if isinstance(distribution, CategoricalDistribution):
+            grid[name] = list(distribution.choices)
+        elif distribution.step is not None and not distribution.log:
+            count = round((distribution.high - distribution.low) / distribution.step) + 1
+            grid[name] = [distribution.low + index * distribution.step for index in range(count)]
+        else:
+            raise ConfigError(space.key(name), repr(distribution), "the grid sampler needs choice() or range()")
+    return grid
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -1,0 +1,168 @@
+"""The optuna sweeper: plan (validate), then study, MLflow parent run, trial processes and the orchestrator."""
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+from hydra.types import HydraContext, TaskFunction
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from sweepwise.errors import ConfigError, SweepwiseError
+from sweepwise.sweep.context import TrialContext
+from sweepwise.sweep.orchestrator import Executor, Orchestrator, SweepStopped
+from sweepwise.sweep.plan import SweepPlan, make_plan
+from sweepwise.sweep.plots import save_study_plots
+from sweepwise.sweep.pool import WorkerPool
+from sweepwise.sweep.progress import SweepProgress, top_trials_table
+from sweepwise.sweep.results import write_results
+from sweepwise.sweep.search_space import grid_of
+from sweepwise.sweep.storage import open_storage
+from sweepwise.sweep.tracking import SweepTracker
+from sweepwise.sweep.trial_job import JobRunner
+from sweepwise.tracking.provenance import provenance_tags
+
+log = logging.getLogger(__name__)
+LOCAL_LAUNCHERS = ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", "LocalLauncher")
+
+
+class SweeperImpl:
+    def __init__(self, **raw: Any) -> None:
+        self.raw = raw
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
+
+    def sweep(self, arguments: list[str]) -> None:
+        """Run the sweep; every error the user can fix ends it with one line and a non-zero exit."""
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            plan = make_plan(self.raw, arguments, self.hydra_context, self.config)
+            executor = self._executor(plan)
+            self._run(plan, executor)
+        except SweepwiseError as error:
+            raise SystemExit(f"error: {error}") from None
+
+    def _executor(self, plan: SweepPlan) -> Executor:
+        target = str(self.config.hydra.launcher.get("_target_", ""))
+        if not target.endswith(LOCAL_LAUNCHERS):
+            raise ConfigError("hydra/launcher", target, "the optuna sweeper runs trials with the local launcher")
+        return WorkerPool(JobRunner(self.hydra_context, self.task_function, self.config), plan.settings.n_jobs)
+
+    def _run(self, plan: SweepPlan, executor: Executor) -> None:
+        study = self._study(plan)
+        tracker = SweepTracker(plan.tracking_uri, plan.experiment)
+        parent = tracker.start_parent(study, self._settings_params(plan), provenance_tags(self._overrides()))
+        settings = plan.settings
+        if plan.sampler["_target_"].endswith("GridSampler"):
+            grid_size = math.prod(len(values) for values in grid_of(plan.space).values())
+            settings = type(settings)(**{**vars(settings), "n_trials": min(settings.n_trials, grid_size)})
+        progress = SweepProgress(settings.n_trials)
+        progress.event(
+            f"study {study.study_name} ({plan.storage}), MLflow experiment {plan.experiment} run {parent} "
+            f"({plan.tracking_uri})"
+        )
+
+        def context(trial: optuna.Trial, run_id: str, attempt: int) -> TrialContext:
+            return TrialContext(
+                study_name=study.study_name,
+                storage=plan.storage,
+                trial_id=trial._trial_id,
+                trial_number=trial.number,
+                directions=plan.directions,
+                pruner=plan.pruner,
+                tracking_uri=plan.tracking_uri,
+                experiment=plan.experiment,
+                run_id=run_id,
+                parent_run_id=parent,
+                attempt=attempt,
+            )
+
+        orchestrator = Orchestrator(
+            study,
+            plan.space,
+            settings,
+            executor,
+            tracker,
+            progress,
+            context,
+            plan.custom_search_space,
+            self.config,
+            log_file=lambda number: str(plan.sweep_dir / str(number) / "trial.log"),
+        )
+        status = "FINISHED"
+        try:
+            orchestrator.run()
+        except SweepStopped:
+            status = "FAILED"
+            raise
+        except BaseException:
+            status = "KILLED"
+            raise
+        finally:
+            progress.close()
+            self._report(study, plan, tracker, orchestrator, status)
+
+    def _study(self, plan: SweepPlan) -> optuna.Study:
+        """Create or load the study, then give it the configured sampler, seeded past the trials it already has."""
+        try:
+            study = optuna.create_study(
+                study_name=plan.settings.study_name,
+                storage=open_storage(plan.storage),
+                directions=list(plan.directions),
+                load_if_exists=True,
+            )
+        except ValueError as error:
+            raise ConfigError("hydra.sweeper.direction", list(plan.directions), str(error)) from error
+        kwargs: dict[str, Any] = {}
+        if plan.sampler.get("seed") is not None:
+            kwargs["seed"] = plan.sampler["seed"] + len(study.trials)
+        if plan.sampler["_target_"].endswith("GridSampler"):
+            kwargs["search_space"] = grid_of(plan.space)
+        study.sampler = instantiate(plan.sampler, **kwargs)
+        study.pruner = instantiate(plan.pruner)
+        return study
+
+    def _settings_params(self, plan: SweepPlan) -> dict[str, Any]:
+        sweeper = {key: value for key, value in self.raw.items() if key not in ("params",)}
+        sweeper = OmegaConf.to_container(OmegaConf.create(sweeper), resolve=True)
+        space = {name: repr(distribution) for name, distribution in plan.space.distributions.items()}
+        return {"sweeper": sweeper, "search_space": space, "fixed": plan.space.fixed}
+
+    def _overrides(self) -> Sequence[str]:
+        return list(OmegaConf.select(self.config, "hydra.overrides.task", default=[]) or [])
+
+    def _report(
+        self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker, orchestrator: Orchestrator, status: str
+    ) -> None:
+        """Results file, plots, counts and best trial on the parent run; the top trials on the terminal."""
+        counts = {state: orchestrator.counts[state] for state in ("COMPLETE", "PRUNED", "FAIL")}
+        metrics = {f"trials/{state.lower()}": count for state, count in counts.items()}
+        tags: dict[str, str] = {"sweepwise.study": study.study_name, "sweepwise.storage": plan.storage}
+        results = write_results(study, plan.sweep_dir)
+        if results is not None:
+            tracker.log_parent_artifact(results)
+            if len(plan.directions) == 1:
+                best = study.best_trial
+                metrics["best_value"] = best.value
+                tags.update({f"best.{name}": str(value) for name, value in best.params.items()})
+                tags["best.trial"] = str(best.number)
+        tracker.log_parent(metrics, tags, step=sum(counts.values()))
+        for path in save_study_plots(study, plan.sweep_dir / "plots"):
+            tracker.log_parent_artifact(path, "plots")
+        tracker.log_parent_json(OmegaConf.to_container(self.config.hydra.sweeper, resolve=False), "sweep_config.json")
+        tracker.end_parent(status)
+        console = Console(soft_wrap=True)
+        if results is not None:
+            console.print(top_trials_table(study))
+            if len(plan.directions) == 1:
+                best = study.best_trial
+                console.print(f"best trial {best.number}: value {best.value:.4g} with {best.params}", markup=False)
+            console.print(f"results: {results}", markup=False)
+        console.print(
+            f"compare the trials: make ui  (MLflow UI on {plan.tracking_uri}, experiment {plan.experiment})",
+            markup=False,
+        )
