@@ -36,17 +36,16 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
         return compose(config_name="config", overrides=overrides)
 
 
-def run_train(args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`python train.py ARGS` in `cwd`, with tests/plugins importable (custom model and data targets)."""
+def run_script(script: Path, args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """`python SCRIPT ARGS` in `cwd`, with tests/plugins importable (custom model and data targets)."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests" / "plugins"), "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
-        [sys.executable, str(TRAIN_PY), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        [sys.executable, str(script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_train(args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return run_script(TRAIN_PY, args, cwd, timeout)
 
 
 def mlflow_client(cwd: Path) -> MlflowClient:

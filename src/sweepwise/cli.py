@@ -6,6 +6,9 @@ from pathlib import Path
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.errors import OverrideParseException
 
+from hydra_plugins.sweepwise_plugins.config import PRUNERS, SAMPLERS
+
+PLUGIN_GROUPS = {"hydra/sweeper/sampler": SAMPLERS, "hydra/sweeper/pruner": PRUNERS}
 SEARCH_PATH_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn")
 
 
@@ -23,14 +26,21 @@ def unknown_group_choice(argv: Sequence[str], conf_dir: Path) -> str | None:
     except OverrideParseException:
         return None
     for override in overrides:
-        folder = conf_dir / override.key_or_group
-        if override.is_delete() or override.package is not None or not folder.is_dir():
+        group, value = override.key_or_group, override.value()
+        if override.is_delete() or override.package is not None or not isinstance(value, str):
             continue
-        value = override.value()
-        if isinstance(value, str) and not (folder / f"{value}.yaml").is_file():
-            choices = ", ".join(sorted(path.stem for path in folder.glob("*.yaml")))
-            return f"error: {override.key_or_group}={value!r}: unknown option (choose from {choices})"
+        choices = _group_options(group, conf_dir)
+        if choices is not None and value not in choices:
+            return f"error: {group}={value!r}: unknown option (choose from {', '.join(sorted(choices))})"
     return None
+
+
+def _group_options(group: str, conf_dir: Path) -> set[str] | None:
+    """Options of a config group of ours (a folder of conf/, or the sweeper's sampler and pruner), else None."""
+    if group in PLUGIN_GROUPS:
+        return set(PLUGIN_GROUPS[group])
+    folder = conf_dir / group
+    return {path.stem for path in folder.glob("*.yaml")} if folder.is_dir() else None
 
 
 def check_group_choices(argv: Sequence[str], conf_dir: Path) -> None:

@@ -133,9 +133,14 @@ class Orchestrator:
         trial = self.study.ask()
         for name, distribution in self.space.distributions.items():
             suggest(trial, name, distribution)
+        for name, value in self.space.fixed.items():
+            trial.set_user_attr(name, value)
         if self.custom_search_space is not None:
             self.custom_search_space(self.task_config, trial)
         params = dict(trial.params)
+        overlap = params.keys() & self.space.fixed.keys()
+        if overlap:
+            raise SweepStopped(f"custom_search_space suggests {sorted(overlap)}, which are fixed by overrides")
         overrides = trial_overrides(params, self.space.fixed)
         run_id = self.tracker.start_child(self.study.study_name, trial.number, {**params, **self.space.fixed})
         trial.set_user_attr(RUN_ID_ATTR, run_id)

@@ -147,7 +147,8 @@ def grid_of(space: SearchSpace) -> dict[str, list[Any]]:
             grid[name] = list(distribution.choices)
         elif distribution.step is not None and not distribution.log:
             count = round((distribution.high - distribution.low) / distribution.step) + 1
-            grid[name] = [distribution.low + index * distribution.step for index in range(count)]
+            values = [distribution.low + index * distribution.step for index in range(count)]
+            grid[name] = values if isinstance(distribution, IntDistribution) else [round(v, 12) for v in values]
         else:
             raise ConfigError(space.key(name), repr(distribution), "the grid sampler needs choice() or range()")
     return grid

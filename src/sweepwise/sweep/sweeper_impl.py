@@ -21,7 +21,7 @@ from sweepwise.sweep.progress import SweepProgress, top_trials_table
 from sweepwise.sweep.results import write_results
 from sweepwise.sweep.search_space import grid_of
 from sweepwise.sweep.storage import open_storage
-from sweepwise.sweep.tracking import SweepTracker
+from sweepwise.sweep.tracking import SweepTracker, mlflow_key
 from sweepwise.sweep.trial_job import JobRunner
 from sweepwise.tracking.provenance import provenance_tags
 
@@ -148,7 +148,7 @@ class SweeperImpl:
             if len(plan.directions) == 1:
                 best = study.best_trial
                 metrics["best_value"] = best.value
-                tags.update({f"best.{name}": str(value) for name, value in best.params.items()})
+                tags.update({f"best.{mlflow_key(name)}": str(value) for name, value in best.params.items()})
                 tags["best.trial"] = str(best.number)
         tracker.log_parent(metrics, tags, step=sum(counts.values()))
         for path in save_study_plots(study, plan.sweep_dir / "plots"):

@@ -21,6 +21,11 @@ TRIAL_STATE_TAG = "sweepwise.trial_state"
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
 
 
+def mlflow_key(override_key: str) -> str:
+    """An override key as an MLflow name: `+w` (a key added to the config) is `w`; MLflow names cannot hold `+`."""
+    return override_key.lstrip("+~")
+
+
 def _now() -> int:
     return int(time.time() * 1000)
 
@@ -70,7 +75,8 @@ class SweepTracker:
             TRIAL_STATE_TAG: "RUNNING",
         }
         run = self.client.create_run(self.experiment_id, run_name=f"trial-{trial_number}", tags=tags)
-        param_list = [Param(key, str(value)) for key, value in params.items()]
+        # `+w` (an added key) is the param `w` in MLflow, whose names cannot start with `+`
+        param_list = [Param(mlflow_key(key), str(value)) for key, value in params.items()]
         self.client.log_batch(run.info.run_id, params=param_list)
         return run.info.run_id
 

@@ -1,0 +1,36 @@
+"""Helpers for sweep tests: run the toy task, open the study and the MLflow runs a sweep left behind."""
+
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+import optuna
+from conftest import REPO, mlflow_client, run_script
+
+from sweepwise.sweep.storage import open_storage
+
+TOY = REPO / "tests" / "apps" / "toy.py"
+
+
+def run_toy(args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return run_script(TOY, ["-m", *args], cwd, timeout)
+
+
+def load_study(cwd: Path, name: str) -> optuna.Study:
+    return optuna.load_study(study_name=name, storage=open_storage(str(cwd / "studies" / f"{name}.journal")))
+
+
+def sweep_runs(cwd: Path, experiment: str) -> tuple[list, list]:
+    """(parent runs, child runs) of `experiment` in `cwd/mlflow.db`."""
+    client = mlflow_client(cwd)
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id], max_results=1000)
+    parents = [run for run in runs if run.data.tags.get("sweepwise.role") == "sweep"]
+    children = [run for run in runs if "mlflow.parentRunId" in run.data.tags]
+    return parents, children
+
+
+def states(study: optuna.Study) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for trial in study.trials:
+        counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
+    return counts

@@ -1,0 +1,138 @@
+"""Sweeps of a toy task: no batch barrier, failure tolerance, retries, resume after a killed orchestrator."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from sweep_helpers import TOY, load_study, run_toy, states, sweep_runs
+
+pytestmark = pytest.mark.slow
+
+
+def test_plugins_are_discovered_by_hydra():
+    from hydra.core.plugins import Plugins
+    from hydra.plugins.launcher import Launcher
+    from hydra.plugins.sweeper import Sweeper
+
+    assert "OptunaSweeper" in [p.__name__ for p in Plugins.instance().discover(Sweeper)]
+    assert "LocalLauncher" in [p.__name__ for p in Plugins.instance().discover(Launcher)]
+
+
+def test_no_batch_barrier_short_trials_flow_past_a_long_one(tmp_path: Path):
+    done = run_toy(
+        ["hydra.sweeper.n_trials=8", "hydra.sweeper.n_jobs=2", "long_sleep=4", "short_sleep=0.2", "long_trials=[0]"],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    trials = {t.number: t for t in load_study(tmp_path, "toy").trials}
+    assert [t.state.name for t in trials.values()] == ["COMPLETE"] * 8
+    long_start, long_end = trials[0].user_attrs["started_at"], trials[0].user_attrs["ended_at"]
+    during = [t for n, t in trials.items() if n and long_start < t.user_attrs["started_at"] < long_end]
+    # with a batch barrier at most one other trial could start while trial 0 runs
+    assert len(during) >= 5, [(n, t.user_attrs["started_at"] - long_start) for n, t in trials.items()]
+    gaps = sorted(
+        later.user_attrs["started_at"] - earlier.user_attrs["ended_at"]
+        for earlier in during
+        for later in during
+        if later.number == earlier.number + 1
+    )
+    assert gaps and max(gaps) < 1.0  # the freed slot is refilled at once
+
+
+def test_failures_and_nan_are_fail_with_reasons_and_the_sweep_goes_on(tmp_path: Path):
+    done = run_toy(
+        [
+            "hydra.sweeper.n_trials=9",
+            "hydra.sweeper.max_failure_rate=1.0",
+            "hydra.sweeper.sampler.seed=3",
+            "behaviour=choice(ok, raise, return_nan)",
+        ],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    study = load_study(tmp_path, "toy")
+    by_behaviour = {}
+    for trial in study.trials:
+        by_behaviour.setdefault(trial.params["behaviour"], []).append(trial)
+    assert set(by_behaviour) == {"ok", "raise", "return_nan"}
+    assert all(t.state.name == "COMPLETE" for t in by_behaviour["ok"])
+    assert all(t.state.name == "FAIL" for t in by_behaviour["raise"] + by_behaviour["return_nan"])
+    assert all("ValueError: planted failure" in t.user_attrs["fail_reason"] for t in by_behaviour["raise"])
+    assert all("non-finite objective" in t.user_attrs["fail_reason"] for t in by_behaviour["return_nan"])
+    _, children = sweep_runs(tmp_path, "toy")
+    failed = [run for run in children if run.data.tags["sweepwise.trial_state"] == "FAIL"]
+    assert len(failed) == len(by_behaviour["raise"]) + len(by_behaviour["return_nan"])
+    assert all(run.info.status == "FAILED" and run.data.tags["sweepwise.fail_reason"] for run in failed)
+
+
+def test_max_failure_rate_over_the_whole_sweep_stops_it_with_a_clear_message(tmp_path: Path):
+    done = run_toy(
+        ["hydra.sweeper.n_trials=10", "hydra.sweeper.max_failure_rate=0.2", "behaviour=raise"], tmp_path
+    )
+    assert done.returncode != 0
+    assert "error: sweep stopped: 3 of 10 trials failed, more than max_failure_rate=0.2 allows (2)" in done.stderr
+    study = load_study(tmp_path, "toy")
+    assert states(study) == {"FAIL": 3} or states(study) == {"FAIL": 4}  # the trial in flight also ends
+    parents, _ = sweep_runs(tmp_path, "toy")
+    assert [run.info.status for run in parents] == ["FAILED"]
+
+
+def test_retries_rerun_a_trial_whose_process_died_but_not_one_that_raised(tmp_path: Path):
+    done = run_toy(["hydra.sweeper.n_trials=3", "hydra.sweeper.retries=1", "behaviour=kill_once"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    study = load_study(tmp_path, "toy")
+    assert states(study) == {"COMPLETE": 3}
+    assert all(trial.user_attrs["attempts"] == 2 for trial in study.trials)
+    killed = run_toy(
+        ["hydra.sweeper.n_trials=2", "hydra.sweeper.retries=0", "hydra.sweeper.max_failure_rate=1",
+         "hydra.sweeper.study_name=killed", "behaviour=kill"],
+        tmp_path,
+    )
+    assert killed.returncode == 0, killed.stderr
+    reasons = [t.user_attrs["fail_reason"] for t in load_study(tmp_path, "killed").trials]
+    assert reasons == ["process killed by SIGKILL"] * 2
+    raised = run_toy(
+        ["hydra.sweeper.n_trials=2", "hydra.sweeper.retries=2", "hydra.sweeper.max_failure_rate=1",
+         "hydra.sweeper.study_name=raised", "behaviour=raise"],
+        tmp_path,
+    )
+    assert raised.returncode == 0
+    assert all("attempts" not in t.user_attrs for t in load_study(tmp_path, "raised").trials)
+
+
+def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_runs(tmp_path: Path):
+    args = ["-m", "hydra.sweeper.n_trials=10", "hydra.sweeper.n_jobs=2", "short_sleep=0.7"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    sweep = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.3)
+        journal = tmp_path / "studies" / "toy.journal"
+        if journal.exists() and states(load_study(tmp_path, "toy")).get("COMPLETE", 0) >= 3:
+            break
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    before = load_study(tmp_path, "toy")
+    finished_before = states(before).get("COMPLETE", 0)
+    assert 3 <= finished_before < 10 and states(before).get("RUNNING", 0) >= 1
+
+    again = run_toy(args[1:], tmp_path)
+    assert again.returncode == 0, again.stderr
+    study = load_study(tmp_path, "toy")
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    interrupted = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(complete) == 10
+    assert interrupted and all(t.user_attrs["fail_reason"].startswith("interrupted") for t in interrupted)
+    parents, children = sweep_runs(tmp_path, "toy")
+    assert len(parents) == 1 and parents[0].info.status == "FINISHED"
+    numbers = [int(run.data.tags["sweepwise.trial_number"]) for run in children]
+    assert sorted(numbers) == sorted(t.number for t in study.trials)  # one child per trial, none twice
+    by_number = {int(run.data.tags["sweepwise.trial_number"]): run for run in children}
+    assert all(by_number[t.number].info.status == "FAILED" for t in interrupted)
+    assert "already finished" in again.stdout
