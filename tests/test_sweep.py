@@ -71,9 +71,7 @@ def test_failures_and_nan_are_fail_with_reasons_and_the_sweep_goes_on(tmp_path: 
 
 
 def test_max_failure_rate_over_the_whole_sweep_stops_it_with_a_clear_message(tmp_path: Path):
-    done = run_toy(
-        ["hydra.sweeper.n_trials=10", "hydra.sweeper.max_failure_rate=0.2", "behaviour=raise"], tmp_path
-    )
+    done = run_toy(["hydra.sweeper.n_trials=10", "hydra.sweeper.max_failure_rate=0.2", "behaviour=raise"], tmp_path)
     assert done.returncode != 0
     assert "error: sweep stopped: 3 of 10 trials failed, more than max_failure_rate=0.2 allows (2)" in done.stderr
     study = load_study(tmp_path, "toy")
@@ -89,16 +87,26 @@ def test_retries_rerun_a_trial_whose_process_died_but_not_one_that_raised(tmp_pa
     assert states(study) == {"COMPLETE": 3}
     assert all(trial.user_attrs["attempts"] == 2 for trial in study.trials)
     killed = run_toy(
-        ["hydra.sweeper.n_trials=2", "hydra.sweeper.retries=0", "hydra.sweeper.max_failure_rate=1",
-         "hydra.sweeper.study_name=killed", "behaviour=kill"],
+        [
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.retries=0",
+            "hydra.sweeper.max_failure_rate=1",
+            "hydra.sweeper.study_name=killed",
+            "behaviour=kill",
+        ],
         tmp_path,
     )
     assert killed.returncode == 0, killed.stderr
     reasons = [t.user_attrs["fail_reason"] for t in load_study(tmp_path, "killed").trials]
     assert reasons == ["process killed by SIGKILL"] * 2
     raised = run_toy(
-        ["hydra.sweeper.n_trials=2", "hydra.sweeper.retries=2", "hydra.sweeper.max_failure_rate=1",
-         "hydra.sweeper.study_name=raised", "behaviour=raise"],
+        [
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.retries=2",
+            "hydra.sweeper.max_failure_rate=1",
+            "hydra.sweeper.study_name=raised",
+            "behaviour=raise",
+        ],
         tmp_path,
     )
     assert raised.returncode == 0
@@ -108,8 +116,9 @@ def test_retries_rerun_a_trial_whose_process_died_but_not_one_that_raised(tmp_pa
 def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_runs(tmp_path: Path):
     args = ["-m", "hydra.sweeper.n_trials=10", "hydra.sweeper.n_jobs=2", "short_sleep=0.7"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    sweep = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sweep = subprocess.Popen(
+        [sys.executable, str(TOY), *args], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         time.sleep(0.3)

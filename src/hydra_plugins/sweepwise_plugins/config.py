@@ -119,7 +119,7 @@ class OptunaSweeperConf:
     # an Optuna sampler; random search (seeded) is the default, as the recipe advises
     sampler: Any = MISSING
     # an Optuna pruner; trials of sweepwise's training report their objective every epoch
-    pruner: Any = None
+    pruner: Any = MISSING
     # minimize or maximize, or a list of them for several objectives
     direction: Any = "minimize"
     # null: an Optuna journal file at studies/<study_name>.journal; or a sqlite:/// or postgresql:// URL,

@@ -100,16 +100,16 @@ def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, spa
 def _culprit(
     hydra_context: HydraContext, config: DictConfig, space: SearchSpace, variant: dict, error: Exception
 ) -> ConfigError:
-    """The single override that does not compose, named by where it was defined."""
-    singles = [
-        (name, [override])
-        for name, override in zip([*variant, *space.fixed], trial_overrides(variant, space.fixed), strict=True)
-    ]
-    for name, overrides in singles:
+    """The override that does not compose: fixed overrides first (in order), then each searched parameter on
+    top of all the fixed ones; named by where it was defined."""
+    fixed = trial_overrides({}, space.fixed)
+    candidates = [(name, fixed[: index + 1]) for index, name in enumerate(space.fixed)]
+    candidates += [(name, [*fixed, *trial_overrides({name: value}, {})]) for name, value in variant.items()]
+    for name, overrides in candidates:
         try:
             hydra_context.config_loader.load_sweep_config(config, overrides)
         except (HydraException, OmegaConfBaseException) as single_error:
-            return ConfigError(space.key(name), overrides[0].split("=", 1)[1], _first_line(single_error))
+            return ConfigError(space.key(name), overrides[-1].split("=", 1)[1], _first_line(single_error))
     return ConfigError("hydra.sweeper.params", dict(variant), _first_line(error))
 
 

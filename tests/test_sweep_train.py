@@ -1,0 +1,126 @@
+"""Sweeps of the real training: `python train.py sweeps=NAME`, pruning, MLflow parent and children, bad input."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from conftest import mlflow_client, run_train
+from sweep_helpers import load_study, sweep_runs
+
+pytestmark = pytest.mark.slow
+SMALL = ["trainer.progress=plain", "hydra.sweeper.n_jobs=2"]
+
+
+def test_random_search_with_median_pruning_stops_bad_trials_early(tmp_path: Path):
+    done = run_train(
+        [
+            "-m",
+            "sweeps=random_lr_wd",
+            *SMALL,
+            "hydra.sweeper.n_trials=10",
+            "trainer.epochs=6",
+            "model=mlp",
+            "model.width=64",
+            "hydra.sweeper.pruner.n_startup_trials=3",
+            "hydra.sweeper.pruner.n_warmup_steps=1",
+            "optimizer.lr=tag(log, interval(1e-5, 3e-2))",  # a command-line sweep replaces the sweep file's
+        ],
+        tmp_path,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    study = load_study(tmp_path, "random_lr_wd")
+    pruned = [t for t in study.trials if t.state.name == "PRUNED"]
+    complete = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert len(pruned) + len(complete) == 10 and pruned and complete
+    assert all(max(t.intermediate_values) < 6 for t in pruned)  # stopped before the last epoch
+    assert all(sorted(t.intermediate_values) == list(range(1, 7)) for t in complete)
+    best_complete = max(t.value for t in complete)
+    assert all(max(t.intermediate_values.values()) < best_complete for t in pruned)
+
+    parents, children = sweep_runs(tmp_path, "sweepwise")
+    (parent,) = parents
+    assert parent.info.status == "FINISHED" and parent.data.metrics["trials/pruned"] == len(pruned)
+    assert parent.data.metrics["best_value"] == study.best_value
+    assert parent.data.tags["best.trial"] == str(study.best_trial.number)
+    client = mlflow_client(tmp_path)
+    plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert {
+        "plots/optimization_history.png",
+        "plots/parallel_coordinate.png",
+        "plots/intermediate_values.png",
+        "plots/param_importances.png",
+    } <= plots
+    by_number = {int(run.data.tags["sweepwise.trial_number"]): run for run in children}
+    assert len(by_number) == 10 and all(run.data.tags["mlflow.parentRunId"] == parent.info.run_id for run in children)
+    for trial in pruned:
+        run = by_number[trial.number]
+        assert run.data.tags["sweepwise.trial_state"] == "PRUNED"
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "val/acc")]
+        assert steps == sorted(trial.intermediate_values)  # metrics up to the pruning epoch
+    for trial in complete:
+        run = by_number[trial.number]
+        assert run.data.metrics["objective"] == trial.value == run.data.metrics["best/val/acc"]
+        assert run.data.params["optimizer.lr"] == str(trial.params["optimizer.lr"])
+        assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"config.yaml", "curves.png", "trial.log"}
+    assert "best trial" in done.stdout and "make ui" in done.stdout
+
+
+def test_architecture_sweep_varies_the_model_and_its_conditional_sizes(tmp_path: Path):
+    done = run_train(
+        ["sweeps=architecture", *SMALL, "hydra.sweeper.n_trials=4", "trainer.epochs=1", "hydra/sweeper/pruner=none"],
+        tmp_path,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    for trial in load_study(tmp_path, "architecture").trials:
+        assert trial.state.name == "COMPLETE"
+        if trial.params["model"] == "resnet":
+            assert trial.params["model.depth"] in (10, 18)
+        else:
+            assert 1 <= trial.params["model.depth"] <= 4
+
+
+def digest(*paths: Path) -> list[str]:
+    return [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
+
+
+BAD_SWEEPS = {
+    "low above high": (["optimizer.lr=interval(0.1, 0.001)"], "low 0.1 is above high 0.001"),
+    "log scale from zero": (["optimizer.lr=tag(log, interval(0, 0.1))"], "a log scale needs low > 0"),
+    "unknown parameter path": (["optimizer.lrr=interval(0.1, 0.2)"], "optimizer.lrr"),
+    "unknown group option in a choice": (["model=choice(mlp, transformer)"], "model/transformer"),
+    "empty params": (["hydra.sweeper.params=null"], "hydra.sweeper.params={}: is empty"),
+    "unknown sampler": (["hydra/sweeper/sampler=bayes"], "hydra/sweeper/sampler='bayes'"),
+    "unknown sampler target": (
+        ["hydra.sweeper.sampler._target_=optuna.samplers.Nope"],
+        "hydra.sweeper.sampler._target_",
+    ),
+    "unknown pruner": (["hydra/sweeper/pruner=patient"], "hydra/sweeper/pruner='patient'"),
+    "unknown pruner target": (["hydra.sweeper.pruner._target_=optuna.pruners.Nope"], "hydra.sweeper.pruner._target_"),
+    "direction against the objective": (["hydra.sweeper.direction=minimize"], "disagrees with objective.direction"),
+}
+
+
+@pytest.fixture(scope="module")
+def existing_sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a finished study and MLflow store, which bad sweeps must leave byte for byte."""
+    cwd = tmp_path_factory.mktemp("existing")
+    done = run_train(["sweeps=random_lr_wd", *SMALL, "hydra.sweeper.n_trials=2", "trainer.epochs=1"], cwd)
+    assert done.returncode == 0, done.stderr
+    return cwd
+
+
+@pytest.mark.parametrize("case", BAD_SWEEPS)
+def test_bad_sweep_input_fails_before_any_trial_and_touches_nothing(case, existing_sweep: Path):
+    args, expected = BAD_SWEEPS[case]
+    stores = [existing_sweep / "mlflow.db", existing_sweep / "studies" / "random_lr_wd.journal"]
+    before = digest(*stores)
+    done = run_train(
+        ["-m", "sweeps=random_lr_wd", *SMALL, "hydra.sweeper.n_trials=2", "trainer.epochs=1", *args], existing_sweep
+    )
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], done.stderr
+    assert "started" not in done.stdout
+    assert digest(*stores) == before
