@@ -22,8 +22,8 @@ def test_a_short_job_is_reported_while_a_long_one_still_runs():
         first = pool.wait(10)
         assert [key for key, _ in first] == ["short"]
         assert pool.busy_keys == ["long"] and pool.idle == 1
-        (key, (_, _, _, ended)), *_ = collect(pool, 1)
-        assert key == "long"
+        ((key, (name, _, _, _)),) = collect(pool, 1)
+        assert key == name == "long"
     finally:
         pool.shutdown()
 

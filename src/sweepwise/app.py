@@ -49,7 +49,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
 
     run = MlflowRun.start(
         uri=trial.tracking_uri if trial else resolve_tracking_uri(cfg.tracking.uri),
-        experiment=trial.experiment if trial else cfg.tracking.experiment,
+        experiment=cfg.tracking.experiment,
         run_name=cfg.tracking.run_name,
         tags={**provenance_tags(overrides), "sweepwise.device": str(device)},
         parent_run_id=cfg.tracking.parent_run_id,

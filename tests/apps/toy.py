@@ -14,7 +14,10 @@ from omegaconf import DictConfig
 @hydra.main(version_base="1.3", config_path="conf", config_name="toy")
 def toy(cfg: DictConfig) -> float:
     trial = HydraConfig.get().job.num
-    time.sleep(cfg.long_sleep if trial in cfg.long_trials else cfg.short_sleep)
+    if cfg.durations:
+        time.sleep(cfg.durations[trial % len(cfg.durations)])
+    else:
+        time.sleep(cfg.long_sleep if trial in cfg.long_trials else cfg.short_sleep)
     if cfg.behaviour == "raise":
         raise ValueError(f"planted failure in trial {trial}")
     if cfg.behaviour == "return_nan":

@@ -17,9 +17,10 @@ class TrialContext:
     directions: tuple[str, ...]
     pruner: dict[str, Any] | None
     tracking_uri: str
-    experiment: str
-    run_id: str
+    experiment_id: str
     parent_run_id: str
+    # the trial's MLflow run: created by the trial's process on its first attempt, reused by later attempts
+    run_id: str | None = None
     attempt: int = 0
 
 

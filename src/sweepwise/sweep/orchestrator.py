@@ -58,7 +58,7 @@ class Flight:
 
     trial: Trial
     overrides: list[str]
-    run_id: str
+    run_id: str | None = None
     attempt: int = 0
     started: float = field(default_factory=time.time)
 
@@ -76,7 +76,7 @@ class Orchestrator:
         executor: Executor,
         tracker: SweepTracker,
         progress: SweepProgress,
-        make_context: Callable[[Trial, str, int], TrialContext],
+        make_context: Callable[[Trial, str | None, int], TrialContext],
         custom_search_space: Callable[[DictConfig, Trial], Any] | None = None,
         task_config: DictConfig | None = None,
         log_file: Callable[[int], str] | None = None,
@@ -88,6 +88,8 @@ class Orchestrator:
         self.log_file = log_file
         self.in_flight: dict[int, Flight] = {}
         self.counts: Counter[str] = Counter()
+        self.to_launch = 0
+        self.best: tuple[float, int] | None = None
         self.stop_message = ""
 
     # --- the loop ---
@@ -96,19 +98,23 @@ class Orchestrator:
         self.fail_interrupted_trials()
         finished = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished() and not is_interrupted(t)]
         self.counts.update(trial.state.name for trial in finished)
-        to_launch = max(0, self.settings.n_trials - len(finished))
+        for trial in finished:
+            if trial.state == TrialState.COMPLETE and len(trial.values) == 1:
+                self._note_best(trial.value, trial.number)
+        self.to_launch = max(0, self.settings.n_trials - len(finished))
         if finished:
             self.progress.event(f"resuming study {self.study.study_name}: {len(finished)} trials already finished")
         try:
             while True:
-                while not self.stop_message and to_launch > 0 and len(self.in_flight) < self.settings.n_jobs:
-                    self._launch()
-                    to_launch -= 1
+                self._fill_slots()
                 self._show()
                 if not self.in_flight:
                     break
-                for key, result in self.executor.wait(WAIT_SECONDS):
-                    self._finish(int(key), result)
+                ended = [self._settle(int(key), result) for key, result in self.executor.wait(WAIT_SECONDS)]
+                self._fill_slots()  # the next trials start before the bookkeeping of those that ended
+                for flight, result, verdict in filter(None, ended):
+                    self._record(flight, result, *verdict)
+                self.tracker.check()
         except BaseException:
             self._abandon_in_flight("interrupted: the sweep was stopped while this trial ran")
             raise
@@ -117,6 +123,11 @@ class Orchestrator:
         if self.stop_message:
             raise SweepStopped(self.stop_message)
 
+    def _fill_slots(self) -> None:
+        while not self.stop_message and self.to_launch > 0 and len(self.in_flight) < self.settings.n_jobs:
+            self._launch()
+            self.to_launch -= 1
+
     def fail_interrupted_trials(self) -> None:
         """Mark trials that a killed orchestrator left RUNNING as FAIL, so that their slots are used again."""
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
@@ -124,7 +135,7 @@ class Orchestrator:
             Trial(self.study, trial._trial_id).set_user_attr(FAIL_REASON_ATTR, reason)
             self.study.tell(trial.number, state=TrialState.FAIL)
             if trial.user_attrs.get(RUN_ID_ATTR):
-                self.tracker.end_child(trial.user_attrs[RUN_ID_ATTR], "FAIL", None, reason)
+                self.tracker.end_child(trial.user_attrs[RUN_ID_ATTR], "FAIL", None, reason, trial.params)
             self.progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
 
     # --- one trial ---
@@ -142,10 +153,8 @@ class Orchestrator:
         if overlap:
             raise SweepStopped(f"custom_search_space suggests {sorted(overlap)}, which are fixed by overrides")
         overrides = trial_overrides(params, self.space.fixed)
-        run_id = self.tracker.start_child(self.study.study_name, trial.number, {**params, **self.space.fixed})
-        trial.set_user_attr(RUN_ID_ATTR, run_id)
         trial.set_user_attr("overrides", overrides)
-        flight = Flight(trial, overrides, run_id)
+        flight = Flight(trial, overrides)
         self.in_flight[trial.number] = flight
         self._submit(flight)
 
@@ -161,30 +170,42 @@ class Orchestrator:
         again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
         self.progress.event(f"trial {number} started{again}: {' '.join(flight.overrides)}")
 
-    def _finish(self, number: int, result: TrialOutcome | Died) -> None:
+    def _settle(self, number: int, result: TrialOutcome | Died) -> tuple[Flight, TrialOutcome | Died, tuple] | None:
+        """Decide what an ended job means, without I/O: resubmit it (a retry) or return its verdict."""
         flight = self.in_flight.pop(number)
-        trial = flight.trial
+        flight.run_id = result.run_id if isinstance(result, TrialOutcome) else self._run_id_of(flight.trial)
         if isinstance(result, Died) and flight.attempt < self.settings.retries:
             flight.attempt += 1
-            trial.set_user_attr("attempts", flight.attempt + 1)
+            flight.trial.set_user_attr("attempts", flight.attempt + 1)
             self.progress.event(f"trial {number}: {result.reason}; retrying ({flight.attempt}/{self.settings.retries})")
             self.in_flight[number] = flight
             self._submit(flight)
-            return
-        state, values, reason = self._judge(result)
+            return None
+        verdict = self._judge(result)
+        self.counts[verdict[0]] += 1
+        self._check_failure_rate()
+        return flight, result, verdict
+
+    def _record(
+        self, flight: Flight, result: TrialOutcome | Died, state: str, values: list[float] | None, reason: str
+    ) -> None:
+        """Tell Optuna and MLflow how the trial ended."""
+        trial, number = flight.trial, flight.trial.number
         started, ended = (flight.started, time.time()) if isinstance(result, Died) else (result.started, result.ended)
         trial.set_user_attr("started_at", started)
         trial.set_user_attr("ended_at", ended)
         if reason:
             trial.set_user_attr(FAIL_REASON_ATTR if state == "FAIL" else "prune_reason", reason)
         self.study.tell(trial, values=values, state=TrialState[state])
-        self.tracker.end_child(flight.run_id, state, values, reason)
-        if self.log_file and Path(self.log_file(number)).is_file():
-            self.tracker.log_child_artifact(flight.run_id, Path(self.log_file(number)))
-        self.counts[state] += 1
+        if values is not None and len(values) == 1:
+            self._note_best(values[0], number)
+        if flight.run_id:
+            self.tracker.end_child(flight.run_id, state, values, reason, {**trial.params, **self.space.fixed})
+            log = Path(self.log_file(number)) if self.log_file else None
+            if log is not None and log.is_file() and log.stat().st_size:
+                self.tracker.log_child_artifact(flight.run_id, log)
         shown = f"value {', '.join(f'{v:.4g}' for v in values)}" if values else reason
         self.progress.event(f"trial {number} {state} in {ended - started:.1f} s: {shown}")
-        self._check_failure_rate()
 
     def _judge(self, result: TrialOutcome | Died) -> tuple[str, list[float] | None, str]:
         """(state, values, reason) of a finished job."""
@@ -224,8 +245,15 @@ class Orchestrator:
             self.executor.kill(number)
             flight.trial.set_user_attr(FAIL_REASON_ATTR, reason)
             self.study.tell(flight.trial, state=TrialState.FAIL)
-            self.tracker.end_child(flight.run_id, "FAIL", None, reason)
+            run_id = self._run_id_of(flight.trial)
+            if run_id:
+                self.tracker.end_child(run_id, "FAIL", None, reason, flight.trial.params)
         self.in_flight.clear()
+
+    def _run_id_of(self, trial: Trial) -> str | None:
+        """The MLflow run a trial's process created, read back from the study (its process may be gone)."""
+        frozen = self.study.get_trials(deepcopy=False)[trial.number]
+        return frozen.user_attrs.get(RUN_ID_ATTR)
 
     # --- display ---
 
@@ -234,9 +262,14 @@ class Orchestrator:
         self.progress.update(counts, self.best_text())
 
     def best_text(self) -> str:
-        if not self.counts["COMPLETE"]:
-            return "-"
+        """The best value so far, kept as trials end (reading the study back each time would grow with it)."""
         if len(self.study.directions) > 1:
-            return f"{len(self.study.best_trials)} trials on the Pareto front"
-        best = self.study.best_trial
-        return f"{best.value:.4g} (trial {best.number})"
+            return f"{self.counts['COMPLETE']} complete (Pareto front at the end)"
+        if self.best is None:
+            return "-"
+        return f"{self.best[0]:.4g} (trial {self.best[1]})"
+
+    def _note_best(self, value: float, number: int) -> None:
+        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
+        if self.best is None or (value > self.best[0] if maximize else value < self.best[0]):
+            self.best = (value, number)

@@ -33,7 +33,10 @@ class SweepProgress:
 
     def event(self, message: str) -> None:
         """A line about one trial (started, ended, retried), printed above the status line."""
-        self.console.print(message, highlight=False, markup=False)
+        if self.live:
+            self.console.print(message, highlight=False, markup=False)
+        else:
+            print(message, flush=True)
 
     def update(self, counts: Mapping[str, int], best: str) -> None:
         line = status_line(counts, self.n_trials, best)
@@ -43,7 +46,7 @@ class SweepProgress:
         if self.live:
             self.live.update(Text(line, style="bold"), refresh=True)
         else:
-            self.console.print(line, highlight=False, markup=False)
+            print(line, flush=True)
 
     def close(self) -> None:
         if self.live:

@@ -1,5 +1,6 @@
 """Where studies live: an Optuna journal file by default (safe on clusters' shared filesystems), or a database."""
 
+import functools
 from pathlib import Path
 
 import optuna
@@ -26,8 +27,10 @@ def storage_spec(storage: str | None, study_name: str, base_dir: Path) -> str:
     return str(Path(storage).expanduser().resolve())
 
 
+@functools.cache
 def open_storage(spec: str) -> BaseStorage:
-    """The Optuna storage behind a spec; journal files get lock files that work on NFS."""
+    """The Optuna storage behind a spec, one per process (a new journal storage would replay the whole file);
+    journal files get lock files that work on NFS."""
     if spec.startswith(DATABASE_SCHEMES):
         try:
             return RDBStorage(spec)

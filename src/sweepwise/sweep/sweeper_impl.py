@@ -66,7 +66,7 @@ class SweeperImpl:
             f"({plan.tracking_uri})"
         )
 
-        def context(trial: optuna.Trial, run_id: str, attempt: int) -> TrialContext:
+        def context(trial: optuna.Trial, run_id: str | None, attempt: int) -> TrialContext:
             return TrialContext(
                 study_name=study.study_name,
                 storage=plan.storage,
@@ -75,9 +75,9 @@ class SweeperImpl:
                 directions=plan.directions,
                 pruner=plan.pruner,
                 tracking_uri=plan.tracking_uri,
-                experiment=plan.experiment,
-                run_id=run_id,
+                experiment_id=tracker.experiment_id,
                 parent_run_id=parent,
+                run_id=run_id,
                 attempt=attempt,
             )
 

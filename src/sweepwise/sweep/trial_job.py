@@ -6,18 +6,19 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, run_job, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
+from sweepwise.sweep.compose import SweepComposer
 from sweepwise.sweep.context import TrialContext, set_current_trial
+from sweepwise.sweep.tracking import open_child_run
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class TrialOutcome:
     started: float = 0.0
     ended: float = 0.0
     pid: int = field(default_factory=os.getpid)
+    run_id: str | None = None
 
 
 @contextlib.contextmanager
@@ -74,11 +76,18 @@ class JobRunner:
     def __init__(self, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
         self.singletons = Singleton.get_state()
+        self._composer: SweepComposer | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_composer": None}  # each worker keeps its own cache
 
     def __call__(self, job: TrialJob) -> TrialOutcome:
         started = time.time()
-        set_current_trial(job.context)
+        context = job.context
         try:
+            if context is not None:
+                context = replace(context, run_id=open_child_run(context))
+            set_current_trial(context)
             with output_to(Path(job.log_file) if job.log_file else None):
                 result = self._run(job)
             outcome = TrialOutcome("complete", value=result.return_value)
@@ -90,16 +99,18 @@ class JobRunner:
         finally:
             set_current_trial(None)
         outcome.started, outcome.ended = started, time.time()
+        outcome.run_id = context.run_id if context else None
         return outcome
 
     def _run(self, job: TrialJob) -> JobReturn:
-        Singleton.set_state(self.singletons)
-        setup_globals()
-        sweep_config = self.hydra_context.config_loader.load_sweep_config(self.config, list(job.overrides))
+        if self._composer is None:
+            Singleton.set_state(self.singletons)
+            setup_globals()
+            self._composer = SweepComposer(self.hydra_context.config_loader, self.config)
+        sweep_config = self._composer.compose(job.overrides)
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = job.job_num
             sweep_config.hydra.job.num = job.job_num
-        HydraConfig.instance().set_config(sweep_config)
         return run_job(
             hydra_context=self.hydra_context,
             task_function=self.task_function,
