@@ -7,8 +7,10 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+SWEEP ?= random_lr_wd
+TRIALS ?= 12
 
-.PHONY: help install demo train test lint format bench ui clean
+.PHONY: help install demo train sweep test lint format bench ui clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,10 +24,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install sweepwise with its test tools
 
-demo: $(STAMP) ## train the default model on the embedded digits data, logged to ./mlflow.db
+demo: $(STAMP) ## a small random-search sweep on the embedded digits data (8 trials, 2 at a time)
+	$(PY) train.py sweeps=random_lr_wd hydra.sweeper.study_name=demo hydra.sweeper.n_trials=8 trainer.epochs=5
+
+train: $(STAMP) ## one training with the default config (digits, convnet, adam, cosine)
 	$(PY) train.py
 
-train: demo ## the same as demo: one training with the default config
+sweep: $(STAMP) ## a sweep from sweeps/ (SWEEP=random_lr_wd|architecture|regularize, TRIALS=12)
+	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS)
 
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest
@@ -38,13 +44,16 @@ format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: $(STAMP) ## benchmarks: loop throughput against bare PyTorch, and the default run
+bench: $(STAMP) ## every benchmark (about 12 minutes; the pruning one is most of it)
 	$(PY) bench/throughput.py
 	$(PY) bench/default_run.py
+	$(PY) bench/slot_utilization.py
+	$(PY) bench/sweep_overhead.py
+	$(PY) bench/pruning.py
 
 ui: $(STAMP) ## open the MLflow UI on ./mlflow.db at http://$(HOST):$(PORT)
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--host $(HOST) --port $(PORT) --workers 1
 
-clean: ## remove outputs, the local MLflow store and caches (keeps .venv)
-	rm -rf outputs multirun mlflow.db mlruns .pytest_cache .ruff_cache
+clean: ## remove outputs, studies, the local MLflow store and caches (keeps .venv)
+	rm -rf outputs multirun studies mlflow.db mlruns .pytest_cache .ruff_cache

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import run_script
 from sweep_helpers import TOY, load_study, run_toy, states, sweep_runs
 
 pytestmark = pytest.mark.slow
@@ -145,3 +146,37 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
     by_number = {int(run.data.tags["sweepwise.trial_number"]): run for run in children}
     assert all(by_number[t.number].info.status == "FAILED" for t in interrupted)
     assert "already finished" in again.stdout
+
+
+def test_a_sqlite_storage_url_holds_the_study_and_is_resumed(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    first = run_toy(["hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={url}"], tmp_path)
+    assert first.returncode == 0, first.stderr
+    second = run_toy(["hydra.sweeper.n_trials=5", f"hydra.sweeper.storage={url}"], tmp_path)
+    assert second.returncode == 0, second.stderr
+    study = optuna.load_study(study_name="toy", storage=url)
+    assert states(study) == {"COMPLETE": 5} and not (tmp_path / "studies").exists()
+    assert "3 trials already finished" in second.stdout
+
+
+def test_the_local_launcher_runs_a_plain_multirun_in_parallel_processes(tmp_path: Path):
+    done = run_script(
+        TOY,
+        [
+            "--config-name",
+            "plain",
+            "-m",
+            "hydra/launcher=local",
+            "hydra.launcher.n_workers=3",
+            "x=0.1,0.2,0.3",
+            "short_sleep=3",
+        ],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    jobs = sorted((tmp_path / "multirun" / "plain").glob("[0-9]"))
+    started = [(job / ".hydra" / "config.yaml").stat().st_mtime for job in jobs]
+    assert max(started) - min(started) < 2.0  # one after another they would start 3 s apart
+    assert [job.name for job in jobs] == ["0", "1", "2"]
+    overrides = [(job / ".hydra" / "overrides.yaml").read_text() for job in jobs]
+    assert all(f"x={x}" in text for x, text in zip(["0.1", "0.2", "0.3"], overrides, strict=True))

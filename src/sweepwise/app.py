@@ -10,7 +10,7 @@ from sweepwise import configure
 from sweepwise.console import make_progress, print_summary
 from sweepwise.data import DataModule
 from sweepwise.sweep.context import TrialContext, current_trial
-from sweepwise.sweep.pruning import PRUNED_PREFIX, PruningReporter, wants_pruning
+from sweepwise.sweep.pruning import PRUNED_PREFIX, PruningReporter, reports_to_study
 from sweepwise.sweep.tracking import TRIAL_STATE_TAG
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
@@ -45,7 +45,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
     trial = current_trial()
     checkpoint = _checkpoint_to_resume(cfg, settings.checkpoint_dir, trial)
     output_dir = Path(cfg.output_dir)
-    callbacks = [PruningReporter(trial, objective.metric)] if wants_pruning(trial) else []
+    callbacks = [PruningReporter(trial, objective.metric)] if reports_to_study(trial) else []
 
     run = MlflowRun.start(
         uri=trial.tracking_uri if trial else resolve_tracking_uri(cfg.tracking.uri),

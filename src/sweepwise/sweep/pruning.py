@@ -18,7 +18,7 @@ class PruningReporter:
     """
 
     def __init__(self, context: TrialContext, metric: str) -> None:
-        pruner = instantiate(context.pruner)
+        pruner = instantiate(context.pruner) if context.pruner else None
         study = optuna.load_study(study_name=context.study_name, storage=open_storage(context.storage), pruner=pruner)
         self.trial = optuna.trial.Trial(study, context.trial_id)
         self.metric = metric
@@ -30,8 +30,7 @@ class PruningReporter:
         return None
 
 
-def wants_pruning(context: TrialContext | None) -> bool:
-    """Pruning applies to single-objective sweeps with a pruner other than Optuna's NopPruner."""
-    if context is None or context.pruner is None or len(context.directions) != 1:
-        return False
-    return not str(context.pruner.get("_target_", "")).endswith("NopPruner")
+def reports_to_study(context: TrialContext | None) -> bool:
+    """A trial of a single-objective sweep reports every epoch (the intermediate-values plot needs it even
+    without a pruner; Optuna's NopPruner then never stops it). Optuna cannot prune multi-objective trials."""
+    return context is not None and len(context.directions) == 1

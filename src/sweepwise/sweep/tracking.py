@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
@@ -16,7 +15,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from sweepwise.sweep.context import TrialContext
 from sweepwise.sweep.storage import open_storage
 from sweepwise.tracking.background import BackgroundWriter
-from sweepwise.tracking.mlflow_run import ensure_experiment
+from sweepwise.tracking.mlflow_run import client_for, ensure_experiment
 from sweepwise.tracking.params import flatten
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
@@ -47,7 +46,7 @@ def open_child_run(context: TrialContext) -> str:
     """The trial's MLflow run, created from the trial's own process (so that runs of parallel trials are created
     in parallel) and recorded on its Optuna trial at once, so the orchestrator can end it even if this process
     dies; a retried trial reopens the run of its first attempt."""
-    client = MlflowClient(tracking_uri=context.tracking_uri)
+    client = client_for(context.tracking_uri)
     if context.run_id:
         client.update_run(context.run_id, status="RUNNING")
         return context.run_id
@@ -74,7 +73,7 @@ class SweepTracker:
 
     def __init__(self, uri: str, experiment: str) -> None:
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
+        self.client = client_for(uri)
         self.writer = BackgroundWriter()
         self.experiment = experiment
         self.experiment_id = self.writer.call(ensure_experiment, self.client, experiment)

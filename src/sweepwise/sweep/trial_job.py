@@ -6,7 +6,7 @@ import sys
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +34,14 @@ class TrialJob:
 
 @dataclass
 class TrialOutcome:
-    """How a job ended: `complete` (with the task's return value), `pruned` or `failed` (with a reason)."""
+    """How a job ended: `complete` (with the task's return value), `pruned` or `failed` (with a reason; the
+    traceback goes to the job's log file)."""
 
     status: str
     value: Any = None
     reason: str = ""
-    details: str = ""
     started: float = 0.0
     ended: float = 0.0
-    pid: int = field(default_factory=os.getpid)
     run_id: str | None = None
 
 
@@ -95,7 +94,11 @@ class JobRunner:
             outcome = TrialOutcome("pruned", reason=str(pruned) or "pruned")
         except BaseException as error:  # the task's failure is the outcome, whatever it is
             reason = str(error) if isinstance(error, SystemExit) else f"{type(error).__name__}: {error}"
-            outcome = TrialOutcome("failed", reason=reason, details="".join(traceback.format_exception(error)))
+            outcome = TrialOutcome("failed", reason=reason)
+            if job.log_file:
+                Path(job.log_file).parent.mkdir(parents=True, exist_ok=True)
+                with open(job.log_file, "a") as log:
+                    log.write("".join(traceback.format_exception(error)))
         finally:
             set_current_trial(None)
         outcome.started, outcome.ended = started, time.time()

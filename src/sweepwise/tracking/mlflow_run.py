@@ -1,5 +1,6 @@
 """One MLflow run, written through MlflowClient so it works the same in any process (trials, SLURM jobs)."""
 
+import functools
 import time
 import traceback
 from collections.abc import Mapping
@@ -13,6 +14,13 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from sweepwise.errors import ConfigError
 
 MAX_TAG_LENGTH = 5000
+
+
+@functools.cache
+def client_for(uri: str) -> MlflowClient:
+    """One client per store and process: building one sets up the store (for sqlite, an engine and a schema
+    check), which costs more than the write it is built for."""
+    return MlflowClient(tracking_uri=uri)
 
 
 def resolve_tracking_uri(uri: str | None) -> str:
@@ -59,7 +67,7 @@ class MlflowRun:
         resume_run_id: str | None = None,
     ) -> "MlflowRun":
         """Create a run (a child when `parent_run_id` is given) or reopen `resume_run_id` after a restart."""
-        client = MlflowClient(tracking_uri=uri)
+        client = client_for(uri)
         if resume_run_id is not None:
             client.update_run(resume_run_id, status="RUNNING")
             return cls(client, resume_run_id)
