@@ -95,16 +95,9 @@ class Orchestrator:
     # --- the loop ---
 
     def run(self) -> None:
-        self.fail_interrupted_trials()
-        finished = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished() and not is_interrupted(t)]
-        self.counts.update(trial.state.name for trial in finished)
-        for trial in finished:
-            if trial.state == TrialState.COMPLETE and len(trial.values) == 1:
-                self._note_best(trial.value, trial.number)
-        self.to_launch = max(0, self.settings.n_trials - len(finished))
-        if finished:
-            self.progress.event(f"resuming study {self.study.study_name}: {len(finished)} trials already finished")
+        """Run trials until `n_trials` have finished in the study (or failures stop the sweep)."""
         try:
+            self._resume()
             while True:
                 self._fill_slots()
                 self._show()
@@ -123,6 +116,18 @@ class Orchestrator:
         if self.stop_message:
             raise SweepStopped(self.stop_message)
 
+    def _resume(self) -> None:
+        """Count what the study already holds; trials a killed sweep left running are failed and run again."""
+        self.fail_interrupted_trials()
+        finished = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished() and not is_interrupted(t)]
+        self.counts.update(trial.state.name for trial in finished)
+        for trial in finished:
+            if trial.state == TrialState.COMPLETE and len(trial.values) == 1:
+                self._note_best(trial.value, trial.number)
+        self.to_launch = max(0, self.settings.n_trials - len(finished))
+        if finished:
+            self.progress.event(f"resuming study {self.study.study_name}: {len(finished)} trials already finished")
+
     def _fill_slots(self) -> None:
         while not self.stop_message and self.to_launch > 0 and len(self.in_flight) < self.settings.n_jobs:
             self._launch()
@@ -134,8 +139,7 @@ class Orchestrator:
             reason = "interrupted: the sweep stopped before this trial ended"
             Trial(self.study, trial._trial_id).set_user_attr(FAIL_REASON_ATTR, reason)
             self.study.tell(trial.number, state=TrialState.FAIL)
-            if trial.user_attrs.get(RUN_ID_ATTR):
-                self.tracker.end_child(trial.user_attrs[RUN_ID_ATTR], "FAIL", None, reason, trial.params)
+            self.tracker.end_child(trial, trial.user_attrs.get(RUN_ID_ATTR), "FAIL", None, reason, trial.params)
             self.progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
 
     # --- one trial ---
@@ -199,11 +203,10 @@ class Orchestrator:
         self.study.tell(trial, values=values, state=TrialState[state])
         if values is not None and len(values) == 1:
             self._note_best(values[0], number)
-        if flight.run_id:
-            self.tracker.end_child(flight.run_id, state, values, reason, {**trial.params, **self.space.fixed})
-            log = Path(self.log_file(number)) if self.log_file else None
-            if log is not None and log.is_file() and log.stat().st_size:
-                self.tracker.log_child_artifact(flight.run_id, log)
+        self.tracker.end_child(trial, flight.run_id, state, values, reason, {**trial.params, **self.space.fixed})
+        log = Path(self.log_file(number)) if self.log_file else None
+        if flight.run_id and log is not None and log.is_file() and log.stat().st_size:
+            self.tracker.log_child_artifact(flight.run_id, log)
         shown = f"value {', '.join(f'{v:.4g}' for v in values)}" if values else reason
         self.progress.event(f"trial {number} {state} in {ended - started:.1f} s: {shown}")
 
@@ -245,9 +248,9 @@ class Orchestrator:
             self.executor.kill(number)
             flight.trial.set_user_attr(FAIL_REASON_ATTR, reason)
             self.study.tell(flight.trial, state=TrialState.FAIL)
-            run_id = self._run_id_of(flight.trial)
-            if run_id:
-                self.tracker.end_child(run_id, "FAIL", None, reason, flight.trial.params)
+            self.tracker.end_child(
+                flight.trial, self._run_id_of(flight.trial), "FAIL", None, reason, flight.trial.params
+            )
         self.in_flight.clear()
 
     def _run_id_of(self, trial: Trial) -> str | None:

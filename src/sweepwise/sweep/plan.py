@@ -166,7 +166,7 @@ def make_plan(
         custom_search_space=custom,
         tracking_uri=resolve_tracking_uri(OmegaConf.select(config, "tracking.uri", default=None)),
         experiment=str(OmegaConf.select(config, "tracking.experiment", default=None) or settings.study_name),
-        sweep_dir=Path(str(config.hydra.sweep.dir)),
+        sweep_dir=Path(str(config.hydra.sweep.dir)).absolute(),
     )
 
 

@@ -1,6 +1,5 @@
 """The optuna sweeper: plan (validate), then study, MLflow parent run, trial processes and the orchestrator."""
 
-import logging
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -25,7 +24,6 @@ from sweepwise.sweep.tracking import SweepTracker, mlflow_key
 from sweepwise.sweep.trial_job import JobRunner
 from sweepwise.tracking.provenance import provenance_tags
 
-log = logging.getLogger(__name__)
 LOCAL_LAUNCHERS = ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", "LocalLauncher")
 
 
@@ -41,18 +39,21 @@ class SweeperImpl:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
             plan = make_plan(self.raw, arguments, self.hydra_context, self.config)
-            executor = self._executor(plan)
-            self._run(plan, executor)
+            self._check_launcher()
+            self._run(plan)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
 
-    def _executor(self, plan: SweepPlan) -> Executor:
+    def _check_launcher(self) -> None:
         target = str(self.config.hydra.launcher.get("_target_", ""))
         if not target.endswith(LOCAL_LAUNCHERS):
             raise ConfigError("hydra/launcher", target, "the optuna sweeper runs trials with the local launcher")
+
+    def _executor(self, plan: SweepPlan) -> Executor:
+        """Worker processes for the trials; the orchestrator shuts them down however the sweep ends."""
         return WorkerPool(JobRunner(self.hydra_context, self.task_function, self.config), plan.settings.n_jobs)
 
-    def _run(self, plan: SweepPlan, executor: Executor) -> None:
+    def _run(self, plan: SweepPlan) -> None:
         study = self._study(plan)
         tracker = SweepTracker(plan.tracking_uri, plan.experiment)
         parent = tracker.start_parent(study, self._settings_params(plan), provenance_tags(self._overrides()))
@@ -85,7 +86,7 @@ class SweeperImpl:
             study,
             plan.space,
             settings,
-            executor,
+            self._executor(plan),
             tracker,
             progress,
             context,

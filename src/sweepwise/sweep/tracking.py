@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
@@ -50,17 +51,23 @@ def open_child_run(context: TrialContext) -> str:
     if context.run_id:
         client.update_run(context.run_id, status="RUNNING")
         return context.run_id
-    name = f"trial-{context.trial_number}"
-    tags = {
-        MLFLOW_PARENT_RUN_ID: context.parent_run_id,
-        MLFLOW_RUN_NAME: name,
-        "sweepwise.study": context.study_name,
-        "sweepwise.trial_number": str(context.trial_number),
-        TRIAL_STATE_TAG: "RUNNING",
-    }
-    run_id = client.create_run(context.experiment_id, run_name=name, tags=tags).info.run_id
+    run_id = create_child_run(
+        client, context.experiment_id, context.parent_run_id, context.study_name, context.trial_number
+    )
     open_storage(context.storage).set_trial_user_attr(context.trial_id, RUN_ID_ATTR, run_id)
     return run_id
+
+
+def create_child_run(client: MlflowClient, experiment_id: str, parent_run_id: str, study: str, number: int) -> str:
+    """A RUNNING child run named `trial-<number>` under the sweep's parent run."""
+    tags = {
+        MLFLOW_PARENT_RUN_ID: parent_run_id,
+        MLFLOW_RUN_NAME: f"trial-{number}",
+        "sweepwise.study": study,
+        "sweepwise.trial_number": str(number),
+        TRIAL_STATE_TAG: "RUNNING",
+    }
+    return client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags).info.run_id
 
 
 class SweepTracker:
@@ -78,9 +85,11 @@ class SweepTracker:
         self.experiment = experiment
         self.experiment_id = self.writer.call(ensure_experiment, self.client, experiment)
         self.parent_run_id = ""
+        self.study_name = ""
 
     def start_parent(self, study: optuna.Study, settings: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Reopen the study's parent run when the sweep is resumed; otherwise create it and log the settings."""
+        self.study_name = study.study_name
         existing = study.user_attrs.get(PARENT_RUN_ATTR)
         if existing:
             self.parent_run_id = existing
@@ -100,24 +109,36 @@ class SweepTracker:
 
     def end_child(
         self,
-        run_id: str,
+        trial: optuna.trial.BaseTrial,
+        run_id: str | None,
         state: str,
         values: Sequence[float] | None,
         reason: str = "",
         params: Mapping[str, Any] | None = None,
     ) -> None:
-        """Log the trial's params and objective, tag its final state (and reason), and end the run to match."""
+        """Log the trial's params and objective, tag its final state (and reason), and end the run to match;
+        a trial whose process ended before creating its run gets one here, so every trial has its run."""
         tags = [RunTag(TRIAL_STATE_TAG, state)]
         if reason:
             tags.append(RunTag("sweepwise.fail_reason" if state == "FAIL" else "sweepwise.prune_reason", reason[:5000]))
         usable = values is not None and all(math.isfinite(v) for v in values)
         metrics = [Metric(k, v, _now(), 0) for k, v in objective_metrics(values if usable else None).items()]
         param_list = [Param(mlflow_key(key), str(value)) for key, value in (params or {}).items()]
-        self.writer.submit(self._end_child, run_id, metrics, param_list, tags, RUN_STATUS[state])
+        self.writer.submit(self._end_child, trial.number, run_id, metrics, param_list, tags, RUN_STATUS[state])
 
     def _end_child(
-        self, run_id: str, metrics: list[Metric], params: list[Param], tags: list[RunTag], status: str
+        self,
+        number: int,
+        run_id: str | None,
+        metrics: list[Metric],
+        params: list[Param],
+        tags: list[RunTag],
+        status: str,
     ) -> None:
+        if run_id is None:
+            run_id = self._find_child(number) or create_child_run(
+                self.client, self.experiment_id, self.parent_run_id, self.study_name, number
+            )
         try:
             self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
         except MlflowException as error:
@@ -126,6 +147,12 @@ class SweepTracker:
             # the task logged these params itself, formatted its own way: keep its values
             self.client.log_batch(run_id, metrics=metrics, tags=tags)
         self.client.set_terminated(run_id, status=status)
+
+    def _find_child(self, number: int) -> str | None:
+        """A run the trial's process created but died before recording on the trial."""
+        query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}' and tags.`sweepwise.trial_number` = '{number}'"
+        runs = self.client.search_runs([self.experiment_id], filter_string=query, max_results=1)
+        return runs[0].info.run_id if runs else None
 
     def log_child_artifact(self, run_id: str, path: Path) -> None:
         self.writer.submit(self.client.log_artifact, run_id, str(path))

@@ -88,8 +88,8 @@ class JobRunner:
                 context = replace(context, run_id=open_child_run(context))
             set_current_trial(context)
             with output_to(Path(job.log_file) if job.log_file else None):
-                result = self._run(job)
-            outcome = TrialOutcome("complete", value=result.return_value)
+                value = self._run(job).return_value  # raises what the task raised (Hydra notes it on stderr)
+            outcome = TrialOutcome("complete", value=value)
         except optuna.TrialPruned as pruned:
             outcome = TrialOutcome("pruned", reason=str(pruned) or "pruned")
         except BaseException as error:  # the task's failure is the outcome, whatever it is
