@@ -155,7 +155,10 @@ class Orchestrator:
         params = dict(trial.params)
         overlap = params.keys() & self.space.fixed.keys()
         if overlap:
-            raise SweepStopped(f"custom_search_space suggests {sorted(overlap)}, which are fixed by overrides")
+            message = f"custom_search_space suggests {sorted(overlap)}, which are fixed by overrides"
+            trial.set_user_attr(FAIL_REASON_ATTR, message)
+            self.study.tell(trial, state=TrialState.FAIL)
+            raise SweepStopped(message)
         overrides = trial_overrides(params, self.space.fixed)
         trial.set_user_attr("overrides", overrides)
         flight = Flight(trial, overrides)
