@@ -180,3 +180,20 @@ def test_the_local_launcher_runs_a_plain_multirun_in_parallel_processes(tmp_path
     assert [job.name for job in jobs] == ["0", "1", "2"]
     overrides = [(job / ".hydra" / "overrides.yaml").read_text() for job in jobs]
     assert all(f"x={x}" in text for x, text in zip(["0.1", "0.2", "0.3"], overrides, strict=True))
+
+
+def test_ctrl_c_fails_the_running_trials_as_interrupted_and_ends_cleanly(tmp_path: Path):
+    args = ["-m", "hydra.sweeper.n_trials=4", "short_sleep=30"]
+    sweep = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "multirun" / "toy" / "1" / ".hydra").exists():
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGINT)
+    output, _ = sweep.communicate(timeout=60)
+    assert sweep.returncode == 130 and "the same command resumes it" in output
+    study = load_study(tmp_path, "toy")
+    assert states(study) == {"FAIL": 2}
+    assert all(t.user_attrs["fail_reason"].startswith("interrupted") for t in study.trials)
+    parents, children = sweep_runs(tmp_path, "toy")
+    assert [run.info.status for run in parents] == ["KILLED"]
+    assert sorted(run.info.status for run in children) == ["FAILED", "FAILED"]

@@ -43,6 +43,9 @@ class SweeperImpl:
             self._run(plan)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
+        except KeyboardInterrupt:
+            print("sweep interrupted: its running trials are FAIL (interrupted); the same command resumes it")
+            raise SystemExit(130) from None
 
     def _check_launcher(self) -> None:
         target = str(self.config.hydra.launcher.get("_target_", ""))
