@@ -22,8 +22,3 @@ class LocalLauncher(Launcher):
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         return self._impl.launch(job_overrides, initial_job_idx)
-
-    @property
-    def impl(self) -> Any:
-        """The implementation, whose `executor()` lets the sweeper submit trials one at a time."""
-        return self._impl
