@@ -11,7 +11,6 @@ from sweepwise.console import make_progress, print_summary
 from sweepwise.data import DataModule
 from sweepwise.sweep.context import TrialContext, current_trial
 from sweepwise.sweep.pruning import PRUNED_PREFIX, PruningReporter, reports_to_study
-from sweepwise.sweep.tracking import TRIAL_STATE_TAG
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
 from sweepwise.tracking.plots import save_curves
@@ -57,7 +56,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
     )
     try:
         if checkpoint is None:
-            run.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)), skip_existing=trial is not None)
+            run.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
             config_file = output_dir / "config.yaml"
             config_file.parent.mkdir(parents=True, exist_ok=True)
             config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -86,16 +85,13 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
             }
         )
         run.log_metrics({f"best/{objective.metric}": state.best_value}, step=state.best_epoch)
-        pruned = (state.stop_reason or "").startswith(PRUNED_PREFIX)
-        if pruned:
-            run.set_tags({TRIAL_STATE_TAG: "PRUNED"})
         run.finish()
     except BaseException as error:
         progress.close()
         run.fail(error, output_dir)
         raise
-    if pruned:
-        raise optuna.TrialPruned(state.stop_reason)
+    if (state.stop_reason or "").startswith(PRUNED_PREFIX):
+        raise optuna.TrialPruned(state.stop_reason)  # the sweep tags the run PRUNED
     final = state.history[-1]
     print_summary(
         "sweepwise run",

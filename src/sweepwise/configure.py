@@ -7,7 +7,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from sweepwise.errors import ConfigError, SweepwiseError
+from sweepwise.errors import ConfigError, SweepwiseError, first_line
 from sweepwise.training.settings import EarlyStopping, Objective, TrainerSettings
 
 
@@ -63,5 +63,4 @@ def build(node: DictConfig, group: str, **kwargs: Any) -> Any:
         cause = error.__cause__
         if isinstance(cause, SweepwiseError):
             raise cause from None
-        reason = str(cause or error).splitlines()[0] if str(cause or error) else type(cause).__name__
-        raise ConfigError(f"{group}._target_", node.get("_target_"), reason) from error
+        raise ConfigError(f"{group}._target_", node.get("_target_"), first_line(cause or error)) from error

@@ -21,3 +21,9 @@ class DataError(SweepwiseError):
 
 class TrainingDiverged(SweepwiseError):
     """The training loss became NaN or infinite."""
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's first non-blank line (its type name when it has no message), for one-line errors."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__

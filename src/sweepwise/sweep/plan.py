@@ -13,7 +13,7 @@ from hydra.utils import get_class, get_method
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from sweepwise.errors import ConfigError
+from sweepwise.errors import ConfigError, first_line
 from sweepwise.sweep.orchestrator import SweepSettings
 from sweepwise.sweep.search_space import SearchSpace, parse_search_space, trial_overrides
 from sweepwise.sweep.storage import storage_spec
@@ -109,17 +109,12 @@ def _culprit(
         try:
             hydra_context.config_loader.load_sweep_config(config, overrides)
         except (HydraException, OmegaConfBaseException) as single_error:
-            return ConfigError(space.key(name), overrides[-1].split("=", 1)[1], _first_line(single_error))
-    return ConfigError("hydra.sweeper.params", dict(variant), _first_line(error))
+            return ConfigError(space.key(name), overrides[-1].split("=", 1)[1], first_line(single_error))
+    return ConfigError("hydra.sweeper.params", dict(variant), first_line(error))
 
 
 def _sample(distribution: optuna.distributions.BaseDistribution) -> Any:
     return distribution.choices[0] if hasattr(distribution, "choices") else distribution.low
-
-
-def _first_line(error: Exception) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[0] if lines else type(error).__name__
 
 
 def check_objective_direction(config: DictConfig, directions: tuple[str, ...]) -> None:

@@ -22,7 +22,7 @@ from hydra.errors import HydraException
 from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import Trial
 
-from sweepwise.errors import ConfigError
+from sweepwise.errors import ConfigError, first_line
 
 PLAIN_STRING = re.compile(r"^[A-Za-z_][\w./@-]*$")
 KEYWORDS = {"null", "true", "false", "nan", "inf"}
@@ -53,7 +53,7 @@ def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str
         try:
             override = parser.parse_override(line)
         except HydraException as error:
-            raise ConfigError(source, line.split("=", 1)[-1], _first_line(error)) from error
+            raise ConfigError(source, line.split("=", 1)[-1], first_line(error)) from error
         name = override.get_key_element()
         distributions.pop(name, None)
         fixed.pop(name, None)
@@ -152,7 +152,3 @@ def grid_of(space: SearchSpace) -> dict[str, list[Any]]:
         else:
             raise ConfigError(space.key(name), repr(distribution), "the grid sampler needs choice() or range()")
     return grid
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

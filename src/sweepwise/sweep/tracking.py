@@ -74,15 +74,13 @@ class SweepTracker:
     """Creates the experiment (and so the store's schema) once, then the parent and child runs of a study.
 
     Trials create their own runs (`open_child_run`); what the orchestrator writes about them goes through one
-    background writer, so the sweep's loop never waits for the store. `flush()` writes everything and raises
+    background writer, so the sweep's loop never waits for the store. `end_parent()` writes everything and raises
     what failed.
     """
 
     def __init__(self, uri: str, experiment: str) -> None:
-        self.uri = uri
         self.client = client_for(uri)
         self.writer = BackgroundWriter()
-        self.experiment = experiment
         self.experiment_id = self.writer.call(ensure_experiment, self.client, experiment)
         self.parent_run_id = ""
         self.study_name = ""

@@ -79,11 +79,9 @@ class MlflowRun:
         run = client.create_run(ensure_experiment(client, experiment), run_name=run_name, tags=all_tags)
         return cls(client, run.info.run_id)
 
-    def log_params(self, params: Mapping[str, str], skip_existing: bool = False) -> None:
-        """Log params; with `skip_existing`, leave out keys the run already has (params cannot change)."""
-        existing = self.client.get_run(self.run_id).data.params if skip_existing else {}
-        fresh = [Param(key, value) for key, value in params.items() if key not in existing]
-        self.client.log_batch(self.run_id, params=fresh)
+    def log_params(self, params: Mapping[str, str]) -> None:
+        """Log params (logging a param again with the same value, as a retried trial does, is accepted)."""
+        self.client.log_batch(self.run_id, params=[Param(key, value) for key, value in params.items()])
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
         tag_list = [RunTag(key, str(value)[:MAX_TAG_LENGTH]) for key, value in tags.items()]
