@@ -59,8 +59,8 @@ def measure(planned: list[float], slots: int) -> tuple[float, float]:
         subprocess.run(command, cwd=folder, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         storage = open_storage(str(Path(folder) / "studies" / "slots.journal"))
         trials = optuna.load_study(study_name="slots", storage=storage).trials
-    starts = [t.user_attrs["started_at"] for t in trials]
-    ends = [t.user_attrs["ended_at"] for t in trials]
+    starts = [t.user_attrs["ran"][0] for t in trials]
+    ends = [t.user_attrs["ran"][1] for t in trials]
     busy = sum(end - start for start, end in zip(starts, ends, strict=True))
     wall = max(ends) - min(starts)
     return busy / (slots * wall), wall

@@ -32,12 +32,12 @@ def test_no_batch_barrier_short_trials_flow_past_a_long_one(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     trials = {t.number: t for t in load_study(tmp_path, "toy").trials}
     assert [t.state.name for t in trials.values()] == ["COMPLETE"] * 8
-    long_start, long_end = trials[0].user_attrs["started_at"], trials[0].user_attrs["ended_at"]
-    during = [t for n, t in trials.items() if n and long_start < t.user_attrs["started_at"] < long_end]
+    long_start, long_end = trials[0].user_attrs["ran"]
+    during = [t for n, t in trials.items() if n and long_start < t.user_attrs["ran"][0] < long_end]
     # with a batch barrier at most one other trial could start while trial 0 runs
-    assert len(during) >= 5, [(n, t.user_attrs["started_at"] - long_start) for n, t in trials.items()]
+    assert len(during) >= 5, [(n, t.user_attrs["ran"][0] - long_start) for n, t in trials.items()]
     gaps = sorted(
-        later.user_attrs["started_at"] - earlier.user_attrs["ended_at"]
+        later.user_attrs["ran"][0] - earlier.user_attrs["ran"][1]
         for earlier in during
         for later in during
         if later.number == earlier.number + 1

@@ -19,6 +19,8 @@ class TrialContext:
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
+    # what the trial's MLflow run logs as params: the sampled values and the fixed overrides of the sweep
+    params: dict[str, Any]
     # the trial's MLflow run: created by the trial's process on its first attempt, reused by later attempts
     run_id: str | None = None
     attempt: int = 0

@@ -5,7 +5,6 @@ exceed `max_failure_rate` of `n_trials`. Trials left RUNNING by an orchestrator 
 interrupted when the study is resumed, and their slots are run again.
 """
 
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Hashable
@@ -24,9 +23,11 @@ from sweepwise.sweep.progress import SweepProgress
 from sweepwise.sweep.search_space import SearchSpace, suggest, trial_overrides
 from sweepwise.sweep.tracking import RUN_ID_ATTR, SweepTracker
 from sweepwise.sweep.trial_job import TrialJob, TrialOutcome
+from sweepwise.sweep.verdict import Verdict
 
 INTERRUPTED = "interrupted"
 FAIL_REASON_ATTR = "fail_reason"
+RAN_ATTR = "ran"  # [start, end] of the trial's job, as Unix times
 WAIT_SECONDS = 5.0
 
 
@@ -106,7 +107,7 @@ class Orchestrator:
                 ended = [self._settle(int(key), result) for key, result in self.executor.wait(WAIT_SECONDS)]
                 self._fill_slots()  # the next trials start before the bookkeeping of those that ended
                 for flight, result, verdict in filter(None, ended):
-                    self._record(flight, result, *verdict)
+                    self._record(flight, result, verdict)
                 self.tracker.check()
         except BaseException:
             self._abandon_in_flight("interrupted: the sweep was stopped while this trial ran")
@@ -139,7 +140,9 @@ class Orchestrator:
             reason = "interrupted: the sweep stopped before this trial ended"
             Trial(self.study, trial._trial_id).set_user_attr(FAIL_REASON_ATTR, reason)
             self.study.tell(trial.number, state=TrialState.FAIL)
-            self.tracker.end_child(trial, trial.user_attrs.get(RUN_ID_ATTR), "FAIL", None, reason, trial.params)
+            self.tracker.end_child(
+                trial.number, trial.user_attrs.get(RUN_ID_ATTR), Verdict("FAIL", None, reason), trial.params
+            )
             self.progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
 
     # --- one trial ---
@@ -177,7 +180,7 @@ class Orchestrator:
         again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
         self.progress.event(f"trial {number} started{again}: {' '.join(flight.overrides)}")
 
-    def _settle(self, number: int, result: TrialOutcome | Died) -> tuple[Flight, TrialOutcome | Died, tuple] | None:
+    def _settle(self, number: int, result: TrialOutcome | Died) -> tuple[Flight, TrialOutcome | Died, Verdict] | None:
         """Decide what an ended job means, without I/O: resubmit it (a retry) or return its verdict."""
         flight = self.in_flight.pop(number)
         flight.run_id = result.run_id if isinstance(result, TrialOutcome) else self._run_id_of(flight.trial)
@@ -188,53 +191,32 @@ class Orchestrator:
             self.in_flight[number] = flight
             self._submit(flight)
             return None
-        verdict = self._judge(result)
-        self.counts[verdict[0]] += 1
+        verdict = (
+            result.judge(len(self.study.directions))
+            if isinstance(result, TrialOutcome)
+            else Verdict("FAIL", None, result.reason)
+        )
+        self.counts[verdict.state] += 1
         self._check_failure_rate()
         return flight, result, verdict
 
-    def _record(
-        self, flight: Flight, result: TrialOutcome | Died, state: str, values: list[float] | None, reason: str
-    ) -> None:
-        """Tell Optuna and MLflow how the trial ended."""
+    def _record(self, flight: Flight, result: TrialOutcome | Died, verdict: Verdict) -> None:
+        """Tell Optuna how the trial ended, and MLflow too unless the trial's process has ended its run."""
         trial, number = flight.trial, flight.trial.number
         started, ended = (flight.started, time.time()) if isinstance(result, Died) else (result.started, result.ended)
-        trial.set_user_attr("started_at", started)
-        trial.set_user_attr("ended_at", ended)
-        if reason:
-            trial.set_user_attr(FAIL_REASON_ATTR if state == "FAIL" else "prune_reason", reason)
-        self.study.tell(trial, values=values, state=TrialState[state])
-        if values is not None and len(values) == 1:
-            self._note_best(values[0], number)
-        self.tracker.end_child(trial, flight.run_id, state, values, reason, {**trial.params, **self.space.fixed})
-        log = Path(self.log_file(number)) if self.log_file else None
-        if flight.run_id and log is not None and log.is_file() and log.stat().st_size:
-            self.tracker.log_child_artifact(flight.run_id, log)
-        shown = f"value {', '.join(f'{v:.4g}' for v in values)}" if values else reason
-        self.progress.event(f"trial {number} {state} in {ended - started:.1f} s: {shown}")
-
-    def _judge(self, result: TrialOutcome | Died) -> tuple[str, list[float] | None, str]:
-        """(state, values, reason) of a finished job."""
-        if isinstance(result, Died):
-            return "FAIL", None, result.reason
-        if result.status == "pruned":
-            return "PRUNED", None, result.reason
-        if result.status == "failed":
-            return "FAIL", None, result.reason
-        return self._objective_values(result.value)
-
-    def _objective_values(self, value: Any) -> tuple[str, list[float] | None, str]:
-        count = len(self.study.directions)
-        try:
-            values = [float(value)] if count == 1 else [float(v) for v in value]
-        except (TypeError, ValueError):
-            expected = "a number" if count == 1 else f"a list of {count} numbers"
-            return "FAIL", None, f"the task returned {value!r}, not {expected}"
-        if len(values) != count:
-            return "FAIL", None, f"the task returned {len(values)} values for {count} objectives"
-        if not all(math.isfinite(v) for v in values):
-            return "FAIL", None, f"the task returned a non-finite objective {values}"
-        return "COMPLETE", values, ""
+        trial.set_user_attr(RAN_ATTR, [started, ended])
+        if verdict.reason:
+            trial.set_user_attr(FAIL_REASON_ATTR if verdict.state == "FAIL" else "prune_reason", verdict.reason)
+        self.study.tell(trial, values=verdict.values, state=TrialState[verdict.state])
+        if verdict.values is not None and len(verdict.values) == 1:
+            self._note_best(verdict.values[0], number)
+        if not (isinstance(result, TrialOutcome) and result.run_closed):
+            self.tracker.end_child(number, flight.run_id, verdict, {**trial.params, **self.space.fixed})
+            log = Path(self.log_file(number)) if self.log_file else None
+            if flight.run_id and log is not None and log.is_file() and log.stat().st_size:
+                self.tracker.log_child_artifact(flight.run_id, log)
+        shown = f"value {', '.join(f'{v:.4g}' for v in verdict.values)}" if verdict.values else verdict.reason
+        self.progress.event(f"trial {number} {verdict.state} in {ended - started:.1f} s: {shown}")
 
     def _check_failure_rate(self) -> None:
         failed, allowed = self.counts["FAIL"], self.settings.max_failure_rate * self.settings.n_trials
@@ -252,7 +234,7 @@ class Orchestrator:
             flight.trial.set_user_attr(FAIL_REASON_ATTR, reason)
             self.study.tell(flight.trial, state=TrialState.FAIL)
             self.tracker.end_child(
-                flight.trial, self._run_id_of(flight.trial), "FAIL", None, reason, flight.trial.params
+                flight.trial.number, self._run_id_of(flight.trial), Verdict("FAIL", None, reason), flight.trial.params
             )
         self.in_flight.clear()
 

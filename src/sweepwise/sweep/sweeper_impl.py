@@ -81,6 +81,7 @@ class SweeperImpl:
                 tracking_uri=plan.tracking_uri,
                 experiment_id=tracker.experiment_id,
                 parent_run_id=parent,
+                params={**trial.params, **plan.space.fixed},
                 run_id=run_id,
                 attempt=attempt,
             )

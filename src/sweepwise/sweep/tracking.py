@@ -1,7 +1,6 @@
 """The sweep in MLflow: one parent run per study, one child run per trial, created here before trials start."""
 
 import json
-import math
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from sweepwise.sweep.context import TrialContext
 from sweepwise.sweep.storage import open_storage
+from sweepwise.sweep.verdict import Verdict
 from sweepwise.tracking.background import BackgroundWriter
 from sweepwise.tracking.mlflow_run import client_for, ensure_experiment
 from sweepwise.tracking.params import flatten
@@ -70,6 +70,42 @@ def create_child_run(client: MlflowClient, experiment_id: str, parent_run_id: st
     return client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags).info.run_id
 
 
+def close_run(client: MlflowClient, run_id: str, verdict: Verdict, params: Mapping[str, Any]) -> None:
+    """Log a trial's params and objective, tag its final state (and reason), and end its run to match."""
+    tags = [RunTag(TRIAL_STATE_TAG, verdict.state)]
+    if verdict.reason:
+        reason_tag = "sweepwise.fail_reason" if verdict.state == "FAIL" else "sweepwise.prune_reason"
+        tags.append(RunTag(reason_tag, verdict.reason[:5000]))
+    metrics = [Metric(key, value, _now(), 0) for key, value in objective_metrics(verdict.values).items()]
+    param_list = [Param(mlflow_key(key), str(value)) for key, value in params.items()]
+    try:
+        client.log_batch(run_id, metrics=metrics, params=param_list, tags=tags)
+    except MlflowException as error:
+        if not param_list or error.error_code != "INVALID_PARAMETER_VALUE":
+            raise
+        # the task logged these params itself, formatted its own way: keep its values
+        client.log_batch(run_id, metrics=metrics, tags=tags)
+    client.set_terminated(run_id, status=RUN_STATUS[verdict.state])
+
+
+def close_child_run(context: TrialContext, verdict: Verdict, log_file: Path | None) -> bool:
+    """End the trial's run from its own process (trials end theirs in parallel) and attach its log; False, with
+    the error in the log, when that failed and the orchestrator has to end the run."""
+    if context.run_id is None:
+        return False
+    try:
+        client = client_for(context.tracking_uri)
+        close_run(client, context.run_id, verdict, context.params)
+        if log_file is not None and log_file.is_file() and log_file.stat().st_size:
+            client.log_artifact(context.run_id, str(log_file))
+    except Exception as error:
+        if log_file is not None:
+            with open(log_file, "a") as log:
+                log.write(f"ending the MLflow run from the trial failed: {type(error).__name__}: {error}\n")
+        return False
+    return True
+
+
 class SweepTracker:
     """Creates the experiment (and so the store's schema) once, then the parent and child runs of a study.
 
@@ -106,45 +142,18 @@ class SweepTracker:
         return self.parent_run_id
 
     def end_child(
-        self,
-        trial: optuna.trial.BaseTrial,
-        run_id: str | None,
-        state: str,
-        values: Sequence[float] | None,
-        reason: str = "",
-        params: Mapping[str, Any] | None = None,
+        self, number: int, run_id: str | None, verdict: Verdict, params: Mapping[str, Any] | None = None
     ) -> None:
-        """Log the trial's params and objective, tag its final state (and reason), and end the run to match;
-        a trial whose process ended before creating its run gets one here, so every trial has its run."""
-        tags = [RunTag(TRIAL_STATE_TAG, state)]
-        if reason:
-            tags.append(RunTag("sweepwise.fail_reason" if state == "FAIL" else "sweepwise.prune_reason", reason[:5000]))
-        usable = values is not None and all(math.isfinite(v) for v in values)
-        metrics = [Metric(k, v, _now(), 0) for k, v in objective_metrics(values if usable else None).items()]
-        param_list = [Param(mlflow_key(key), str(value)) for key, value in (params or {}).items()]
-        self.writer.submit(self._end_child, trial.number, run_id, metrics, param_list, tags, RUN_STATUS[state])
+        """End a trial's run to match its verdict (see `close_run`); a trial whose process ended before creating
+        its run gets one here, so every trial has its run."""
+        self.writer.submit(self._end_child, number, run_id, verdict, dict(params or {}))
 
-    def _end_child(
-        self,
-        number: int,
-        run_id: str | None,
-        metrics: list[Metric],
-        params: list[Param],
-        tags: list[RunTag],
-        status: str,
-    ) -> None:
+    def _end_child(self, number: int, run_id: str | None, verdict: Verdict, params: dict[str, Any]) -> None:
         if run_id is None:
             run_id = self._find_child(number) or create_child_run(
                 self.client, self.experiment_id, self.parent_run_id, self.study_name, number
             )
-        try:
-            self.client.log_batch(run_id, metrics=metrics, params=params, tags=tags)
-        except MlflowException as error:
-            if not params or error.error_code != "INVALID_PARAMETER_VALUE":
-                raise
-            # the task logged these params itself, formatted its own way: keep its values
-            self.client.log_batch(run_id, metrics=metrics, tags=tags)
-        self.client.set_terminated(run_id, status=status)
+        close_run(self.client, run_id, verdict, params)
 
     def _find_child(self, number: int) -> str | None:
         """A run the trial's process created but died before recording on the trial."""

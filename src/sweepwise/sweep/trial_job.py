@@ -12,13 +12,15 @@ from typing import Any
 
 import optuna
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, run_job, setup_globals
+from hydra.core.utils import JobReturn, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
 from sweepwise.sweep.compose import SweepComposer
 from sweepwise.sweep.context import TrialContext, set_current_trial
-from sweepwise.sweep.tracking import open_child_run
+from sweepwise.sweep.job_run import run_owned_job
+from sweepwise.sweep.tracking import close_child_run, open_child_run
+from sweepwise.sweep.verdict import Verdict, objective_verdict
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,14 @@ class TrialOutcome:
     reason: str = ""
     started: float = 0.0
     ended: float = 0.0
+    # in a sweep: the trial's MLflow run, and whether the trial's process ended it
     run_id: str | None = None
+    run_closed: bool = False
+
+    def judge(self, n_objectives: int) -> Verdict:
+        if self.status == "complete":
+            return objective_verdict(self.value, n_objectives)
+        return Verdict("PRUNED" if self.status == "pruned" else "FAIL", None, self.reason)
 
 
 @contextlib.contextmanager
@@ -83,11 +92,12 @@ class JobRunner:
     def __call__(self, job: TrialJob) -> TrialOutcome:
         started = time.time()
         context = job.context
+        log_file = Path(job.log_file) if job.log_file else None
         try:
             if context is not None:
                 context = replace(context, run_id=open_child_run(context))
             set_current_trial(context)
-            with output_to(Path(job.log_file) if job.log_file else None):
+            with output_to(log_file):
                 value = self._run(job).return_value  # raises what the task raised (Hydra notes it on stderr)
             outcome = TrialOutcome("complete", value=value)
         except optuna.TrialPruned as pruned:
@@ -95,14 +105,16 @@ class JobRunner:
         except BaseException as error:  # the task's failure is the outcome, whatever it is
             reason = str(error) if isinstance(error, SystemExit) else f"{type(error).__name__}: {error}"
             outcome = TrialOutcome("failed", reason=reason)
-            if job.log_file:
-                Path(job.log_file).parent.mkdir(parents=True, exist_ok=True)
-                with open(job.log_file, "a") as log:
+            if log_file:
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                with open(log_file, "a") as log:
                     log.write("".join(traceback.format_exception(error)))
         finally:
             set_current_trial(None)
         outcome.started, outcome.ended = started, time.time()
-        outcome.run_id = context.run_id if context else None
+        if context is not None:
+            outcome.run_id = context.run_id
+            outcome.run_closed = close_child_run(context, outcome.judge(len(context.directions)), log_file)
         return outcome
 
     def _run(self, job: TrialJob) -> JobReturn:
@@ -114,10 +126,4 @@ class JobRunner:
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = job.job_num
             sweep_config.hydra.job.num = job.job_num
-        return run_job(
-            hydra_context=self.hydra_context,
-            task_function=self.task_function,
-            config=sweep_config,
-            job_dir_key="hydra.sweep.dir",
-            job_subdir_key="hydra.sweep.subdir",
-        )
+        return run_owned_job(self.hydra_context, self.task_function, sweep_config)
