@@ -10,7 +10,7 @@ PORT ?= 5000
 SWEEP ?= random_lr_wd
 TRIALS ?= 12
 
-.PHONY: help install demo train sweep test lint format bench ui clean
+.PHONY: help install demo train sweep sweep-slurm test lint format bench ui mlflow-server slurm-up slurm-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ train: $(STAMP) ## one training with the default config (digits, convnet, adam, 
 sweep: $(STAMP) ## a sweep from sweeps/ (SWEEP=random_lr_wd|architecture|regularize, TRIALS=12)
 	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS)
 
+sweep-slurm: $(STAMP) ## the same sweep with every trial a SLURM job (one GPU each; SLURM_CONF for a test cluster)
+	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS) hydra/launcher=slurm
+
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest
 
@@ -51,9 +54,18 @@ bench: $(STAMP) ## every benchmark (about 12 minutes; the pruning one is most of
 	$(PY) bench/sweep_overhead.py
 	$(PY) bench/pruning.py
 
-ui: $(STAMP) ## open the MLflow UI on ./mlflow.db at http://$(HOST):$(PORT)
+ui: mlflow-server ## open the MLflow UI on ./mlflow.db at http://$(HOST):$(PORT)
+
+mlflow-server: $(STAMP) ## an MLflow server on ./mlflow.db that trials log to with tracking.uri=http://HOST:PORT
+	@[ "$(HOST)" = "127.0.0.1" ] || echo "warning: HOST=$(HOST): anyone who can reach port $(PORT) can read and change every run" >&2
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
-		--host $(HOST) --port $(PORT) --workers 1
+		--artifacts-destination $(CURDIR)/mlartifacts --host $(HOST) --port $(PORT) --workers 1
+
+slurm-up: ## install and start a one-node SLURM test cluster with 4 fake GPUs; prints the SLURM_CONF to export
+	@bash tests/cluster/slurm_up.sh
+
+slurm-down: ## stop the test cluster
+	@bash tests/cluster/slurm_down.sh
 
 clean: ## remove outputs, studies, the local MLflow store and caches (keeps .venv)
-	rm -rf outputs multirun studies mlflow.db mlruns .pytest_cache .ruff_cache
+	rm -rf outputs multirun studies mlflow.db mlruns mlartifacts .pytest_cache .ruff_cache

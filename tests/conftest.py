@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
 from omegaconf import DictConfig
@@ -84,3 +85,38 @@ def write_csv(path: Path, rows: int = 200, label_column: str = "species") -> Pat
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+REQUIRE_SERVICES = "SWEEPWISE_REQUIRE_SERVICES"
+DEFAULT_SLURM_CONF = Path("/tmp/sweepwise-slurm/slurm.conf")  # where `make slurm-up` puts the test cluster
+
+
+def service_missing(reason: str) -> None:
+    """Skip a test whose service (SLURM, a browser) is absent here; a failure where CI requires every service."""
+    if os.environ.get(REQUIRE_SERVICES) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_SERVICES}=1 requires it)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def slurm_conf() -> Path:
+    """The SLURM cluster's config file, once `sinfo` has shown a node that can take jobs."""
+    conf = Path(os.environ.get("SLURM_CONF", DEFAULT_SLURM_CONF))
+    if not conf.is_file():
+        service_missing(f"no SLURM cluster: {conf} is missing (start one with `make slurm-up`)")
+    try:
+        nodes = subprocess.run(
+            ["sinfo", "-h", "-o", "%T"], env={**os.environ, "SLURM_CONF": str(conf)}, capture_output=True, text=True
+        )
+    except FileNotFoundError:
+        service_missing("no SLURM cluster: sinfo is not installed (start one with `make slurm-up`)")
+    if nodes.returncode != 0 or not {"idle", "mixed", "allocated"} & set(nodes.stdout.split()):
+        service_missing(f"the SLURM cluster of {conf} does not answer: {nodes.stderr.strip() or nodes.stdout}")
+    return conf
+
+
+@pytest.fixture
+def slurm(slurm_conf: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The SLURM cluster, with SLURM_CONF exported to the commands a test runs."""
+    monkeypatch.setenv("SLURM_CONF", str(slurm_conf))
+    return slurm_conf

@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 from sweepwise import configure
 from sweepwise.console import make_progress, print_summary
 from sweepwise.data import DataModule
-from sweepwise.sweep.context import TrialContext, current_trial
+from sweepwise.sweep.context import TrialContext, current_trial, is_requeued
 from sweepwise.sweep.pruning import PRUNED_PREFIX, PruningReporter, reports_to_study
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
@@ -75,6 +75,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
         )
         if checkpoint is not None:
             trainer.resume(checkpoint)
+            print(f"resumed from the checkpoint of epoch {trainer.state.epoch}", flush=True)
+            run.set_tags({"sweepwise.resumed_from_epoch": trainer.state.epoch})
         state = trainer.fit()
         progress.close()
         run.log_artifact(save_curves(state.history, output_dir / "curves.png"))
@@ -88,7 +90,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
         run.finish()
     except BaseException as error:
         progress.close()
-        run.fail(error, output_dir)
+        if not is_requeued():  # a requeued trial continues this run from its checkpoint
+            run.fail(error, output_dir)
         raise
     if (state.stop_reason or "").startswith(PRUNED_PREFIX):
         raise optuna.TrialPruned(state.stop_reason)  # the sweep tags the run PRUNED

@@ -27,6 +27,11 @@ def toy(cfg: DictConfig) -> float:
         if not marker.exists():
             marker.write_text("")
             os.kill(os.getpid(), signal.SIGKILL)
+    if cfg.behaviour == "hang_once":  # the first attempt hangs until it is killed; a retry returns at once
+        marker = Path(HydraConfig.get().runtime.output_dir) / "hung-once"
+        if not marker.exists():
+            marker.write_text("")
+            time.sleep(600)
     if cfg.behaviour == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
     return (cfg.x - 0.3) ** 2

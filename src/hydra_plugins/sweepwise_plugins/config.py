@@ -151,6 +151,39 @@ class LocalLauncherConf:
     n_workers: int = 2
 
 
+@dataclass
+class SlurmLauncherConf:
+    """Each job (each trial of a sweep) is its own SLURM job, submitted through submitit."""
+
+    _target_: str = "hydra_plugins.sweepwise_plugins.slurm_launcher.SlurmLauncher"
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    # one GPU per trial; torch falls back to the CPU where the GPUs are not real
+    gpus_per_node: int = 1
+    cpus_per_task: int = 8
+    # null: the cluster's default memory
+    mem_gb: int | None = None
+    # the job's time limit; a job that reaches it is checkpointed and requeued (max_num_timeout times)
+    timeout_min: int = 60
+    constraint: str | None = None
+    nodes: int = 1
+    tasks_per_node: int = 1
+    # a plain multirun's jobs in flight at once (a sweep keeps n_jobs trials in flight)
+    array_parallelism: int = 256
+    # more sbatch options, e.g. {exclude: "node[1-3]", mail-type: END}
+    additional_parameters: dict[str, Any] = field(default_factory=dict)
+    # shell lines run in the job before Python starts, e.g. ["module load cuda", "source .venv/bin/activate"]
+    setup: list[str] = field(default_factory=list)
+    # how often a job that hits its time limit is requeued from its checkpoint (0 would end it FAIL)
+    max_num_timeout: int = 20
+    # seconds before the time limit that SLURM signals the job to checkpoint (SLURM checks every 30 s or so)
+    signal_delay_s: int = 90
+    # seconds between sacct queries for jobs the cluster ended without a result
+    poll_interval_s: float = 10.0
+    name: str = "${hydra.job.name}"
+
+
 SAMPLERS = {
     "random": RandomSamplerConfig,
     "tpe": TPESamplerConfig,
@@ -175,6 +208,7 @@ def register() -> None:
     for name, node in PRUNERS.items():
         store.store(group="hydra/sweeper/pruner", name=name, node=node, provider="sweepwise")
     store.store(group="hydra/launcher", name="local", node=LocalLauncherConf, provider="sweepwise")
+    store.store(group="hydra/launcher", name="slurm", node=SlurmLauncherConf, provider="sweepwise")
 
 
 register()

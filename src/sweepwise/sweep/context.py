@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _current: "TrialContext | None" = None
+_requeued = False
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,6 @@ class TrialContext:
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
-    # what the trial's MLflow run logs as params: the sampled values and the fixed overrides of the sweep
-    params: dict[str, Any]
     # the trial's MLflow run: created by the trial's process on its first attempt, reused by later attempts
     run_id: str | None = None
     attempt: int = 0
@@ -34,3 +33,13 @@ def current_trial() -> TrialContext | None:
 def set_current_trial(context: TrialContext | None) -> None:
     global _current
     _current = context
+
+
+def mark_requeued() -> None:
+    """Note that the cluster is about to requeue this trial's job: the exit that follows is not its failure."""
+    global _requeued
+    _requeued = True
+
+
+def is_requeued() -> bool:
+    return _requeued

@@ -1,15 +1,18 @@
-"""The `local` launcher for plain multiruns (`-m a=1,2,3`): the jobs run in parallel worker processes."""
+"""The `local` and `slurm` launchers for plain multiruns (`-m a=1,2,3`): the jobs run in parallel worker
+processes, or each as its own SLURM job, and each freed slot starts the next job at once."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from pathlib import Path
 
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from sweepwise.sweep.pool import Died, WorkerPool
-from sweepwise.sweep.trial_job import JobRunner, TrialJob
+from sweepwise.errors import SweepwiseError
+from sweepwise.sweep.executor import Died
+from sweepwise.sweep.executors import launcher_settings, make_executor
+from sweepwise.sweep.trial_job import JobRunner, TrialJob, TrialOutcome
 
 log = logging.getLogger(__name__)
 
@@ -18,40 +21,47 @@ class JobFailed(RuntimeError):
     """A job of a plain multirun failed; the message carries the job's own error."""
 
 
-class LocalLauncherImpl:
-    def __init__(self, n_workers: int = 2) -> None:
-        self.n_workers = n_workers
-
+class LauncherImpl:
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        """Run every job, at most `n_workers` at once, and return their results in submission order."""
+        """Run every job, at most `n_workers` (local) or `array_parallelism` (slurm) at once, and return their
+        results in submission order."""
+        launcher = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
+        try:
+            settings = launcher_settings(launcher)
+        except SweepwiseError as error:
+            raise SystemExit(f"error: {error}") from None
+        slots = settings.array_parallelism if settings else int(launcher["n_workers"])
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         pending = [
-            TrialJob(tuple(overrides), initial_job_idx + index, None, str(sweep_dir / f"{initial_job_idx + index}.log"))
-            for index, overrides in enumerate(job_overrides)
+            TrialJob(tuple(overrides), num, None, str(sweep_dir / str(num) / "job.log"))
+            for num, overrides in enumerate(job_overrides, start=initial_job_idx)
         ]
-        log.info(f"Launching {len(pending)} jobs on {self.n_workers} local worker processes")
-        results: dict[int, JobReturn] = {}
-        pool = WorkerPool(
-            JobRunner(self.hydra_context, self.task_function, self.config), min(self.n_workers, len(pending))
-        )
+        runner = JobRunner(self.hydra_context, self.task_function, self.config)
+        executor = make_executor(settings, runner, min(slots, len(pending)), sweep_dir / "slurm")
+        log.info(f"Launching {len(pending)} jobs, {slots} at a time, one {executor.job_kind} each")
+        results: dict[Hashable, JobReturn] = {}
+        running: set[Hashable] = set()
         try:
-            while pending or pool.busy_keys:
-                while pending and pool.idle:
+            while pending or running:
+                while pending and len(running) < slots:
                     job = pending.pop(0)
-                    log.info(f"\t#{job.job_num} : {' '.join(filter_overrides(job.overrides))}")
-                    pool.submit(job.job_num, job)
-                for key, outcome in pool.wait(None):
-                    results[int(key)] = self._job_return(job_overrides[int(key) - initial_job_idx], outcome)
+                    job_id = executor.submit(job.job_num, job)
+                    where = f" ({executor.job_kind} {job_id})" if job_id else ""
+                    log.info(f"\t#{job.job_num}{where} : {' '.join(filter_overrides(job.overrides))}")
+                    running.add(job.job_num)
+                for key, outcome in executor.wait(None):
+                    running.discard(key)
+                    results[key] = self._job_return(job_overrides[int(key) - initial_job_idx], outcome)
         finally:
-            pool.shutdown()
-        return [results[initial_job_idx + index] for index in range(len(job_overrides))]
+            executor.shutdown()
+        return [results[num] for num in range(initial_job_idx, initial_job_idx + len(job_overrides))]
 
     @staticmethod
-    def _job_return(overrides: Sequence[str], outcome) -> JobReturn:
+    def _job_return(overrides: Sequence[str], outcome: TrialOutcome | Died) -> JobReturn:
         result = JobReturn(overrides=list(overrides))
         if isinstance(outcome, Died):
             result.status, result.return_value = JobStatus.FAILED, JobFailed(outcome.reason)

@@ -7,10 +7,10 @@ interrupted when the study is resumed, and their slots are run again.
 
 import time
 from collections import Counter
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import optuna
 from omegaconf import DictConfig
@@ -18,7 +18,7 @@ from optuna.trial import Trial, TrialState
 
 from sweepwise.errors import SweepwiseError
 from sweepwise.sweep.context import TrialContext
-from sweepwise.sweep.pool import Died
+from sweepwise.sweep.executor import Died, Executor
 from sweepwise.sweep.progress import SweepProgress
 from sweepwise.sweep.search_space import SearchSpace, suggest, trial_overrides
 from sweepwise.sweep.tracking import RUN_ID_ATTR, SweepTracker
@@ -27,21 +27,13 @@ from sweepwise.sweep.verdict import Verdict
 
 INTERRUPTED = "interrupted"
 FAIL_REASON_ATTR = "fail_reason"
+JOB_ID_ATTR = "job_id"  # the id of the trial's latest job outside the orchestrator (a SLURM job id)
 RAN_ATTR = "ran"  # [start, end] of the trial's job, as Unix times
 WAIT_SECONDS = 5.0
 
 
 class SweepStopped(SweepwiseError):
     """Too many trials failed."""
-
-
-class Executor(Protocol):
-    """Runs trial jobs somewhere (worker processes, SLURM) and reports each one's outcome as it ends."""
-
-    def submit(self, key: Hashable, job: TrialJob) -> None: ...
-    def wait(self, timeout: float | None) -> list[tuple[Hashable, TrialOutcome | Died]]: ...
-    def kill(self, key: Hashable) -> None: ...
-    def shutdown(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -138,6 +130,8 @@ class Orchestrator:
         """Mark trials that a killed orchestrator left RUNNING as FAIL, so that their slots are used again."""
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             reason = "interrupted: the sweep stopped before this trial ended"
+            if JOB_ID_ATTR in trial.user_attrs:
+                self.executor.cancel_stale(str(trial.user_attrs[JOB_ID_ATTR]))
             Trial(self.study, trial._trial_id).set_user_attr(FAIL_REASON_ATTR, reason)
             self.study.tell(trial.number, state=TrialState.FAIL)
             self.tracker.end_child(
@@ -176,9 +170,13 @@ class Orchestrator:
             self.make_context(flight.trial, flight.run_id, flight.attempt),
             self.log_file(number) if self.log_file else None,
         )
-        self.executor.submit(number, job)
+        job_id = self.executor.submit(number, job)
+        where = ""
+        if job_id is not None:
+            flight.trial.set_user_attr(JOB_ID_ATTR, job_id)
+            where = f" as {self.executor.job_kind} {job_id}"
         again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
-        self.progress.event(f"trial {number} started{again}: {' '.join(flight.overrides)}")
+        self.progress.event(f"trial {number} started{where}{again}: {' '.join(flight.overrides)}")
 
     def _settle(self, number: int, result: TrialOutcome | Died) -> tuple[Flight, TrialOutcome | Died, Verdict] | None:
         """Decide what an ended job means, without I/O: resubmit it (a retry) or return its verdict."""
@@ -201,7 +199,7 @@ class Orchestrator:
         return flight, result, verdict
 
     def _record(self, flight: Flight, result: TrialOutcome | Died, verdict: Verdict) -> None:
-        """Tell Optuna how the trial ended, and MLflow too unless the trial's process has ended its run."""
+        """Tell Optuna and MLflow how the trial ended."""
         trial, number = flight.trial, flight.trial.number
         started, ended = (flight.started, time.time()) if isinstance(result, Died) else (result.started, result.ended)
         trial.set_user_attr(RAN_ATTR, [started, ended])
@@ -210,10 +208,10 @@ class Orchestrator:
         self.study.tell(trial, values=verdict.values, state=TrialState[verdict.state])
         if verdict.values is not None and len(verdict.values) == 1:
             self._note_best(verdict.values[0], number)
-        if not (isinstance(result, TrialOutcome) and result.run_closed):
-            self.tracker.end_child(number, flight.run_id, verdict, {**trial.params, **self.space.fixed})
-            log = Path(self.log_file(number)) if self.log_file else None
-            if flight.run_id and log is not None and log.is_file() and log.stat().st_size:
+        self.tracker.end_child(number, flight.run_id, verdict, {**trial.params, **self.space.fixed})
+        logs = [Path(self.log_file(number))] if self.log_file else []
+        for log in logs + self.executor.log_files(number):
+            if flight.run_id and log.is_file() and log.stat().st_size:
                 self.tracker.log_child_artifact(flight.run_id, log)
         shown = f"value {', '.join(f'{v:.4g}' for v in verdict.values)}" if verdict.values else verdict.reason
         self.progress.event(f"trial {number} {verdict.state} in {ended - started:.1f} s: {shown}")

@@ -15,24 +15,20 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 import cloudpickle
 
+from sweepwise.sweep.executor import Died
+
 PR_SET_PDEATHSIG = 1
 
 
-@dataclass(frozen=True)
-class Died:
-    """A job whose worker process ended without sending a result."""
-
-    exitcode: int | None
-
-    @property
-    def reason(self) -> str:
-        if self.exitcode is not None and self.exitcode < 0:
-            return f"process killed by {signal.Signals(-self.exitcode).name}"
-        return f"process exited with code {self.exitcode} before returning a result"
+def exit_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        return f"process killed by {signal.Signals(-exitcode).name}"
+    return f"process exited with code {exitcode} before returning a result"
 
 
 @dataclass
@@ -74,6 +70,8 @@ def _worker_main(connection: Connection, runner_bytes: bytes, environment: dict[
 
 class WorkerPool:
     """`size` spawned processes running `runner(job)` (runner pickled with cloudpickle) for submitted jobs."""
+
+    job_kind = "worker process"
 
     def __init__(self, runner: Callable[[Any], Any], size: int) -> None:
         self._context = multiprocessing.get_context("spawn")
@@ -131,7 +129,7 @@ class WorkerPool:
         except (EOFError, OSError):
             pass
         worker.process.join(timeout=5)
-        return Died(worker.process.exitcode)
+        return Died(exit_reason(worker.process.exitcode))
 
     def _replace(self, worker: _Worker) -> None:
         worker.connection.close()
@@ -142,6 +140,12 @@ class WorkerPool:
         for worker in self._workers:
             if worker.job_key == key:
                 worker.process.kill()
+
+    def cancel_stale(self, job_id: str) -> None:
+        """Nothing to do: workers die with the orchestrator that started them."""
+
+    def log_files(self, key: Hashable) -> list[Path]:
+        return []
 
     def shutdown(self) -> None:
         """Ask idle workers to exit, kill busy ones, and reap them all."""

@@ -19,12 +19,16 @@ class PruningReporter:
 
     def __init__(self, context: TrialContext, metric: str) -> None:
         pruner = instantiate(context.pruner) if context.pruner else None
-        study = optuna.load_study(study_name=context.study_name, storage=open_storage(context.storage), pruner=pruner)
+        storage = open_storage(context.storage)
+        study = optuna.load_study(study_name=context.study_name, storage=storage, pruner=pruner)
         self.trial = optuna.trial.Trial(study, context.trial_id)
         self.metric = metric
+        # epochs an earlier attempt of this trial reported (a resumed trial replays its checkpoint's epoch)
+        self.reported = set(storage.get_trial(context.trial_id).intermediate_values)
 
     def __call__(self, epoch: int, metrics: Mapping[str, float]) -> str | None:
-        self.trial.report(metrics[self.metric], step=epoch)
+        if epoch not in self.reported:
+            self.trial.report(metrics[self.metric], step=epoch)
         if self.trial.should_prune():
             return f"{PRUNED_PREFIX} at epoch {epoch}: {self.metric} {metrics[self.metric]:.4g}"
         return None

@@ -12,19 +12,19 @@ from rich.console import Console
 
 from sweepwise.errors import ConfigError, SweepwiseError
 from sweepwise.sweep.context import TrialContext
-from sweepwise.sweep.orchestrator import Executor, Orchestrator, SweepStopped
+from sweepwise.sweep.executor import Executor
+from sweepwise.sweep.executors import launcher_settings, make_executor
+from sweepwise.sweep.orchestrator import Orchestrator, SweepStopped
 from sweepwise.sweep.plan import SweepPlan, make_plan
 from sweepwise.sweep.plots import save_study_plots
-from sweepwise.sweep.pool import WorkerPool
 from sweepwise.sweep.progress import SweepProgress, top_trials_table
 from sweepwise.sweep.results import write_results
 from sweepwise.sweep.search_space import grid_of
+from sweepwise.sweep.slurm_executor import SlurmSettings
 from sweepwise.sweep.storage import open_storage
 from sweepwise.sweep.tracking import SweepTracker, mlflow_key
 from sweepwise.sweep.trial_job import JobRunner
 from sweepwise.tracking.provenance import provenance_tags
-
-LOCAL_LAUNCHERS = ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", "LocalLauncher")
 
 
 class SweeperImpl:
@@ -39,24 +39,20 @@ class SweeperImpl:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
             plan = make_plan(self.raw, arguments, self.hydra_context, self.config)
-            self._check_launcher()
-            self._run(plan)
+            launcher = launcher_settings(OmegaConf.to_container(self.config.hydra.launcher, resolve=True))
+            self._run(plan, launcher)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
         except KeyboardInterrupt:
             print("sweep interrupted: its running trials are FAIL (interrupted); the same command resumes it")
             raise SystemExit(130) from None
 
-    def _check_launcher(self) -> None:
-        target = str(self.config.hydra.launcher.get("_target_", ""))
-        if not target.endswith(LOCAL_LAUNCHERS):
-            raise ConfigError("hydra/launcher", target, "the optuna sweeper runs trials with the local launcher")
+    def _executor(self, plan: SweepPlan, launcher: SlurmSettings | None) -> Executor:
+        """Worker processes or SLURM jobs for the trials; the orchestrator shuts them down however it ends."""
+        runner = JobRunner(self.hydra_context, self.task_function, self.config)
+        return make_executor(launcher, runner, plan.settings.n_jobs, plan.sweep_dir / "slurm")
 
-    def _executor(self, plan: SweepPlan) -> Executor:
-        """Worker processes for the trials; the orchestrator shuts them down however the sweep ends."""
-        return WorkerPool(JobRunner(self.hydra_context, self.task_function, self.config), plan.settings.n_jobs)
-
-    def _run(self, plan: SweepPlan) -> None:
+    def _run(self, plan: SweepPlan, launcher: SlurmSettings | None) -> None:
         study = self._study(plan)
         tracker = SweepTracker(plan.tracking_uri, plan.experiment)
         parent = tracker.start_parent(study, self._settings_params(plan), provenance_tags(self._overrides()))
@@ -81,7 +77,6 @@ class SweeperImpl:
                 tracking_uri=plan.tracking_uri,
                 experiment_id=tracker.experiment_id,
                 parent_run_id=parent,
-                params={**trial.params, **plan.space.fixed},
                 run_id=run_id,
                 attempt=attempt,
             )
@@ -90,7 +85,7 @@ class SweeperImpl:
             study,
             plan.space,
             settings,
-            self._executor(plan),
+            self._executor(plan, launcher),
             tracker,
             progress,
             context,
@@ -135,7 +130,8 @@ class SweeperImpl:
         sweeper = {key: value for key, value in self.raw.items() if key not in ("params",)}
         sweeper = OmegaConf.to_container(OmegaConf.create(sweeper), resolve=True)
         space = {name: repr(distribution) for name, distribution in plan.space.distributions.items()}
-        return {"sweeper": sweeper, "search_space": space, "fixed": plan.space.fixed}
+        fixed = {mlflow_key(key): value for key, value in plan.space.fixed.items()}
+        return {"sweeper": sweeper, "search_space": space, "fixed": fixed}
 
     def _overrides(self) -> Sequence[str]:
         return list(OmegaConf.select(self.config, "hydra.overrides.task", default=[]) or [])

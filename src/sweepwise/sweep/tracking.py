@@ -1,6 +1,7 @@
 """The sweep in MLflow: one parent run per study, one child run per trial, created here before trials start."""
 
 import json
+import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +23,13 @@ from sweepwise.tracking.params import flatten
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 RUN_ID_ATTR = "mlflow_run_id"
 TRIAL_STATE_TAG = "sweepwise.trial_state"
+PLACEMENT_TAGS = {
+    "SLURM_JOB_ID": "sweepwise.slurm.job_id",
+    "SLURM_ARRAY_TASK_ID": "sweepwise.slurm.array_task_id",
+    "SLURMD_NODENAME": "sweepwise.slurm.node",
+    "SLURM_RESTART_COUNT": "sweepwise.slurm.restart_count",
+    "CUDA_VISIBLE_DEVICES": "sweepwise.cuda_visible_devices",
+}
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
 
 
@@ -46,19 +54,32 @@ def objective_metrics(values: Sequence[float] | None) -> dict[str, float]:
 def open_child_run(context: TrialContext) -> str:
     """The trial's MLflow run, created from the trial's own process (so that runs of parallel trials are created
     in parallel) and recorded on its Optuna trial at once, so the orchestrator can end it even if this process
-    dies; a retried trial reopens the run of its first attempt."""
+    dies; a retried or requeued trial reopens the run of its first attempt. Tagged with where it runs."""
     client = client_for(context.tracking_uri)
     if context.run_id:
         client.update_run(context.run_id, status="RUNNING")
+        client.log_batch(context.run_id, tags=[RunTag(key, value) for key, value in placement_tags().items()])
         return context.run_id
     run_id = create_child_run(
-        client, context.experiment_id, context.parent_run_id, context.study_name, context.trial_number
+        client, context.experiment_id, context.parent_run_id, context.study_name, context.trial_number, placement_tags()
     )
     open_storage(context.storage).set_trial_user_attr(context.trial_id, RUN_ID_ATTR, run_id)
     return run_id
 
 
-def create_child_run(client: MlflowClient, experiment_id: str, parent_run_id: str, study: str, number: int) -> str:
+def placement_tags() -> dict[str, str]:
+    """Where this process runs: its SLURM job, array index, node and restart count, and its GPUs."""
+    return {tag: os.environ[variable] for variable, tag in PLACEMENT_TAGS.items() if variable in os.environ}
+
+
+def create_child_run(
+    client: MlflowClient,
+    experiment_id: str,
+    parent_run_id: str,
+    study: str,
+    number: int,
+    extra_tags: Mapping[str, str] | None = None,
+) -> str:
     """A RUNNING child run named `trial-<number>` under the sweep's parent run."""
     tags = {
         MLFLOW_PARENT_RUN_ID: parent_run_id,
@@ -66,6 +87,7 @@ def create_child_run(client: MlflowClient, experiment_id: str, parent_run_id: st
         "sweepwise.study": study,
         "sweepwise.trial_number": str(number),
         TRIAL_STATE_TAG: "RUNNING",
+        **(extra_tags or {}),
     }
     return client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags).info.run_id
 
@@ -86,24 +108,6 @@ def close_run(client: MlflowClient, run_id: str, verdict: Verdict, params: Mappi
         # the task logged these params itself, formatted its own way: keep its values
         client.log_batch(run_id, metrics=metrics, tags=tags)
     client.set_terminated(run_id, status=RUN_STATUS[verdict.state])
-
-
-def close_child_run(context: TrialContext, verdict: Verdict, log_file: Path | None) -> bool:
-    """End the trial's run from its own process (trials end theirs in parallel) and attach its log; False, with
-    the error in the log, when that failed and the orchestrator has to end the run."""
-    if context.run_id is None:
-        return False
-    try:
-        client = client_for(context.tracking_uri)
-        close_run(client, context.run_id, verdict, context.params)
-        if log_file is not None and log_file.is_file() and log_file.stat().st_size:
-            client.log_artifact(context.run_id, str(log_file))
-    except Exception as error:
-        if log_file is not None:
-            with open(log_file, "a") as log:
-                log.write(f"ending the MLflow run from the trial failed: {type(error).__name__}: {error}\n")
-        return False
-    return True
 
 
 class SweepTracker:

@@ -17,9 +17,9 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, open_dict
 
 from sweepwise.sweep.compose import SweepComposer
-from sweepwise.sweep.context import TrialContext, set_current_trial
+from sweepwise.sweep.context import TrialContext, is_requeued, set_current_trial
 from sweepwise.sweep.job_run import run_owned_job
-from sweepwise.sweep.tracking import close_child_run, open_child_run
+from sweepwise.sweep.tracking import open_child_run
 from sweepwise.sweep.verdict import Verdict, objective_verdict
 
 
@@ -44,9 +44,7 @@ class TrialOutcome:
     reason: str = ""
     started: float = 0.0
     ended: float = 0.0
-    # in a sweep: the trial's MLflow run, and whether the trial's process ended it
-    run_id: str | None = None
-    run_closed: bool = False
+    run_id: str | None = None  # in a sweep: the trial's MLflow run
 
     def judge(self, n_objectives: int) -> Verdict:
         if self.status == "complete":
@@ -103,6 +101,8 @@ class JobRunner:
         except optuna.TrialPruned as pruned:
             outcome = TrialOutcome("pruned", reason=str(pruned) or "pruned")
         except BaseException as error:  # the task's failure is the outcome, whatever it is
+            if is_requeued():
+                raise  # the job goes back to the queue and runs this trial again
             reason = str(error) if isinstance(error, SystemExit) else f"{type(error).__name__}: {error}"
             outcome = TrialOutcome("failed", reason=reason)
             if log_file:
@@ -112,9 +112,7 @@ class JobRunner:
         finally:
             set_current_trial(None)
         outcome.started, outcome.ended = started, time.time()
-        if context is not None:
-            outcome.run_id = context.run_id
-            outcome.run_closed = close_child_run(context, outcome.judge(len(context.directions)), log_file)
+        outcome.run_id = context.run_id if context else None
         return outcome
 
     def _run(self, job: TrialJob) -> JobReturn:

@@ -53,8 +53,11 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
 class MlflowRun:
     """A started run: params, one batched metrics call per epoch, tags, artifacts, and its end state."""
 
-    def __init__(self, client: MlflowClient, run_id: str) -> None:
+    def __init__(self, client: MlflowClient, run_id: str, resumed: bool = False) -> None:
         self.client, self.run_id = client, run_id
+        self._resumed = resumed
+        # in a reopened run: the last epoch whose metrics it has (read when the first epoch comes in)
+        self._logged_through: int | None = None
 
     @classmethod
     def start(
@@ -66,11 +69,14 @@ class MlflowRun:
         parent_run_id: str | None = None,
         resume_run_id: str | None = None,
     ) -> "MlflowRun":
-        """Create a run (a child when `parent_run_id` is given) or reopen `resume_run_id` after a restart."""
+        """Create a run (a child when `parent_run_id` is given) or reopen `resume_run_id` (a sweep trial's run,
+        or a run continued after a restart), with `tags` either way."""
         client = client_for(uri)
         if resume_run_id is not None:
             client.update_run(resume_run_id, status="RUNNING")
-            return cls(client, resume_run_id)
+            run = cls(client, resume_run_id, resumed=True)
+            run.set_tags(tags)
+            return run
         all_tags = dict(tags)
         if parent_run_id:
             all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
@@ -94,7 +100,13 @@ class MlflowRun:
         self.client.log_batch(self.run_id, metrics=batch)
 
     def __call__(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        """Epoch callback of the training loop: the epoch number is the step."""
+        """Epoch callback of the training loop: the epoch number is the step. A reopened run skips the epochs
+        it already has (an epoch's metrics are written in one commit, so one metric's history tells)."""
+        if self._resumed and self._logged_through is None:
+            history = self.client.get_metric_history(self.run_id, next(iter(metrics)))
+            self._logged_through = max((metric.step for metric in history), default=0)
+        if self._logged_through is not None and epoch <= self._logged_through:
+            return
         self.log_metrics(metrics, step=epoch)
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:

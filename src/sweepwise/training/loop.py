@@ -71,6 +71,7 @@ class Trainer:
         self.progress, self.callbacks = progress, list(callbacks)
         self.checkpoint_extra = dict(checkpoint_extra or {})
         self.state = TrainState()
+        self._replay_last_epoch = False
         self.steps_per_epoch = data.steps_per_epoch(settings.batch_size)
         self.total_steps = settings.max_steps or settings.epochs * self.steps_per_epoch
         self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
@@ -83,10 +84,16 @@ class Trainer:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.state = TrainState(**checkpoint["train_state"])
         restore_rng_state(checkpoint["rng"])
+        self._replay_last_epoch = True
 
     def fit(self) -> TrainState:
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         self.model.train()
+        if self._replay_last_epoch and self.state.history:
+            # the process may have stopped between saving the checkpoint and the callbacks: callbacks skip
+            # what they have already seen
+            *_, last = self.state.history
+            self._call_back(int(last["epoch"]), {key: value for key, value in last.items() if key != "epoch"})
         while self.state.epoch < self.epochs and self.state.step < self.total_steps and not self.state.stop_reason:
             epoch = self.state.epoch + 1
             train_metrics = self._train_epoch(epoch, parameters)
@@ -100,9 +107,12 @@ class Trainer:
             self._update_best(epoch, metrics)
             self._update_early_stopping(metrics)
             self._save(LAST_CHECKPOINT)
-            for callback in self.callbacks:
-                self.state.stop_reason = self.state.stop_reason or callback(epoch, metrics)
+            self._call_back(epoch, metrics)
         return self.state
+
+    def _call_back(self, epoch: int, metrics: dict[str, float]) -> None:
+        for callback in self.callbacks:
+            self.state.stop_reason = self.state.stop_reason or callback(epoch, metrics)
 
     def _train_epoch(self, epoch: int, parameters: list[nn.Parameter]) -> dict[str, float]:
         settings = self.settings

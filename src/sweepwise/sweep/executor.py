@@ -1,0 +1,41 @@
+"""What runs trial jobs for the orchestrator: worker processes here, or SLURM jobs on a cluster."""
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from sweepwise.sweep.trial_job import TrialJob, TrialOutcome
+
+
+@dataclass(frozen=True)
+class Died:
+    """A job whose process ended without a result (killed, crashed, cancelled by the cluster)."""
+
+    reason: str
+
+
+class Executor(Protocol):
+    """Runs trial jobs somewhere and reports each one's outcome as it ends."""
+
+    # how its jobs are called in messages: "worker process", "SLURM job"
+    job_kind: str
+
+    def submit(self, key: Hashable, job: "TrialJob") -> str | None:
+        """Start `job`; returns the id the job has outside this process (a SLURM job id), if any."""
+
+    def wait(self, timeout: float | None) -> list[tuple[Hashable, "TrialOutcome | Died"]]:
+        """The jobs that ended, waiting up to `timeout` seconds for at least one."""
+
+    def kill(self, key: Hashable) -> None:
+        """Stop a job now; `wait` then reports it as died."""
+
+    def cancel_stale(self, job_id: str) -> None:
+        """Stop a job that an earlier, killed orchestrator started (by the id `submit` returned)."""
+
+    def log_files(self, key: Hashable) -> list[Path]:
+        """Output files the executor itself keeps for a job (besides the job's own log)."""
+
+    def shutdown(self) -> None:
+        """Stop every job still running and release the executor's resources."""

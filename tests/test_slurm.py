@@ -1,0 +1,187 @@
+"""Sweeps on a real SLURM cluster (`make slurm-up`): GPU jobs, preemption and requeue, cancelled jobs, a killed
+orchestrator, plain multiruns and bad launcher settings."""
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from conftest import REPO, TINY, mlflow_client, run_script, run_train
+from sweep_helpers import TOY, load_study, run_toy, states, sweep_runs
+
+pytestmark = pytest.mark.slow
+ON_SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.poll_interval_s=2"]
+
+
+def start(script: Path, args: Sequence[str], cwd: Path) -> subprocess.Popen:
+    """`python SCRIPT ARGS` in the background, its output in cwd/orchestrator.log."""
+    log = open(cwd / "orchestrator.log", "w")  # noqa: SIM115 (the process writes to it after this returns)
+    return subprocess.Popen([sys.executable, str(script), *args], cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def wait_for(predicate, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.25)
+    raise AssertionError(f"waited {seconds} s for {what}")
+
+
+def job_ids_of(trial_folder: Path) -> list[str]:
+    """The SLURM jobs a trial had, from the files submitit keeps in its folder."""
+    return sorted(path.name.split("_")[0] for path in (trial_folder / "slurm").glob("*_submitted.pkl"))
+
+
+def accounting(job_ids: Sequence[str]) -> dict[str, str]:
+    listed = subprocess.run(
+        ["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids), "-o", "JobIDRaw,State"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(line.split("|", 1) for line in listed.stdout.splitlines())
+
+
+def test_sweep_runs_every_trial_as_a_gpu_job_with_its_own_gpu(slurm, tmp_path: Path):
+    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=3"]
+    done = run_train([*args, "hydra.launcher.gpus_per_node=1"], tmp_path, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = load_study(tmp_path, "random_lr_wd")
+    assert states(study) == {"COMPLETE": 6}
+    job_of = {trial.number: trial.user_attrs["job_id"] for trial in study.trials}
+    assert len(set(job_of.values())) == 6 and f"as SLURM job {job_of[0]}" in done.stdout
+    assert set(accounting(list(job_of.values())).values()) == {"COMPLETED"}
+    parents, children = sweep_runs(tmp_path, "sweepwise")
+    assert len(parents) == 1 and len(children) == 6
+    client = mlflow_client(tmp_path)
+    gpu_of, ran = {}, {trial.number: trial.user_attrs["ran"] for trial in study.trials}
+    for child in children:
+        tags = child.data.tags
+        number = int(tags["sweepwise.trial_number"])
+        assert tags["mlflow.parentRunId"] == parents[0].info.run_id and child.info.status == "FINISHED"
+        assert tags["sweepwise.slurm.job_id"] == job_of[number] and tags["sweepwise.slurm.node"]
+        assert tags["sweepwise.device"] == "cpu"  # the cluster's GPUs are fake: torch falls back to the CPU
+        gpu_of[number] = tags["sweepwise.cuda_visible_devices"]
+        artifacts = {artifact.path for artifact in client.list_artifacts(child.info.run_id)}
+        assert f"{job_of[number]}_0_log.out" in artifacts and "trial.log" in artifacts
+    overlapping = [(a, b) for a in ran for b in ran if a < b and ran[a][0] < ran[b][1] and ran[b][0] < ran[a][1]]
+    assert overlapping, ran  # three slots: some trials ran at the same time
+    assert all(gpu_of[a] != gpu_of[b] for a, b in overlapping), (gpu_of, overlapping)
+    assert set(gpu_of.values()) <= {"0", "1", "2", "3"}
+
+
+def test_preempted_trial_resumes_from_its_checkpoint_in_the_same_run(slurm, tmp_path: Path):
+    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=1", "trainer.epochs=40"]
+    sweep = start(REPO / "train.py", [*args, "hydra/sweeper/pruner=none"], tmp_path)
+    trial_folder = tmp_path / "multirun" / "random_lr_wd" / "0"
+    wait_for(lambda: (trial_folder / "checkpoints" / "last.pt").exists(), 180, "the trial's first checkpoint")
+    (job_id,) = job_ids_of(trial_folder)
+    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+    assert sweep.wait(timeout=600) == 0, (tmp_path / "orchestrator.log").read_text()[-3000:]
+    (trial,) = load_study(tmp_path, "random_lr_wd").trials
+    assert trial.state.name == "COMPLETE" and sorted(trial.intermediate_values) == list(range(1, 41))
+    _, children = sweep_runs(tmp_path, "sweepwise")
+    (child,) = children
+    tags = child.data.tags
+    assert child.info.status == "FINISHED" and tags["sweepwise.trial_state"] == "COMPLETE"
+    assert tags["sweepwise.slurm.job_id"] == job_id and tags["sweepwise.slurm.restart_count"] == "1"
+    resumed_from = int(tags["sweepwise.resumed_from_epoch"])
+    assert 1 <= resumed_from < 40
+    steps = [metric.step for metric in mlflow_client(tmp_path).get_metric_history(child.info.run_id, "val/acc")]
+    assert sorted(steps) == list(range(1, 41))  # every epoch once: nothing lost, nothing duplicated
+    log = (trial_folder / "trial.log").read_text()
+    assert f"resumed from the checkpoint of epoch {resumed_from}" in log
+    assert sum(line.startswith("epoch ") for line in log.splitlines()) == 40  # no epoch trained twice
+
+
+def test_cancelled_job_fails_its_trial_and_the_sweep_goes_on(slurm, tmp_path: Path):
+    args = ["-m", *ON_SLURM, "hydra.sweeper.n_trials=4", "hydra.sweeper.max_failure_rate=0.5", "short_sleep=0.5"]
+    sweep = start(TOY, [*args, "long_trials=[0]", "long_sleep=600"], tmp_path)
+    trial_folder = tmp_path / "multirun" / "toy" / "0"
+    (job_id,) = wait_for(lambda: job_ids_of(trial_folder), 120, "trial 0's job")
+    subprocess.run(["scancel", job_id], check=True)
+    assert sweep.wait(timeout=300) == 0, (tmp_path / "orchestrator.log").read_text()[-3000:]
+    trials = load_study(tmp_path, "toy").trials
+    assert [trial.state.name for trial in trials] == ["FAIL", "COMPLETE", "COMPLETE", "COMPLETE"]
+    assert f"SLURM job {job_id} ended CANCELLED" in trials[0].user_attrs["fail_reason"]
+    _, children = sweep_runs(tmp_path, "toy")
+    failed = next(child for child in children if child.data.tags["sweepwise.trial_number"] == "0")
+    assert failed.info.status == "FAILED" and "CANCELLED" in failed.data.tags["sweepwise.fail_reason"]
+
+
+def test_job_cancelled_by_the_cluster_is_retried_as_a_new_job(slurm, tmp_path: Path):
+    sweep = start(
+        TOY, ["-m", *ON_SLURM, "hydra.sweeper.n_trials=1", "hydra.sweeper.retries=1", "behaviour=hang_once"], tmp_path
+    )
+    trial_folder = tmp_path / "multirun" / "toy" / "0"
+    (first_job,) = wait_for(lambda: job_ids_of(trial_folder), 120, "the trial's job")
+    wait_for(lambda: (trial_folder / "hung-once").exists(), 120, "the job to start")
+    subprocess.run(["scancel", first_job], check=True)
+    assert sweep.wait(timeout=300) == 0, (tmp_path / "orchestrator.log").read_text()[-3000:]
+    (trial,) = load_study(tmp_path, "toy").trials
+    assert trial.state.name == "COMPLETE" and trial.user_attrs["attempts"] == 2
+    jobs = job_ids_of(trial_folder)
+    assert len(jobs) == 2 and trial.user_attrs["job_id"] != first_job
+    assert accounting([first_job])[first_job].startswith("CANCELLED")
+
+
+def test_sweep_whose_orchestrator_was_killed_resumes_without_losing_or_duplicating_trials(slurm, tmp_path: Path):
+    args = ["-m", *ON_SLURM, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=3", "short_sleep=3"]
+    sweep = start(TOY, args, tmp_path)
+    journal = tmp_path / "studies" / "toy.journal"
+
+    def complete_trials() -> list[int]:
+        if not journal.exists():
+            return []
+        return [t.number for t in load_study(tmp_path, "toy").trials if t.state.name == "COMPLETE"]
+
+    done_before = wait_for(complete_trials, 180, "a complete trial")
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    left_running = [t for t in load_study(tmp_path, "toy").trials if t.state.name == "RUNNING"]
+    assert left_running  # the kill left jobs in the cluster
+    stale_jobs = [t.user_attrs["job_id"] for t in left_running]
+
+    again = run_toy(args, tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    trials = load_study(tmp_path, "toy").trials
+    interrupted = [t for t in trials if "interrupted" in str(t.user_attrs.get("fail_reason", ""))]
+    finished = [t for t in trials if t.state.name == "COMPLETE"]
+    assert len(finished) == 6 and set(done_before) <= {t.number for t in finished}
+    assert {t.number for t in interrupted} == {t.number for t in left_running}
+    for job_id, state in accounting(stale_jobs).items():
+        assert state.startswith(("CANCELLED", "COMPLETED")), (job_id, state)  # none runs on unwatched
+    _, children = sweep_runs(tmp_path, "toy")
+    numbers = [child.data.tags["sweepwise.trial_number"] for child in children]
+    assert sorted(numbers) == sorted(str(t.number) for t in trials)  # one run per trial, none twice
+
+
+def test_plain_multirun_runs_each_job_on_slurm(slurm, tmp_path: Path):
+    done = run_script(TOY, ["--config-name", "plain", "-m", *ON_SLURM, "x=0.1,0.5"], tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for num in (0, 1):
+        job_folder = tmp_path / "multirun" / "plain" / str(num)
+        assert len(job_ids_of(job_folder)) == 1 and (job_folder / ".hydra" / "overrides.yaml").exists()
+        submission = next((job_folder / "slurm").glob("*_submission.sh")).read_text()
+        assert "#SBATCH --gpus-per-node=1" in submission and "OMP_NUM_THREADS" in submission
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("hydra.launcher.signal_delay_s=600", "hydra.launcher.signal_delay_s"),
+        ("hydra.launcher.cpus_per_task=0", "hydra.launcher.cpus_per_task"),
+        ("hydra.launcher.partition=no_such_partition", "no_such_partition"),
+    ],
+)
+def test_bad_launcher_settings_stop_the_sweep_before_any_trial(slurm, tmp_path: Path, override: str, named: str):
+    done = run_toy(["-m", *ON_SLURM, "hydra.launcher.timeout_min=5", override], tmp_path, timeout=120)
+    assert done.returncode != 0
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert named in line
+    assert not (tmp_path / "studies").exists() and not (tmp_path / "multirun" / "toy" / "0").exists()
