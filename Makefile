@@ -10,7 +10,7 @@ PORT ?= 5000
 SWEEP ?= random_lr_wd
 TRIALS ?= 12
 
-.PHONY: help install demo train sweep sweep-slurm test lint format bench ui mlflow-server slurm-up slurm-down clean
+.PHONY: help install demo train inspect preflight sweep ensemble sweep-slurm test lint format bench ui mlflow-server slurm-up slurm-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -30,8 +30,17 @@ demo: $(STAMP) ## a small random-search sweep on the embedded digits data (8 tri
 train: $(STAMP) ## one training with the default config (digits, convnet, adam, cosine)
 	$(PY) train.py
 
+inspect: $(STAMP) ## the data report of the default data (ARGS="data=image_folder data.root=..." for another)
+	$(PY) train.py task=inspect $(ARGS)
+
+preflight: $(STAMP) ## the recipe's checks alone (ARGS="model=mlp data=csv ..." for another config)
+	$(PY) train.py task=preflight $(ARGS)
+
 sweep: $(STAMP) ## a sweep from sweeps/ (SWEEP=random_lr_wd|architecture|regularize, TRIALS=12)
 	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS)
+
+ensemble: $(STAMP) ## a finished sweep's best trials alone and as an ensemble (STUDY=random_lr_wd K=5)
+	$(PY) -m sweepwise.recipe.ensemble --study $(or $(STUDY),$(SWEEP)) --k $(or $(K),5)
 
 sweep-slurm: $(STAMP) ## the same sweep with every trial a SLURM job (one GPU each; SLURM_CONF for a test cluster)
 	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS) hydra/launcher=slurm
@@ -53,6 +62,7 @@ bench: $(STAMP) ## every benchmark (about 12 minutes; the pruning one is most of
 	$(PY) bench/slot_utilization.py
 	$(PY) bench/sweep_overhead.py
 	$(PY) bench/pruning.py
+	$(PY) bench/preflight.py
 
 ui: mlflow-server ## open the MLflow UI on ./mlflow.db at http://$(HOST):$(PORT)
 

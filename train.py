@@ -1,4 +1,5 @@
-"""Train once: `python train.py [overrides]`; sweep: `python train.py -m sweeps=NAME`."""
+"""Train once: `python train.py [overrides]`; sweep: `python train.py -m sweeps=NAME`; the recipe's checks alone:
+`python train.py task=preflight`; the data report: `python train.py task=inspect`."""
 
 import sys
 from pathlib import Path
@@ -8,14 +9,22 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from sweepwise.cli import check_group_choices
-from sweepwise.errors import SweepwiseError
+from sweepwise.errors import ConfigError, SweepwiseError
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
     from sweepwise.app import train
+    from sweepwise.recipe.inspection import run_inspect
+    from sweepwise.recipe.preflight import run_standalone
 
     try:
+        if cfg.task not in ("train", "preflight", "inspect"):
+            raise ConfigError("task", cfg.task, "must be train, preflight or inspect")
+        if cfg.task == "preflight":
+            raise SystemExit(run_standalone(cfg))
+        if cfg.task == "inspect":
+            raise SystemExit(run_inspect(cfg))
         return train(cfg, overrides=HydraConfig.get().overrides.task)
     except SweepwiseError as error:
         raise SystemExit(f"error: {error}") from None

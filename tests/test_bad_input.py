@@ -31,6 +31,8 @@ CASES = {
         lambda tmp: ["data=image_folder", f"data.root={one_class_folder(tmp)}"],
         "data.root=",
     ),
+    "unknown task": (lambda tmp: ["task=evaluate"], "task='evaluate'"),
+    "unknown preflight mode": (lambda tmp: ["task=preflight", "recipe.preflight=strict"], "recipe.preflight='strict'"),
     "csv without label column": (
         lambda tmp: ["data=csv", f"data.path={csv_without_label(tmp)}", "data.label_column=target"],
         "data.label_column='target'",

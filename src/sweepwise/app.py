@@ -9,6 +9,8 @@ from omegaconf import DictConfig, OmegaConf
 from sweepwise import configure
 from sweepwise.console import make_progress, print_summary
 from sweepwise.data import DataModule
+from sweepwise.recipe.dynamics import PredictionDynamics, mistakes
+from sweepwise.recipe.pipeline import class_priors, init_final_bias
 from sweepwise.sweep.context import TrialContext, current_trial, is_requeued
 from sweepwise.sweep.pruning import PRUNED_PREFIX, PruningReporter, reports_to_study
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
@@ -16,7 +18,7 @@ from sweepwise.tracking.params import flatten
 from sweepwise.tracking.plots import save_curves
 from sweepwise.tracking.provenance import provenance_tags
 from sweepwise.training.checkpoint import load_checkpoint
-from sweepwise.training.loop import LAST_CHECKPOINT, Trainer
+from sweepwise.training.loop import LAST_CHECKPOINT, Trainer, planned_steps
 from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
 
 RUN_ID_KEY = "mlflow_run_id"
@@ -39,6 +41,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
     data.steps_per_epoch(settings.batch_size)
     model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes)
     model = model.to(device)
+    if OmegaConf.select(cfg, "recipe.init_bias", default=False):
+        init_final_bias(model, class_priors(data, settings.batch_size))
     optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
     schedule = configure.build(cfg.schedule, "schedule")
     trial = current_trial()
@@ -61,6 +65,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
             config_file.parent.mkdir(parents=True, exist_ok=True)
             config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
             run.log_artifact(config_file)
+        steps = planned_steps(settings, data.steps_per_epoch(settings.batch_size))
+        dynamics = PredictionDynamics(data, steps, settings.eval_batch_size)
         trainer = Trainer(
             model,
             optimizer,
@@ -72,6 +78,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
             progress,
             callbacks=[run, *callbacks],
             checkpoint_extra={RUN_ID_KEY: run.run_id},
+            probe=dynamics,
         )
         if checkpoint is not None:
             trainer.resume(checkpoint)
@@ -80,6 +87,12 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
         state = trainer.fit()
         progress.close()
         run.log_artifact(save_curves(state.history, output_dir / "curves.png"))
+        for path in [
+            dynamics.save(output_dir / "prediction_dynamics.png"),
+            *mistakes(model, data, settings.eval_batch_size, output_dir),
+        ]:
+            if path is not None:
+                run.log_artifact(path, "predictions")
         run.set_tags(
             {
                 "sweepwise.best_epoch": state.best_epoch,

@@ -103,7 +103,7 @@ def load_image_folder(
     if channels not in (1, 3):
         raise ConfigError("data.channels", channels, "must be 1 (grey) or 3 (RGB)")
     class_names, samples = find_samples(folder)
-    size = _target_size(image_size, samples[0][0], channels)
+    size = target_size(image_size, samples[0][0], channels)
     train_index, val_index = split_indices(len(samples), val_fraction, split_seed)
     train_samples = [samples[i] for i in train_index]
     val_samples = [samples[i] for i in val_index]
@@ -121,7 +121,7 @@ def load_image_folder(
     )
 
 
-def _target_size(image_size: int | Sequence[int] | None, first: Path, channels: int) -> tuple[int, int]:
+def target_size(image_size: int | Sequence[int] | None, first: Path, channels: int) -> tuple[int, int]:
     if image_size is None:
         height, width = decode_image(first, None, channels).shape[1:]
         return int(height), int(width)

@@ -20,6 +20,22 @@ def load_csv(
     augment: dict | None = None,
 ) -> TensorData:
     """Labels may be any values (sorted, then numbered); features must be numeric and complete."""
+    features, labels, class_names = read_table(path, label_column, feature_columns)
+    return TensorData.from_arrays(
+        features,
+        labels,
+        class_names,
+        val_fraction=val_fraction,
+        split_seed=split_seed,
+        augment=make_augment(augment),
+    )
+
+
+def read_table(
+    path: str, label_column: str, feature_columns: Sequence[str] | None
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(features as float32 rows, labels numbered by their sorted values, class names) of a CSV file; features
+    may still hold NaNs."""
     file = Path(path)
     if not file.is_file():
         raise ConfigError("data.path", path, "file does not exist")
@@ -45,11 +61,4 @@ def load_csv(
     class_names, labels = np.unique(table[label_column].to_numpy(), return_inverse=True)
     if len(class_names) < 2:
         raise ConfigError("data.label_column", label_column, f"has a single class ({class_names[0]!r}); need >= 2")
-    return TensorData.from_arrays(
-        table[features].to_numpy(dtype=np.float32),
-        labels.astype(np.int64),
-        [str(name) for name in class_names],
-        val_fraction=val_fraction,
-        split_seed=split_seed,
-        augment=make_augment(augment),
-    )
+    return table[features].to_numpy(dtype=np.float32), labels.astype(np.int64), [str(name) for name in class_names]

@@ -11,9 +11,12 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from sweepwise.errors import ConfigError, SweepwiseError
+from sweepwise.recipe.report import PreflightFailed, failure_message
+from sweepwise.recipe.settings import ensemble_size, preflight_mode
 from sweepwise.sweep.context import TrialContext
 from sweepwise.sweep.executor import Executor
 from sweepwise.sweep.executors import launcher_settings, make_executor
+from sweepwise.sweep.job_run import task_part
 from sweepwise.sweep.orchestrator import Orchestrator, SweepStopped
 from sweepwise.sweep.plan import SweepPlan, make_plan
 from sweepwise.sweep.plots import save_study_plots
@@ -22,7 +25,7 @@ from sweepwise.sweep.results import write_results
 from sweepwise.sweep.search_space import grid_of
 from sweepwise.sweep.slurm_executor import SlurmSettings
 from sweepwise.sweep.storage import open_storage
-from sweepwise.sweep.tracking import SweepTracker, mlflow_key
+from sweepwise.sweep.tracking import SWEEP_DIR_ATTR, SweepTracker, mlflow_key
 from sweepwise.sweep.trial_job import JobRunner
 from sweepwise.tracking.provenance import provenance_tags
 
@@ -30,6 +33,7 @@ from sweepwise.tracking.provenance import provenance_tags
 class SweeperImpl:
     def __init__(self, **raw: Any) -> None:
         self.raw = raw
+        self.ensemble_k = 0
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
@@ -40,7 +44,8 @@ class SweeperImpl:
         try:
             plan = make_plan(self.raw, arguments, self.hydra_context, self.config)
             launcher = launcher_settings(OmegaConf.to_container(self.config.hydra.launcher, resolve=True))
-            self._run(plan, launcher)
+            preflight, self.ensemble_k = preflight_mode(self.config), ensemble_size(self.config)
+            self._run(plan, launcher, preflight)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
         except KeyboardInterrupt:
@@ -52,8 +57,9 @@ class SweeperImpl:
         runner = JobRunner(self.hydra_context, self.task_function, self.config)
         return make_executor(launcher, runner, plan.settings.n_jobs, plan.sweep_dir / "slurm")
 
-    def _run(self, plan: SweepPlan, launcher: SlurmSettings | None) -> None:
+    def _run(self, plan: SweepPlan, launcher: SlurmSettings | None, preflight: str) -> None:
         study = self._study(plan)
+        study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
         tracker = SweepTracker(plan.tracking_uri, plan.experiment)
         parent = tracker.start_parent(study, self._settings_params(plan), provenance_tags(self._overrides()))
         settings = plan.settings
@@ -95,8 +101,10 @@ class SweeperImpl:
         )
         status = "FINISHED"
         try:
+            if preflight != "off":
+                self._preflight(plan, tracker, preflight)
             orchestrator.run()
-        except SweepStopped:
+        except (SweepStopped, PreflightFailed):
             status = "FAILED"
             raise
         except BaseException:
@@ -105,6 +113,27 @@ class SweeperImpl:
         finally:
             progress.close()
             self._report(study, plan, tracker, orchestrator, status)
+
+    def _preflight(self, plan: SweepPlan, tracker: SweepTracker, mode: str) -> None:
+        """The recipe's checks on the sweep's base config, logged on the parent run; a FAIL stops the sweep before
+        its first trial unless `mode` is warn."""
+        from sweepwise.recipe.preflight import log_preflight, run_preflight  # imports torch: only when asked for
+
+        folder = plan.sweep_dir / "preflight"
+        base = task_part(self.config)
+        OmegaConf.update(base, "output_dir", str(folder))
+        results, files = run_preflight(base, folder)
+        tracker.writer.call(log_preflight, tracker.client, tracker.parent_run_id, results, files)
+        if mode == "fail" and any(result.failed for result in results):
+            raise PreflightFailed(failure_message(results))
+
+    def _ensemble(self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker) -> None:
+        """The best `recipe.ensemble_top_k` trials alone and averaged, on the parent run."""
+        from sweepwise.recipe.ensemble import evaluate_ensemble, log_to_parent, report  # imports torch
+
+        rows, gain, gain_se = evaluate_ensemble(study, plan.sweep_dir, self.ensemble_k)
+        files = report(rows, gain, gain_se, plan.sweep_dir / "ensemble")
+        tracker.writer.call(log_to_parent, tracker.client, tracker.parent_run_id, rows, gain, gain_se, files)
 
     def _study(self, plan: SweepPlan) -> optuna.Study:
         """Create or load the study, then give it the configured sampler, seeded past the trials it already has."""
@@ -154,6 +183,8 @@ class SweeperImpl:
         tracker.log_parent(metrics, tags, step=sum(counts.values()))
         for path in save_study_plots(study, plan.sweep_dir / "plots"):
             tracker.log_parent_artifact(path, "plots")
+        if self.ensemble_k and status == "FINISHED" and len(plan.directions) == 1 and results is not None:
+            self._ensemble(study, plan, tracker)
         tracker.log_parent_json(OmegaConf.to_container(self.config.hydra.sweeper, resolve=False), "sweep_config.json")
         tracker.end_parent(status)
         console = Console(soft_wrap=True)

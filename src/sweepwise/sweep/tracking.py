@@ -21,6 +21,7 @@ from sweepwise.tracking.mlflow_run import client_for, ensure_experiment
 from sweepwise.tracking.params import flatten
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
+SWEEP_DIR_ATTR = "sweep_dir"  # a study's folder of trial folders (multirun/<study>)
 RUN_ID_ATTR = "mlflow_run_id"
 TRIAL_STATE_TAG = "sweepwise.trial_state"
 PLACEMENT_TAGS = {

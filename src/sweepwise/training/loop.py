@@ -25,9 +25,22 @@ LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 
 
+def planned_steps(settings: TrainerSettings, steps_per_epoch: int) -> int:
+    """The optimiser steps a run plans: `max_steps` when set, else all of its epochs."""
+    return settings.max_steps or settings.epochs * steps_per_epoch
+
+
 class EpochCallback(Protocol):
     def __call__(self, epoch: int, metrics: dict[str, float]) -> str | None:
         """Called after each epoch's metrics and checkpoint; return a reason to stop training, or None."""
+
+
+class StepProbe(Protocol):
+    """Looks at the model every `every` optimiser steps (e.g. to record prediction dynamics); must not change it."""
+
+    every: int
+
+    def __call__(self, step: int, model: nn.Module) -> None: ...
 
 
 class Progress(Protocol):
@@ -65,15 +78,16 @@ class Trainer:
         progress: Progress,
         callbacks: Sequence[EpochCallback] = (),
         checkpoint_extra: dict[str, Any] | None = None,
+        probe: StepProbe | None = None,
     ) -> None:
         self.model, self.optimizer, self.schedule, self.data = model, optimizer, schedule, data
         self.settings, self.objective, self.autocast = settings, objective, autocast
-        self.progress, self.callbacks = progress, list(callbacks)
+        self.progress, self.callbacks, self.probe = progress, list(callbacks), probe
         self.checkpoint_extra = dict(checkpoint_extra or {})
         self.state = TrainState()
         self._replay_last_epoch = False
         self.steps_per_epoch = data.steps_per_epoch(settings.batch_size)
-        self.total_steps = settings.max_steps or settings.epochs * self.steps_per_epoch
+        self.total_steps = planned_steps(settings, self.steps_per_epoch)
         self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
         for group in optimizer.param_groups:
             group.setdefault("initial_lr", group["lr"])
@@ -140,6 +154,8 @@ class Trainer:
             loss_sum += loss.detach()
             self.state.step += 1
             self.progress.advance(self.state.step, loss, lr)
+            if self.probe is not None and self.state.step % self.probe.every == 0:
+                self.probe(self.state.step, self.model)
         if self.data.device.type == "cuda":
             torch.cuda.synchronize(self.data.device)
         elapsed = time.perf_counter() - started

@@ -1,0 +1,162 @@
+"""Checks of a freshly initialised model: loss at init, the batch entering it, and how samples interact."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sweepwise.recipe.figures import pyplot, show_image
+from sweepwise.recipe.pipeline import Pipeline, chance_loss, class_priors, final_linear
+from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, verdict
+from sweepwise.training.evaluate import evaluate
+
+INIT_LOSS_TOLERANCE = 0.10  # the loss at init within 10% of its expected value, either side
+SAMPLES_FOR_GRADIENTS = 4
+PRIOR_TOLERANCE = 0.05  # the untrained model's mean class probabilities vs the priors, per class
+
+
+def loss_at_init(pipeline: Pipeline, seed: int) -> CheckResult:
+    """The mean validation loss of the untrained model against what predicting the priors costs."""
+    priors = class_priors(pipeline.data, pipeline.settings.batch_size) if pipeline.init_bias else None
+    expected = chance_loss(priors, pipeline.data.num_classes)
+    loss = evaluate(pipeline.model(seed), pipeline.data, pipeline.settings.eval_batch_size, pipeline.autocast)[
+        "val/loss"
+    ]
+    against = "entropy of the class priors" if priors is not None else f"ln({pipeline.data.num_classes})"
+    return CheckResult(
+        "loss at init",
+        verdict(abs(loss - expected) <= INIT_LOSS_TOLERANCE * expected),
+        f"{loss:.4f} (expected {expected:.4f})",
+        f"within {INIT_LOSS_TOLERANCE:.0%} of {against}",
+        "the untrained model is confidently wrong: the output layer's scale is off (a large init, a missing "
+        "softmax temperature) or the loss does not see logits",
+        value=loss,
+    )
+
+
+def final_bias_from_priors(pipeline: Pipeline, seed: int) -> CheckResult:
+    """With `recipe.init_bias`, the untrained model's mean prediction over the validation set is the class
+    priors (its output layer's bias was set to their logarithm)."""
+    name = "final-layer bias from priors"
+    if not pipeline.init_bias:
+        return CheckResult(name, NOT_APPLICABLE, "off", "recipe.init_bias=true turns it on")
+    model = pipeline.model(seed).eval()
+    priors = class_priors(pipeline.data, pipeline.settings.batch_size)
+    if final_linear(model) is None:
+        return CheckResult(name, WARN, "no nn.Linear output layer with a bias", "an output layer to initialise")
+    with torch.no_grad():
+        predicted = torch.cat(
+            [
+                torch.softmax(model(x).float(), dim=1)
+                for x, _ in pipeline.data.val_batches(pipeline.settings.eval_batch_size)
+            ]
+        ).mean(dim=0)
+    gap = float((predicted.cpu() - torch.as_tensor(priors, dtype=torch.float32)).abs().max())
+    return CheckResult(
+        name,
+        verdict(gap <= PRIOR_TOLERANCE),
+        f"max |mean prediction - prior| {gap:.3g}",
+        f"<= {PRIOR_TOLERANCE}",
+        "the layer set from the priors is not what makes the predictions: its weights dominate the bias (a large "
+        "init) or more layers follow it",
+        value=gap,
+    )
+
+
+def batch_entering_the_model(pipeline: Pipeline, seed: int, folder: Path) -> tuple[CheckResult, Path | None]:
+    """The exact tensor the model receives (caught by a forward pre-hook): finite, normalised, labels in range;
+    an image grid of it with its labels."""
+    model = pipeline.model(seed)
+    captured: list[torch.Tensor] = []
+    hook = model.register_forward_pre_hook(lambda _, args: captured.append(args[0].detach()))
+    inputs, labels = next(iter(pipeline.data.train_batches(pipeline.settings.batch_size, 1, seed)))
+    with torch.no_grad():
+        model(inputs)
+    hook.remove()
+    batch = captured[0].float()
+    per_channel = batch.transpose(0, 1).reshape(batch.shape[1], -1) if batch.ndim > 2 else batch.T
+    means, stds = per_channel.mean(dim=1), per_channel.std(dim=1)
+    finite = bool(torch.isfinite(batch).all())
+    labels_ok = bool(((labels >= 0) & (labels < pipeline.data.num_classes)).all())
+    worst_mean, low_std, high_std = float(means.abs().max()), float(stds.min()), float(stds.max())
+    ok = finite and labels_ok and worst_mean <= 1.0 and low_std >= 0.1 and high_std <= 5.0
+    bad = not finite or not labels_ok or worst_mean > 3.0 or high_std > 10.0
+    grid = save_batch_grid(batch, labels, pipeline.data.class_names, folder) if pipeline.data.is_image else None
+    result = CheckResult(
+        "batch entering the model",
+        PASS if ok else (FAIL if bad else WARN),
+        f"finite={finite}, labels in range={labels_ok}, max |channel mean| {worst_mean:.3g}, "
+        f"channel std {low_std:.3g}..{high_std:.3g}" + ("" if grid else " (tabular: no image grid)"),
+        "finite, labels in [0, C), |mean| <= 1 and std in [0.1, 5] per channel",
+        "the inputs are not normalised as intended (e.g. raw 0-255 pixels), or NaNs or bad labels get through",
+        value=worst_mean,
+    )
+    return result, grid
+
+
+def save_batch_grid(batch: torch.Tensor, labels: torch.Tensor, names: list[str], folder: Path) -> Path:
+    plt = pyplot()
+    count = min(16, len(batch))
+    figure, axes = plt.subplots(2, (count + 1) // 2, figsize=(2 * ((count + 1) // 2), 4.4))
+    for axis in np.ravel(axes):
+        axis.axis("off")
+    for axis, image, label in zip(np.ravel(axes), batch[:count].cpu(), labels[:count].cpu(), strict=False):
+        show_image(axis, image.numpy(), names[int(label)])
+    figure.suptitle("the batch entering the model (as the model sees it, rescaled per image)")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "batch_entering_model.png"
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+    return path
+
+
+def batch_independence(pipeline: Pipeline, seed: int) -> CheckResult:
+    """Backprop from one sample's outputs: the gradient on every other input must be exactly zero (norm layers
+    in eval mode), and on its own input non-zero."""
+    model = pipeline.model(seed).eval()
+    inputs, _ = pipeline.first_batch(SAMPLES_FOR_GRADIENTS, seed)
+    inputs = inputs.clone().requires_grad_(True)
+    chosen = 1
+    model(inputs)[chosen].sum().backward()
+    gradient = inputs.grad if inputs.grad is not None else torch.zeros_like(inputs)  # None: input unused
+    per_sample = gradient.flatten(1).abs().sum(dim=1)
+    leaked = float(per_sample[torch.arange(len(per_sample)) != chosen].max())
+    own = float(per_sample[chosen])
+    if own == 0.0:
+        return CheckResult(
+            "batch independence (backprop)",
+            FAIL,
+            f"gradient on sample {chosen}'s own input is 0",
+            "non-zero on its own input, zero on the others",
+            "the output does not depend on the input: the model ignores it (or its gradient is cut)",
+            value=own,
+        )
+    return CheckResult(
+        "batch independence (backprop)",
+        verdict(leaked == 0.0),
+        f"|gradient| on other samples' inputs {leaked:.3g}, on its own {own:.3g}",
+        "exactly 0 on other samples",
+        "gradient flows between samples: a reshape or view mixes the batch dimension (or a layer uses batch "
+        "statistics in eval mode)",
+        value=leaked,
+    )
+
+
+def per_sample_equals_batched(pipeline: Pipeline, seed: int) -> CheckResult:
+    """A per-sample loop gives the batched forward's outputs (eval mode)."""
+    model = pipeline.model(seed).eval()
+    inputs, _ = pipeline.first_batch(SAMPLES_FOR_GRADIENTS * 2, seed)
+    with torch.no_grad():
+        batched = model(inputs).float()
+        one_by_one = torch.cat([model(inputs[index : index + 1]) for index in range(len(inputs))]).float()
+    difference = float((batched - one_by_one).abs().max())
+    scale = max(1.0, float(batched.abs().max()))
+    return CheckResult(
+        "per-sample loop = batched forward",
+        verdict(difference <= 1e-4 * scale),
+        f"max |difference| {difference:.3g}",
+        f"<= {1e-4 * scale:.3g}",
+        "outputs depend on which other samples share the batch: a reshape mixing samples, or batch statistics "
+        "used at evaluation",
+        value=difference,
+    )

@@ -1,0 +1,157 @@
+"""The pipeline under check: data, model, optimiser and schedule built from the config, regularisation off.
+
+The checks train with the project's own `Trainer` for a few steps (no checkpoints, no MLflow), so what they
+exercise is what a real run does: the same data order, schedule, loss and evaluation.
+"""
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from sweepwise import configure
+from sweepwise.console import SilentProgress
+from sweepwise.data import DataModule
+from sweepwise.data.module import Batch
+from sweepwise.schedules import Constant
+from sweepwise.training.loop import Trainer, TrainState, planned_steps
+from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
+from sweepwise.training.settings import EarlyStopping, TrainerSettings
+
+# the recipe's "simplify": what regularises is switched off wherever the config has it
+REGULARISATION_OFF = {
+    "data.augment.max_shift": 0.0,
+    "data.augment.noise_std": 0.0,
+    "model.dropout": 0.0,
+    "optimizer.weight_decay": 0.0,
+}
+
+
+def simplified(cfg: DictConfig) -> DictConfig:
+    """A copy of `cfg` with augmentation, dropout and weight decay off (the keys it has)."""
+    simple = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    for key, value in REGULARISATION_OFF.items():
+        if OmegaConf.select(simple, key, default=None) is not None:
+            OmegaConf.update(simple, key, value)
+    return simple
+
+
+def class_priors(data: DataModule, batch_size: int) -> np.ndarray:
+    """The training set's class frequencies."""
+    counts = np.zeros(data.num_classes)
+    for _, labels in data.train_batches(batch_size, epoch=1, seed=0):
+        counts += np.bincount(labels.cpu().numpy(), minlength=data.num_classes)
+    return counts / counts.sum()
+
+
+def final_linear(model: nn.Module) -> nn.Linear | None:
+    """The model's last `nn.Linear` with a bias: its output layer in every model of this project."""
+    layers = [module for module in model.modules() if isinstance(module, nn.Linear) and module.bias is not None]
+    return layers[-1] if layers else None
+
+
+def init_final_bias(model: nn.Module, priors: np.ndarray) -> bool:
+    """Set the output layer's bias to the log class priors, so the first predictions are the priors."""
+    layer = final_linear(model)
+    if layer is None or layer.out_features != len(priors):
+        return False
+    with torch.no_grad():
+        layer.bias.copy_(torch.as_tensor(np.log(np.clip(priors, 1e-8, None)), dtype=layer.bias.dtype))
+    return True
+
+
+class ZeroedInputs:
+    """The same data with every input replaced by zeros: what a model learns without looking at the inputs."""
+
+    def __init__(self, data: DataModule) -> None:
+        self._data = data
+
+    def __getattr__(self, name: str):
+        return getattr(self._data, name)
+
+    def train_batches(self, batch_size: int, epoch: int, seed: int) -> Iterator[Batch]:
+        for inputs, labels in self._data.train_batches(batch_size, epoch, seed):
+            yield torch.zeros_like(inputs), labels
+
+    def val_batches(self, batch_size: int) -> Iterator[Batch]:
+        for inputs, labels in self._data.val_batches(batch_size):
+            yield torch.zeros_like(inputs), labels
+
+
+@dataclass
+class Pipeline:
+    cfg: DictConfig
+    settings: TrainerSettings
+    data: DataModule
+    device: torch.device
+    init_bias: bool
+
+    @classmethod
+    def build(cls, cfg: DictConfig) -> "Pipeline":
+        simple = simplified(cfg)
+        settings = configure.trainer_settings(simple)
+        configure.check_learning_rate(simple)
+        device = resolve_device(simple.trainer.device)
+        data = configure.build(simple.data, "data").to(device)
+        data.steps_per_epoch(settings.batch_size)
+        init_bias = bool(OmegaConf.select(simple, "recipe.init_bias", default=False))
+        return cls(simple, settings, data, device, init_bias)
+
+    @property
+    def autocast(self):
+        return autocast_for(self.device, self.cfg.trainer.precision)
+
+    @property
+    def planned_steps(self) -> int:
+        return planned_steps(self.settings, self.data.steps_per_epoch(self.settings.batch_size))
+
+    def model(self, seed: int) -> nn.Module:
+        """A freshly initialised model (seeded), with the output bias from the priors when asked for."""
+        seed_everything(seed, bool(self.cfg.trainer.deterministic))
+        model = configure.build(
+            self.cfg.model, "model", input_shape=self.data.input_shape, num_classes=self.data.num_classes
+        ).to(self.device)
+        if self.init_bias:
+            init_final_bias(model, class_priors(self.data, self.settings.batch_size))
+        return model
+
+    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        return configure.build(self.cfg.optimizer, "optimizer")(model.parameters())
+
+    def train(
+        self, steps: int, seed: int, data: DataModule | ZeroedInputs | None = None
+    ) -> tuple[nn.Module, TrainState]:
+        """Train a fresh model for `steps` optimiser steps with the real loop; returns it and its history."""
+        model = self.model(seed)
+        settings = replace(
+            self.settings, max_steps=steps, seed=seed, checkpoint_dir=None, early_stopping=EarlyStopping()
+        )
+        trainer = Trainer(
+            model,
+            self.optimizer(model),
+            Constant(),
+            data or self.data,  # type: ignore[arg-type]
+            settings,
+            configure.objective(self.cfg),
+            self.autocast,
+            SilentProgress(),
+        )
+        return trainer.fit()
+
+    def first_batch(self, size: int, seed: int) -> Batch:
+        """The first `size` samples of the first training batch (as the training loop draws it)."""
+        batch_size = max(size, self.settings.batch_size)
+        inputs, labels = next(iter(self.data.train_batches(min(batch_size, self.data.num_train), 1, seed)))
+        return inputs[:size], labels[:size]
+
+
+def chance_loss(priors: np.ndarray | None, num_classes: int) -> float:
+    """The cross-entropy of predicting the priors (their entropy), or of uniform predictions: ln(C)."""
+    if priors is None:
+        return math.log(num_classes)
+    nonzero = priors[priors > 0]
+    return float(-(nonzero * np.log(nonzero)).sum())

@@ -1,0 +1,106 @@
+"""Pipelines with one planted bug each (models and data as `_target_`s), for the preflight's checks to catch."""
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sweepwise.data.digits import load_digits
+from sweepwise.data.module import Batch, TensorData
+
+
+class _Hidden(nn.Module):
+    def __init__(self, input_shape: Sequence[int], num_classes: int, width: int = 64, **_: object) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(int(np.prod(input_shape)), width)
+        self.out = nn.Linear(width, num_classes)
+
+
+class BatchMixingModel(_Hidden):
+    """Reshapes its hidden activations as if they were (features, batch): samples leak into each other."""
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        hidden = torch.relu(self.hidden(inputs.flatten(1)))
+        return self.out(hidden.t().reshape(len(inputs), -1))
+
+
+class InputIgnoringModel(_Hidden):
+    """Answers from its bias alone."""
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.out.bias.expand(len(inputs), -1) + 0.0 * self.out.weight.sum()
+
+
+class DoubleSoftmaxModel(_Hidden):
+    """Returns probabilities where the loss expects logits: softmax applied twice."""
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return F.softmax(self.out(torch.relu(self.hidden(inputs.flatten(1)))), dim=1)
+
+
+class OverconfidentInitModel(_Hidden):
+    """An output layer initialised 30 times too large: confidently wrong from the first step."""
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, width: int = 64, **_: object) -> None:
+        super().__init__(input_shape, num_classes, width)
+        with torch.no_grad():
+            self.out.weight.mul_(30.0)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.hidden(inputs.flatten(1))))
+
+
+def shuffled_label_digits(val_fraction: float = 0.2, split_seed: int = 0, augment: dict | None = None) -> TensorData:
+    """Digits whose labels were shuffled against their images."""
+    data = load_digits(val_fraction, split_seed, augment)
+    generator = torch.Generator().manual_seed(1)
+    data.train_y = data.train_y[torch.randperm(len(data.train_y), generator=generator)]
+    data.val_y = data.val_y[torch.randperm(len(data.val_y), generator=generator)]
+    return data
+
+
+class _RawPixels(TensorData):
+    def _tensors(self, inputs: np.ndarray, labels: np.ndarray) -> Batch:
+        return torch.from_numpy(inputs * 16.0), torch.from_numpy(labels.astype(np.int64))
+
+
+def unnormalised_digits(val_fraction: float = 0.2, split_seed: int = 0, augment: dict | None = None) -> TensorData:
+    """Digits as raw 0-255 pixels: the normalisation step forgotten."""
+    data = load_digits(val_fraction, split_seed, augment)
+    return _RawPixels(
+        (data.train_x.numpy() * data.std + data.mean, data.train_y.numpy()),
+        (data.val_x.numpy() * data.std + data.mean, data.val_y.numpy()),
+        data.class_names,
+        data.augment,
+    )
+
+
+class _UnseededOrder(TensorData):
+    def _train_batches(self, batch_size: int, epoch: int, seed: int) -> Iterator[Batch]:
+        order = torch.from_numpy(np.random.default_rng().permutation(self.num_train))  # ignores the seed
+        for start in range(0, self.steps_per_epoch(batch_size) * batch_size, batch_size):
+            index = order[start : start + batch_size]
+            yield self.train_x[index], self.train_y[index]
+
+
+def unseeded_order_digits(val_fraction: float = 0.2, split_seed: int = 0, augment: dict | None = None) -> TensorData:
+    """Digits shuffled with an unseeded generator: another order on every run, whatever the seed."""
+    data = load_digits(val_fraction, split_seed, augment)
+    data.__class__ = _UnseededOrder
+    return data
+
+
+class _DropLast(TensorData):
+    def val_batches(self, batch_size: int) -> Iterator[Batch]:
+        size = min(batch_size, 64)
+        for start in range(0, self.num_val - size + 1, size):  # the last partial batch is dropped
+            yield self.val_x[start : start + size], self.val_y[start : start + size]
+
+
+def drop_last_val_digits(val_fraction: float = 0.2, split_seed: int = 0, augment: dict | None = None) -> TensorData:
+    """Digits whose validation batches drop the last partial batch."""
+    data = load_digits(val_fraction, split_seed, augment)
+    data.__class__ = _DropLast
+    return data

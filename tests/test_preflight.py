@@ -1,0 +1,138 @@
+"""The preflight: a correct pipeline passes every check; a pipeline with one planted bug fails the check meant to
+catch it, in real (short) training; a sweep whose base config fails launches no trial."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import compose_config, mlflow_client, run_train
+from sweep_helpers import load_study
+
+from sweepwise.recipe.preflight import run_preflight
+from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS
+
+SMALL = ["model=mlp", "model.width=64", "trainer.epochs=5"]
+
+
+def statuses(overrides: list[str], folder: Path) -> dict[str, str]:
+    results, files = run_preflight(compose_config([*SMALL, *overrides]), folder)
+    assert {path.name for path in files} >= {"preflight.json", "preflight.md", "learning_rate_schedule.png"}
+    return {result.name: result.status for result in results}
+
+
+def test_a_correct_pipeline_passes_every_check(tmp_path: Path):
+    found = statuses([], tmp_path)
+    assert len(found) == 12
+    assert {name for name, status in found.items() if status != PASS} == {"final-layer bias from priors"}
+    assert found["final-layer bias from priors"] == NOT_APPLICABLE
+    report = json.loads((tmp_path / "preflight.json").read_text())
+    assert all(entry["measured"] and entry["criterion"] for entry in report)
+    assert (tmp_path / "batch_entering_model.png").exists()
+
+
+def test_the_default_convnet_passes_with_the_output_bias_from_the_priors(tmp_path: Path):
+    results, _ = run_preflight(compose_config(["recipe.init_bias=true"]), tmp_path)
+    assert {result.name: result.status for result in results if result.status != PASS} == {}
+
+
+@pytest.mark.parametrize(
+    ("planted", "caught_by"),
+    [
+        (["model._target_=planted_bugs.BatchMixingModel"], {"batch independence (backprop)"}),
+        (["model._target_=planted_bugs.BatchMixingModel"], {"per-sample loop = batched forward"}),
+        (["model._target_=planted_bugs.InputIgnoringModel"], {"input-independent baseline", "dumb baselines"}),
+        (["model._target_=planted_bugs.DoubleSoftmaxModel"], {"overfit one batch"}),
+        (["model._target_=planted_bugs.OverconfidentInitModel"], {"loss at init"}),
+        (["data._target_=planted_bugs.shuffled_label_digits"], {"input-independent baseline", "dumb baselines"}),
+        (["data._target_=planted_bugs.shuffled_label_digits"], {"training loss decreases"}),
+        (["data._target_=planted_bugs.unnormalised_digits"], {"batch entering the model"}),
+        (["data._target_=planted_bugs.unseeded_order_digits"], {"seed reproducibility"}),
+        (["data._target_=planted_bugs.drop_last_val_digits"], {"whole-set evaluation"}),
+        (["schedule=step", "schedule.milestones=[0.01]", "schedule.gamma=0.001"], {"learning-rate schedule"}),
+        (
+            ["model._target_=planted_bugs.OverconfidentInitModel", "recipe.init_bias=true"],
+            {"final-layer bias from priors"},
+        ),
+    ],
+    ids=[
+        "reshape-mixes-batch",
+        "reshape-mixes-batch-forward",
+        "model-ignores-input",
+        "softmax-twice",
+        "overconfident-init",
+        "labels-shuffled",
+        "labels-shuffled-loss",
+        "unnormalised-0-255",
+        "unseeded-data-order",
+        "val-drops-last-batch",
+        "lr-zero-in-first-epoch",
+        "bias-from-priors-drowned-by-weights",
+    ],
+)
+def test_a_planted_bug_fails_its_check(planted: list[str], caught_by: set[str], tmp_path: Path):
+    found = statuses(planted, tmp_path)
+    assert {found[name] for name in caught_by} == {FAIL}, found
+    meaning = (tmp_path / "preflight.md").read_text()
+    assert all(f"**{name}** (FAIL)" in meaning for name in caught_by)
+
+
+@pytest.mark.slow
+def test_a_sweep_whose_base_config_fails_the_preflight_runs_no_trial(tmp_path: Path):
+    args = ["-m", "sweeps=random_lr_wd", *SMALL, "trainer.progress=plain", "hydra.sweeper.n_trials=2"]
+    planted = "model._target_=planted_bugs.BatchMixingModel"
+    done = run_train([*args, planted], tmp_path, timeout=600)
+    assert done.returncode != 0
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error: preflight failed")]
+    assert "batch independence (backprop)" in line and "mixes the batch dimension" in line
+    assert "recipe.preflight=warn" in line
+    assert load_study(tmp_path, "random_lr_wd").trials == []
+    client = mlflow_client(tmp_path)
+    (parent,) = client.search_runs([client.get_experiment_by_name("sweepwise").experiment_id])
+    assert parent.info.status == "FAILED" and parent.data.tags["preflight.status"] == FAIL
+    assert parent.data.tags["preflight.batch_independence_backprop"] == FAIL
+    assert "preflight/preflight.md" in {a.path for a in client.list_artifacts(parent.info.run_id, "preflight")}
+
+    warned = run_train([*args, planted, "recipe.preflight=warn", "hydra.sweeper.study_name=warned"], tmp_path, 600)
+    assert warned.returncode == 0, warned.stderr[-2000:]
+    assert len(load_study(tmp_path, "warned").trials) == 2
+
+
+@pytest.mark.slow
+def test_preflight_alone_exits_non_zero_on_a_fail_and_logs_a_run(tmp_path: Path):
+    failed = run_train(["task=preflight", *SMALL, "data._target_=planted_bugs.unnormalised_digits"], tmp_path)
+    (line,) = [line for line in failed.stdout.splitlines() if line.startswith("preflight failed")]
+    assert failed.returncode == 1 and "batch entering the model (" in line and "0-255" in line
+    passed = run_train(["task=preflight", *SMALL], tmp_path)
+    assert passed.returncode == 0, passed.stderr[-2000:]
+    client = mlflow_client(tmp_path)
+    runs = client.search_runs([client.get_experiment_by_name("sweepwise").experiment_id])
+    assert sorted(run.data.tags["preflight.status"] for run in runs) == [FAIL, PASS]
+    assert all(run.data.tags["sweepwise.role"] == "preflight" for run in runs)
+
+
+@pytest.mark.slow
+def test_a_sweep_ends_with_an_ensemble_of_its_best_trials(tmp_path: Path):
+    args = ["-m", "sweeps=random_lr_wd", *SMALL, "trainer.progress=plain", "hydra.sweeper.n_trials=4"]
+    done = run_train([*args, "recipe.ensemble_top_k=3", "hydra/sweeper/pruner=none"], tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    study = load_study(tmp_path, "random_lr_wd")
+    best_three = sorted(study.trials, key=lambda trial: trial.value, reverse=True)[:3]
+    table = json.loads((tmp_path / "multirun" / "random_lr_wd" / "ensemble" / "ensemble.json").read_text())
+    members, ensemble = table["rows"][:3], table["rows"][3]
+    # each member, re-evaluated from its best checkpoint, scores what the trial reported
+    assert [row["name"] for row in members] == [f"trial {trial.number}" for trial in best_three]
+    assert [row["accuracy"] for row in members] == pytest.approx([trial.value for trial in best_three])
+    assert table["gain"] == pytest.approx(ensemble["accuracy"] - max(row["accuracy"] for row in members))
+    assert table["gain_se"] >= 0 and "gain over the best single model" in done.stdout
+    client = mlflow_client(tmp_path)
+    parent = client.get_run(study.user_attrs["mlflow_parent_run_id"])
+    assert parent.data.metrics["ensemble/val_acc"] == pytest.approx(ensemble["accuracy"])
+
+    again = subprocess.run(
+        [sys.executable, "-m", "sweepwise.recipe.ensemble", "--study", "random_lr_wd", "--k", "2"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "ensemble of 2" in again.stdout
