@@ -17,6 +17,7 @@ from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
 from sweepwise.tracking.plots import save_curves
 from sweepwise.tracking.provenance import provenance_tags
+from sweepwise.tracking.secrets import redact
 from sweepwise.training.checkpoint import load_checkpoint
 from sweepwise.training.loop import LAST_CHECKPOINT, Trainer, planned_steps
 from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
@@ -63,7 +64,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
             run.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
             config_file = output_dir / "config.yaml"
             config_file.parent.mkdir(parents=True, exist_ok=True)
-            config_file.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+            config_file.write_text(OmegaConf.to_yaml(redact(OmegaConf.to_container(cfg, resolve=True))))
             run.log_artifact(config_file)
         steps = planned_steps(settings, data.steps_per_epoch(settings.batch_size))
         dynamics = PredictionDynamics(data, steps, settings.eval_batch_size)

@@ -28,6 +28,7 @@ from sweepwise.sweep.storage import open_storage
 from sweepwise.sweep.tracking import SWEEP_DIR_ATTR, SweepTracker, mlflow_key
 from sweepwise.sweep.trial_job import JobRunner
 from sweepwise.tracking.provenance import provenance_tags
+from sweepwise.tracking.secrets import redact
 
 
 class SweeperImpl:
@@ -185,7 +186,7 @@ class SweeperImpl:
             tracker.log_parent_artifact(path, "plots")
         if self.ensemble_k and status == "FINISHED" and len(plan.directions) == 1 and results is not None:
             self._ensemble(study, plan, tracker)
-        tracker.log_parent_json(OmegaConf.to_container(self.config.hydra.sweeper, resolve=False), "sweep_config.json")
+        tracker.log_parent_json(redact(OmegaConf.to_container(self.config.hydra.sweeper)), "sweep_config.json")
         tracker.end_parent(status)
         console = Console(soft_wrap=True)
         if results is not None:

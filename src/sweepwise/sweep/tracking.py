@@ -19,6 +19,7 @@ from sweepwise.sweep.verdict import Verdict
 from sweepwise.tracking.background import BackgroundWriter
 from sweepwise.tracking.mlflow_run import client_for, ensure_experiment
 from sweepwise.tracking.params import flatten
+from sweepwise.tracking.secrets import REDACTED, is_secret
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
 SWEEP_DIR_ATTR = "sweep_dir"  # a study's folder of trial folders (multirun/<study>)
@@ -100,7 +101,7 @@ def close_run(client: MlflowClient, run_id: str, verdict: Verdict, params: Mappi
         reason_tag = "sweepwise.fail_reason" if verdict.state == "FAIL" else "sweepwise.prune_reason"
         tags.append(RunTag(reason_tag, verdict.reason[:5000]))
     metrics = [Metric(key, value, _now(), 0) for key, value in objective_metrics(verdict.values).items()]
-    param_list = [Param(mlflow_key(key), str(value)) for key, value in params.items()]
+    param_list = [Param(mlflow_key(key), REDACTED if is_secret(key) else str(value)) for key, value in params.items()]
     try:
         client.log_batch(run_id, metrics=metrics, params=param_list, tags=tags)
     except MlflowException as error:

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 import sweepwise
+from sweepwise.tracking.secrets import redact_overrides
 
 
 def _git(args: Sequence[str], cwd: Path) -> str | None:
@@ -27,7 +28,7 @@ def provenance_tags(overrides: Sequence[str], cwd: Path | None = None) -> dict[s
     tags = {
         "sweepwise.git_commit": commit or "unknown",
         "sweepwise.git_dirty": "unknown" if status is None else str(bool(status)).lower(),
-        "sweepwise.overrides": " ".join(overrides) or "(none)",
+        "sweepwise.overrides": " ".join(redact_overrides(overrides)) or "(none)",
         "sweepwise.host": socket.gethostname(),
         "sweepwise.version": sweepwise.__version__,
         "sweepwise.torch_version": torch.__version__,

@@ -1,0 +1,36 @@
+"""Values under keys that look secret (password, token, secret, key, ...) never reach MLflow: they are replaced
+by `[redacted]` in params, tags and the logged config."""
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+SECRET_WORDS = frozenset({"password", "passwd", "pwd", "token", "secret", "secrets", "key", "apikey", "credentials"})
+REDACTED = "[redacted]"
+
+
+def is_secret(key: str) -> bool:
+    """True when a word of the dotted key is a secret word: `db.password`, `api_key`, `hub.token`."""
+    return any(word in SECRET_WORDS for word in re.split(r"[^a-z0-9]+", key.lower()))
+
+
+def redact(tree: Any, prefix: str = "") -> Any:
+    """A copy of a nested mapping (or list) with every value under a secret-looking key replaced."""
+    if isinstance(tree, Mapping):
+        redacted = {}
+        for key, value in tree.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            redacted[key] = REDACTED if is_secret(str(key)) else redact(value, path)
+        return redacted
+    if isinstance(tree, list | tuple):
+        return [redact(item, prefix) for item in tree]
+    return tree
+
+
+def redact_overrides(overrides: Sequence[str]) -> list[str]:
+    """`key=value` command-line overrides with the values of secret-looking keys replaced."""
+    redacted = []
+    for override in overrides:
+        key, separator, _ = override.partition("=")
+        redacted.append(f"{key}={REDACTED}" if separator and is_secret(key.lstrip("+~")) else override)
+    return redacted
