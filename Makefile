@@ -7,10 +7,11 @@ TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+DASHBOARD_PORT ?= 8080
 SWEEP ?= random_lr_wd
 TRIALS ?= 12
 
-.PHONY: help install demo train inspect preflight sweep ensemble sweep-slurm test lint format bench ui mlflow-server slurm-up slurm-down clean
+.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test lint format bench ui mlflow-server slurm-up slurm-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +71,10 @@ mlflow-server: $(STAMP) ## an MLflow server on ./mlflow.db that trials log to wi
 	@[ "$(HOST)" = "127.0.0.1" ] || echo "warning: HOST=$(HOST): anyone who can reach port $(PORT) can read and change every run" >&2
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--artifacts-destination $(CURDIR)/mlartifacts --host $(HOST) --port $(PORT) --workers 1
+
+dashboard: $(STAMP) ## optuna-dashboard on a sweep's study (STUDY=random_lr_wd) at http://$(HOST):$(DASHBOARD_PORT)
+	@[ "$(HOST)" = "127.0.0.1" ] || echo "warning: HOST=$(HOST): anyone who can reach port $(DASHBOARD_PORT) can read the study" >&2
+	$(VENV)/bin/optuna-dashboard studies/$(or $(STUDY),$(SWEEP)).journal --host $(HOST) --port $(DASHBOARD_PORT)
 
 slurm-up: ## install and start a one-node SLURM test cluster with 4 fake GPUs; prints the SLURM_CONF to export
 	@bash tests/cluster/slurm_up.sh
