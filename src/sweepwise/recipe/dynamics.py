@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sweepwise.data import DataModule
-from sweepwise.recipe.figures import pyplot, show_image
+from sweepwise.recipe.figures import pyplot, save_figure, show_image
 
 EXAMPLES_PER_CLASS = 4
 MAX_EXAMPLES = 64
@@ -60,10 +60,7 @@ class PredictionDynamics:
         axis.set_ylabel("validation example (true class)")
         axis.set_title("prediction dynamics: p(true class) of fixed validation examples")
         figure.colorbar(image, ax=axis, label="p(true class)")
-        figure.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, dpi=80)
-        plt.close(figure)
+        save_figure(figure, path)
         np.savez_compressed(path.with_suffix(".npz"), steps=np.array(self.steps), p_true=matrix)
         return path
 
@@ -114,9 +111,7 @@ def _save_confusion(confusion: np.ndarray, names: list[str], path: Path) -> Path
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     axis.set_title(f"confusion matrix ({confusion.sum()} validation samples)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    save_figure(figure, path)
     np.savetxt(path.with_suffix(".csv"), confusion, fmt="%d", delimiter=",")
     return path
 
@@ -131,8 +126,4 @@ def _save_top_losses(
     for axis, image, true, guess, value in zip(np.ravel(axes), images, truth, predicted, loss, strict=False):
         show_image(axis, image.numpy(), f"{data.class_names[true]} -> {data.class_names[guess]}\nloss {value:.2f}")
     figure.suptitle("highest-loss validation examples (true -> predicted)")
-    figure.tight_layout()
-    path = folder / "top_losses.png"
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-    return path
+    return save_figure(figure, folder / "top_losses.png")

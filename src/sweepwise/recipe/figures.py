@@ -1,5 +1,7 @@
 """Plotting helpers shared by the recipe's reports (matplotlib, off-screen)."""
 
+from pathlib import Path
+
 import numpy as np
 
 
@@ -21,3 +23,12 @@ def show_image(axis, image: np.ndarray, title: str) -> None:
     axis.imshow(shown, cmap="gray" if image.shape[0] == 1 else None)
     axis.set_title(title, fontsize=7)
     axis.axis("off")
+
+
+def save_figure(figure, path: Path, dpi: int = 80) -> Path:
+    """Lay out, write (creating the folder) and close a figure."""
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=dpi)
+    pyplot().close(figure)
+    return path

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from sweepwise.recipe.figures import pyplot, show_image
+from sweepwise.recipe.figures import pyplot, save_figure, show_image
 from sweepwise.recipe.report import slug
 from sweepwise.recipe.samples import Samples, load_samples
 
@@ -130,10 +130,7 @@ def _histogram(samples: Samples, path: Path) -> Path:
     axis.set_ylabel("samples")
     axis.set_title("class histogram")
     axis.legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def _class_grid(samples: Samples, path: Path) -> Path:
@@ -148,10 +145,7 @@ def _class_grid(samples: Samples, path: Path) -> Path:
             else:
                 axis.axis("off")
     figure.suptitle("training samples per class")
-    figure.tight_layout()
-    figure.savefig(path, dpi=70)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=70)
 
 
 def _extremes(samples: Samples, path: Path) -> Path:
@@ -169,10 +163,7 @@ def _extremes(samples: Samples, path: Path) -> Path:
     for row, (title, chosen) in zip(axes, rows.items(), strict=True):
         for axis, index in zip(row, chosen, strict=False):
             show_image(axis, x[index], f"{title}\n{samples.train_names[index]}"[:40])
-    figure.tight_layout()
-    figure.savefig(path, dpi=70)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=70)
 
 
 def run_inspect(cfg: DictConfig) -> int:

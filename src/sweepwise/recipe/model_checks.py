@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sweepwise.recipe.figures import pyplot, show_image
+from sweepwise.recipe.figures import pyplot, save_figure, show_image
 from sweepwise.recipe.pipeline import Pipeline, chance_loss, class_priors, final_linear
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, verdict
 from sweepwise.training.evaluate import evaluate
@@ -103,11 +103,7 @@ def save_batch_grid(batch: torch.Tensor, labels: torch.Tensor, names: list[str],
     for axis, image, label in zip(np.ravel(axes), batch[:count].cpu(), labels[:count].cpu(), strict=False):
         show_image(axis, image.numpy(), names[int(label)])
     figure.suptitle("the batch entering the model (as the model sees it, rescaled per image)")
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "batch_entering_model.png"
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-    return path
+    return save_figure(figure, folder / "batch_entering_model.png")
 
 
 def batch_independence(pipeline: Pipeline, seed: int) -> CheckResult:

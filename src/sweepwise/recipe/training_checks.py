@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sweepwise.recipe.figures import pyplot
+from sweepwise.recipe.figures import pyplot, save_figure
 from sweepwise.recipe.pipeline import Pipeline, ZeroedInputs
 from sweepwise.recipe.report import FAIL, PASS, CheckResult, verdict
 from sweepwise.training.evaluate import evaluate
@@ -199,9 +199,4 @@ def _plot_schedule(learning_rates: np.ndarray, total: int, folder: Path) -> Path
     axis.set_ylabel("learning rate")
     axis.set_title(f"learning rate over the {total} planned steps")
     axis.legend()
-    figure.tight_layout()
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "learning_rate_schedule.png"
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
-    return path
+    return save_figure(figure, folder / "learning_rate_schedule.png")
