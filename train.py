@@ -14,11 +14,15 @@ from sweepwise.errors import ConfigError, SweepwiseError
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float:
+    from mlflow.exceptions import MlflowException
+
     from sweepwise.app import train
     from sweepwise.recipe.inspection import run_inspect
     from sweepwise.recipe.preflight import run_standalone
+    from sweepwise.tracking.retry import apply_retry_policy, gave_up, unreachable_error
 
     try:
+        apply_retry_policy(cfg)
         if cfg.task not in ("train", "preflight", "inspect"):
             raise ConfigError("task", cfg.task, "must be train, preflight or inspect")
         if cfg.task == "preflight":
@@ -28,6 +32,10 @@ def main(cfg: DictConfig) -> float:
         return train(cfg, overrides=HydraConfig.get().overrides.task)
     except SweepwiseError as error:
         raise SystemExit(f"error: {error}") from None
+    except MlflowException as error:
+        if not gave_up(error):
+            raise
+        raise SystemExit(f"error: {unreachable_error(error)}") from None
 
 
 if __name__ == "__main__":

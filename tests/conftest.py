@@ -4,13 +4,15 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
+import reliability
 from hydra import compose, initialize_config_dir
 from mlflow import MlflowClient
+from mlflow_server import MlflowServer
 from omegaconf import DictConfig
 from PIL import Image
 
@@ -120,3 +122,21 @@ def slurm(slurm_conf: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The SLURM cluster, with SLURM_CONF exported to the commands a test runs."""
     monkeypatch.setenv("SLURM_CONF", str(slurm_conf))
     return slurm_conf
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
+    """A real `mlflow server` on 127.0.0.1 with its store in `tmp_path`, stopped after the test."""
+    server = MlflowServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the reliability report when asked to (see tests/reliability.py)."""
+    path = reliability.report_path()
+    if path is not None and reliability.ROWS:
+        reliability.write_report(path)

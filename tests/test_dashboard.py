@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from mlflow_server import free_port
 from sweep_helpers import run_toy
-from test_mlflow_ui import free_port
 
 pytestmark = pytest.mark.slow
 

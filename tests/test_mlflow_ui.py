@@ -1,59 +1,16 @@
 """The MLflow UI in a real browser: a sweep logged over HTTP to `mlflow server` shows its parent run, expands to
 every trial, and shows the objective and a swept parameter as columns."""
 
-import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import service_missing
+from mlflow_server import MlflowServer
 from sweep_helpers import run_toy
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def mlflow_server(tmp_path: Path) -> Iterator[str]:
-    """`mlflow server` on 127.0.0.1 with the lean settings (one worker, no job execution), stopped afterwards."""
-    port = free_port()
-    command = [
-        str(Path(sys.executable).parent / "mlflow"), "server",
-        "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-        "--artifacts-destination", str(tmp_path / "artifacts"),
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-    ]  # fmt: skip
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    log = open(tmp_path / "server.log", "w")  # noqa: SIM115 (the server writes to it until the end)
-    server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError((tmp_path / "server.log").read_text()[-3000:]) from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture
@@ -70,18 +27,19 @@ def browser():
         chromium.close()
 
 
-def test_the_ui_lists_the_sweep_and_expands_it_to_every_trial(mlflow_server: str, browser, tmp_path: Path):
-    done = run_toy(["hydra.sweeper.n_trials=3", f"+tracking.uri={mlflow_server}"], tmp_path)
+def test_the_ui_lists_the_sweep_and_expands_it_to_every_trial(mlflow_server: MlflowServer, browser, tmp_path: Path):
+    url = mlflow_server.url
+    done = run_toy(["hydra.sweeper.n_trials=3", f"+tracking.uri={url}"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=mlflow_server)
+    client = MlflowClient(tracking_uri=url)
     experiment = client.get_experiment_by_name("toy").experiment_id
     trials = {r.info.run_name: r for r in client.search_runs([experiment]) if r.info.run_name.startswith("trial-")}
     assert sorted(trials) == ["trial-0", "trial-1", "trial-2"]
 
     page = browser.new_page(viewport={"width": 1600, "height": 900})
-    page.goto(f"{mlflow_server}/#/experiments/{experiment}/runs", wait_until="domcontentloaded")
+    page.goto(f"{url}/#/experiments/{experiment}/runs", wait_until="domcontentloaded")
     parent = page.locator('[role="gridcell"]').filter(has_text="toy").first
     parent.wait_for(timeout=60_000)
     assistant = page.get_by_role("button", name="Close")

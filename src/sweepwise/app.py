@@ -17,6 +17,7 @@ from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
 from sweepwise.tracking.plots import save_curves
 from sweepwise.tracking.provenance import provenance_tags
+from sweepwise.tracking.retry import gave_up
 from sweepwise.tracking.secrets import redact
 from sweepwise.training.checkpoint import load_checkpoint
 from sweepwise.training.loop import LAST_CHECKPOINT, Trainer, planned_steps
@@ -34,6 +35,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
     settings = configure.trainer_settings(cfg)
     objective = configure.objective(cfg)
     configure.check_learning_rate(cfg)
+    every = configure.log_every_n_steps(cfg)
     device = resolve_device(cfg.trainer.device)
     autocast = autocast_for(device, cfg.trainer.precision)
     progress = make_progress(cfg.trainer.progress, settings.batch_size)
@@ -58,6 +60,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
         tags={**provenance_tags(overrides), "sweepwise.device": str(device)},
         parent_run_id=cfg.tracking.parent_run_id,
         resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else (trial.run_id if trial else None),
+        every=every,
     )
     try:
         if checkpoint is None:
@@ -80,6 +83,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
             callbacks=[run, *callbacks],
             checkpoint_extra={RUN_ID_KEY: run.run_id},
             probe=dynamics,
+            recorder=run if every else None,
         )
         if checkpoint is not None:
             trainer.resume(checkpoint)
@@ -104,7 +108,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
         run.finish()
     except BaseException as error:
         progress.close()
-        if not is_requeued():  # a requeued trial continues this run from its checkpoint
+        # a requeued trial continues this run from its checkpoint; a server that gave up cannot record the end
+        # (the sweep ends the run once the server is back)
+        if not is_requeued() and not gave_up(error):
             run.fail(error, output_dir)
         raise
     if (state.stop_reason or "").startswith(PRUNED_PREFIX):
@@ -134,5 +140,5 @@ def _checkpoint_to_resume(cfg: DictConfig, checkpoint_dir: Path | None, trial: T
     if cfg.trainer.resume_from:
         return load_checkpoint(Path(cfg.trainer.resume_from))
     if trial and trial.attempt > 0 and checkpoint_dir and (checkpoint_dir / LAST_CHECKPOINT).is_file():
-        return load_checkpoint(checkpoint_dir / LAST_CHECKPOINT)
+        return load_checkpoint(checkpoint_dir / LAST_CHECKPOINT, key="trainer.checkpoint_dir")
     return None

@@ -48,6 +48,14 @@ def objective(cfg: DictConfig) -> Objective:
     return Objective(metric=_value(cfg, "objective.metric"), direction=_value(cfg, "objective.direction"))
 
 
+def log_every_n_steps(cfg: DictConfig) -> int:
+    """How often the training loss and learning rate are logged per optimiser step (0: per epoch only)."""
+    every = _number(cfg, "tracking.log_every_n_steps", int, optional=True) or 0
+    if every < 0:
+        raise ConfigError("tracking.log_every_n_steps", every, "must be >= 0 (0 logs per epoch only)")
+    return every
+
+
 def check_learning_rate(cfg: DictConfig) -> float:
     lr = _number(cfg, "optimizer.lr", float)
     if lr <= 0:

@@ -1,6 +1,10 @@
-"""Custom `_target_` parts for end-to-end tests: a model that diverges after a few optimiser steps."""
+"""Custom `_target_` parts for end-to-end tests: a model that diverges after a few optimiser steps, and one whose
+process is killed in the middle of an epoch."""
 
+import os
+import signal
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -21,3 +25,26 @@ class DivergingModel(nn.Module):
             if self.calls > self.healthy_steps:
                 return logits * float("nan")
         return logits
+
+
+class KilledOnceModel(nn.Module):
+    """A linear model whose process is SIGKILLed at its `kill_at`-th training forward pass, once per `marker` file
+    (a retried trial finds the marker and trains on); `truncate`, when given, is cut to half its size first, as a
+    checkpoint write torn by the crash would be."""
+
+    def __init__(
+        self, input_shape: Sequence[int], num_classes: int, kill_at: int, marker: str, truncate: str | None = None
+    ) -> None:
+        super().__init__()
+        self.linear = nn.Linear(int(torch.tensor(input_shape).prod()), num_classes)
+        self.kill_at, self.marker, self.truncate, self.calls = kill_at, Path(marker), truncate, 0
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.calls += 1
+            if self.calls == self.kill_at and not self.marker.exists():
+                self.marker.write_text(str(os.getpid()))
+                if self.truncate:
+                    os.truncate(self.truncate, Path(self.truncate).stat().st_size // 2)
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.linear(inputs.flatten(1))

@@ -2,7 +2,9 @@
 
 Trials that raise, return NaN/inf or whose process dies end FAIL with a reason; the sweep goes on until failures
 exceed `max_failure_rate` of `n_trials`. Trials left RUNNING by an orchestrator that was killed are marked FAIL as
-interrupted when the study is resumed, and their slots are run again.
+interrupted when the study is resumed, and their slots are run again. A trial that failed because the MLflow server
+stopped answering is interrupted too: the sweep launches no more trials, lets the running ones end, and stops with
+one line; once the server is back, the same command resumes it.
 """
 
 import time
@@ -24,9 +26,11 @@ from sweepwise.sweep.search_space import SearchSpace, suggest, trial_overrides
 from sweepwise.sweep.tracking import RUN_ID_ATTR, SweepTracker
 from sweepwise.sweep.trial_job import TrialJob, TrialOutcome
 from sweepwise.sweep.verdict import Verdict
+from sweepwise.tracking.retry import RESUME_HINT, TrackingUnreachable, lost_tracking
 
 INTERRUPTED = "interrupted"
 FAIL_REASON_ATTR = "fail_reason"
+PRUNE_REASON_ATTR = "prune_reason"
 JOB_ID_ATTR = "job_id"  # the id of the trial's latest job outside the orchestrator (a SLURM job id)
 RAN_ATTR = "ran"  # [start, end] of the trial's job, as Unix times
 WAIT_SECONDS = 5.0
@@ -60,6 +64,12 @@ def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
     return trial.state == TrialState.FAIL and str(trial.user_attrs.get(FAIL_REASON_ATTR, "")).startswith(INTERRUPTED)
 
 
+def recorded_verdict(trial: optuna.trial.FrozenTrial) -> Verdict:
+    """How a finished trial ended, as the study recorded it."""
+    reason = trial.user_attrs.get(FAIL_REASON_ATTR if trial.state == TrialState.FAIL else PRUNE_REASON_ATTR, "")
+    return Verdict(trial.state.name, trial.values if trial.state == TrialState.COMPLETE else None, str(reason))
+
+
 class Orchestrator:
     def __init__(
         self,
@@ -84,6 +94,7 @@ class Orchestrator:
         self.to_launch = 0
         self.best: tuple[float, int] | None = None
         self.stop_message = ""
+        self.tracking_lost = ""  # why the MLflow server is taken to be gone (a trial's failure reason)
 
     # --- the loop ---
 
@@ -106,13 +117,19 @@ class Orchestrator:
             raise
         finally:
             self.executor.shutdown()
+        if self.tracking_lost:
+            raise TrackingUnreachable(f"{self.tracking_lost.removeprefix('error: ')}; {RESUME_HINT}")
         if self.stop_message:
             raise SweepStopped(self.stop_message)
 
     def _resume(self) -> None:
-        """Count what the study already holds; trials a killed sweep left running are failed and run again."""
+        """Count what the study already holds; trials a killed sweep left running are failed and run again, and
+        runs that an unreachable MLflow server kept from ending are ended as their trials did."""
         self.fail_interrupted_trials()
-        finished = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished() and not is_interrupted(t)]
+        ended = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()]
+        if ended:
+            self.tracker.end_running_children({t.number: (recorded_verdict(t), t.params) for t in ended})
+        finished = [t for t in ended if not is_interrupted(t)]
         self.counts.update(trial.state.name for trial in finished)
         for trial in finished:
             if trial.state == TrialState.COMPLETE and len(trial.values) == 1:
@@ -122,7 +139,11 @@ class Orchestrator:
             self.progress.event(f"resuming study {self.study.study_name}: {len(finished)} trials already finished")
 
     def _fill_slots(self) -> None:
-        while not self.stop_message and self.to_launch > 0 and len(self.in_flight) < self.settings.n_jobs:
+        while (
+            not (self.stop_message or self.tracking_lost)
+            and self.to_launch > 0
+            and len(self.in_flight) < self.settings.n_jobs
+        ):
             self._launch()
             self.to_launch -= 1
 
@@ -194,8 +215,14 @@ class Orchestrator:
             if isinstance(result, TrialOutcome)
             else Verdict("FAIL", None, result.reason)
         )
-        self.counts[verdict.state] += 1
-        self._check_failure_rate()
+        if verdict.state == "FAIL" and lost_tracking(verdict.reason):
+            # not the trial's fault: a resumed sweep runs it again
+            self.tracking_lost = verdict.reason
+            self.progress.event(f"trial {number}: {verdict.reason}; launching no more trials")
+            verdict = Verdict("FAIL", None, f"{INTERRUPTED}: {verdict.reason}")
+        else:
+            self.counts[verdict.state] += 1
+            self._check_failure_rate()
         return flight, result, verdict
 
     def _record(self, flight: Flight, result: TrialOutcome | Died, verdict: Verdict) -> None:
@@ -204,7 +231,7 @@ class Orchestrator:
         started, ended = (flight.started, time.time()) if isinstance(result, Died) else (result.started, result.ended)
         trial.set_user_attr(RAN_ATTR, [started, ended])
         if verdict.reason:
-            trial.set_user_attr(FAIL_REASON_ATTR if verdict.state == "FAIL" else "prune_reason", verdict.reason)
+            trial.set_user_attr(FAIL_REASON_ATTR if verdict.state == "FAIL" else PRUNE_REASON_ATTR, verdict.reason)
         self.study.tell(trial, values=verdict.values, state=TrialState[verdict.state])
         if verdict.values is not None and len(verdict.values) == 1:
             self._note_best(verdict.values[0], number)

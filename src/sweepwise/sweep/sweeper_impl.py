@@ -7,6 +7,7 @@ from typing import Any
 import optuna
 from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
+from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
@@ -28,6 +29,7 @@ from sweepwise.sweep.storage import open_storage
 from sweepwise.sweep.tracking import SWEEP_DIR_ATTR, SweepTracker, mlflow_key
 from sweepwise.sweep.trial_job import JobRunner
 from sweepwise.tracking.provenance import provenance_tags
+from sweepwise.tracking.retry import RESUME_HINT, apply_retry_policy, gave_up, unreachable_error
 from sweepwise.tracking.secrets import redact
 
 
@@ -43,12 +45,17 @@ class SweeperImpl:
         """Run the sweep; every error the user can fix ends it with one line and a non-zero exit."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
+            apply_retry_policy(self.config)
             plan = make_plan(self.raw, arguments, self.hydra_context, self.config)
             launcher = launcher_settings(OmegaConf.to_container(self.config.hydra.launcher, resolve=True))
             preflight, self.ensemble_k = preflight_mode(self.config), ensemble_size(self.config)
             self._run(plan, launcher, preflight)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
+        except MlflowException as error:
+            if not gave_up(error):
+                raise
+            raise SystemExit(f"error: {unreachable_error(error)}; {RESUME_HINT}") from None
         except KeyboardInterrupt:
             print("sweep interrupted: its running trials are FAIL (interrupted); the same command resumes it")
             raise SystemExit(130) from None
@@ -164,7 +171,9 @@ class SweeperImpl:
         return {"sweeper": sweeper, "search_space": space, "fixed": fixed}
 
     def _overrides(self) -> Sequence[str]:
-        return list(OmegaConf.select(self.config, "hydra.overrides.task", default=[]) or [])
+        """The command line's overrides as typed (an interpolation in one is text here, resolved in the trials)."""
+        overrides = OmegaConf.select(self.config, "hydra.overrides.task", default=None)
+        return list(OmegaConf.to_container(overrides, resolve=False)) if overrides is not None else []
 
     def _report(
         self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker, orchestrator: Orchestrator, status: str

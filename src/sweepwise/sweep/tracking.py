@@ -161,6 +161,15 @@ class SweepTracker:
             )
         close_run(self.client, run_id, verdict, params)
 
+    def end_running_children(self, ended: Mapping[int, tuple[Verdict, Mapping[str, Any]]]) -> None:
+        """End the runs still RUNNING of trials that the study holds as `ended` (number: verdict and params)."""
+        query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}' and attributes.status = 'RUNNING'"
+        for run in self.writer.call(self.client.search_runs, [self.experiment_id], filter_string=query):
+            number = int(run.data.tags.get("sweepwise.trial_number", -1))
+            if number in ended:
+                verdict, params = ended[number]
+                self.writer.submit(close_run, self.client, run.info.run_id, verdict, dict(params))
+
     def _find_child(self, number: int) -> str | None:
         """A run the trial's process created but died before recording on the trial."""
         query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}' and tags.`sweepwise.trial_number` = '{number}'"

@@ -5,6 +5,7 @@ import time
 import traceback
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
@@ -14,6 +15,8 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from sweepwise.errors import ConfigError
 
 MAX_TAG_LENGTH = 5000
+MAX_METRICS_PER_CALL = 1000  # MLflow's limit for one log_batch
+STEP_LOSS, STEP_LR = "step/train_loss", "step/lr"
 
 
 @functools.cache
@@ -51,13 +54,15 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
 
 
 class MlflowRun:
-    """A started run: params, one batched metrics call per epoch, tags, artifacts, and its end state."""
+    """A started run: params, one batched metrics call per epoch (with the epoch's per-step loss and learning
+    rate when `every` > 0), tags, artifacts, and its end state."""
 
-    def __init__(self, client: MlflowClient, run_id: str, resumed: bool = False) -> None:
-        self.client, self.run_id = client, run_id
+    def __init__(self, client: MlflowClient, run_id: str, resumed: bool = False, every: int = 0) -> None:
+        self.client, self.run_id, self.every = client, run_id, every
         self._resumed = resumed
         # in a reopened run: the last epoch whose metrics it has (read when the first epoch comes in)
         self._logged_through: int | None = None
+        self._steps: list[tuple[int, Any, float]] = []  # (step, loss tensor, lr) of the epoch in progress
 
     @classmethod
     def start(
@@ -68,13 +73,14 @@ class MlflowRun:
         tags: Mapping[str, str],
         parent_run_id: str | None = None,
         resume_run_id: str | None = None,
+        every: int = 0,
     ) -> "MlflowRun":
         """Create a run (a child when `parent_run_id` is given) or reopen `resume_run_id` (a sweep trial's run,
-        or a run continued after a restart), with `tags` either way."""
+        or a run continued after a restart), with `tags` either way; `every` > 0 logs per-step metrics."""
         client = client_for(uri)
         if resume_run_id is not None:
             client.update_run(resume_run_id, status="RUNNING")
-            run = cls(client, resume_run_id, resumed=True)
+            run = cls(client, resume_run_id, resumed=True, every=every)
             run.set_tags(tags)
             return run
         all_tags = dict(tags)
@@ -83,7 +89,7 @@ class MlflowRun:
         if run_name:
             all_tags[MLFLOW_RUN_NAME] = run_name
         run = client.create_run(ensure_experiment(client, experiment), run_name=run_name, tags=all_tags)
-        return cls(client, run.info.run_id)
+        return cls(client, run.info.run_id, every=every)
 
     def log_params(self, params: Mapping[str, str]) -> None:
         """Log params (logging a param again with the same value, as a retried trial does, is accepted)."""
@@ -99,15 +105,29 @@ class MlflowRun:
         batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
         self.client.log_batch(self.run_id, metrics=batch)
 
+    def record_step(self, step: int, loss: Any, lr: float) -> None:
+        """Keep one optimiser step's loss (a tensor: read at the epoch's end, so training never waits on it)."""
+        self._steps.append((step, loss, lr))
+
     def __call__(self, epoch: int, metrics: Mapping[str, float]) -> None:
-        """Epoch callback of the training loop: the epoch number is the step. A reopened run skips the epochs
-        it already has (an epoch's metrics are written in one commit, so one metric's history tells)."""
+        """Epoch callback of the training loop: the epoch number is the step; the epoch's recorded optimiser
+        steps go with it. A reopened run skips the epochs it already has (an epoch's metrics come last, in one
+        commit, so one metric's history tells)."""
+        steps, self._steps = self._steps, []
         if self._resumed and self._logged_through is None:
             history = self.client.get_metric_history(self.run_id, next(iter(metrics)))
             self._logged_through = max((metric.step for metric in history), default=0)
         if self._logged_through is not None and epoch <= self._logged_through:
             return
-        self.log_metrics(metrics, step=epoch)
+        now = int(time.time() * 1000)
+        batch = [
+            metric
+            for step, loss, lr in steps
+            for metric in (Metric(STEP_LOSS, float(loss), now, step), Metric(STEP_LR, lr, now, step))
+        ]
+        batch += [Metric(key, float(value), now, epoch) for key, value in metrics.items()]
+        for start in range(0, len(batch), MAX_METRICS_PER_CALL):
+            self.client.log_batch(self.run_id, metrics=batch[start : start + MAX_METRICS_PER_CALL])
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path=folder)

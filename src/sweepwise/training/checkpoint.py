@@ -24,10 +24,11 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     os.replace(temporary, path)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
+def load_checkpoint(path: Path, key: str = "trainer.resume_from") -> dict[str, Any]:
+    """The checkpoint at `path`; errors name it as the value of config `key`, which pointed to it."""
     if not path.is_file():
-        raise CheckpointError(f"trainer.resume_from={str(path)!r}: no such checkpoint file")
+        raise CheckpointError(f"{key}={str(path)!r}: no such checkpoint file")
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise CheckpointError(f"trainer.resume_from={str(path)!r}: unreadable checkpoint ({error})") from error
+        raise CheckpointError(f"{key}={str(path)!r}: unreadable checkpoint ({error})") from error

@@ -43,6 +43,14 @@ class StepProbe(Protocol):
     def __call__(self, step: int, model: nn.Module) -> None: ...
 
 
+class StepRecorder(Protocol):
+    """Records the loss and learning rate of every `every`-th optimiser step (e.g. to log them per step)."""
+
+    every: int
+
+    def record_step(self, step: int, loss: torch.Tensor, lr: float) -> None: ...
+
+
 class Progress(Protocol):
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
     def advance(self, step: int, loss: torch.Tensor, lr: float) -> None: ...
@@ -79,10 +87,11 @@ class Trainer:
         callbacks: Sequence[EpochCallback] = (),
         checkpoint_extra: dict[str, Any] | None = None,
         probe: StepProbe | None = None,
+        recorder: StepRecorder | None = None,
     ) -> None:
         self.model, self.optimizer, self.schedule, self.data = model, optimizer, schedule, data
         self.settings, self.objective, self.autocast = settings, objective, autocast
-        self.progress, self.callbacks, self.probe = progress, list(callbacks), probe
+        self.progress, self.callbacks, self.probe, self.recorder = progress, list(callbacks), probe, recorder
         self.checkpoint_extra = dict(checkpoint_extra or {})
         self.state = TrainState()
         self._replay_last_epoch = False
@@ -156,6 +165,8 @@ class Trainer:
             self.progress.advance(self.state.step, loss, lr)
             if self.probe is not None and self.state.step % self.probe.every == 0:
                 self.probe(self.state.step, self.model)
+            if self.recorder is not None and self.state.step % self.recorder.every == 0:
+                self.recorder.record_step(self.state.step, loss.detach(), lr)
         if self.data.device.type == "cuda":
             torch.cuda.synchronize(self.data.device)
         elapsed = time.perf_counter() - started
