@@ -1,15 +1,15 @@
 """Train once: `python train.py [overrides]`; sweep: `python train.py -m sweeps=NAME`; the recipe's checks alone:
 `python train.py task=preflight`; the data report: `python train.py task=inspect`."""
 
-import sys
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
-from sweepwise.cli import check_group_choices
-from sweepwise.errors import ConfigError, SweepwiseError
+from sweepwise.cli import run_app
+from sweepwise.errors import ConfigError, SweepwiseError, one_line
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -32,6 +32,8 @@ def main(cfg: DictConfig) -> float:
         return train(cfg, overrides=HydraConfig.get().overrides.task)
     except SweepwiseError as error:
         raise SystemExit(f"error: {error}") from None
+    except OmegaConfBaseException as error:  # a missing value or an interpolation that cannot resolve
+        raise SystemExit(f"error: {one_line(error)}") from None
     except MlflowException as error:
         if not gave_up(error):
             raise
@@ -39,5 +41,4 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
-    check_group_choices(sys.argv[1:], Path(__file__).parent / "conf")
-    main()
+    run_app(main, Path(__file__).parent / "conf")

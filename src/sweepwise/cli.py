@@ -1,15 +1,23 @@
-"""Command-line checks that run before Hydra composes, so a mistyped group option costs one clear line."""
+"""The command line around a Hydra app: a mistyped group option, an override Hydra cannot parse or apply, a
+missing or malformed config file each cost one clear line instead of Hydra's multi-line report."""
 
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import OverrideParseException
+from hydra.errors import HydraException, OverrideParseException
+from omegaconf.errors import OmegaConfBaseException
 
 from hydra_plugins.sweepwise_plugins.config import PRUNERS, SAMPLERS
+from sweepwise.errors import one_line
 
 PLUGIN_GROUPS = {"hydra/sweeper/sampler": SAMPLERS, "hydra/sweeper/pruner": PRUNERS}
 SEARCH_PATH_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn")
+FULL_ERROR = "HYDRA_FULL_ERROR"
 
 
 def unknown_group_choice(argv: Sequence[str], conf_dir: Path) -> str | None:
@@ -47,3 +55,29 @@ def check_group_choices(argv: Sequence[str], conf_dir: Path) -> None:
     error = unknown_group_choice(argv, conf_dir)
     if error:
         raise SystemExit(error)
+
+
+def run_app(main: Callable[[], Any], conf_dir: Path) -> None:
+    """Run a `hydra.main` app from the command line; config errors end with one `error:` line and exit code 1.
+
+    Hydra re-raises its errors instead of printing them when HYDRA_FULL_ERROR=1; a user who set it gets Hydra's
+    full report.
+    """
+    check_group_choices(sys.argv[1:], conf_dir)
+    if os.environ.get(FULL_ERROR) == "1":
+        main()
+        return
+    os.environ[FULL_ERROR] = "1"
+    try:
+        main()
+    except (HydraException, OmegaConfBaseException) as error:
+        raise SystemExit(f"error: {one_line(error)}") from None
+    except yaml.MarkedYAMLError as error:
+        raise SystemExit(f"error: {yaml_error_line(error)}") from None
+
+
+def yaml_error_line(error: yaml.MarkedYAMLError) -> str:
+    """Where a config file's YAML breaks, and how."""
+    mark = error.context_mark or error.problem_mark
+    where = f"{mark.name}, line {mark.line + 1}" if mark else "a config file"
+    return f"{where}: invalid YAML ({' '.join(filter(None, [error.context, error.problem]))})"

@@ -7,7 +7,7 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from sweepwise.errors import ConfigError, SweepwiseError, first_line
+from sweepwise.errors import ConfigError, SweepwiseError, one_line
 from sweepwise.training.settings import EarlyStopping, Objective, TrainerSettings
 
 
@@ -71,4 +71,4 @@ def build(node: DictConfig, group: str, **kwargs: Any) -> Any:
         cause = error.__cause__
         if isinstance(cause, SweepwiseError):
             raise cause from None
-        raise ConfigError(f"{group}._target_", node.get("_target_"), first_line(cause or error)) from error
+        raise ConfigError(f"{group}._target_", node.get("_target_"), one_line(cause or error)) from error

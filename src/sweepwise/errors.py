@@ -2,6 +2,12 @@
 
 from typing import Any
 
+from hydra.errors import OverrideParseException
+from omegaconf.errors import OmegaConfBaseException
+
+# lines of Hydra's and OmegaConf's messages that say nothing about the culprit
+NOISE = ("See https://", "full_key:", "object_type=", "reference_type=", "Set the environment variable")
+
 
 class SweepwiseError(Exception):
     """Base class: anything the user can fix, printed as one line without a traceback."""
@@ -27,3 +33,17 @@ def first_line(error: BaseException) -> str:
     """An exception's first non-blank line (its type name when it has no message), for one-line errors."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
+
+
+def one_line(error: BaseException) -> str:
+    """A Hydra or OmegaConf error (or any multi-line one) as one line that keeps what names the culprit."""
+    message = str(error).split("Config search path:")[0]
+    lines = [line.strip() for line in message.splitlines()]
+    text = " ".join(line for line in lines if line and not line.startswith(NOISE))
+    if isinstance(error, OverrideParseException):
+        return f"{error.override!r}: cannot parse this override ({text})"
+    cause = error.__cause__
+    if isinstance(cause, OmegaConfBaseException) and str(cause).splitlines()[0] not in text:
+        text = f"{text} ({str(cause).splitlines()[0]})"
+    key = getattr(error, "full_key", None)
+    return f"{key}: {text}" if key and key not in text else text

@@ -43,6 +43,8 @@ def read_table(
         table = pd.read_csv(file)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ConfigError("data.path", path, f"not a readable CSV file ({error})") from error
+    if table.empty:
+        raise ConfigError("data.path", path, "has a header but no rows")
     if label_column not in table.columns:
         raise ConfigError(
             "data.label_column",
@@ -54,10 +56,11 @@ def read_table(
         if column not in table.columns:
             raise ConfigError("data.feature_columns", column, f"not a column of {path}")
         if not pd.api.types.is_numeric_dtype(table[column]):
-            raise ConfigError("data.feature_columns", column, "holds non-numeric values")
+            raise ConfigError("data.feature_columns", column, f"holds non-numeric values in {path}")
     if table[label_column].isna().any():
         rows = np.flatnonzero(table[label_column].isna().to_numpy())[:5].tolist()
-        raise DataError(f"{path}: missing labels in column {label_column!r}, e.g. rows {rows}")
+        lines = [row + 2 for row in rows]  # the header is line 1
+        raise DataError(f"{path}: missing labels in column {label_column!r}, e.g. on lines {lines}")
     class_names, labels = np.unique(table[label_column].to_numpy(), return_inverse=True)
     if len(class_names) < 2:
         raise ConfigError("data.label_column", label_column, f"has a single class ({class_names[0]!r}); need >= 2")

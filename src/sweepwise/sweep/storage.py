@@ -11,7 +11,7 @@ import sqlalchemy.exc
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-from sweepwise.errors import ConfigError
+from sweepwise.errors import ConfigError, first_line
 
 DATABASE_SCHEMES = ("sqlite:", "postgresql", "mysql")
 DEFAULT_FOLDER = "studies"
@@ -44,7 +44,7 @@ def open_storage(spec: str) -> BaseStorage:
             ImportError,
             ValueError,
         ) as error:
-            raise ConfigError("hydra.sweeper.storage", spec, f"cannot open ({error})") from error
+            raise ConfigError("hydra.sweeper.storage", spec, f"cannot open ({first_line(error)})") from error
     path = Path(spec)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = JournalFileOpenLock(str(path))

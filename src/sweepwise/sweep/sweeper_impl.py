@@ -66,9 +66,10 @@ class SweeperImpl:
         return make_executor(launcher, runner, plan.settings.n_jobs, plan.sweep_dir / "slurm")
 
     def _run(self, plan: SweepPlan, launcher: SlurmSettings | None, preflight: str) -> None:
+        open_storage(plan.storage)  # both stores answer before either is written to
+        tracker = SweepTracker(plan.tracking_uri, plan.experiment)
         study = self._study(plan)
         study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
-        tracker = SweepTracker(plan.tracking_uri, plan.experiment)
         parent = tracker.start_parent(study, self._settings_params(plan), provenance_tags(self._overrides()))
         settings = plan.settings
         if plan.sampler["_target_"].endswith("GridSampler"):

@@ -15,6 +15,8 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from sweepwise.errors import ConfigError
 
 MAX_TAG_LENGTH = 5000
+# stores MLflow's client supports, but for the file store, which MLflow has retired
+TRACKING_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
 MAX_METRICS_PER_CALL = 1000  # MLflow's limit for one log_batch
 STEP_LOSS, STEP_LR = "step/train_loss", "step/lr"
 
@@ -27,8 +29,18 @@ def client_for(uri: str) -> MlflowClient:
 
 
 def resolve_tracking_uri(uri: str | None) -> str:
-    """MLflow's default store, `sqlite:///<cwd>/mlflow.db`, unless a URI is given."""
-    return uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    """MLflow's default store, `sqlite:///<cwd>/mlflow.db`, unless a URI of a store MLflow supports is given."""
+    if not uri:
+        return f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    scheme = uri.split("://")[0].split("+")[0] if "://" in uri else ""
+    if scheme not in TRACKING_SCHEMES:
+        raise ConfigError(
+            "tracking.uri",
+            uri,
+            f"not an MLflow tracking store URI ({', '.join(TRACKING_SCHEMES)}; e.g. sqlite:///mlflow.db or "
+            "http://127.0.0.1:5000)",
+        )
+    return uri
 
 
 def _artifact_location(uri: str) -> str | None:
