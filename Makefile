@@ -11,7 +11,7 @@ DASHBOARD_PORT ?= 8080
 SWEEP ?= random_lr_wd
 TRIALS ?= 12
 
-.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test lint format bench ui mlflow-server slurm-up slurm-down clean
+.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test reliability lint format bench ui mlflow-server slurm-up slurm-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ sweep-slurm: $(STAMP) ## the same sweep with every trial a SLURM job (one GPU ea
 
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest
+
+reliability: $(STAMP) ## rerun the load, fault and bad-input tests and write docs/reliability.md (needs make slurm-up)
+	SWEEPWISE_REQUIRE_SERVICES=1 SWEEPWISE_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(PY) -m pytest -m reliability
 
 lint: $(STAMP) ## ruff check and format check
 	$(VENV)/bin/ruff check .

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, TINY, mlflow_client, run_script, run_train
+from reliability import record
 from sweep_helpers import TOY, load_study, run_toy, states, sweep_runs
 
 pytestmark = pytest.mark.slow
@@ -75,6 +76,7 @@ def test_sweep_runs_every_trial_as_a_gpu_job_with_its_own_gpu(slurm, tmp_path: P
     assert set(gpu_of.values()) <= {"0", "1", "2", "3"}
 
 
+@pytest.mark.reliability
 def test_preempted_trial_resumes_from_its_checkpoint_in_the_same_run(slurm, tmp_path: Path):
     args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=1", "trainer.epochs=40"]
     sweep = start(REPO / "train.py", [*args, "hydra/sweeper/pruner=none"], tmp_path)
@@ -97,8 +99,16 @@ def test_preempted_trial_resumes_from_its_checkpoint_in_the_same_run(slurm, tmp_
     log = (trial_folder / "trial.log").read_text()
     _, after = log.split(f"resumed from the checkpoint of epoch {resumed_from}\n")
     assert after.startswith(f"epoch {resumed_from + 1}/40 ")  # training continues at the next epoch
+    record(
+        "fault",
+        "SLURM preemption: `scancel --signal=USR2` on a running trial's job",
+        f"job {job_id} was requeued (restart count 1) and resumed from its epoch-{resumed_from} checkpoint in the "
+        "same MLflow run; the trial ended COMPLETE",
+        "nothing: val/acc steps 1..40, each once; 40 reports",
+    )
 
 
+@pytest.mark.reliability
 def test_cancelled_job_fails_its_trial_and_the_sweep_goes_on(slurm, tmp_path: Path):
     args = ["-m", *ON_SLURM, "hydra.sweeper.n_trials=4", "hydra.sweeper.max_failure_rate=0.5", "short_sleep=0.5"]
     sweep = start(TOY, [*args, "long_trials=[0]", "long_sleep=600"], tmp_path)
@@ -112,8 +122,15 @@ def test_cancelled_job_fails_its_trial_and_the_sweep_goes_on(slurm, tmp_path: Pa
     _, children = sweep_runs(tmp_path, "toy")
     failed = next(child for child in children if child.data.tags["sweepwise.trial_number"] == "0")
     assert failed.info.status == "FAILED" and "CANCELLED" in failed.data.tags["sweepwise.fail_reason"]
+    record(
+        "fault",
+        "a trial's SLURM job cancelled (`scancel`), `retries=0`",
+        f"the trial is FAIL (`{trials[0].user_attrs['fail_reason']}`), its run FAILED; the other 3 trials COMPLETE",
+        "the cancelled trial only",
+    )
 
 
+@pytest.mark.reliability
 def test_job_cancelled_by_the_cluster_is_retried_as_a_new_job(slurm, tmp_path: Path):
     sweep = start(
         TOY, ["-m", *ON_SLURM, "hydra.sweeper.n_trials=1", "hydra.sweeper.retries=1", "behaviour=hang_once"], tmp_path
@@ -128,8 +145,16 @@ def test_job_cancelled_by_the_cluster_is_retried_as_a_new_job(slurm, tmp_path: P
     jobs = job_ids_of(trial_folder)
     assert len(jobs) == 2 and trial.user_attrs["job_id"] != first_job
     assert accounting([first_job])[first_job].startswith("CANCELLED")
+    record(
+        "fault",
+        "a trial's SLURM job cancelled (`scancel`), `retries=1`",
+        f"job {first_job} ended CANCELLED; the trial was resubmitted as job {trial.user_attrs['job_id']} and "
+        "ended COMPLETE",
+        "nothing",
+    )
 
 
+@pytest.mark.reliability
 def test_sweep_whose_orchestrator_was_killed_resumes_without_losing_or_duplicating_trials(slurm, tmp_path: Path):
     args = ["-m", *ON_SLURM, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=3", "short_sleep=3"]
     sweep = start(TOY, args, tmp_path)
@@ -159,6 +184,13 @@ def test_sweep_whose_orchestrator_was_killed_resumes_without_losing_or_duplicati
     _, children = sweep_runs(tmp_path, "toy")
     numbers = [child.data.tags["sweepwise.trial_number"] for child in children]
     assert sorted(numbers) == sorted(str(t.number) for t in trials)  # one run per trial, none twice
+    record(
+        "fault",
+        "the orchestrator SIGKILLed while SLURM jobs run (6 trials, 3 at once)",
+        f"the re-run cancelled the {len(stale_jobs)} stale jobs, failed their trials as interrupted, ran their "
+        "slots again and ended with 6 COMPLETE",
+        f"nothing: the {len(done_before)} trials COMPLETE before the kill were kept; one MLflow run per trial",
+    )
 
 
 def test_plain_multirun_runs_each_job_on_slurm(slurm, tmp_path: Path):

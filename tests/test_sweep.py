@@ -10,6 +10,7 @@ from pathlib import Path
 import optuna
 import pytest
 from conftest import run_script
+from reliability import record
 from sweep_helpers import TOY, load_study, run_toy, states, sweep_runs
 
 pytestmark = pytest.mark.slow
@@ -45,6 +46,7 @@ def test_no_batch_barrier_short_trials_flow_past_a_long_one(tmp_path: Path):
     assert gaps and max(gaps) < 1.0  # the freed slot is refilled at once
 
 
+@pytest.mark.reliability
 def test_failures_and_nan_are_fail_with_reasons_and_the_sweep_goes_on(tmp_path: Path):
     done = run_toy(
         [
@@ -69,6 +71,13 @@ def test_failures_and_nan_are_fail_with_reasons_and_the_sweep_goes_on(tmp_path: 
     failed = [run for run in children if run.data.tags["sweepwise.trial_state"] == "FAIL"]
     assert len(failed) == len(by_behaviour["raise"]) + len(by_behaviour["return_nan"])
     assert all(run.info.status == "FAILED" and run.data.tags["sweepwise.fail_reason"] for run in failed)
+    record(
+        "fault",
+        "trials that raise and trials that return NaN, mixed with healthy ones (9 trials)",
+        f"{len(by_behaviour['raise'])} raised and {len(by_behaviour['return_nan'])} NaN trials are FAIL with their "
+        f"reason in Optuna and MLflow; the {len(by_behaviour['ok'])} others COMPLETE; the sweep ended normally",
+        "nothing but the failed trials' values",
+    )
 
 
 def test_max_failure_rate_over_the_whole_sweep_stops_it_with_a_clear_message(tmp_path: Path):
@@ -81,6 +90,7 @@ def test_max_failure_rate_over_the_whole_sweep_stops_it_with_a_clear_message(tmp
     assert [run.info.status for run in parents] == ["FAILED"]
 
 
+@pytest.mark.reliability
 def test_retries_rerun_a_trial_whose_process_died_but_not_one_that_raised(tmp_path: Path):
     done = run_toy(["hydra.sweeper.n_trials=3", "hydra.sweeper.retries=1", "behaviour=kill_once"], tmp_path)
     assert done.returncode == 0, done.stderr
@@ -100,6 +110,12 @@ def test_retries_rerun_a_trial_whose_process_died_but_not_one_that_raised(tmp_pa
     assert killed.returncode == 0, killed.stderr
     reasons = [t.user_attrs["fail_reason"] for t in load_study(tmp_path, "killed").trials]
     assert reasons == ["process killed by SIGKILL"] * 2
+    record(
+        "fault",
+        "trial processes SIGKILLed, `retries=0`",
+        "both trials FAIL with `process killed by SIGKILL`; the sweep ended normally",
+        "the killed trials only",
+    )
     raised = run_toy(
         [
             "hydra.sweeper.n_trials=2",
@@ -114,6 +130,7 @@ def test_retries_rerun_a_trial_whose_process_died_but_not_one_that_raised(tmp_pa
     assert all("attempts" not in t.user_attrs for t in load_study(tmp_path, "raised").trials)
 
 
+@pytest.mark.reliability
 def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_runs(tmp_path: Path):
     args = ["-m", "hydra.sweeper.n_trials=10", "hydra.sweeper.n_jobs=2", "short_sleep=0.7"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -146,6 +163,13 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
     by_number = {int(run.data.tags["sweepwise.trial_number"]): run for run in children}
     assert all(by_number[t.number].info.status == "FAILED" for t in interrupted)
     assert "already finished" in again.stdout
+    record(
+        "fault",
+        "the orchestrator SIGKILLed mid-sweep (local processes, 10 trials, 2 at once)",
+        f"its trial processes died with it; the re-run failed the {len(interrupted)} trials left RUNNING as "
+        "interrupted, ran their slots again and ended with 10 COMPLETE",
+        f"nothing: the {finished_before} trials COMPLETE before the kill were kept; one MLflow run per trial",
+    )
 
 
 def test_a_sqlite_storage_url_holds_the_study_and_is_resumed(tmp_path: Path):
