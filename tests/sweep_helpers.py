@@ -20,6 +20,16 @@ def load_study(cwd: Path, name: str) -> optuna.Study:
     return optuna.load_study(study_name=name, storage=open_storage(str(cwd / "studies" / f"{name}.journal")))
 
 
+def study_so_far(cwd: Path, name: str) -> optuna.Study | None:
+    """The study of a sweep that is still starting or running; None before the sweep has created it."""
+    if not (cwd / "studies" / f"{name}.journal").exists():
+        return None
+    try:
+        return load_study(cwd, name)
+    except KeyError:  # the journal file is opened before the study is created in it
+        return None
+
+
 def sweep_runs(cwd: Path, experiment: str) -> tuple[list, list]:
     """(parent runs, child runs) of `experiment` in `cwd/mlflow.db`."""
     client = mlflow_client(cwd)

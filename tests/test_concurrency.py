@@ -52,13 +52,26 @@ def missing_and_duplicates(client: MlflowClient, run_id: str, key: str, expected
     return len(set(expected) - set(steps)), len(steps) - len(set(steps))
 
 
-@pytest.fixture(params=["HTTP server, journal file", "sqlite store, sqlite storage"])
+ON_SLURM = [  # one SLURM job per trial, on CPUs, so that all 8 fit the test cluster at once
+    "hydra/launcher=slurm",
+    "hydra.launcher.gpus_per_node=0",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.poll_interval_s=2",
+]
+
+
+@pytest.fixture(
+    params=["HTTP server, journal file", "SLURM jobs, HTTP server, journal file", "sqlite store, sqlite storage"]
+)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str], str]:
-    """(the case, the overrides that pick the stores, the MLflow tracking URI)"""
-    if request.param.startswith("HTTP"):
+    """(the case, the overrides that pick the stores and launcher, the MLflow tracking URI)"""
+    if "HTTP" in request.param:
+        launcher = ON_SLURM if request.param.startswith("SLURM") else []
+        if launcher:
+            request.getfixturevalue("slurm")
         server = request.getfixturevalue("mlflow_server")
         assert isinstance(server, MlflowServer)
-        return request.param, [f"tracking.uri={server.url}"], server.url
+        return request.param, [f"tracking.uri={server.url}", *launcher], server.url
     return (
         request.param,
         [f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}"],

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, TINY, mlflow_client, run_script, run_train
 from reliability import record
-from sweep_helpers import TOY, load_study, run_toy, states, sweep_runs
+from sweep_helpers import TOY, load_study, run_toy, states, study_so_far, sweep_runs
 
 pytestmark = pytest.mark.slow
 ON_SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.poll_interval_s=2"]
@@ -158,12 +158,10 @@ def test_job_cancelled_by_the_cluster_is_retried_as_a_new_job(slurm, tmp_path: P
 def test_sweep_whose_orchestrator_was_killed_resumes_without_losing_or_duplicating_trials(slurm, tmp_path: Path):
     args = ["-m", *ON_SLURM, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=3", "short_sleep=3"]
     sweep = start(TOY, args, tmp_path)
-    journal = tmp_path / "studies" / "toy.journal"
 
     def complete_trials() -> list[int]:
-        if not journal.exists():
-            return []
-        return [t.number for t in load_study(tmp_path, "toy").trials if t.state.name == "COMPLETE"]
+        study = study_so_far(tmp_path, "toy")
+        return [t.number for t in study.trials if t.state.name == "COMPLETE"] if study else []
 
     done_before = wait_for(complete_trials, 180, "a complete trial")
     sweep.send_signal(signal.SIGKILL)

@@ -11,7 +11,7 @@ import optuna
 import pytest
 from conftest import run_script
 from reliability import record
-from sweep_helpers import TOY, load_study, run_toy, states, sweep_runs
+from sweep_helpers import TOY, load_study, run_toy, states, study_so_far, sweep_runs
 
 pytestmark = pytest.mark.slow
 
@@ -140,8 +140,8 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
     deadline = time.time() + 120
     while time.time() < deadline:
         time.sleep(0.3)
-        journal = tmp_path / "studies" / "toy.journal"
-        if journal.exists() and states(load_study(tmp_path, "toy")).get("COMPLETE", 0) >= 3:
+        study = study_so_far(tmp_path, "toy")
+        if study and states(study).get("COMPLETE", 0) >= 3:
             break
     sweep.send_signal(signal.SIGKILL)
     sweep.wait()
