@@ -248,7 +248,7 @@ def test_an_mlflow_server_gone_for_good_stops_the_sweep_clearly_and_it_resumes(
         f"the sweep launched no more trials and stopped {gave_up_after:.0f} s later with one line (`MLflow tracking "
         f"server ... is unreachable`); the {len(failed)} trials it cut short are FAIL (interrupted); after a server "
         f"restart the same command resumed and ended with {trials} COMPLETE",
-        f"nothing: {len(complete_before)} trials were COMPLETE before the outage and kept their values; every "
+        f"nothing: every trial COMPLETE before the outage ({len(complete_before)}) kept its value; every "
         "COMPLETE run has every step; the interrupted runs are FAILED, not left RUNNING",
     )
 
@@ -278,6 +278,6 @@ def test_a_torn_last_journal_line_is_set_aside_and_no_finished_trial_is_lost(tmp
         "the journal's last line cut in half (a writer killed midway), then the sweep resumed",
         f"the torn {len(last) // 2} bytes were moved to `<journal>{TORN_SUFFIX}` before any write; the trial whose "
         "end they recorded was failed as interrupted and run again; 6 of 6 COMPLETE",
-        "nothing finished: the 3 trials COMPLETE before kept their values (without the repair, the next append "
-        "makes the whole journal unreadable)",
+        f"nothing finished: the {len(finished)} trials COMPLETE before kept their values (without the repair, the "
+        "next append makes the whole journal unreadable)",
     )

@@ -187,7 +187,7 @@ def test_sweep_whose_orchestrator_was_killed_resumes_without_losing_or_duplicati
         "the orchestrator SIGKILLed while SLURM jobs run (6 trials, 3 at once)",
         f"the re-run cancelled the {len(stale_jobs)} stale jobs, failed their trials as interrupted, ran their "
         "slots again and ended with 6 COMPLETE",
-        f"nothing: the {len(done_before)} trials COMPLETE before the kill were kept; one MLflow run per trial",
+        f"nothing: every trial COMPLETE before the kill ({len(done_before)}) was kept; one MLflow run per trial",
     )
 
 

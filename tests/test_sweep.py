@@ -168,7 +168,7 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
         "the orchestrator SIGKILLed mid-sweep (local processes, 10 trials, 2 at once)",
         f"its trial processes died with it; the re-run failed the {len(interrupted)} trials left RUNNING as "
         "interrupted, ran their slots again and ended with 10 COMPLETE",
-        f"nothing: the {finished_before} trials COMPLETE before the kill were kept; one MLflow run per trial",
+        f"nothing: every trial COMPLETE before the kill ({finished_before}) was kept; one MLflow run per trial",
     )
 
 
