@@ -53,7 +53,7 @@ def _probabilities(trial_dir: Path, data, device: torch.device) -> np.ndarray:
     """Softmax outputs of a trial's best checkpoint on the validation set."""
     cfg = OmegaConf.load(trial_dir / ".hydra" / "config.yaml")
     model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes)
-    checkpoint = load_checkpoint(trial_dir / "checkpoints" / BEST_CHECKPOINT)
+    checkpoint = load_checkpoint(trial_dir / "checkpoints" / BEST_CHECKPOINT, key=f"trial {trial_dir.name}'s best")
     model.load_state_dict(checkpoint["model"])
     model.to(device).eval()
     with torch.no_grad():
