@@ -208,7 +208,14 @@ def test_the_local_launcher_runs_a_plain_multirun_in_parallel_processes(tmp_path
 
 def test_ctrl_c_fails_the_running_trials_as_interrupted_and_ends_cleanly(tmp_path: Path):
     args = ["-m", "hydra.sweeper.n_trials=4", "short_sleep=30"]
-    sweep = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    sweep = subprocess.Popen(
+        [sys.executable, str(TOY), *args],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+        # as from a terminal: a runner started in the background hands its children SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / "multirun" / "toy" / "1" / ".hydra").exists():
         time.sleep(0.2)
