@@ -142,15 +142,18 @@ def wait_for_end(sweep: subprocess.Popen, cwd: Path) -> str:
     return (cwd / "sweep.err").read_text()
 
 
-def wait_for_epochs(client: MlflowClient, epochs: int, timeout: float = 180) -> None:
-    """Until some trial's run has `epochs` epochs logged."""
+def wait_for_epochs(client: MlflowClient, epochs: int, finished: int = 0, timeout: float = 300) -> None:
+    """Until `finished` trials' runs have ended and a running trial has logged `epochs` epochs."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for run in children(client).values():
-            if len(client.get_metric_history(run.info.run_id, "val/acc")) >= epochs:
-                return
+        runs = children(client).values()
+        if sum(run.info.status == "FINISHED" for run in runs) >= finished and any(
+            run.info.status == "RUNNING" and len(client.get_metric_history(run.info.run_id, "val/acc")) >= epochs
+            for run in runs
+        ):
+            return
         time.sleep(0.5)
-    raise AssertionError(f"no trial logged {epochs} epochs in {timeout} s")
+    raise AssertionError(f"no running trial logged {epochs} epochs after {finished} finished, in {timeout} s")
 
 
 def test_an_mlflow_server_restarted_mid_sweep_loses_no_metric(mlflow_server: MlflowServer, tmp_path: Path):
@@ -209,7 +212,7 @@ def test_an_mlflow_server_gone_for_good_stops_the_sweep_clearly_and_it_resumes(
     ]
     sweep = start_sweep(args, tmp_path)
     client = MlflowClient(mlflow_server.url)
-    wait_for_epochs(client, 2)
+    wait_for_epochs(client, 2, finished=1)  # one trial COMPLETE, a later one halfway
     mlflow_server.stop()
     stopped = time.monotonic()
     err = wait_for_end(sweep, tmp_path)
@@ -227,6 +230,7 @@ def test_an_mlflow_server_gone_for_good_stops_the_sweep_clearly_and_it_resumes(
     failed = [t for t in stopped_study.trials if t.state.name == "FAIL"]
     assert failed and all(t.user_attrs[FAIL_REASON_ATTR].startswith("interrupted") for t in failed)
     complete_before = {t.number: t.value for t in stopped_study.trials if t.state.name == "COMPLETE"}
+    assert complete_before
 
     mlflow_server.start()
     again = run_train(args, tmp_path, timeout=600)
