@@ -124,11 +124,12 @@ class Orchestrator:
 
     def _resume(self) -> None:
         """Count what the study already holds; trials a killed sweep left running are failed and run again, and
-        runs that an unreachable MLflow server kept from ending are ended as their trials did."""
+        every ended trial gets an ended run (an unreachable MLflow server may have kept one from ending, or from
+        being created)."""
         self.fail_interrupted_trials()
         ended = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()]
         if ended:
-            self.tracker.end_running_children({t.number: (recorded_verdict(t), t.params) for t in ended})
+            self.tracker.match_children({t.number: (recorded_verdict(t), t.params) for t in ended})
         finished = [t for t in ended if not is_interrupted(t)]
         self.counts.update(trial.state.name for trial in finished)
         for trial in finished:

@@ -32,6 +32,7 @@ PLACEMENT_TAGS = {
     "SLURM_RESTART_COUNT": "sweepwise.slurm.restart_count",
     "CUDA_VISIBLE_DEVICES": "sweepwise.cuda_visible_devices",
 }
+SEARCH_LIMIT = 50_000  # the most runs MLflow returns from one search
 RUN_STATUS = {"COMPLETE": "FINISHED", "PRUNED": "FINISHED", "FAIL": "FAILED"}
 
 
@@ -161,14 +162,18 @@ class SweepTracker:
             )
         close_run(self.client, run_id, verdict, params)
 
-    def end_running_children(self, ended: Mapping[int, tuple[Verdict, Mapping[str, Any]]]) -> None:
-        """End the runs still RUNNING of trials that the study holds as `ended` (number: verdict and params)."""
-        query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}' and attributes.status = 'RUNNING'"
-        for run in self.writer.call(self.client.search_runs, [self.experiment_id], filter_string=query):
-            number = int(run.data.tags.get("sweepwise.trial_number", -1))
-            if number in ended:
-                verdict, params = ended[number]
-                self.writer.submit(close_run, self.client, run.info.run_id, verdict, dict(params))
+    def match_children(self, ended: Mapping[int, tuple[Verdict, Mapping[str, Any]]]) -> None:
+        """Give every trial the study holds as `ended` (number: verdict and params) an ended run to match: a run
+        left RUNNING is ended, and a trial whose run was never created gets one."""
+        query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}'"
+        runs = self.writer.call(
+            self.client.search_runs, [self.experiment_id], filter_string=query, max_results=SEARCH_LIMIT
+        )
+        by_number = {int(run.data.tags.get("sweepwise.trial_number", -1)): run for run in runs}
+        for number, (verdict, params) in ended.items():
+            run = by_number.get(number)
+            if run is None or run.info.status == "RUNNING":
+                self.end_child(number, run.info.run_id if run else None, verdict, params)
 
     def _find_child(self, number: int) -> str | None:
         """A run the trial's process created but died before recording on the trial."""

@@ -21,6 +21,7 @@ from sweepwise.sweep.context import TrialContext, is_requeued, set_current_trial
 from sweepwise.sweep.job_run import run_owned_job
 from sweepwise.sweep.tracking import open_child_run
 from sweepwise.sweep.verdict import Verdict, objective_verdict
+from sweepwise.tracking.retry import gave_up, unreachable_error
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class JobRunner:
             if is_requeued():
                 raise  # the job goes back to the queue and runs this trial again
             reason = str(error) if isinstance(error, SystemExit) else f"{type(error).__name__}: {error}"
+            if gave_up(error):  # e.g. the trial's run could not be created
+                reason = f"error: {unreachable_error(error)}"
             outcome = TrialOutcome("failed", reason=reason)
             if log_file:
                 log_file.parent.mkdir(parents=True, exist_ok=True)
