@@ -52,9 +52,11 @@ test: $(STAMP) ## run the test suite
 reliability: $(STAMP) ## rerun the load, fault and bad-input tests and write docs/reliability.md (needs make slurm-up)
 	SWEEPWISE_REQUIRE_SERVICES=1 SWEEPWISE_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(PY) -m pytest -m reliability
 
-lint: $(STAMP) ## ruff check and format check
+lint: $(STAMP) ## ruff check and format check, the layer contracts, mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .

@@ -19,6 +19,7 @@ def main(cfg: DictConfig) -> float:
     from sweepwise.app import train
     from sweepwise.recipe.inspection import run_inspect
     from sweepwise.recipe.preflight import run_standalone
+    from sweepwise.session import session_for_task
     from sweepwise.tracking.retry import apply_retry_policy, gave_up, unreachable_error
 
     try:
@@ -29,7 +30,7 @@ def main(cfg: DictConfig) -> float:
             raise SystemExit(run_standalone(cfg))
         if cfg.task == "inspect":
             raise SystemExit(run_inspect(cfg))
-        return train(cfg, overrides=HydraConfig.get().overrides.task)
+        return train(cfg, overrides=HydraConfig.get().overrides.task, session=session_for_task())
     except SweepwiseError as error:
         raise SystemExit(f"error: {error}") from None
     except OmegaConfBaseException as error:  # a missing value or an interpolation that cannot resolve

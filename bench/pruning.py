@@ -20,7 +20,7 @@ from pathlib import Path
 
 import optuna
 
-from sweepwise.sweep.storage import open_storage
+from sweepwise.study.storage import open_storage
 
 TRAIN = Path(__file__).resolve().parent.parent / "train.py"
 VALIDATION_SAMPLES = 360  # digits: 1797 images, 20% held out

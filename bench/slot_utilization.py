@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from sweepwise.sweep.storage import open_storage
+from sweepwise.study.storage import open_storage
 
 TOY = Path(__file__).resolve().parent.parent / "tests" / "apps" / "toy.py"
 

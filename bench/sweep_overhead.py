@@ -26,7 +26,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
-from sweepwise.sweep.storage import open_storage
+from sweepwise.study.storage import open_storage
 from sweepwise.tracking.mlflow_run import ensure_experiment
 
 TOY = Path(__file__).resolve().parent.parent / "tests" / "apps" / "toy.py"

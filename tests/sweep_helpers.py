@@ -7,7 +7,7 @@ from pathlib import Path
 import optuna
 from conftest import REPO, mlflow_client, run_script
 
-from sweepwise.sweep.storage import open_storage
+from sweepwise.study.storage import open_storage
 
 TOY = REPO / "tests" / "apps" / "toy.py"
 

@@ -10,8 +10,8 @@ from mlflow import MlflowClient
 from mlflow_server import MlflowServer
 from reliability import record
 
-from sweepwise.sweep.orchestrator import RAN_ATTR
-from sweepwise.sweep.storage import open_storage
+from sweepwise.study.records import RAN_ATTR
+from sweepwise.study.storage import open_storage
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 TRIALS, EPOCHS = 8, 6

@@ -17,8 +17,8 @@ from optuna.storages.journal import JournalFileBackend
 from reliability import record
 from sweep_helpers import load_study, run_toy, states
 
-from sweepwise.sweep.orchestrator import FAIL_REASON_ATTR
-from sweepwise.sweep.storage import TORN_SUFFIX
+from sweepwise.study.records import FAIL_REASON_ATTR
+from sweepwise.study.storage import TORN_SUFFIX
 from sweepwise.tracking.retry import backoff_budget_s
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]

@@ -11,7 +11,7 @@ from omegaconf import OmegaConf
 from optuna.storages.journal import JournalFileOpenLock
 
 from sweepwise.errors import ConfigError
-from sweepwise.sweep.storage import TORN_SUFFIX, open_storage, repair_torn_tail
+from sweepwise.study.storage import TORN_SUFFIX, open_storage, repair_torn_tail
 from sweepwise.tracking.background import BackgroundWriter
 from sweepwise.tracking.retry import ENVIRONMENT, apply_retry_policy, backoff_budget_s
 

@@ -2,36 +2,37 @@
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-import optuna
 from omegaconf import DictConfig, OmegaConf
 
 from sweepwise import configure
 from sweepwise.console import make_progress, print_summary
 from sweepwise.data import DataModule
-from sweepwise.recipe.dynamics import PredictionDynamics, mistakes
-from sweepwise.recipe.pipeline import class_priors, init_final_bias
-from sweepwise.sweep.context import TrialContext, current_trial, is_requeued
-from sweepwise.sweep.pruning import PRUNED_PREFIX, PruningReporter, reports_to_study
+from sweepwise.session import TrialSession
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
 from sweepwise.tracking.plots import save_curves
 from sweepwise.tracking.provenance import provenance_tags
 from sweepwise.tracking.retry import gave_up
 from sweepwise.tracking.secrets import redact
+from sweepwise.training.bias_init import class_priors, init_final_bias
 from sweepwise.training.checkpoint import load_checkpoint
 from sweepwise.training.loop import LAST_CHECKPOINT, Trainer, planned_steps
+from sweepwise.training.predictions import PredictionDynamics, mistakes
 from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
 
 RUN_ID_KEY = "mlflow_run_id"
 
 
-def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
+def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession | None = None) -> float:
     """Train once as `cfg` says and return the best value of `cfg.objective.metric` over the epochs.
 
-    Everything the user can get wrong is checked before the MLflow run is created, so a bad config leaves no run
-    behind; a run that starts and then dies is ended FAILED with its error.
+    `session` says what the run is part of (a sweep's trial, or nothing: a plain session). Everything the user can
+    get wrong is checked before the MLflow run is created, so a bad config leaves no run behind; a run that starts
+    and then dies records its error (and, when it ends its own run, ends it FAILED).
     """
+    session = session or TrialSession()
     settings = configure.trainer_settings(cfg)
     objective = configure.objective(cfg)
     configure.check_learning_rate(cfg)
@@ -48,23 +49,22 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
         init_final_bias(model, class_priors(data, settings.batch_size))
     optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
     schedule = configure.build(cfg.schedule, "schedule")
-    trial = current_trial()
-    checkpoint = _checkpoint_to_resume(cfg, settings.checkpoint_dir, trial)
+    checkpoint = _checkpoint_to_resume(cfg, settings.checkpoint_dir, session)
     output_dir = Path(cfg.output_dir)
-    callbacks = [PruningReporter(trial, objective.metric)] if reports_to_study(trial) else []
 
     run = MlflowRun.start(
-        uri=trial.tracking_uri if trial else resolve_tracking_uri(cfg.tracking.uri),
+        uri=session.tracking_uri or resolve_tracking_uri(cfg.tracking.uri),
         experiment=cfg.tracking.experiment,
         run_name=cfg.tracking.run_name,
         tags={**provenance_tags(overrides), "sweepwise.device": str(device)},
         parent_run_id=cfg.tracking.parent_run_id,
-        resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else (trial.run_id if trial else None),
+        resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else session.run_id,
         every=every,
     )
     try:
         if checkpoint is None:
-            run.log_params(flatten(OmegaConf.to_container(cfg, resolve=True)))
+            params = flatten(OmegaConf.to_container(cfg, resolve=True))
+            run.log_params({key: value for key, value in params.items() if key not in session.logged_params})
             config_file = output_dir / "config.yaml"
             config_file.parent.mkdir(parents=True, exist_ok=True)
             config_file.write_text(OmegaConf.to_yaml(redact(OmegaConf.to_container(cfg, resolve=True))))
@@ -80,7 +80,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
             objective,
             autocast,
             progress,
-            callbacks=[run, *callbacks],
+            callbacks=[run, *session.epoch_reports(objective.metric)],
             checkpoint_extra={RUN_ID_KEY: run.run_id},
             probe=dynamics,
             recorder=run if every else None,
@@ -104,17 +104,17 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
                 "sweepwise.stop_reason": state.stop_reason or "completed",
             }
         )
+        assert state.best_value is not None  # set by the first epoch, and a run plans at least one
         run.log_metrics({f"best/{objective.metric}": state.best_value}, step=state.best_epoch)
-        run.finish()
+        if session.ends_run:
+            run.finish()
     except BaseException as error:
         progress.close()
-        # a requeued trial continues this run from its checkpoint; a server that gave up cannot record the end
+        # a requeued trial continues this run from its checkpoint; a server that gave up cannot record the error
         # (the sweep ends the run once the server is back)
-        if not is_requeued() and not gave_up(error):
-            run.fail(error, output_dir)
+        if not session.requeued and not gave_up(error):
+            run.fail(error, output_dir, end=session.ends_run)
         raise
-    if (state.stop_reason or "").startswith(PRUNED_PREFIX):
-        raise optuna.TrialPruned(state.stop_reason)  # the sweep tags the run PRUNED
     final = state.history[-1]
     print_summary(
         "sweepwise run",
@@ -134,11 +134,11 @@ def train(cfg: DictConfig, overrides: Sequence[str] = ()) -> float:
     return float(state.best_value)
 
 
-def _checkpoint_to_resume(cfg: DictConfig, checkpoint_dir: Path | None, trial: TrialContext | None) -> dict | None:
+def _checkpoint_to_resume(cfg: DictConfig, checkpoint_dir: Path | None, session: TrialSession) -> dict[str, Any] | None:
     """`trainer.resume_from` when given; a trial started again after its process died continues from its own
     last checkpoint."""
     if cfg.trainer.resume_from:
         return load_checkpoint(Path(cfg.trainer.resume_from))
-    if trial and trial.attempt > 0 and checkpoint_dir and (checkpoint_dir / LAST_CHECKPOINT).is_file():
+    if session.continues_attempt and checkpoint_dir and (checkpoint_dir / LAST_CHECKPOINT).is_file():
         return load_checkpoint(checkpoint_dir / LAST_CHECKPOINT, key="trainer.checkpoint_dir")
     return None

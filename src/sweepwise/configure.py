@@ -57,7 +57,7 @@ def log_every_n_steps(cfg: DictConfig) -> int:
 
 
 def check_learning_rate(cfg: DictConfig) -> float:
-    lr = _number(cfg, "optimizer.lr", float)
+    lr: float = _number(cfg, "optimizer.lr", float)
     if lr <= 0:
         raise ConfigError("optimizer.lr", lr, "must be > 0")
     return lr

@@ -3,10 +3,11 @@
 import sys
 import time
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from sweepwise.errors import ConfigError
@@ -62,12 +63,12 @@ class BarProgress:
             console=self.console,
         )
         self.bar.start()
-        self.task = None
+        self.task: TaskID | None = None
         self.done, self.last_refresh, self.epoch_started = 0, 0.0, 0.0
 
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
         self.done, self.epoch_started = 0, time.perf_counter()
-        fields = {"epoch": f"{epoch}/{epochs}", "step": 0, "loss": "-", "lr": "-", "rate": ""}
+        fields: dict[str, Any] = {"epoch": f"{epoch}/{epochs}", "step": 0, "loss": "-", "lr": "-", "rate": ""}
         self.task = self.bar.add_task("train", total=steps, **fields)
 
     def advance(self, step: int, loss: torch.Tensor, lr: float) -> None:
@@ -77,6 +78,7 @@ class BarProgress:
             return
         self.last_refresh = now
         rate = self.done * self.batch_size / max(now - self.epoch_started, 1e-9)
+        assert self.task is not None  # set by start_epoch
         self.bar.update(
             self.task,
             completed=self.done,
@@ -87,6 +89,7 @@ class BarProgress:
         )
 
     def end_epoch(self, metrics: Mapping[str, float]) -> None:
+        assert self.task is not None  # set by start_epoch
         self.bar.update(self.task, completed=self.done, loss=f"{metrics['train/loss']:.4f}")
         self.bar.console.print(format_metrics(metrics), highlight=False)
 

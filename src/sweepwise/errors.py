@@ -29,8 +29,9 @@ class TrainingDiverged(SweepwiseError):
     """The training loss became NaN or infinite."""
 
 
-def first_line(error: BaseException) -> str:
-    """An exception's first non-blank line (its type name when it has no message), for one-line errors."""
+def first_line(error: BaseException | str) -> str:
+    """An exception's (or a message's) first non-blank line (its type name when it has no message), for one-line
+    errors."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return lines[0] if lines else type(error).__name__
 

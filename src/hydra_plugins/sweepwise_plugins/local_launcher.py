@@ -15,9 +15,9 @@ class ExecutorLauncher(Launcher):
     """A launcher whose jobs run on a sweepwise executor, chosen from the `hydra.launcher` config."""
 
     def __init__(self, **settings: Any) -> None:
-        from sweepwise.sweep.launcher_impl import LauncherImpl
+        from sweepwise.sweep.launch.multirun import MultirunLauncher
 
-        self._impl = LauncherImpl()
+        self._impl = MultirunLauncher()
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)

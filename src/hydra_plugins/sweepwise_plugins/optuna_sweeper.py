@@ -12,9 +12,9 @@ import hydra_plugins.sweepwise_plugins.config  # noqa: F401  (registers the conf
 
 class OptunaSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
-        from sweepwise.sweep.sweeper_impl import SweeperImpl
+        from sweepwise.sweep.sweeper import Sweep
 
-        self._impl = SweeperImpl(**settings)
+        self._impl = Sweep(**settings)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)

@@ -1,6 +1,7 @@
 """Batch augmentation applied on the training device: random translation and Gaussian noise."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +45,6 @@ def _translate(images: torch.Tensor, max_shift: float) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-def make_augment(augment: dict | None) -> Augment:
+def make_augment(augment: dict[str, Any] | None) -> Augment:
     """Build an Augment from a config mapping (missing keys mean off)."""
     return Augment(**dict(augment or {}))

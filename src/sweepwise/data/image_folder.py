@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,7 +17,7 @@ from sweepwise.errors import ConfigError, DataError
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 
 
-class ImageFiles(Dataset):
+class ImageFiles(Dataset[tuple[torch.Tensor, int]]):
     """(path, label) pairs decoded to normalised (C, H, W) float tensors of one size."""
 
     def __init__(
@@ -42,6 +43,7 @@ class ImageFiles(Dataset):
 
 def decode_image(path: Path, size: tuple[int, int] | None, channels: int) -> np.ndarray:
     """Pixels of one file as (C, H, W) float32 in [0, 1], resized to `size` (height, width) when given."""
+    image: Image.Image
     try:
         with Image.open(path) as image:
             image = image.convert("L" if channels == 1 else "RGB")
@@ -94,7 +96,7 @@ def load_image_folder(
     val_fraction: float = 0.2,
     split_seed: int = 0,
     num_workers: int = 2,
-    augment: dict | None = None,
+    augment: dict[str, Any] | None = None,
 ) -> StreamingData:
     """`image_size` (an int or [height, width]) resizes every image; without it all images must share one size."""
     folder = Path(root)

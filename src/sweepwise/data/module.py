@@ -2,6 +2,7 @@
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -174,8 +175,8 @@ class StreamingData(DataModule):
 
     def __init__(
         self,
-        train: Dataset,
-        val: Dataset,
+        train: Dataset[tuple[torch.Tensor, int]],
+        val: Dataset[tuple[torch.Tensor, int]],
         *,
         class_names: Sequence[str],
         input_shape: Sequence[int],
@@ -195,9 +196,11 @@ class StreamingData(DataModule):
         )
         self.train_set, self.val_set, self.num_workers = train, val, num_workers
         self._sampler = EpochSampler(self.num_train)
-        self._train_loader: DataLoader | None = None
+        self._train_loader: DataLoader[tuple[torch.Tensor, int]] | None = None
 
-    def _loader(self, dataset: Dataset, batch_size: int, **kwargs) -> DataLoader:
+    def _loader(
+        self, dataset: Dataset[tuple[torch.Tensor, int]], batch_size: int, **kwargs: Any
+    ) -> DataLoader[tuple[torch.Tensor, int]]:
         return DataLoader(
             dataset,
             batch_size=batch_size,

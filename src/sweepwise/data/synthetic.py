@@ -1,6 +1,7 @@
 """Generated classification data: one random prototype per class plus Gaussian noise, image-shaped or tabular."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ def make_synthetic(
     seed: int = 0,
     val_fraction: float = 0.2,
     split_seed: int = 0,
-    augment: dict | None = None,
+    augment: dict[str, Any] | None = None,
 ) -> TensorData:
     """`shape` (C, H, W) gives images, (F,) a table; larger `noise` makes the classes overlap more."""
     if num_samples < 2:

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ def load_csv(
     feature_columns: Sequence[str] | None = None,
     val_fraction: float = 0.2,
     split_seed: int = 0,
-    augment: dict | None = None,
+    augment: dict[str, Any] | None = None,
 ) -> TensorData:
     """Labels may be any values (sorted, then numbered); features must be numeric and complete."""
     features, labels, class_names = read_table(path, label_column, feature_columns)

@@ -45,4 +45,5 @@ class ConvNet(nn.Module):
         )
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(inputs))
+        logits: torch.Tensor = self.head(self.features(inputs))
+        return logits

@@ -13,4 +13,5 @@ class Linear(nn.Module):
         self.classifier = nn.Linear(math.prod(input_shape), num_classes)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.classifier(inputs.flatten(1))
+        logits: torch.Tensor = self.classifier(inputs.flatten(1))
+        return logits

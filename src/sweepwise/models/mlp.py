@@ -32,4 +32,5 @@ class MLP(nn.Module):
         self.layers = nn.Sequential(*layers)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.layers(inputs)
+        logits: torch.Tensor = self.layers(inputs)
+        return logits

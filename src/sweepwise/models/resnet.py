@@ -70,7 +70,9 @@ class ResNet(nn.Module):
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
         for block in self.blocks:
+            assert isinstance(block, BasicBlock)  # `blocks` holds nothing else
             nn.init.zeros_(block.bn2.weight)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.head(self.blocks(self.stem(inputs)))
+        logits: torch.Tensor = self.head(self.blocks(self.stem(inputs)))
+        return logits

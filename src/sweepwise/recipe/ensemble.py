@@ -12,6 +12,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import optuna
@@ -24,9 +25,10 @@ from rich.console import Console
 from rich.table import Table
 
 from sweepwise import configure
+from sweepwise.data import DataModule
 from sweepwise.errors import ConfigError, SweepwiseError
 from sweepwise.recipe.settings import MAX_ENSEMBLE
-from sweepwise.sweep.tracking import PARENT_RUN_ATTR, SWEEP_DIR_ATTR
+from sweepwise.study.records import PARENT_RUN_ATTR, SWEEP_DIR_ATTR
 from sweepwise.training.checkpoint import load_checkpoint
 from sweepwise.training.loop import BEST_CHECKPOINT
 from sweepwise.training.runtime import resolve_device
@@ -46,10 +48,11 @@ def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
     if len(study.directions) > 1:
         raise SweepwiseError("ensembles are built from single-objective sweeps")
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    return sorted(complete, key=lambda trial: trial.value, reverse=maximize)[:k]
+    # a COMPLETE trial of one objective has its value
+    return sorted(complete, key=lambda trial: cast(float, trial.value), reverse=maximize)[:k]
 
 
-def _probabilities(trial_dir: Path, data, device: torch.device) -> np.ndarray:
+def _probabilities(trial_dir: Path, data: DataModule, device: torch.device) -> np.ndarray:
     """Softmax outputs of a trial's best checkpoint on the validation set."""
     cfg = OmegaConf.load(trial_dir / ".hydra" / "config.yaml")
     model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes)
@@ -105,7 +108,9 @@ def report(rows: list[Row], gain: float, gain_se: float, folder: Path) -> list[P
     return [as_json, as_markdown]
 
 
-def log_to_parent(client: MlflowClient, run_id: str, rows: list[Row], gain: float, gain_se: float, files: list[Path]):
+def log_to_parent(
+    client: MlflowClient, run_id: str, rows: list[Row], gain: float, gain_se: float, files: list[Path]
+) -> None:
     ensemble = rows[-1]
     client.log_batch(
         run_id,
@@ -121,7 +126,7 @@ def log_to_parent(client: MlflowClient, run_id: str, rows: list[Row], gain: floa
 
 
 def main() -> None:
-    from sweepwise.sweep.storage import open_storage, storage_spec
+    from sweepwise.study.storage import open_storage, storage_spec
     from sweepwise.tracking.mlflow_run import client_for, resolve_tracking_uri
 
     parser = argparse.ArgumentParser(description="the best trials of a sweep, alone and as an ensemble")

@@ -7,6 +7,7 @@ MLflow run of their own and prints the headline numbers.
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
-from sweepwise.recipe.figures import pyplot, save_figure, show_image
+from sweepwise.figures import pyplot, save_figure, show_image
 from sweepwise.recipe.report import slug
 from sweepwise.recipe.samples import Samples, load_samples
 
@@ -52,7 +53,7 @@ def feature_stats(samples: Samples) -> list[tuple[str, float, float, float, floa
     ]
 
 
-def inspect_data(cfg: DictConfig, folder: Path) -> tuple[dict[str, object], list[Path]]:
+def inspect_data(cfg: DictConfig, folder: Path) -> tuple[dict[str, int | str], list[Path]]:
     """Write the report to `folder`: (headline numbers, files)."""
     samples = load_samples(cfg)
     folder.mkdir(parents=True, exist_ok=True)
@@ -66,7 +67,7 @@ def inspect_data(cfg: DictConfig, folder: Path) -> tuple[dict[str, object], list
         if not finite
     ]
     groups, overlap = duplicates(samples)
-    headline: dict[str, object] = {
+    headline: dict[str, int | str] = {
         "samples decoded": len(labels),
         "corrupt (not decoded)": len(samples.corrupt),
         "non-finite samples": len(non_finite),
@@ -91,7 +92,15 @@ def _class_extremes(samples: Samples) -> tuple[int, int]:
     return int(counts.min()), int(counts.max())
 
 
-def _summary(samples, headline, stats, groups, overlap, non_finite, path: Path) -> Path:
+def _summary(
+    samples: Samples,
+    headline: Mapping[str, object],
+    stats: list[tuple[str, float, float, float, float]],
+    groups: list[list[str]],
+    overlap: list[tuple[str, str]],
+    non_finite: list[str],
+    path: Path,
+) -> Path:
     lines = ["# Data report", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in headline.items()]
     lines += ["", "## Statistics (training samples, before normalisation)", "", "| | mean | std | min | max |"]
@@ -111,7 +120,7 @@ def _summary(samples, headline, stats, groups, overlap, non_finite, path: Path) 
     return path
 
 
-def _print(headline: dict[str, object]) -> None:
+def _print(headline: Mapping[str, object]) -> None:
     table = Table(title="data report", title_justify="left")
     table.add_column("")
     table.add_column("", justify="right")

@@ -5,9 +5,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sweepwise.recipe.figures import pyplot, save_figure, show_image
-from sweepwise.recipe.pipeline import Pipeline, chance_loss, class_priors, final_linear
+from sweepwise.figures import pyplot, save_figure, show_image
+from sweepwise.recipe.pipeline import Pipeline, chance_loss
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, verdict
+from sweepwise.training.bias_init import class_priors, final_linear
 from sweepwise.training.evaluate import evaluate
 
 INIT_LOSS_TOLERANCE = 0.10  # the loss at init within 10% of its expected value, either side

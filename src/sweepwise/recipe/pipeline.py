@@ -5,8 +5,10 @@ exercise is what a real run does: the same data order, schedule, loss and evalua
 """
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -18,6 +20,7 @@ from sweepwise.console import SilentProgress
 from sweepwise.data import DataModule
 from sweepwise.data.module import Batch
 from sweepwise.schedules import Constant
+from sweepwise.training.bias_init import class_priors, init_final_bias
 from sweepwise.training.loop import Trainer, TrainState, planned_steps
 from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
 from sweepwise.training.settings import EarlyStopping, TrainerSettings
@@ -33,35 +36,11 @@ REGULARISATION_OFF = {
 
 def simplified(cfg: DictConfig) -> DictConfig:
     """A copy of `cfg` with augmentation, dropout and weight decay off (the keys it has)."""
-    simple = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    simple = OmegaConf.create(cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True)))
     for key, value in REGULARISATION_OFF.items():
         if OmegaConf.select(simple, key, default=None) is not None:
             OmegaConf.update(simple, key, value)
     return simple
-
-
-def class_priors(data: DataModule, batch_size: int) -> np.ndarray:
-    """The training set's class frequencies."""
-    counts = np.zeros(data.num_classes)
-    for _, labels in data.train_batches(batch_size, epoch=1, seed=0):
-        counts += np.bincount(labels.cpu().numpy(), minlength=data.num_classes)
-    return counts / counts.sum()
-
-
-def final_linear(model: nn.Module) -> nn.Linear | None:
-    """The model's last `nn.Linear` with a bias: its output layer in every model of this project."""
-    layers = [module for module in model.modules() if isinstance(module, nn.Linear) and module.bias is not None]
-    return layers[-1] if layers else None
-
-
-def init_final_bias(model: nn.Module, priors: np.ndarray) -> bool:
-    """Set the output layer's bias to the log class priors, so the first predictions are the priors."""
-    layer = final_linear(model)
-    if layer is None or layer.out_features != len(priors):
-        return False
-    with torch.no_grad():
-        layer.bias.copy_(torch.as_tensor(np.log(np.clip(priors, 1e-8, None)), dtype=layer.bias.dtype))
-    return True
 
 
 class ZeroedInputs:
@@ -70,7 +49,7 @@ class ZeroedInputs:
     def __init__(self, data: DataModule) -> None:
         self._data = data
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._data, name)
 
     def train_batches(self, batch_size: int, epoch: int, seed: int) -> Iterator[Batch]:
@@ -102,7 +81,7 @@ class Pipeline:
         return cls(simple, settings, data, device, init_bias)
 
     @property
-    def autocast(self):
+    def autocast(self) -> Callable[[], AbstractContextManager[None]]:
         return autocast_for(self.device, self.cfg.trainer.precision)
 
     @property
@@ -112,7 +91,7 @@ class Pipeline:
     def model(self, seed: int) -> nn.Module:
         """A freshly initialised model (seeded), with the output bias from the priors when asked for."""
         seed_everything(seed, bool(self.cfg.trainer.deterministic))
-        model = configure.build(
+        model: nn.Module = configure.build(
             self.cfg.model, "model", input_shape=self.data.input_shape, num_classes=self.data.num_classes
         ).to(self.device)
         if self.init_bias:
@@ -120,12 +99,11 @@ class Pipeline:
         return model
 
     def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        return configure.build(self.cfg.optimizer, "optimizer")(model.parameters())
+        optimizer: torch.optim.Optimizer = configure.build(self.cfg.optimizer, "optimizer")(model.parameters())
+        return optimizer
 
-    def train(
-        self, steps: int, seed: int, data: DataModule | ZeroedInputs | None = None
-    ) -> tuple[nn.Module, TrainState]:
-        """Train a fresh model for `steps` optimiser steps with the real loop; returns it and its history."""
+    def train(self, steps: int, seed: int, data: DataModule | ZeroedInputs | None = None) -> TrainState:
+        """Train a fresh model for `steps` optimiser steps with the real loop; returns its state (and history)."""
         model = self.model(seed)
         settings = replace(
             self.settings, max_steps=steps, seed=seed, checkpoint_dir=None, early_stopping=EarlyStopping()

@@ -1,5 +1,7 @@
 """The `recipe` section of the config, checked before anything runs."""
 
+from typing import cast
+
 from omegaconf import DictConfig, OmegaConf
 
 from sweepwise.errors import ConfigError
@@ -14,7 +16,7 @@ def preflight_mode(cfg: DictConfig) -> str:
     mode = OmegaConf.select(cfg, "recipe.preflight", default="off")
     if mode not in MODES:
         raise ConfigError("recipe.preflight", mode, f"must be one of {', '.join(MODES)}")
-    return mode
+    return cast(str, mode)  # one of MODES
 
 
 def ensemble_size(cfg: DictConfig) -> int:

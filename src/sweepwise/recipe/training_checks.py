@@ -2,13 +2,15 @@
 learning-rate schedule over the planned steps."""
 
 import math
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sweepwise.recipe.figures import pyplot, save_figure
+from sweepwise.data.module import Batch
+from sweepwise.figures import pyplot, save_figure
 from sweepwise.recipe.pipeline import Pipeline, ZeroedInputs
 from sweepwise.recipe.report import FAIL, PASS, CheckResult, verdict
 from sweepwise.training.evaluate import evaluate
@@ -121,7 +123,7 @@ def dumb_baselines(pipeline: Pipeline, real: dict[str, float], steps: int) -> Ch
     )
 
 
-def _arrays(batches) -> tuple[np.ndarray, np.ndarray]:
+def _arrays(batches: Iterable[Batch]) -> tuple[np.ndarray, np.ndarray]:
     inputs, labels = zip(*((x.float().flatten(1).cpu().numpy(), y.cpu().numpy()) for x, y in batches), strict=True)
     return np.concatenate(inputs), np.concatenate(labels)
 
@@ -147,7 +149,7 @@ def overfit_one_batch(pipeline: Pipeline, seed: int, samples: int, max_steps: in
             logits = model(inputs)
         loss_tensor = F.cross_entropy(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
-        loss_tensor.backward()
+        loss_tensor.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         optimizer.step()
         loss, right = float(loss_tensor.detach()), int((logits.argmax(dim=1) == labels).sum())
         if loss < OVERFIT_LOSS and right == len(labels):

@@ -10,7 +10,7 @@ one line; once the server is back, the same command resumes it.
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +19,25 @@ from omegaconf import DictConfig
 from optuna.trial import Trial, TrialState
 
 from sweepwise.errors import SweepwiseError
-from sweepwise.sweep.context import TrialContext
-from sweepwise.sweep.executor import Died, Executor
+from sweepwise.study.records import (
+    ATTEMPTS_ATTR,
+    FAIL_REASON_ATTR,
+    INTERRUPTED_ATTR,
+    JOB_ID_ATTR,
+    OVERRIDES_ATTR,
+    PRUNE_REASON_ATTR,
+    RAN_ATTR,
+    RUN_ID_ATTR,
+)
+from sweepwise.sweep.launch.executor import Died, Executor
+from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
+from sweepwise.sweep.param_grammar import SearchSpace, suggest, trial_overrides
 from sweepwise.sweep.progress import SweepProgress
-from sweepwise.sweep.search_space import SearchSpace, suggest, trial_overrides
-from sweepwise.sweep.tracking import RUN_ID_ATTR, SweepTracker
-from sweepwise.sweep.trial_job import TrialJob, TrialOutcome
-from sweepwise.sweep.verdict import Verdict
-from sweepwise.tracking.retry import RESUME_HINT, TrackingUnreachable, lost_tracking
+from sweepwise.sweep.tracker import SweepTracker
+from sweepwise.sweep.trial.context import TrialContext
+from sweepwise.sweep.trial.runner import TrialJob
+from sweepwise.tracking.retry import RESUME_HINT, TrackingUnreachable
 
-INTERRUPTED = "interrupted"
-FAIL_REASON_ATTR = "fail_reason"
-PRUNE_REASON_ATTR = "prune_reason"
-JOB_ID_ATTR = "job_id"  # the id of the trial's latest job outside the orchestrator (a SLURM job id)
-RAN_ATTR = "ran"  # [start, end] of the trial's job, as Unix times
 WAIT_SECONDS = 5.0
 
 
@@ -61,13 +66,20 @@ class Flight:
 
 
 def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
-    return trial.state == TrialState.FAIL and str(trial.user_attrs.get(FAIL_REASON_ATTR, "")).startswith(INTERRUPTED)
+    """A FAIL that was not the trial's own doing (a stopped sweep, a lost tracking server): it is run again."""
+    return trial.state == TrialState.FAIL and bool(trial.user_attrs.get(INTERRUPTED_ATTR))
 
 
-def recorded_verdict(trial: optuna.trial.FrozenTrial) -> Verdict:
+def recorded_outcome(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
     """How a finished trial ended, as the study recorded it."""
     reason = trial.user_attrs.get(FAIL_REASON_ATTR if trial.state == TrialState.FAIL else PRUNE_REASON_ATTR, "")
-    return Verdict(trial.state.name, trial.values if trial.state == TrialState.COMPLETE else None, str(reason))
+    values = tuple(trial.values) if trial.state == TrialState.COMPLETE else None
+    return TrialOutcome(TrialStatus(trial.state.name), values=values, reason=str(reason))
+
+
+def interrupted(reason: str) -> TrialOutcome:
+    """The FAIL recorded for a trial that was interrupted (see `is_interrupted`)."""
+    return TrialOutcome(TrialStatus.FAIL, reason=f"interrupted: {reason}")
 
 
 class Orchestrator:
@@ -79,7 +91,7 @@ class Orchestrator:
         executor: Executor,
         tracker: SweepTracker,
         progress: SweepProgress,
-        make_context: Callable[[Trial, str | None, int], TrialContext],
+        make_context: Callable[[Trial, dict[str, Any], str | None, int], TrialContext],
         custom_search_space: Callable[[DictConfig, Trial], Any] | None = None,
         task_config: DictConfig | None = None,
         log_file: Callable[[int], str] | None = None,
@@ -109,11 +121,11 @@ class Orchestrator:
                     break
                 ended = [self._settle(int(key), result) for key, result in self.executor.wait(WAIT_SECONDS)]
                 self._fill_slots()  # the next trials start before the bookkeeping of those that ended
-                for flight, result, verdict in filter(None, ended):
-                    self._record(flight, result, verdict)
+                for flight, outcome in filter(None, ended):
+                    self._record(flight, outcome)
                 self.tracker.check()
         except BaseException:
-            self._abandon_in_flight("interrupted: the sweep was stopped while this trial ran")
+            self._abandon_in_flight(interrupted("the sweep was stopped while this trial ran"))
             raise
         finally:
             self.executor.shutdown()
@@ -129,11 +141,12 @@ class Orchestrator:
         self.fail_interrupted_trials()
         ended = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()]
         if ended:
-            self.tracker.match_children({t.number: (recorded_verdict(t), t.params) for t in ended})
+            self.tracker.match_children({t.number: (recorded_outcome(t), self._params(t)) for t in ended})
         finished = [t for t in ended if not is_interrupted(t)]
         self.counts.update(trial.state.name for trial in finished)
         for trial in finished:
             if trial.state == TrialState.COMPLETE and len(trial.values) == 1:
+                assert trial.value is not None  # a COMPLETE trial of one objective has its value
                 self._note_best(trial.value, trial.number)
         self.to_launch = max(0, self.settings.n_trials - len(finished))
         if finished:
@@ -151,14 +164,12 @@ class Orchestrator:
     def fail_interrupted_trials(self) -> None:
         """Mark trials that a killed orchestrator left RUNNING as FAIL, so that their slots are used again."""
         for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            reason = "interrupted: the sweep stopped before this trial ended"
+            outcome = interrupted("the sweep stopped before this trial ended")
             if JOB_ID_ATTR in trial.user_attrs:
                 self.executor.cancel_stale(str(trial.user_attrs[JOB_ID_ATTR]))
-            Trial(self.study, trial._trial_id).set_user_attr(FAIL_REASON_ATTR, reason)
+            self._mark_interrupted(Trial(self.study, trial._trial_id), outcome)
             self.study.tell(trial.number, state=TrialState.FAIL)
-            self.tracker.end_child(
-                trial.number, trial.user_attrs.get(RUN_ID_ATTR), Verdict("FAIL", None, reason), trial.params
-            )
+            self.tracker.end_child(trial.number, trial.user_attrs.get(RUN_ID_ATTR), outcome, self._params(trial))
             self.progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
 
     # --- one trial ---
@@ -170,6 +181,7 @@ class Orchestrator:
         for name, value in self.space.fixed.items():
             trial.set_user_attr(name, value)
         if self.custom_search_space is not None:
+            assert self.task_config is not None  # the sweep passes its task config with a custom search space
             self.custom_search_space(self.task_config, trial)
         params = dict(trial.params)
         overlap = params.keys() & self.space.fixed.keys()
@@ -179,7 +191,7 @@ class Orchestrator:
             self.study.tell(trial, state=TrialState.FAIL)
             raise SweepStopped(message)
         overrides = trial_overrides(params, self.space.fixed)
-        trial.set_user_attr("overrides", overrides)
+        trial.set_user_attr(OVERRIDES_ATTR, overrides)
         flight = Flight(trial, overrides)
         self.in_flight[trial.number] = flight
         self._submit(flight)
@@ -189,7 +201,7 @@ class Orchestrator:
         job = TrialJob(
             tuple(flight.overrides),
             number,
-            self.make_context(flight.trial, flight.run_id, flight.attempt),
+            self.make_context(flight.trial, self._params(flight.trial), flight.run_id, flight.attempt),
             self.log_file(number) if self.log_file else None,
         )
         job_id = self.executor.submit(number, job)
@@ -200,49 +212,62 @@ class Orchestrator:
         again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
         self.progress.event(f"trial {number} started{where}{again}: {' '.join(flight.overrides)}")
 
-    def _settle(self, number: int, result: TrialOutcome | Died) -> tuple[Flight, TrialOutcome | Died, Verdict] | None:
-        """Decide what an ended job means, without I/O: resubmit it (a retry) or return its verdict."""
+    def _settle(self, number: int, result: TrialOutcome | Died) -> tuple[Flight, TrialOutcome] | None:
+        """Decide what an ended job means, without I/O: resubmit it (a retry) or return its outcome as the study
+        records it."""
         flight = self.in_flight.pop(number)
-        flight.run_id = result.run_id if isinstance(result, TrialOutcome) else self._run_id_of(flight.trial)
-        if isinstance(result, Died) and flight.attempt < self.settings.retries:
-            flight.attempt += 1
-            flight.trial.set_user_attr("attempts", flight.attempt + 1)
-            self.progress.event(f"trial {number}: {result.reason}; retrying ({flight.attempt}/{self.settings.retries})")
-            self.in_flight[number] = flight
-            self._submit(flight)
-            return None
-        verdict = (
-            result.judge(len(self.study.directions))
-            if isinstance(result, TrialOutcome)
-            else Verdict("FAIL", None, result.reason)
-        )
-        if verdict.state == "FAIL" and lost_tracking(verdict.reason):
-            # not the trial's fault: a resumed sweep runs it again
-            self.tracking_lost = verdict.reason
-            self.progress.event(f"trial {number}: {verdict.reason}; launching no more trials")
-            verdict = Verdict("FAIL", None, f"{INTERRUPTED}: {verdict.reason}")
+        if isinstance(result, Died):
+            flight.run_id = self._run_id_of(flight.trial)
+            if flight.attempt < self.settings.retries:
+                flight.attempt += 1
+                flight.trial.set_user_attr(ATTEMPTS_ATTR, flight.attempt + 1)
+                retry = f"retrying ({flight.attempt}/{self.settings.retries})"
+                self.progress.event(f"trial {number}: {result.reason}; {retry}")
+                self.in_flight[number] = flight
+                self._submit(flight)
+                return None
+            result = TrialOutcome(TrialStatus.FAIL, reason=result.reason, started=flight.started, ended=time.time())
         else:
-            self.counts[verdict.state] += 1
-            self._check_failure_rate()
-        return flight, result, verdict
+            flight.run_id = result.run_id
+        if result.status is TrialStatus.TRACKING_LOST:
+            # not the trial's fault: a resumed sweep runs it again
+            self.tracking_lost = result.reason
+            self.progress.event(f"trial {number}: {result.reason}; launching no more trials")
+            return flight, replace(result, reason=f"interrupted: {result.reason}")
+        self.counts[result.status] += 1
+        self._check_failure_rate()
+        return flight, result
 
-    def _record(self, flight: Flight, result: TrialOutcome | Died, verdict: Verdict) -> None:
+    def _record(self, flight: Flight, outcome: TrialOutcome) -> None:
         """Tell Optuna and MLflow how the trial ended."""
         trial, number = flight.trial, flight.trial.number
-        started, ended = (flight.started, time.time()) if isinstance(result, Died) else (result.started, result.ended)
-        trial.set_user_attr(RAN_ATTR, [started, ended])
-        if verdict.reason:
-            trial.set_user_attr(FAIL_REASON_ATTR if verdict.state == "FAIL" else PRUNE_REASON_ATTR, verdict.reason)
-        self.study.tell(trial, values=verdict.values, state=TrialState[verdict.state])
-        if verdict.values is not None and len(verdict.values) == 1:
-            self._note_best(verdict.values[0], number)
-        self.tracker.end_child(number, flight.run_id, verdict, {**trial.params, **self.space.fixed})
+        trial.set_user_attr(RAN_ATTR, [outcome.started, outcome.ended])
+        if outcome.status is TrialStatus.TRACKING_LOST:
+            self._mark_interrupted(trial, outcome)
+        elif outcome.reason:
+            reason_attr = FAIL_REASON_ATTR if outcome.status is TrialStatus.FAIL else PRUNE_REASON_ATTR
+            trial.set_user_attr(reason_attr, outcome.reason)
+        values = list(outcome.values) if outcome.values is not None else None
+        self.study.tell(trial, values=values, state=outcome.status.study_state)
+        if outcome.values is not None and len(outcome.values) == 1:
+            self._note_best(outcome.values[0], number)
+        self.tracker.end_child(number, flight.run_id, outcome, self._params(trial))
         logs = [Path(self.log_file(number))] if self.log_file else []
         for log in logs + self.executor.log_files(number):
             if flight.run_id and log.is_file() and log.stat().st_size:
                 self.tracker.log_child_artifact(flight.run_id, log)
-        shown = f"value {', '.join(f'{v:.4g}' for v in verdict.values)}" if verdict.values else verdict.reason
-        self.progress.event(f"trial {number} {verdict.state} in {ended - started:.1f} s: {shown}")
+        shown = f"value {', '.join(f'{v:.4g}' for v in outcome.values)}" if outcome.values else outcome.reason
+        state = outcome.status.study_state.name
+        self.progress.event(f"trial {number} {state} in {outcome.ended - outcome.started:.1f} s: {shown}")
+
+    def _params(self, trial: Trial | optuna.trial.FrozenTrial) -> dict[str, Any]:
+        """The trial's params as its MLflow run records them: the searched values and the fixed overrides."""
+        return {**trial.params, **self.space.fixed}
+
+    @staticmethod
+    def _mark_interrupted(trial: Trial, outcome: TrialOutcome) -> None:
+        trial.set_user_attr(FAIL_REASON_ATTR, outcome.reason)
+        trial.set_user_attr(INTERRUPTED_ATTR, True)
 
     def _check_failure_rate(self) -> None:
         failed, allowed = self.counts["FAIL"], self.settings.max_failure_rate * self.settings.n_trials
@@ -254,14 +279,12 @@ class Orchestrator:
             )
             self.progress.event(self.stop_message + "; waiting for the running trials to end")
 
-    def _abandon_in_flight(self, reason: str) -> None:
+    def _abandon_in_flight(self, outcome: TrialOutcome) -> None:
         for number, flight in list(self.in_flight.items()):
             self.executor.kill(number)
-            flight.trial.set_user_attr(FAIL_REASON_ATTR, reason)
+            self._mark_interrupted(flight.trial, outcome)
             self.study.tell(flight.trial, state=TrialState.FAIL)
-            self.tracker.end_child(
-                flight.trial.number, self._run_id_of(flight.trial), Verdict("FAIL", None, reason), flight.trial.params
-            )
+            self.tracker.end_child(number, self._run_id_of(flight.trial), outcome, self._params(flight.trial))
         self.in_flight.clear()
 
     def _run_id_of(self, trial: Trial) -> str | None:

@@ -2,9 +2,9 @@
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 import optuna
 from hydra.errors import HydraException
@@ -13,20 +13,27 @@ from hydra.utils import get_class, get_method
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from hydra_plugins.sweepwise_plugins.config import OptunaSweeperConf
 from sweepwise.errors import ConfigError, first_line
+from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.orchestrator import SweepSettings
-from sweepwise.sweep.search_space import SearchSpace, parse_search_space, trial_overrides
-from sweepwise.sweep.storage import storage_spec
+from sweepwise.sweep.param_grammar import SearchSpace, parse_search_space, trial_overrides
 from sweepwise.tracking.mlflow_run import resolve_tracking_uri
 
+Direction = Literal["minimize", "maximize"]
 DIRECTIONS = ("minimize", "maximize")
+# the sweeper's own fields (not Hydra's `_target_`, `_recursive_` and `defaults`)
+SWEEPER_FIELDS = tuple(
+    field.name for field in fields(OptunaSweeperConf) if not field.name.startswith("_") and field.name != "defaults"
+)
 NOP_PRUNER = {"_target_": "optuna.pruners.NopPruner"}
 
 
 @dataclass(frozen=True)
 class SweepPlan:
+    conf: OptunaSweeperConf
     settings: SweepSettings
-    directions: tuple[str, ...]
+    directions: tuple[Direction, ...]
     space: SearchSpace
     sampler: dict[str, Any]
     pruner: dict[str, Any]
@@ -37,13 +44,13 @@ class SweepPlan:
     sweep_dir: Path
 
 
-def directions_of(direction: Any) -> tuple[str, ...]:
+def directions_of(direction: Any) -> tuple[Direction, ...]:
     """`minimize`, `maximize` (or hydra-optuna-sweeper's Direction enum names), alone or in a list."""
     items = list(direction) if isinstance(direction, Sequence) and not isinstance(direction, str) else [direction]
     names = tuple(getattr(item, "name", str(item)).lower() for item in items)
     if not names or any(name not in DIRECTIONS for name in names):
         raise ConfigError("hydra.sweeper.direction", direction, "must be minimize, maximize or a list of them")
-    return names
+    return cast(tuple[Direction, ...], names)  # each name was checked to be one of DIRECTIONS
 
 
 def check_target(key: str, node: Mapping[str, Any], base: type, supplied: Sequence[str] = ()) -> None:
@@ -98,7 +105,7 @@ def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, spa
 
 
 def _culprit(
-    hydra_context: HydraContext, config: DictConfig, space: SearchSpace, variant: dict, error: Exception
+    hydra_context: HydraContext, config: DictConfig, space: SearchSpace, variant: dict[str, Any], error: Exception
 ) -> ConfigError:
     """The override that does not compose: fixed overrides first (in order), then each searched parameter on
     top of all the fixed ones; named by where it was defined."""
@@ -114,7 +121,11 @@ def _culprit(
 
 
 def _sample(distribution: optuna.distributions.BaseDistribution) -> Any:
-    return distribution.choices[0] if hasattr(distribution, "choices") else distribution.low
+    if hasattr(distribution, "choices"):
+        return distribution.choices[0]
+    # the other distributions `to_distribution` makes
+    assert isinstance(distribution, optuna.distributions.IntDistribution | optuna.distributions.FloatDistribution)
+    return distribution.low
 
 
 def check_objective_direction(config: DictConfig, directions: tuple[str, ...]) -> None:
@@ -124,40 +135,47 @@ def check_objective_direction(config: DictConfig, directions: tuple[str, ...]) -
         raise ConfigError("hydra.sweeper.direction", directions[0], f"disagrees with objective.direction={objective!r}")
 
 
+def sweeper_config(raw: Mapping[str, Any]) -> OptunaSweeperConf:
+    """The sweeper's fields as Hydra hands them to the plugin, parsed once into its typed config (plain
+    containers inside: nothing resolves later)."""
+    return OptunaSweeperConf(**{name: _container(raw[name]) for name in SWEEPER_FIELDS if name in raw})
+
+
 def make_plan(
-    raw: Mapping[str, Any], arguments: Sequence[str], hydra_context: HydraContext, config: DictConfig
+    conf: OptunaSweeperConf, arguments: Sequence[str], hydra_context: HydraContext, config: DictConfig
 ) -> SweepPlan:
     """Validate the sweeper's fields and the search space against the task's config."""
-    directions = directions_of(raw["direction"])
+    directions = directions_of(conf.direction)
     settings = SweepSettings(
-        study_name=str(raw["study_name"] or config.hydra.job.name),
-        n_trials=_number("hydra.sweeper.n_trials", raw["n_trials"], 1),
-        n_jobs=_number("hydra.sweeper.n_jobs", raw["n_jobs"], 1),
-        max_failure_rate=float(_number("hydra.sweeper.max_failure_rate", raw["max_failure_rate"], 0, 1, integer=False)),
-        retries=_number("hydra.sweeper.retries", raw["retries"], 0),
+        study_name=str(conf.study_name or config.hydra.job.name),
+        n_trials=_number("hydra.sweeper.n_trials", conf.n_trials, 1),
+        n_jobs=_number("hydra.sweeper.n_jobs", conf.n_jobs, 1),
+        max_failure_rate=float(_number("hydra.sweeper.max_failure_rate", conf.max_failure_rate, 0, 1, integer=False)),
+        retries=_number("hydra.sweeper.retries", conf.retries, 0),
     )
-    sampler = _container(raw["sampler"])
+    sampler = conf.sampler
     if not isinstance(sampler, dict) or "_target_" not in sampler:
         raise ConfigError("hydra.sweeper.sampler", sampler, "must be a sampler config with a _target_")
     supplied = ("search_space",) if sampler["_target_"].endswith("GridSampler") else ()
     check_target("hydra.sweeper.sampler", sampler, optuna.samplers.BaseSampler, supplied)
-    pruner = _container(raw["pruner"]) or dict(NOP_PRUNER)
+    pruner = conf.pruner or dict(NOP_PRUNER)
     if not isinstance(pruner, dict) or "_target_" not in pruner:
         raise ConfigError("hydra.sweeper.pruner", pruner, "must be a pruner config with a _target_")
     check_target("hydra.sweeper.pruner", pruner, optuna.pruners.BasePruner)
-    space = parse_search_space(_container(raw["params"]), arguments)
-    custom = custom_search_space_function(raw["custom_search_space"])
+    space = parse_search_space(conf.params, arguments)
+    custom = custom_search_space_function(conf.custom_search_space)
     if not space.distributions and custom is None:
-        raise ConfigError("hydra.sweeper.params", _container(raw["params"]) or {}, "is empty: nothing to search")
+        raise ConfigError("hydra.sweeper.params", conf.params or {}, "is empty: nothing to search")
     check_objective_direction(config, directions)
     check_overrides_compose(hydra_context, config, space)
     return SweepPlan(
+        conf=conf,
         settings=settings,
         directions=directions,
         space=space,
         sampler=sampler,
         pruner=pruner,
-        storage=storage_spec(raw["storage"], settings.study_name, Path.cwd()),
+        storage=storage_spec(conf.storage, settings.study_name, Path.cwd()),
         custom_search_space=custom,
         tracking_uri=resolve_tracking_uri(OmegaConf.select(config, "tracking.uri", default=None)),
         experiment=str(OmegaConf.select(config, "tracking.experiment", default=None) or settings.study_name),

@@ -3,6 +3,7 @@
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -16,7 +17,7 @@ from optuna.visualization import matplotlib as optuna_plots
 MIN_TRIALS_FOR_IMPORTANCE = 4
 
 
-def _save(plot: Callable[..., object], study: optuna.Study, path: Path, **kwargs: object) -> Path | None:
+def _save(plot: Callable[..., Any], study: optuna.Study, path: Path, **kwargs: object) -> Path | None:
     """Draw one plot; a plot that does not apply to this study (too few trials, no values) is skipped."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -40,7 +41,7 @@ def save_study_plots(study: optuna.Study, folder: Path) -> list[Path]:
     if not complete:
         return []
     several = len(study.directions) > 1
-    plots: list[tuple[str, Callable[..., object], dict]] = []
+    plots: list[tuple[str, Callable[..., Any], dict[str, Any]]] = []
     if several:
         plots.append(("pareto_front", optuna_plots.plot_pareto_front, {}))
         target = {"target": lambda trial: trial.values[0], "target_name": "objective 0"}

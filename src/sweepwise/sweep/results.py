@@ -1,6 +1,7 @@
 """`optimization_results.yaml` in the sweep folder, in hydra-optuna-sweeper's format."""
 
 from pathlib import Path
+from typing import Any
 
 import optuna
 from omegaconf import OmegaConf
@@ -12,6 +13,7 @@ def write_results(study: optuna.Study, sweep_dir: Path) -> Path | None:
     complete trial."""
     if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         return None
+    results: dict[str, Any]
     if len(study.directions) == 1:
         best = study.best_trial
         results = {"name": "optuna", "best_params": best.params, "best_value": best.value}

@@ -15,10 +15,10 @@ class BackgroundWriter:
 
     def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-writer")
-        self._pending: list[Future] = []
+        self._pending: list[Future[Any]] = []
         self._failure: BaseException | None = None
 
-    def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+    def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         future = self._executor.submit(self._run, function, *args, **kwargs)
         self._pending.append(future)
         return future

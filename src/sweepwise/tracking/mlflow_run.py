@@ -21,6 +21,11 @@ MAX_METRICS_PER_CALL = 1000  # MLflow's limit for one log_batch
 STEP_LOSS, STEP_LR = "step/train_loss", "step/lr"
 
 
+def now_ms() -> int:
+    """Now, as MLflow timestamps its metrics: milliseconds since the epoch."""
+    return int(time.time() * 1000)
+
+
 @functools.cache
 def client_for(uri: str) -> MlflowClient:
     """One client per store and process: building one sets up the store (for sqlite, an engine and a schema
@@ -60,6 +65,7 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
             experiment = client.get_experiment_by_name(name)
+            assert experiment is not None  # a racing creator made it
     if experiment.lifecycle_stage == "deleted":
         raise ConfigError("tracking.experiment", name, "is deleted in MLflow; restore it or pick another name")
     return experiment.experiment_id
@@ -100,20 +106,20 @@ class MlflowRun:
             all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
         if run_name:
             all_tags[MLFLOW_RUN_NAME] = run_name
-        run = client.create_run(ensure_experiment(client, experiment), run_name=run_name, tags=all_tags)
-        return cls(client, run.info.run_id, every=every)
+        created = client.create_run(ensure_experiment(client, experiment), run_name=run_name, tags=all_tags)
+        return cls(client, created.info.run_id, every=every)
 
     def log_params(self, params: Mapping[str, str]) -> None:
         """Log params (logging a param again with the same value, as a retried trial does, is accepted)."""
         self.client.log_batch(self.run_id, params=[Param(key, value) for key, value in params.items()])
 
-    def set_tags(self, tags: Mapping[str, str]) -> None:
+    def set_tags(self, tags: Mapping[str, object]) -> None:
         tag_list = [RunTag(key, str(value)[:MAX_TAG_LENGTH]) for key, value in tags.items()]
         self.client.log_batch(self.run_id, tags=tag_list)
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         """All of one step's metrics in a single call."""
-        now = int(time.time() * 1000)
+        now = now_ms()
         batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
         self.client.log_batch(self.run_id, metrics=batch)
 
@@ -131,7 +137,7 @@ class MlflowRun:
             self._logged_through = max((metric.step for metric in history), default=0)
         if self._logged_through is not None and epoch <= self._logged_through:
             return
-        now = int(time.time() * 1000)
+        now = now_ms()
         batch = [
             metric
             for step, loss, lr in steps
@@ -147,11 +153,13 @@ class MlflowRun:
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
 
-    def fail(self, error: BaseException, output_dir: Path) -> None:
-        """Record the error as a tag and a traceback artifact, then end the run FAILED (KILLED on Ctrl-C)."""
+    def fail(self, error: BaseException, output_dir: Path, end: bool = True) -> None:
+        """Record the error as a tag and a traceback artifact, then (with `end`) end the run FAILED (KILLED on
+        Ctrl-C)."""
         self.set_tags({"sweepwise.error": f"{type(error).__name__}: {error}"})
         trace = output_dir / "error.txt"
         trace.parent.mkdir(parents=True, exist_ok=True)
         trace.write_text("".join(traceback.format_exception(error)))
         self.log_artifact(trace)
-        self.finish("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")
+        if end:
+            self.finish("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")

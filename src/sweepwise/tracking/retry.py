@@ -38,7 +38,7 @@ def apply_retry_policy(config: DictConfig) -> None:
         raise ConfigError("tracking.retry", retry, f"must be a mapping of {', '.join(ENVIRONMENT)}")
     for key, value in (retry or {}).items():
         if key not in ENVIRONMENT:
-            raise ConfigError(f"tracking.retry.{key}", value, f"unknown key (known: {', '.join(ENVIRONMENT)})")
+            raise ConfigError(f"tracking.retry.{key!s}", value, f"unknown key (known: {', '.join(ENVIRONMENT)})")
         if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "timeout_s" else 0):
             floor = "a positive" if key == "timeout_s" else "a non-negative"
             raise ConfigError(f"tracking.retry.{key}", value, f"must be {floor} whole number")
@@ -65,8 +65,3 @@ def unreachable_error(error: BaseException) -> TrackingUnreachable:
         f"MLflow tracking server {uri} {GAVE_UP} {retries} retries over ~{budget:.0f} s "
         "(tracking.retry sets how long to wait)"
     )
-
-
-def lost_tracking(reason: str) -> bool:
-    """Whether a trial's failure reason says that its tracking server stopped answering."""
-    return GAVE_UP in reason

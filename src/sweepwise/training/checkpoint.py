@@ -29,6 +29,7 @@ def load_checkpoint(path: Path, key: str = "trainer.resume_from") -> dict[str, A
     if not path.is_file():
         raise CheckpointError(f"{key}={str(path)!r}: no such checkpoint file")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        checkpoint: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=False)
+        return checkpoint
     except (RuntimeError, EOFError, OSError, ValueError) as error:
         raise CheckpointError(f"{key}={str(path)!r}: unreadable checkpoint ({error})") from error

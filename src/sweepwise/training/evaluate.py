@@ -13,7 +13,7 @@ from sweepwise.data import DataModule
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, data: DataModule, batch_size: int, autocast: Callable[[], ContextManager]
+    model: nn.Module, data: DataModule, batch_size: int, autocast: Callable[[], ContextManager[None]]
 ) -> dict[str, float]:
     """Mean loss and accuracy over every validation sample (checked: count == len), plus the accuracy's SE."""
     was_training = model.training

@@ -31,7 +31,7 @@ def planned_steps(settings: TrainerSettings, steps_per_epoch: int) -> int:
 
 
 class EpochCallback(Protocol):
-    def __call__(self, epoch: int, metrics: dict[str, float]) -> str | None:
+    def __call__(self, epoch: int, metrics: dict[str, float], /) -> str | None:
         """Called after each epoch's metrics and checkpoint; return a reason to stop training, or None."""
 
 
@@ -82,7 +82,7 @@ class Trainer:
         data: DataModule,
         settings: TrainerSettings,
         objective: Objective,
-        autocast: Callable[[], ContextManager],
+        autocast: Callable[[], ContextManager[None]],
         progress: Progress,
         callbacks: Sequence[EpochCallback] = (),
         checkpoint_extra: dict[str, Any] | None = None,
@@ -152,7 +152,7 @@ class Trainer:
             with self.autocast():
                 loss = F.cross_entropy(self.model(inputs), labels)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             if settings.grad_clip is not None:
                 grad_norm_sum += nn.utils.clip_grad_norm_(parameters, settings.grad_clip)
                 grad_norm_count += 1
@@ -185,7 +185,8 @@ class Trainer:
         multiplier = self.schedule((self.state.step + 0.5) / self.total_steps)
         for group in self.optimizer.param_groups:
             group["lr"] = group["initial_lr"] * multiplier
-        return self.optimizer.param_groups[0]["lr"]
+        lr: float = self.optimizer.param_groups[0]["lr"]
+        return lr
 
     def _update_best(self, epoch: int, metrics: dict[str, float]) -> None:
         value = metrics[self.objective.metric]

@@ -5,6 +5,7 @@ import os
 import random
 from collections.abc import Callable
 from contextlib import AbstractContextManager as ContextManager
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,7 +32,7 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def autocast_for(device: torch.device, precision: str) -> Callable[[], ContextManager]:
+def autocast_for(device: torch.device, precision: str) -> Callable[[], ContextManager[None]]:
     """A context factory for the forward pass: bf16 autocast on CUDA under `auto` or `bf16`, else nothing."""
     if precision not in ("auto", "bf16", "fp32"):
         raise ConfigError("trainer.precision", precision, "must be auto, bf16 or fp32")
@@ -55,7 +56,7 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = False
 
 
-def rng_state() -> dict:
+def rng_state() -> dict[str, Any]:
     """Every random generator's state, for a checkpoint."""
     state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
@@ -63,7 +64,7 @@ def rng_state() -> dict:
     return state
 
 
-def restore_rng_state(state: dict) -> None:
+def restore_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])

@@ -2,17 +2,19 @@
 processes, or each as its own SLURM job, and each freed slot starts the next job at once."""
 
 import logging
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from sweepwise.errors import SweepwiseError
-from sweepwise.sweep.executor import Died
-from sweepwise.sweep.executors import launcher_settings, make_executor
-from sweepwise.sweep.trial_job import JobRunner, TrialJob, TrialOutcome
+from sweepwise.sweep.launch.choose import launcher_settings, make_executor
+from sweepwise.sweep.launch.executor import Died
+from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
+from sweepwise.sweep.trial.runner import TrialJob, TrialRunner
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +23,16 @@ class JobFailed(RuntimeError):
     """A job of a plain multirun failed; the message carries the job's own error."""
 
 
-class LauncherImpl:
+class MultirunLauncher:
+    """Runs a plain multirun's jobs on the executor the `hydra.launcher` config names."""
+
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
         """Run every job, at most `n_workers` (local) or `array_parallelism` (slurm) at once, and return their
         results in submission order."""
-        launcher = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
+        launcher = cast(dict[str, Any], OmegaConf.to_container(self.config.hydra.launcher, resolve=True))
         try:
             settings = launcher_settings(launcher)
         except SweepwiseError as error:
@@ -40,11 +44,11 @@ class LauncherImpl:
             TrialJob(tuple(overrides), num, None, str(sweep_dir / str(num) / "job.log"))
             for num, overrides in enumerate(job_overrides, start=initial_job_idx)
         ]
-        runner = JobRunner(self.hydra_context, self.task_function, self.config)
+        runner = TrialRunner(self.hydra_context, self.task_function, self.config)
         executor = make_executor(settings, runner, min(slots, len(pending)), sweep_dir / "slurm")
         log.info(f"Launching {len(pending)} jobs, {slots} at a time, one {executor.job_kind} each")
-        results: dict[Hashable, JobReturn] = {}
-        running: set[Hashable] = set()
+        results: dict[int, JobReturn] = {}
+        running: set[int] = set()
         try:
             while pending or running:
                 while pending and len(running) < slots:
@@ -65,8 +69,8 @@ class LauncherImpl:
         result = JobReturn(overrides=list(overrides))
         if isinstance(outcome, Died):
             result.status, result.return_value = JobStatus.FAILED, JobFailed(outcome.reason)
-        elif outcome.status == "complete":
-            result.status, result.return_value = JobStatus.COMPLETED, outcome.value
+        elif outcome.status is TrialStatus.COMPLETE:
+            result.status, result.return_value = JobStatus.COMPLETED, outcome.return_value
         else:
             result.status, result.return_value = JobStatus.FAILED, JobFailed(outcome.reason)
         return result

@@ -10,22 +10,24 @@ from dataclasses import replace
 
 from submitit.helpers import DelayedSubmission
 
-from sweepwise.sweep.context import current_trial, mark_requeued
-from sweepwise.sweep.trial_job import JobRunner, TrialJob, TrialOutcome
+from sweepwise.sweep.outcome import TrialOutcome
+from sweepwise.sweep.trial.runner import TrialJob, TrialRunner
 
 
-class SlurmTrial:
-    def __init__(self, runner: JobRunner) -> None:
+class RequeueableTrial:
+    """The trial runner as submitit's checkpointable callable."""
+
+    def __init__(self, runner: TrialRunner) -> None:
         self.runner = runner
 
     def __call__(self, job: TrialJob) -> TrialOutcome:
         return self.runner(job)
 
     def checkpoint(self, job: TrialJob) -> DelayedSubmission:
-        mark_requeued()  # the exit that follows is not the trial's failure
-        context = job.context
+        context, session = job.context, self.runner.session
+        if session is not None:
+            session.requeued = True  # the exit that follows is not the trial's failure
         if context is not None:
-            running = current_trial()
-            run_id = running.run_id if running is not None else context.run_id
+            run_id = session.run_id if session is not None else context.run_id
             context = replace(context, run_id=run_id, attempt=context.attempt + 1)
-        return DelayedSubmission(SlurmTrial(self.runner), replace(job, context=context))
+        return DelayedSubmission(RequeueableTrial(self.runner), replace(job, context=context))

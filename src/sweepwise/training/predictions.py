@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sweepwise.data import DataModule
-from sweepwise.recipe.figures import pyplot, save_figure, show_image
+from sweepwise.figures import pyplot, save_figure, show_image
 
 EXAMPLES_PER_CLASS = 4
 MAX_EXAMPLES = 64

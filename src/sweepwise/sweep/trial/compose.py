@@ -10,6 +10,7 @@ the job's overrides as Hydra does. Overrides that change the defaults list (conf
 import io
 import pickle
 from collections.abc import Sequence
+from typing import cast
 
 from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -32,7 +33,8 @@ class ConfigSnapshot:
         self.data = buffer.getvalue()
 
     def thaw(self) -> DictConfig:
-        return _ClassKeepingUnpickler(io.BytesIO(self.data), self.classes).load()
+        config: DictConfig = _ClassKeepingUnpickler(io.BytesIO(self.data), self.classes).load()
+        return config
 
 
 class _ClassKeepingPickler(pickle.Pickler):
@@ -74,7 +76,10 @@ class SweepComposer:
         """The config Hydra's `load_sweep_config(master, overrides)` gives."""
         parsed = self.parser.parse_overrides(list(overrides))
         values = [override for override in parsed if self._is_value(override)]
-        shared = tuple(override.input_line for override in parsed if not self._is_value(override))
+        # a parsed override always keeps its input line
+        shared = cast(
+            tuple[str, ...], tuple(override.input_line for override in parsed if not self._is_value(override))
+        )
         if shared not in self.bases:
             self.bases[shared] = ConfigSnapshot(self.loader.load_sweep_config(self.master, list(shared)))
         config = self.bases[shared].thaw()

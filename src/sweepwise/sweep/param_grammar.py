@@ -14,12 +14,18 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import ChoiceSweep, IntervalSweep, Override, RangeSweep, Transformer
 from hydra.errors import HydraException
-from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalChoiceType,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import Trial
 
 from sweepwise.errors import ConfigError, first_line
@@ -75,7 +81,8 @@ def to_distribution(override: Override, key: str, text: str) -> BaseDistribution
                 raise ConfigError(key, text, f"choice {choice!r} is not a str, int, float or bool")
         if not choices:
             raise ConfigError(key, text, "has no choices")
-        return CategoricalDistribution(choices)
+        # each choice was checked above to be a str, int, float or bool
+        return CategoricalDistribution(cast(list[CategoricalChoiceType], choices))
     if isinstance(value, RangeSweep):
         return _range_distribution(value, key, text)
     if isinstance(value, IntervalSweep):
@@ -87,6 +94,7 @@ def _range_distribution(value: RangeSweep, key: str, text: str) -> BaseDistribut
     start, stop, step = value.start, value.stop, value.step
     if step is None or step <= 0:
         raise ConfigError(key, text, "range step must be > 0")
+    assert start is not None and stop is not None  # the override parser always sets both (range(n) starts at 0)
     count = math.ceil((stop - start) / step)
     if count < 1:
         raise ConfigError(key, text, f"range is empty: start {start} is not below stop {stop}")
@@ -98,6 +106,7 @@ def _range_distribution(value: RangeSweep, key: str, text: str) -> BaseDistribut
 
 def _interval_distribution(value: IntervalSweep, key: str, text: str) -> BaseDistribution:
     low, high, log = value.start, value.end, "log" in value.tags
+    assert low is not None and high is not None  # the override parser always sets both ends
     if low > high:
         raise ConfigError(key, text, f"low {low} is above high {high}")
     if log and low <= 0:
@@ -145,7 +154,9 @@ def grid_of(space: SearchSpace) -> dict[str, list[Any]]:
     for name, distribution in space.distributions.items():
         if isinstance(distribution, CategoricalDistribution):
             grid[name] = list(distribution.choices)
-        elif distribution.step is not None and not distribution.log:
+            continue
+        assert isinstance(distribution, IntDistribution | FloatDistribution)  # what `to_distribution` makes
+        if distribution.step is not None and not distribution.log:
             count = round((distribution.high - distribution.low) / distribution.step) + 1
             values = [distribution.low + index * distribution.step for index in range(count)]
             grid[name] = values if isinstance(distribution, IntDistribution) else [round(v, 12) for v in values]

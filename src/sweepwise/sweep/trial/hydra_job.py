@@ -10,7 +10,7 @@ directory, `hydra.runtime.output_dir`, `.hydra/{config,hydra,overrides}.yaml`, l
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from hydra import version
@@ -22,7 +22,8 @@ from omegaconf import DictConfig, OmegaConf, flag_override, open_dict, read_writ
 from omegaconf._utils import OmegaConfDumper
 
 
-class _YamlDumper(getattr(yaml, "CDumper", yaml.Dumper)):
+# PyYAML has no type hints, and its C emitter is there only when libyaml was built
+class _YamlDumper(getattr(yaml, "CDumper", yaml.Dumper)):  # type: ignore[misc]
     """OmegaConf's YAML dumper on libyaml's emitter, which is 5x faster than the pure-Python one."""
 
 
@@ -32,7 +33,8 @@ _YamlDumper.add_representer(str, OmegaConfDumper.str_representer)
 def to_yaml(config: Any) -> str:
     """`OmegaConf.to_yaml(config)`, the same text, faster."""
     container = OmegaConf.to_container(config, enum_to_str=True)
-    return yaml.dump(container, Dumper=_YamlDumper, default_flow_style=False, allow_unicode=True, sort_keys=False)
+    text: str = yaml.dump(container, Dumper=_YamlDumper, default_flow_style=False, allow_unicode=True, sort_keys=False)
+    return text
 
 
 def hydra_view(config: DictConfig) -> DictConfig:
@@ -47,7 +49,9 @@ def hydra_view(config: DictConfig) -> DictConfig:
 
 def task_part(config: DictConfig) -> DictConfig:
     """A copy of `config` without its `hydra` node, with the same flags (struct mode above all)."""
-    task = OmegaConf.masked_copy(config, [key for key in config if key != "hydra"])
+    keys = cast(list[str], [key for key in config if key != "hydra"])  # a job config's keys are names
+    task = OmegaConf.masked_copy(config, keys)
+    assert config._metadata.flags is not None  # OmegaConf's metadata makes it a dict
     for flag, value in config._metadata.flags.items():
         task._set_flag(flag, value)
     return task
@@ -57,11 +61,14 @@ def run_owned_job(hydra_context: HydraContext, task_function: TaskFunction, conf
     """Run `task_function` as one job of a multirun on `config`, which this call takes over."""
     callbacks = hydra_context.callbacks
     old_cwd, saved_hydra_config = os.getcwd(), HydraConfig.instance().cfg
-    HydraConfig.instance().cfg = hydra_view(config)  # sweep.dir and subdir may use the hydra: resolver
+    # sweep.dir and subdir may use the hydra: resolver; Hydra types `cfg` as HydraConf but keeps a DictConfig view
+    # there (as `HydraConfig.set_config` does)
+    HydraConfig.instance().cfg = hydra_view(config)  # type: ignore[assignment]
     output_dir = os.path.join(str(OmegaConf.select(config, "hydra.sweep.dir")), str(config.hydra.sweep.subdir))
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = os.path.abspath(output_dir)
     hydra_config = HydraConfig.instance().cfg
+    assert isinstance(hydra_config, DictConfig)  # the view set above (Hydra's `run_job` asserts the same)
     chdir = None
     try:
         result = JobReturn()

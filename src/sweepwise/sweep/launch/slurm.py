@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,10 @@ from submitit.slurm.slurm import _make_sbatch_string
 
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError, first_line
-from sweepwise.sweep.executor import Died
-from sweepwise.sweep.slurm_job import SlurmTrial
-from sweepwise.sweep.trial_job import JobRunner, TrialJob, TrialOutcome
+from sweepwise.sweep.launch.executor import Died
+from sweepwise.sweep.launch.slurm_requeue import RequeueableTrial
+from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
+from sweepwise.sweep.trial.runner import TrialJob, TrialRunner
 
 RESULT_POLL_S = 0.25
 # states in which a job will not run again; PREEMPTED jobs are usually requeued, so that one needs a second look
@@ -43,77 +44,74 @@ FINAL_STATES = (
 THREADS_SETUP = 'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"'
 
 
-@dataclass
-class SlurmSettings(SlurmLauncherConf):
-    """The `slurm` launcher's fields (its config says what each means), checked, and what they ask of sbatch."""
+def slurm_settings(config: Mapping[str, Any]) -> SlurmLauncherConf:
+    """The `slurm` launcher's fields (its config type says what each means), each checked; errors name the
+    `hydra.launcher` key."""
+    settings = SlurmLauncherConf(**config)
+    minimums = {
+        "gpus_per_node": 0,
+        "cpus_per_task": 1,
+        "timeout_min": 1,
+        "nodes": 1,
+        "tasks_per_node": 1,
+        "array_parallelism": 1,
+        "max_num_timeout": 0,
+        "signal_delay_s": 0,
+    }
+    for key, minimum in minimums.items():
+        if getattr(settings, key) < minimum:
+            raise ConfigError(f"hydra.launcher.{key}", getattr(settings, key), f"must be at least {minimum}")
+    if settings.mem_gb is not None and settings.mem_gb <= 0:
+        raise ConfigError("hydra.launcher.mem_gb", settings.mem_gb, "must be positive (or null for the default)")
+    if settings.poll_interval_s <= 0:
+        raise ConfigError("hydra.launcher.poll_interval_s", settings.poll_interval_s, "must be positive")
+    if settings.signal_delay_s >= settings.timeout_min * 60:
+        raise ConfigError(
+            "hydra.launcher.signal_delay_s",
+            settings.signal_delay_s,
+            f"must be shorter than the time limit (timeout_min={settings.timeout_min} minutes), or jobs are "
+            "signalled to checkpoint as soon as they start",
+        )
+    return settings
 
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "SlurmSettings":
-        """Settings from the launcher config, each checked; errors name the `hydra.launcher` key."""
-        settings = cls(**config)
-        minimums = {
-            "gpus_per_node": 0,
-            "cpus_per_task": 1,
-            "timeout_min": 1,
-            "nodes": 1,
-            "tasks_per_node": 1,
-            "array_parallelism": 1,
-            "max_num_timeout": 0,
-            "signal_delay_s": 0,
-        }
-        for key, minimum in minimums.items():
-            if getattr(settings, key) < minimum:
-                raise ConfigError(f"hydra.launcher.{key}", getattr(settings, key), f"must be at least {minimum}")
-        if settings.mem_gb is not None and settings.mem_gb <= 0:
-            raise ConfigError("hydra.launcher.mem_gb", settings.mem_gb, "must be positive (or null for the default)")
-        if settings.poll_interval_s <= 0:
-            raise ConfigError("hydra.launcher.poll_interval_s", settings.poll_interval_s, "must be positive")
-        if settings.signal_delay_s >= settings.timeout_min * 60:
-            raise ConfigError(
-                "hydra.launcher.signal_delay_s",
-                settings.signal_delay_s,
-                f"must be shorter than the time limit (timeout_min={settings.timeout_min} minutes), or jobs are "
-                "signalled to checkpoint as soon as they start",
-            )
-        return settings
 
-    def sbatch_parameters(self) -> dict[str, Any]:
-        """The parameters of `submitit.SlurmExecutor.update_parameters`."""
-        parameters: dict[str, Any] = {
-            "job_name": self.name,
-            "time": self.timeout_min,
-            "nodes": self.nodes,
-            "ntasks_per_node": self.tasks_per_node,
-            "cpus_per_task": self.cpus_per_task,
-            "signal_delay_s": self.signal_delay_s,
-            "array_parallelism": self.array_parallelism,
-            "setup": [THREADS_SETUP, *self.setup],
-            "additional_parameters": dict(self.additional_parameters),
-        }
-        if self.gpus_per_node:
-            parameters["gpus_per_node"] = self.gpus_per_node
-        if self.mem_gb is not None:
-            parameters["mem"] = f"{self.mem_gb}GB"
-        for key in ("partition", "account", "qos", "constraint"):
-            if getattr(self, key) is not None:
-                parameters[key] = getattr(self, key)
-        return parameters
+def sbatch_parameters(settings: SlurmLauncherConf) -> dict[str, Any]:
+    """The parameters of `submitit.SlurmExecutor.update_parameters`."""
+    parameters: dict[str, Any] = {
+        "job_name": settings.name,
+        "time": settings.timeout_min,
+        "nodes": settings.nodes,
+        "ntasks_per_node": settings.tasks_per_node,
+        "cpus_per_task": settings.cpus_per_task,
+        "signal_delay_s": settings.signal_delay_s,
+        "array_parallelism": settings.array_parallelism,
+        "setup": [THREADS_SETUP, *settings.setup],
+        "additional_parameters": dict(settings.additional_parameters),
+    }
+    if settings.gpus_per_node:
+        parameters["gpus_per_node"] = settings.gpus_per_node
+    if settings.mem_gb is not None:
+        parameters["mem"] = f"{settings.mem_gb}GB"
+    for key in ("partition", "account", "qos", "constraint"):
+        if getattr(settings, key) is not None:
+            parameters[key] = getattr(settings, key)
+    return parameters
 
 
 @dataclass
 class _Submitted:
-    job: submitit.Job
+    job: submitit.Job[TrialOutcome]
     folder: Path
     final_state: str | None = None  # a final state sacct gave while the result file was still missing
 
 
-def check_cluster(settings: SlurmSettings) -> None:
+def check_cluster(settings: SlurmLauncherConf) -> None:
     """Ask SLURM whether it would accept these jobs (`sbatch --test-only`), before any trial is created."""
     if shutil.which("sbatch") is None:
         raise ConfigError("hydra/launcher", "slurm", "sbatch is not on PATH: run the sweep where SLURM's commands work")
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "check.sh"
-        script.write_text(_make_sbatch_string(command="true", folder=folder, **settings.sbatch_parameters()))
+        script.write_text(_make_sbatch_string(command="true", folder=folder, **sbatch_parameters(settings)))
         checked = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True)
     if checked.returncode != 0:
         message = first_line(checked.stderr.replace("sbatch: error:", "").strip() or "rejected")
@@ -125,22 +123,22 @@ class SlurmExecutor:
 
     job_kind = "SLURM job"
 
-    def __init__(self, runner: JobRunner, settings: SlurmSettings, default_folder: Path) -> None:
+    def __init__(self, runner: TrialRunner, settings: SlurmLauncherConf, default_folder: Path) -> None:
         self.runner, self.settings, self.default_folder = runner, settings, default_folder
-        self.submitted: dict[Hashable, _Submitted] = {}
-        self.folders: dict[Hashable, Path] = {}
+        self.submitted: dict[int, _Submitted] = {}
+        self.folders: dict[int, Path] = {}
         self.next_poll = 0.0
 
-    def submit(self, key: Hashable, job: TrialJob) -> str:
+    def submit(self, key: int, job: TrialJob) -> str:
         folder = Path(job.log_file).parent / "slurm" if job.log_file else self.default_folder / str(job.job_num)
         executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_num_timeout)
-        executor.update_parameters(**self.settings.sbatch_parameters())
-        submitted = executor.submit(SlurmTrial(self.runner), job)
+        executor.update_parameters(**sbatch_parameters(self.settings))
+        submitted = executor.submit(RequeueableTrial(self.runner), job)
         self.submitted[key] = _Submitted(submitted, folder)
         self.folders[key] = folder
         return submitted.job_id
 
-    def wait(self, timeout: float | None) -> list[tuple[Hashable, TrialOutcome | Died]]:
+    def wait(self, timeout: float | None) -> list[tuple[int, TrialOutcome | Died]]:
         deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
         while True:
             ended = self._ended()
@@ -148,8 +146,8 @@ class SlurmExecutor:
                 return ended
             time.sleep(max(0.0, min(RESULT_POLL_S, deadline - time.monotonic())))
 
-    def _ended(self) -> list[tuple[Hashable, TrialOutcome | Died]]:
-        ended: list[tuple[Hashable, TrialOutcome | Died]] = []
+    def _ended(self) -> list[tuple[int, TrialOutcome | Died]]:
+        ended: list[tuple[int, TrialOutcome | Died]] = []
         for key, entry in list(self.submitted.items()):
             if entry.job.paths.result_pickle.exists():
                 ended.append((key, self._outcome(entry.job)))
@@ -169,21 +167,21 @@ class SlurmExecutor:
         return ended
 
     @staticmethod
-    def _outcome(job: submitit.Job) -> TrialOutcome | Died:
+    def _outcome(job: submitit.Job[TrialOutcome]) -> TrialOutcome | Died:
         try:
             return job.result()
         except Exception as error:  # submitit's own failure (the trial's errors are in its TrialOutcome)
             lines = [line for line in str(error).splitlines() if line.strip()]
-            return TrialOutcome("failed", reason=f"SLURM job {job.job_id}: {lines[-1] if lines else error}")
+            return TrialOutcome(TrialStatus.FAIL, reason=f"SLURM job {job.job_id}: {lines[-1] if lines else error}")
 
-    def kill(self, key: Hashable) -> None:
+    def kill(self, key: int) -> None:
         if key in self.submitted:
             self.submitted[key].job.cancel(check=False)
 
     def cancel_stale(self, job_id: str) -> None:
         subprocess.run(["scancel", job_id], capture_output=True, check=False)
 
-    def log_files(self, key: Hashable) -> list[Path]:
+    def log_files(self, key: int) -> list[Path]:
         """SLURM's stdout and stderr of every job the trial had (a retry is a new job)."""
         return sorted(self.folders[key].glob("*_log.*")) if key in self.folders else []
 
@@ -207,5 +205,5 @@ def cluster_states(job_ids: list[str]) -> dict[str, str]:
     if queued.returncode != 0 and "Invalid job id" not in queued.stderr:
         return {}  # the controller did not answer: no job is known to have ended
     states = {job_id: "COMPLETED (gone from the queue; no accounting to say how)" for job_id in job_ids}
-    states.update(line.split("|", 1) for line in queued.stdout.splitlines() if "|" in line)
+    states.update(dict(line.split("|", 1) for line in queued.stdout.splitlines() if "|" in line))
     return states

@@ -2,7 +2,7 @@
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import optuna
 from hydra.types import HydraContext, TaskFunction
@@ -11,29 +11,33 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError, SweepwiseError
 from sweepwise.recipe.report import PreflightFailed, failure_message
 from sweepwise.recipe.settings import ensemble_size, preflight_mode
-from sweepwise.sweep.context import TrialContext
-from sweepwise.sweep.executor import Executor
-from sweepwise.sweep.executors import launcher_settings, make_executor
-from sweepwise.sweep.job_run import task_part
+from sweepwise.study.records import SWEEP_DIR_ATTR
+from sweepwise.study.storage import open_storage
+from sweepwise.sweep.launch.choose import launcher_settings, make_executor
+from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.orchestrator import Orchestrator, SweepStopped
-from sweepwise.sweep.plan import SweepPlan, make_plan
+from sweepwise.sweep.param_grammar import grid_of
+from sweepwise.sweep.plan import SWEEPER_FIELDS, SweepPlan, make_plan, sweeper_config
 from sweepwise.sweep.plots import save_study_plots
 from sweepwise.sweep.progress import SweepProgress, top_trials_table
 from sweepwise.sweep.results import write_results
-from sweepwise.sweep.search_space import grid_of
-from sweepwise.sweep.slurm_executor import SlurmSettings
-from sweepwise.sweep.storage import open_storage
-from sweepwise.sweep.tracking import SWEEP_DIR_ATTR, SweepTracker, mlflow_key
-from sweepwise.sweep.trial_job import JobRunner
+from sweepwise.sweep.tracker import SweepTracker
+from sweepwise.sweep.trial.context import TrialContext
+from sweepwise.sweep.trial.hydra_job import task_part
+from sweepwise.sweep.trial.runner import TrialRunner
+from sweepwise.sweep.trial_runs import mlflow_key
 from sweepwise.tracking.provenance import provenance_tags
 from sweepwise.tracking.retry import RESUME_HINT, apply_retry_policy, gave_up, unreachable_error
 from sweepwise.tracking.secrets import redact
 
 
-class SweeperImpl:
+class Sweep:
+    """What the `optuna` sweeper plugin does: plan and validate, then run the study's trials and report."""
+
     def __init__(self, **raw: Any) -> None:
         self.raw = raw
         self.ensemble_k = 0
@@ -46,8 +50,10 @@ class SweeperImpl:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
             apply_retry_policy(self.config)
-            plan = make_plan(self.raw, arguments, self.hydra_context, self.config)
-            launcher = launcher_settings(OmegaConf.to_container(self.config.hydra.launcher, resolve=True))
+            # parsed (and resolved) here, where a bad value ends the sweep with one line
+            plan = make_plan(sweeper_config(self.raw), arguments, self.hydra_context, self.config)
+            launcher_config = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
+            launcher = launcher_settings(cast(dict[str, Any], launcher_config))
             preflight, self.ensemble_k = preflight_mode(self.config), ensemble_size(self.config)
             self._run(plan, launcher, preflight)
         except SweepwiseError as error:
@@ -60,12 +66,12 @@ class SweeperImpl:
             print("sweep interrupted: its running trials are FAIL (interrupted); the same command resumes it")
             raise SystemExit(130) from None
 
-    def _executor(self, plan: SweepPlan, launcher: SlurmSettings | None) -> Executor:
+    def _executor(self, plan: SweepPlan, launcher: SlurmLauncherConf | None) -> Executor:
         """Worker processes or SLURM jobs for the trials; the orchestrator shuts them down however it ends."""
-        runner = JobRunner(self.hydra_context, self.task_function, self.config)
+        runner = TrialRunner(self.hydra_context, self.task_function, self.config)
         return make_executor(launcher, runner, plan.settings.n_jobs, plan.sweep_dir / "slurm")
 
-    def _run(self, plan: SweepPlan, launcher: SlurmSettings | None, preflight: str) -> None:
+    def _run(self, plan: SweepPlan, launcher: SlurmLauncherConf | None, preflight: str) -> None:
         open_storage(plan.storage)  # both stores answer before either is written to
         tracker = SweepTracker(plan.tracking_uri, plan.experiment)
         study = self._study(plan)
@@ -81,7 +87,7 @@ class SweeperImpl:
             f"({plan.tracking_uri})"
         )
 
-        def context(trial: optuna.Trial, run_id: str | None, attempt: int) -> TrialContext:
+        def context(trial: optuna.Trial, params: dict[str, Any], run_id: str | None, attempt: int) -> TrialContext:
             return TrialContext(
                 study_name=study.study_name,
                 storage=plan.storage,
@@ -92,6 +98,7 @@ class SweeperImpl:
                 tracking_uri=plan.tracking_uri,
                 experiment_id=tracker.experiment_id,
                 parent_run_id=parent,
+                params=params,
                 run_id=run_id,
                 attempt=attempt,
             )
@@ -165,8 +172,7 @@ class SweeperImpl:
         return study
 
     def _settings_params(self, plan: SweepPlan) -> dict[str, Any]:
-        sweeper = {key: value for key, value in self.raw.items() if key not in ("params",)}
-        sweeper = OmegaConf.to_container(OmegaConf.create(sweeper), resolve=True)
+        sweeper = {name: getattr(plan.conf, name) for name in SWEEPER_FIELDS if name != "params"}
         space = {name: repr(distribution) for name, distribution in plan.space.distributions.items()}
         fixed = {mlflow_key(key): value for key, value in plan.space.fixed.items()}
         return {"sweeper": sweeper, "search_space": space, "fixed": fixed}
@@ -174,20 +180,21 @@ class SweeperImpl:
     def _overrides(self) -> Sequence[str]:
         """The command line's overrides as typed (an interpolation in one is text here, resolved in the trials)."""
         overrides = OmegaConf.select(self.config, "hydra.overrides.task", default=None)
-        return list(OmegaConf.to_container(overrides, resolve=False)) if overrides is not None else []
+        return list(cast(list[str], OmegaConf.to_container(overrides, resolve=False))) if overrides is not None else []
 
     def _report(
         self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker, orchestrator: Orchestrator, status: str
     ) -> None:
         """Results file, plots, counts and best trial on the parent run; the top trials on the terminal."""
         counts = {state: orchestrator.counts[state] for state in ("COMPLETE", "PRUNED", "FAIL")}
-        metrics = {f"trials/{state.lower()}": count for state, count in counts.items()}
+        metrics: dict[str, float] = {f"trials/{state.lower()}": count for state, count in counts.items()}
         tags: dict[str, str] = {"sweepwise.study": study.study_name, "sweepwise.storage": plan.storage}
         results = write_results(study, plan.sweep_dir)
         if results is not None:
             tracker.log_parent_artifact(results)
             if len(plan.directions) == 1:
                 best = study.best_trial
+                assert best.value is not None  # the best trial of one objective is COMPLETE with a value
                 metrics["best_value"] = best.value
                 tags.update({f"best.{mlflow_key(name)}": str(value) for name, value in best.params.items()})
                 tags["best.trial"] = str(best.number)

@@ -1,12 +1,12 @@
 """What runs trial jobs for the orchestrator: worker processes here, or SLURM jobs on a cluster."""
 
-from collections.abc import Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sweepwise.sweep.trial_job import TrialJob, TrialOutcome
+    from sweepwise.sweep.outcome import TrialOutcome
+    from sweepwise.sweep.trial.runner import TrialJob
 
 
 @dataclass(frozen=True)
@@ -22,19 +22,19 @@ class Executor(Protocol):
     # how its jobs are called in messages: "worker process", "SLURM job"
     job_kind: str
 
-    def submit(self, key: Hashable, job: "TrialJob") -> str | None:
+    def submit(self, key: int, job: "TrialJob") -> str | None:
         """Start `job`; returns the id the job has outside this process (a SLURM job id), if any."""
 
-    def wait(self, timeout: float | None) -> list[tuple[Hashable, "TrialOutcome | Died"]]:
+    def wait(self, timeout: float | None) -> list[tuple[int, "TrialOutcome | Died"]]:
         """The jobs that ended, waiting up to `timeout` seconds for at least one."""
 
-    def kill(self, key: Hashable) -> None:
+    def kill(self, key: int) -> None:
         """Stop a job now; `wait` then reports it as died."""
 
     def cancel_stale(self, job_id: str) -> None:
         """Stop a job that an earlier, killed orchestrator started (by the id `submit` returned)."""
 
-    def log_files(self, key: Hashable) -> list[Path]:
+    def log_files(self, key: int) -> list[Path]:
         """Output files the executor itself keeps for a job (besides the job's own log)."""
 
     def shutdown(self) -> None:

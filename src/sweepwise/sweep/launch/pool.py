@@ -16,13 +16,16 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import cloudpickle
 
-from sweepwise.sweep.executor import Died
+from sweepwise.sweep.launch.executor import Died
 
 PR_SET_PDEATHSIG = 1
+
+# what identifies a job in `wait` (a sweep's trial numbers)
+K = TypeVar("K", bound=Hashable)
 
 
 def exit_reason(exitcode: int | None) -> str:
@@ -32,10 +35,10 @@ def exit_reason(exitcode: int | None) -> str:
 
 
 @dataclass
-class _Worker:
+class _Worker(Generic[K]):
     process: BaseProcess
     connection: Connection
-    job_key: Hashable | None = None
+    job_key: K | None = None
 
 
 def _die_with_parent() -> None:
@@ -68,7 +71,7 @@ def _worker_main(connection: Connection, runner_bytes: bytes, environment: dict[
         connection.send(runner(job))
 
 
-class WorkerPool:
+class WorkerPool(Generic[K]):
     """`size` spawned processes running `runner(job)` (runner pickled with cloudpickle) for submitted jobs."""
 
     job_kind = "worker process"
@@ -79,7 +82,7 @@ class WorkerPool:
         self._environment = threads_per_worker(size)
         self._workers = [self._start_worker() for _ in range(size)]
 
-    def _start_worker(self) -> _Worker:
+    def _start_worker(self) -> _Worker[K]:
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
             target=_worker_main, args=(child_end, self._runner_bytes, self._environment), daemon=False
@@ -93,10 +96,10 @@ class WorkerPool:
         return sum(worker.job_key is None for worker in self._workers)
 
     @property
-    def busy_keys(self) -> list[Hashable]:
+    def busy_keys(self) -> list[K]:
         return [worker.job_key for worker in self._workers if worker.job_key is not None]
 
-    def submit(self, key: Hashable, job: Any) -> None:
+    def submit(self, key: K, job: Any) -> None:
         """Hand `job` to an idle worker; `key` identifies its result in `wait`."""
         worker = next(worker for worker in self._workers if worker.job_key is None)
         worker.job_key = key
@@ -104,25 +107,26 @@ class WorkerPool:
         with contextlib.suppress(BrokenPipeError, OSError):
             worker.connection.send(job)
 
-    def wait(self, timeout: float | None = None) -> list[tuple[Hashable, Any]]:
+    def wait(self, timeout: float | None = None) -> list[tuple[K, Any]]:
         """Block until at least one busy worker finishes (or `timeout`); return (key, result or Died) pairs."""
         busy = [worker for worker in self._workers if worker.job_key is not None]
         if not busy:
             return []
         waitables = [w.connection for w in busy] + [w.process.sentinel for w in busy]
         ready = set(wait(waitables, timeout))
-        finished = []
+        finished: list[tuple[K, Any]] = []
         for worker in busy:
             if worker.connection not in ready and worker.process.sentinel not in ready:
                 continue
             key, result = worker.job_key, self._receive(worker)
+            assert key is not None  # `busy` holds the workers with a job
             worker.job_key = None
             if isinstance(result, Died):
                 self._replace(worker)
             finished.append((key, result))
         return finished
 
-    def _receive(self, worker: _Worker) -> Any:
+    def _receive(self, worker: _Worker[K]) -> Any:
         try:
             if worker.connection.poll():
                 return worker.connection.recv()
@@ -131,11 +135,11 @@ class WorkerPool:
         worker.process.join(timeout=5)
         return Died(exit_reason(worker.process.exitcode))
 
-    def _replace(self, worker: _Worker) -> None:
+    def _replace(self, worker: _Worker[K]) -> None:
         worker.connection.close()
         self._workers[self._workers.index(worker)] = self._start_worker()
 
-    def kill(self, key: Hashable) -> None:
+    def kill(self, key: K) -> None:
         """Stop the job `key` now; `wait` then reports it as died."""
         for worker in self._workers:
             if worker.job_key == key:
@@ -144,7 +148,7 @@ class WorkerPool:
     def cancel_stale(self, job_id: str) -> None:
         """Nothing to do: workers die with the orchestrator that started them."""
 
-    def log_files(self, key: Hashable) -> list[Path]:
+    def log_files(self, key: K) -> list[Path]:
         return []
 
     def shutdown(self) -> None:

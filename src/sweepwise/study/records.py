@@ -1,0 +1,24 @@
+"""The names under which a sweep records itself, in one place: Optuna user attributes of the study and its trials,
+and the MLflow tags of its runs. Whatever writes or reads a sweep's records uses these names."""
+
+# --- study user attributes ---
+PARENT_RUN_ATTR = "mlflow_parent_run_id"  # the sweep's MLflow parent run
+SWEEP_DIR_ATTR = "sweep_dir"  # a study's folder of trial folders (multirun/<study>)
+
+# --- trial user attributes ---
+RUN_ID_ATTR = "mlflow_run_id"  # the trial's MLflow run, recorded by the process that created it
+FAIL_REASON_ATTR = "fail_reason"
+PRUNE_REASON_ATTR = "prune_reason"
+INTERRUPTED_ATTR = "interrupted"  # True: the trial failed through no fault of its own (a stopped sweep, a lost server)
+JOB_ID_ATTR = "job_id"  # the id of the trial's latest job outside the orchestrator (a SLURM job id)
+RAN_ATTR = "ran"  # [start, end] of the trial's job, as Unix times
+OVERRIDES_ATTR = "overrides"  # the Hydra overrides the trial ran with
+ATTEMPTS_ATTR = "attempts"  # how many times the trial's job was started (with retries)
+
+# --- MLflow tags ---
+ROLE_TAG = "sweepwise.role"  # "sweep" on a parent run
+STUDY_TAG = "sweepwise.study"
+TRIAL_NUMBER_TAG = "sweepwise.trial_number"
+TRIAL_STATE_TAG = "sweepwise.trial_state"
+FAIL_REASON_TAG = "sweepwise.fail_reason"
+PRUNE_REASON_TAG = "sweepwise.prune_reason"

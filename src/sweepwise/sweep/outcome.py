@@ -1,0 +1,55 @@
+"""How a trial ended, decided in the trial's process and carried to the sweep as data (also from a SLURM job).
+
+One vocabulary: COMPLETE (with finite objective values), PRUNED, FAIL (each with a reason), and TRACKING_LOST
+(the MLflow server stopped answering: not the trial's own failure, so the study records it as an interrupted FAIL
+and a resumed sweep runs it again).
+"""
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from optuna.trial import TrialState
+
+
+class TrialStatus(StrEnum):
+    COMPLETE = "COMPLETE"
+    PRUNED = "PRUNED"
+    FAIL = "FAIL"
+    TRACKING_LOST = "TRACKING_LOST"
+
+    @property
+    def study_state(self) -> TrialState:
+        """The Optuna state the study records (it has no state for a lost tracking server)."""
+        return TrialState.FAIL if self is TrialStatus.TRACKING_LOST else TrialState[self.value]
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """A trial's end: its status, objective values (COMPLETE only), reason (PRUNED, FAIL, TRACKING_LOST), the task's
+    own return value (a plain multirun's jobs return it to Hydra), when it ran, and its MLflow run."""
+
+    status: TrialStatus
+    values: tuple[float, ...] | None = None
+    reason: str = ""
+    return_value: Any = None
+    started: float = 0.0
+    ended: float = 0.0
+    run_id: str | None = None
+
+
+def objective_outcome(value: Any, n_objectives: int) -> TrialOutcome:
+    """COMPLETE when the task returned `n_objectives` finite numbers; otherwise FAIL saying what it returned."""
+    try:
+        values = (float(value),) if n_objectives == 1 else tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        expected = "a number" if n_objectives == 1 else f"a list of {n_objectives} numbers"
+        return TrialOutcome(TrialStatus.FAIL, reason=f"the task returned {value!r}, not {expected}", return_value=value)
+    if len(values) != n_objectives:
+        reason = f"the task returned {len(values)} values for {n_objectives} objectives"
+        return TrialOutcome(TrialStatus.FAIL, reason=reason, return_value=value)
+    if not all(math.isfinite(v) for v in values):
+        reason = f"the task returned a non-finite objective {list(values)}"
+        return TrialOutcome(TrialStatus.FAIL, reason=reason, return_value=value)
+    return TrialOutcome(TrialStatus.COMPLETE, values=values, return_value=value)

@@ -1,0 +1,115 @@
+"""The sweep in MLflow, as the sweep's own process writes it: one parent run per study, and the end of every
+trial's run (see `trial_runs`), all through one background writer so the sweep's loop never waits for the store."""
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+
+from sweepwise.study.records import PARENT_RUN_ATTR, ROLE_TAG, TRIAL_NUMBER_TAG
+from sweepwise.sweep.outcome import TrialOutcome
+from sweepwise.sweep.trial_runs import close_run, create_child_run
+from sweepwise.tracking.background import BackgroundWriter
+from sweepwise.tracking.mlflow_run import client_for, ensure_experiment, now_ms
+from sweepwise.tracking.params import flatten
+
+SEARCH_LIMIT = 50_000  # the most runs MLflow returns from one search
+
+
+class SweepTracker:
+    """Creates the experiment (and so the store's schema) once, then the parent and child runs of a study.
+
+    Trials create their own runs (`open_child_run`); what the orchestrator writes about them goes through one
+    background writer, so the sweep's loop never waits for the store. `end_parent()` writes everything and raises
+    what failed.
+    """
+
+    def __init__(self, uri: str, experiment: str) -> None:
+        self.client = client_for(uri)
+        self.writer = BackgroundWriter()
+        self.experiment_id = self.writer.call(ensure_experiment, self.client, experiment)
+        self.parent_run_id = ""
+        self.study_name = ""
+
+    def start_parent(self, study: optuna.Study, settings: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+        """Reopen the study's parent run when the sweep is resumed; otherwise create it and log the settings."""
+        self.study_name = study.study_name
+        existing: str | None = study.user_attrs.get(PARENT_RUN_ATTR)
+        if existing:
+            self.parent_run_id = existing
+            self.writer.call(self.client.update_run, existing, status="RUNNING")
+            return existing
+        run = self.writer.call(
+            self.client.create_run,
+            self.experiment_id,
+            run_name=study.study_name,
+            tags={**tags, MLFLOW_RUN_NAME: study.study_name, ROLE_TAG: "sweep"},
+        )
+        self.parent_run_id = run.info.run_id
+        params = [Param(k, v) for k, v in flatten(settings).items()]
+        self.writer.call(self.client.log_batch, self.parent_run_id, params=params)
+        study.set_user_attr(PARENT_RUN_ATTR, self.parent_run_id)
+        return self.parent_run_id
+
+    def end_child(self, number: int, run_id: str | None, outcome: TrialOutcome, params: Mapping[str, Any]) -> None:
+        """End a trial's run to match its outcome (see `close_run`): the sweep is the one that ends trials' runs.
+        A trial whose process ended before creating its run gets one here (with `params`), so every trial has
+        its run."""
+        self.writer.submit(self._end_child, number, run_id, outcome, dict(params))
+
+    def _end_child(self, number: int, run_id: str | None, outcome: TrialOutcome, params: dict[str, Any]) -> None:
+        if run_id is None:
+            run_id = self._find_child(number) or create_child_run(
+                self.client, self.experiment_id, self.parent_run_id, self.study_name, number, params
+            )
+        close_run(self.client, run_id, outcome)
+
+    def match_children(self, ended: Mapping[int, tuple[TrialOutcome, Mapping[str, Any]]]) -> None:
+        """Give every trial the study holds as `ended` (number: outcome and params) an ended run to match: a run
+        left RUNNING is ended, and a trial whose run was never created gets one."""
+        query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}'"
+        runs = self.writer.call(
+            self.client.search_runs, [self.experiment_id], filter_string=query, max_results=SEARCH_LIMIT
+        )
+        by_number = {int(run.data.tags.get(TRIAL_NUMBER_TAG, -1)): run for run in runs}
+        for number, (outcome, params) in ended.items():
+            run = by_number.get(number)
+            if run is None or run.info.status == "RUNNING":
+                self.end_child(number, run.info.run_id if run else None, outcome, params)
+
+    def _find_child(self, number: int) -> str | None:
+        """A run the trial's process created but died before recording on the trial."""
+        query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}' and tags.`{TRIAL_NUMBER_TAG}` = '{number}'"
+        runs = self.client.search_runs([self.experiment_id], filter_string=query, max_results=1)
+        return runs[0].info.run_id if runs else None
+
+    def log_child_artifact(self, run_id: str, path: Path) -> None:
+        self.writer.submit(self.client.log_artifact, run_id, str(path))
+
+    def log_parent(self, metrics: Mapping[str, float], tags: Mapping[str, str], step: int) -> None:
+        batch = [Metric(key, float(value), now_ms(), step) for key, value in metrics.items()]
+        tag_list = [RunTag(k, v) for k, v in tags.items()]
+        self.writer.call(self.client.log_batch, self.parent_run_id, metrics=batch, tags=tag_list)
+
+    def log_parent_artifact(self, path: Path, folder: str | None = None) -> None:
+        self.writer.call(self.client.log_artifact, self.parent_run_id, str(path), artifact_path=folder)
+
+    def log_parent_json(self, data: Any, name: str) -> None:
+        text = json.dumps(data, indent=2, default=str)
+        self.writer.call(self.client.log_text, self.parent_run_id, text, name)
+
+    def check(self) -> None:
+        """Raise the first failed MLflow write so far."""
+        self.writer.check()
+
+    def end_parent(self, status: str) -> None:
+        """Write everything still queued, then end the parent run."""
+        try:
+            self.writer.flush()
+        finally:
+            self.writer.call(self.client.set_terminated, self.parent_run_id, status=status)
+            self.writer.close()

@@ -1,0 +1,143 @@
+"""One job of the task (a sweep's trial, or a plain multirun's job), run inside its worker process or SLURM job the
+way Hydra's own launchers run it."""
+
+import contextlib
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, cast
+
+import optuna
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, setup_globals
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig, open_dict
+
+from sweepwise.session import handing_over
+from sweepwise.sweep.outcome import TrialOutcome, TrialStatus, objective_outcome
+from sweepwise.sweep.trial.compose import SweepComposer
+from sweepwise.sweep.trial.context import TrialContext
+from sweepwise.sweep.trial.hydra_job import run_owned_job
+from sweepwise.sweep.trial.session import SweepSession
+from sweepwise.tracking.retry import gave_up, unreachable_error
+
+
+@dataclass(frozen=True)
+class TrialJob:
+    """A job to run: its overrides, its number in the sweep, and (in a sweep) its trial."""
+
+    overrides: tuple[str, ...]
+    job_num: int
+    context: TrialContext | None = None
+    # where the job's stdout and stderr go (None: they stay on the worker's terminal)
+    log_file: str | None = None
+
+
+@contextlib.contextmanager
+def output_to(path: Path | None) -> Iterator[None]:
+    """Send this process's stdout and stderr (file descriptors 1 and 2, so child processes too) to `path`."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+class TrialRunner:
+    """Callable shipped to worker processes and SLURM jobs: composes a job's config, runs the task function on it
+    (handing a sweep's trial its session), and decides the trial's outcome here, where the task ran."""
+
+    def __init__(self, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
+        self.singletons = Singleton.get_state()
+        self._composer: SweepComposer | None = None
+        self.session: SweepSession | None = None  # the session of the trial running now, if any
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_composer": None, "session": None}  # each process keeps its own
+
+    def __call__(self, job: TrialJob) -> TrialOutcome:
+        started = time.time()
+        log_file = Path(job.log_file) if job.log_file else None
+        self.session = None
+        try:
+            if job.context is not None:
+                self.session = SweepSession(job.context)
+            with output_to(log_file), handing_over(self.session):
+                value = self._run(job).return_value  # raises what the task raised (Hydra notes it on stderr)
+            outcome = self._judge(value, job.context)
+        except optuna.TrialPruned as pruned:
+            outcome = TrialOutcome(TrialStatus.PRUNED, reason=str(pruned) or "pruned")
+        except BaseException as error:  # the task's failure is the outcome, whatever it is
+            if self.session is not None and self.session.requeued:
+                # the job goes back to the queue and runs this trial again. The requeue's exit may interrupt
+                # anything, even a storage write that then fails on its own: whatever comes up is that exit.
+                raise SystemExit(-1) from error
+            outcome = _failure(error)
+            if log_file:
+                log_file.parent.mkdir(parents=True, exist_ok=True)
+                with open(log_file, "a") as log:
+                    log.write("".join(traceback.format_exception(error)))
+        run_id = self.session.run_id if self.session else None
+        return replace(outcome, started=started, ended=time.time(), run_id=run_id)
+
+    def _judge(self, value: Any, context: TrialContext | None) -> TrialOutcome:
+        """A plain multirun's job completes with whatever the task returned; a sweep's trial needs its objective
+        values, unless its session was stopped by the pruner."""
+        if context is None:
+            return TrialOutcome(TrialStatus.COMPLETE, return_value=value)
+        if self.session is not None and self.session.stopped_by_sweep:
+            return TrialOutcome(TrialStatus.PRUNED, reason=self.session.stopped_by_sweep, return_value=value)
+        return objective_outcome(value, len(context.directions))
+
+    def _run(self, job: TrialJob) -> JobReturn:
+        if self._composer is None:
+            Singleton.set_state(self.singletons)
+            setup_globals()
+            # Hydra's only config loader: `SweepComposer` uses its repository
+            loader = cast(ConfigLoaderImpl, self.hydra_context.config_loader)
+            self._composer = SweepComposer(loader, self.config)
+        sweep_config = self._composer.compose(job.overrides)
+        with open_dict(sweep_config):
+            sweep_config.hydra.job.id = job.job_num
+            sweep_config.hydra.job.num = job.job_num
+        return run_owned_job(self.hydra_context, self.task_function, sweep_config)
+
+
+def _failure(error: BaseException) -> TrialOutcome:
+    """FAIL with the error as its reason; TRACKING_LOST when the MLflow server stopped answering (e.g. the trial's
+    run could not be created), whether the task let MLflow's error through or ended with its own one-line exit."""
+    lost = next((cause for cause in _causes(error) if gave_up(cause)), None)
+    if lost is not None:
+        return TrialOutcome(TrialStatus.TRACKING_LOST, reason=f"error: {unreachable_error(lost)}")
+    reason = str(error) if isinstance(error, SystemExit) else f"{type(error).__name__}: {error}"
+    return TrialOutcome(TrialStatus.FAIL, reason=reason)
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error` and the exceptions it was raised from or while handling (kept even under `raise ... from None`)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__

@@ -1,0 +1,301 @@
+"""The orchestrator in-process, driven by a scripted executor: retries, the failure-rate stop, a lost tracking server,
+resuming a study with trials left running, Ctrl-C. Each runs in milliseconds; the subprocess sweeps in
+test_sweep.py and test_faults.py prove the same paths through real worker processes, SLURM jobs and MLflow."""
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sweepwise.study.records import (
+    ATTEMPTS_ATTR,
+    FAIL_REASON_ATTR,
+    INTERRUPTED_ATTR,
+    JOB_ID_ATTR,
+    PRUNE_REASON_ATTR,
+    RUN_ID_ATTR,
+)
+from sweepwise.sweep.launch.executor import Died
+from sweepwise.sweep.orchestrator import Orchestrator, SweepSettings, SweepStopped
+from sweepwise.sweep.outcome import TrialOutcome, TrialStatus, objective_outcome
+from sweepwise.sweep.param_grammar import parse_search_space
+from sweepwise.sweep.progress import SweepProgress
+from sweepwise.sweep.trial.context import TrialContext
+from sweepwise.sweep.trial.runner import TrialJob
+from sweepwise.tracking.retry import TrackingUnreachable
+
+Script = Callable[[TrialJob], TrialOutcome | Died]
+
+
+def completes(job: TrialJob) -> TrialOutcome:
+    """Every trial completes with its sampled x as the objective, in a run of its own."""
+    x = float(job.overrides[0].split("=")[1])
+    return TrialOutcome(TrialStatus.COMPLETE, values=(x,), run_id=f"run-{job.job_num}-{job.context.attempt}")
+
+
+@dataclass
+class ScriptedExecutor:
+    """Ends one job per `wait` (the oldest), with what `script` says; records what the orchestrator asked of it."""
+
+    script: Script = completes
+    interrupt_on_wait: int | None = None  # raise KeyboardInterrupt at this call of wait (1-based)
+    job_kind: str = "scripted job"
+    running: dict[Hashable, TrialJob] = field(default_factory=dict)
+    submitted: list[TrialJob] = field(default_factory=list)
+    killed: list[Hashable] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    most_running: int = 0
+    waits: int = 0
+    shut_down: bool = False
+
+    def submit(self, key: Hashable, job: TrialJob) -> str:
+        self.submitted.append(job)
+        self.running[key] = job
+        self.most_running = max(self.most_running, len(self.running))
+        return f"job-{len(self.submitted)}"
+
+    def wait(self, timeout: float | None) -> list[tuple[Hashable, TrialOutcome | Died]]:
+        self.waits += 1
+        if self.waits == self.interrupt_on_wait:
+            raise KeyboardInterrupt
+        key = next(iter(self.running))
+        return [(key, self.script(self.running.pop(key)))]
+
+    def kill(self, key: Hashable) -> None:
+        self.killed.append(key)
+        self.running.pop(key, None)
+
+    def cancel_stale(self, job_id: str) -> None:
+        self.cancelled.append(job_id)
+
+    def log_files(self, key: Hashable) -> list[Path]:
+        return []
+
+    def shutdown(self) -> None:
+        self.shut_down = True
+
+
+class RecordingTracker:
+    """Stands in for the MLflow side (SweepTracker): which trial runs the sweep ends, and how."""
+
+    def __init__(self) -> None:
+        self.ended: dict[int, list[tuple[str | None, TrialOutcome]]] = {}
+        self.matched: dict[int, Any] = {}
+
+    def end_child(self, number: int, run_id: str | None, outcome: TrialOutcome, params: dict[str, Any]) -> None:
+        self.ended.setdefault(number, []).append((run_id, outcome))
+
+    def match_children(self, ended: dict[int, Any]) -> None:
+        self.matched = dict(ended)
+
+    def log_child_artifact(self, run_id: str, path: Path) -> None:
+        raise AssertionError("no job here has a log file")
+
+    def check(self) -> None:
+        pass
+
+
+def make_orchestrator(
+    study: optuna.Study,
+    executor: ScriptedExecutor,
+    tracker: RecordingTracker,
+    n_trials: int = 4,
+    n_jobs: int = 2,
+    max_failure_rate: float = 0.0,
+    retries: int = 0,
+) -> Orchestrator:
+    space = parse_search_space({"x": "interval(0, 1)"}, [])
+    settings = SweepSettings("study", n_trials, n_jobs, max_failure_rate, retries)
+
+    def context(trial: optuna.Trial, params: dict[str, Any], run_id: str | None, attempt: int) -> TrialContext:
+        return TrialContext(
+            study_name="study",
+            storage="in memory",
+            trial_id=trial._trial_id,
+            trial_number=trial.number,
+            directions=("maximize",),
+            pruner=None,
+            tracking_uri="unused",
+            experiment_id="0",
+            parent_run_id="parent",
+            params=params,
+            run_id=run_id,
+            attempt=attempt,
+        )
+
+    progress = SweepProgress(n_trials, live=False)
+    return Orchestrator(study, space, settings, executor, tracker, progress, context)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def study() -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(direction="maximize", sampler=optuna.samplers.RandomSampler(seed=0))
+
+
+def states(study: optuna.Study) -> list[str]:
+    return [trial.state.name for trial in study.get_trials(deepcopy=False)]
+
+
+def test_every_trial_completes_with_slots_kept_full(study: optuna.Study) -> None:
+    executor, tracker = ScriptedExecutor(), RecordingTracker()
+    orchestrator = make_orchestrator(study, executor, tracker, n_trials=5, n_jobs=2)
+    orchestrator.run()
+    assert states(study) == ["COMPLETE"] * 5
+    assert executor.most_running == 2 and executor.shut_down
+    # the objective the trial's process decided is what the study holds, and the sweep ended each trial's run once
+    for trial in study.trials:
+        assert trial.value == pytest.approx(trial.params["x"])
+        assert tracker.ended[trial.number] == [(f"run-{trial.number}-0", tracker.ended[trial.number][0][1])]
+        assert tracker.ended[trial.number][0][1].status is TrialStatus.COMPLETE
+    assert orchestrator.best_text() == f"{study.best_value:.4g} (trial {study.best_trial.number})"
+    assert orchestrator.counts == {"COMPLETE": 5}
+
+
+def test_a_died_job_is_retried_as_the_same_trial(study: optuna.Study) -> None:
+    attempts: list[int] = []
+
+    def dies_once(job: TrialJob) -> TrialOutcome | Died:
+        attempts.append(job.context.attempt)
+        return Died("process killed by SIGKILL") if job.context.attempt == 0 else completes(job)
+
+    executor, tracker = ScriptedExecutor(dies_once), RecordingTracker()
+    make_orchestrator(study, executor, tracker, n_trials=1, n_jobs=1, retries=1).run()
+    assert attempts == [0, 1]
+    assert [job.job_num for job in executor.submitted] == [0, 0]
+    trial = study.trials[0]
+    assert trial.state == TrialState.COMPLETE and trial.user_attrs[ATTEMPTS_ATTR] == 2
+    assert tracker.ended[0][0][0] == "run-0-1"
+
+
+def test_a_job_that_dies_past_its_retries_fails_with_the_reason(study: optuna.Study) -> None:
+    executor = ScriptedExecutor(lambda job: Died("process killed by SIGKILL"))
+    orchestrator = make_orchestrator(study, executor, RecordingTracker(), n_trials=2, n_jobs=1, max_failure_rate=1)
+    orchestrator.run()
+    assert states(study) == ["FAIL", "FAIL"]
+    assert study.trials[0].user_attrs[FAIL_REASON_ATTR] == "process killed by SIGKILL"
+    assert INTERRUPTED_ATTR not in study.trials[0].user_attrs
+    assert orchestrator.counts["FAIL"] == 2
+
+
+def test_failures_past_the_rate_stop_launching_and_let_running_trials_end(study: optuna.Study) -> None:
+    def fails(job: TrialJob) -> TrialOutcome:
+        return TrialOutcome(TrialStatus.FAIL, reason="RuntimeError: cfg.error is True")
+
+    executor = ScriptedExecutor(fails)
+    orchestrator = make_orchestrator(study, executor, RecordingTracker(), n_trials=8, n_jobs=2, max_failure_rate=0.25)
+    with pytest.raises(SweepStopped, match=r"3 of 8 trials failed, more than max_failure_rate=0.25"):
+        orchestrator.run()
+    # the third failure stops launching; the trial already running then ends too, and nothing is left running
+    assert len(executor.submitted) == 4
+    assert states(study) == ["FAIL"] * 4
+    assert study.trials[0].user_attrs[FAIL_REASON_ATTR] == "RuntimeError: cfg.error is True"
+
+
+def test_a_pruned_trial_keeps_its_reason(study: optuna.Study) -> None:
+    def pruned(job: TrialJob) -> TrialOutcome:
+        return TrialOutcome(TrialStatus.PRUNED, reason="pruned at epoch 3: val/acc 0.1")
+
+    tracker = RecordingTracker()
+    make_orchestrator(study, ScriptedExecutor(pruned), tracker, n_trials=1, n_jobs=1).run()
+    assert states(study) == ["PRUNED"]
+    assert study.trials[0].user_attrs[PRUNE_REASON_ATTR] == "pruned at epoch 3: val/acc 0.1"
+    assert tracker.ended[0][0][1].status is TrialStatus.PRUNED
+
+
+def test_a_lost_tracking_server_interrupts_the_sweep_and_a_resume_runs_the_trial_again(study: optuna.Study) -> None:
+    lost = "error: MLflow tracking server http://127.0.0.1:1 is unreachable: gave up after 3 retries over ~6 s"
+
+    def loses_tracking_at_trial_1(job: TrialJob) -> TrialOutcome:
+        if job.job_num == 1:
+            return TrialOutcome(TrialStatus.TRACKING_LOST, reason=lost)
+        return completes(job)
+
+    executor = ScriptedExecutor(loses_tracking_at_trial_1)
+    orchestrator = make_orchestrator(study, executor, RecordingTracker(), n_trials=4, n_jobs=1)
+    with pytest.raises(TrackingUnreachable, match="is unreachable"):
+        orchestrator.run()
+    assert len(executor.submitted) == 2  # no trial launched after the server was lost
+    assert states(study) == ["COMPLETE", "FAIL"]
+    interrupted = study.trials[1]
+    assert interrupted.user_attrs[INTERRUPTED_ATTR] is True
+    assert interrupted.user_attrs[FAIL_REASON_ATTR] == f"interrupted: {lost}"
+    assert orchestrator.counts == {"COMPLETE": 1}  # the interrupted trial is not counted as a failure
+
+    resumed = make_orchestrator(study, ScriptedExecutor(), RecordingTracker(), n_trials=4, n_jobs=1)
+    resumed.run()
+    assert states(study).count("COMPLETE") == 4
+    assert resumed.counts == {"COMPLETE": 4}
+
+
+def test_a_resumed_sweep_fails_trials_left_running_and_cancels_their_jobs(study: optuna.Study) -> None:
+    left = study.ask()  # what a SIGKILLed orchestrator leaves behind: a RUNNING trial with its job and run
+    left.suggest_float("x", 0, 1)
+    left.set_user_attr(JOB_ID_ATTR, "4242")
+    left.set_user_attr(RUN_ID_ATTR, "run-left")
+    executor, tracker = ScriptedExecutor(), RecordingTracker()
+    orchestrator = make_orchestrator(study, executor, tracker, n_trials=3, n_jobs=2)
+    orchestrator.run()
+    assert executor.cancelled == ["4242"]
+    assert states(study) == ["FAIL", "COMPLETE", "COMPLETE", "COMPLETE"]
+    assert study.trials[0].user_attrs[INTERRUPTED_ATTR] is True
+    run_id, outcome = tracker.ended[0][0]
+    assert run_id == "run-left" and outcome.reason.startswith("interrupted")
+    assert orchestrator.counts == {"COMPLETE": 3}
+
+
+def test_ctrl_c_fails_running_trials_as_interrupted_and_stops_their_jobs(study: optuna.Study) -> None:
+    executor, tracker = ScriptedExecutor(interrupt_on_wait=2), RecordingTracker()
+    orchestrator = make_orchestrator(study, executor, tracker, n_trials=6, n_jobs=2)
+    with pytest.raises(KeyboardInterrupt):
+        orchestrator.run()
+    assert executor.shut_down
+    running = [trial for trial in study.trials if INTERRUPTED_ATTR in trial.user_attrs]
+    assert len(running) == 2 and sorted(executor.killed) == [trial.number for trial in running]
+    assert all(trial.state == TrialState.FAIL for trial in running)
+    assert states(study).count("RUNNING") == 0
+    assert all(tracker.ended[trial.number][0][1].status is TrialStatus.FAIL for trial in running)
+
+
+@pytest.mark.parametrize(
+    ("value", "n_objectives", "status", "reason"),
+    [
+        (0.5, 1, TrialStatus.COMPLETE, ""),
+        ([0.5, 2.0], 2, TrialStatus.COMPLETE, ""),
+        (float("nan"), 1, TrialStatus.FAIL, "the task returned a non-finite objective [nan]"),
+        ("high", 1, TrialStatus.FAIL, "the task returned 'high', not a number"),
+        ([0.5], 2, TrialStatus.FAIL, "the task returned 1 values for 2 objectives"),
+        (None, 2, TrialStatus.FAIL, "the task returned None, not a list of 2 numbers"),
+    ],
+)
+def test_the_trial_decides_its_outcome_from_what_the_task_returned(
+    value: Any, n_objectives: int, status: TrialStatus, reason: str
+) -> None:
+    outcome = objective_outcome(value, n_objectives)
+    assert (outcome.status, outcome.reason) == (status, reason)
+    assert outcome.return_value is value or outcome.return_value == value
+    assert (outcome.values is not None) == (status is TrialStatus.COMPLETE)
+
+
+def test_a_trial_whose_tracking_server_gave_up_is_tracking_lost_even_behind_a_one_line_exit() -> None:
+    from mlflow.exceptions import MlflowException
+
+    from sweepwise.sweep.trial.runner import _failure
+
+    def task() -> None:
+        try:
+            raise MlflowException(
+                "API request to http://127.0.0.1:9/api/2.0/mlflow/runs/get failed: Max retries exceeded"
+            )
+        except MlflowException:
+            raise SystemExit("error: the server went away") from None  # what train.py's entry point does
+
+    with pytest.raises(SystemExit) as stopped:
+        task()
+    lost = _failure(stopped.value)
+    assert lost.status is TrialStatus.TRACKING_LOST and "http://127.0.0.1:9 is unreachable" in lost.reason
+    assert _failure(SystemExit("error: optimizer.lr=-1: must be > 0")).status is TrialStatus.FAIL
