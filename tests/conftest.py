@@ -39,12 +39,13 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
         return compose(config_name="config", overrides=overrides)
 
 
-def run_script(script: Path, args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    """`python SCRIPT ARGS` in `cwd`, with tests/plugins importable (custom model and data targets)."""
+def run_script(
+    script: Path, args: Sequence[str], cwd: Path, timeout: float = 300, python_flags: Sequence[str] = ()
+) -> subprocess.CompletedProcess:
+    """`python [FLAGS] SCRIPT ARGS` in `cwd`, with tests/plugins importable (custom model and data targets)."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests" / "plugins"), "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, str(script), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    command = [sys.executable, *python_flags, str(script), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def run_train(args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -61,7 +61,7 @@ CORPUS = {
     "log scale from zero": Bad("search space", ["optimizer.lr=tag(log, interval(0, 0.1))"], "needs low > 0", True),
     "unknown parameter": Bad("search space", ["optimizer.lrr=interval(0.1, 0.2)"], "optimizer.lrr", True),
     "unknown option in a choice": Bad("search space", ["model=choice(mlp, transformer)"], "model/transformer", True),
-    "no parameters": Bad("search space", ["hydra.sweeper.params=null"], "hydra.sweeper.params={}: is empty", True),
+    "sampler Optuna removed": Bad("search space", ["hydra/sweeper/sampler=motpe"], "removed in Optuna 4", True),
     "unknown sampler": Bad("search space", ["hydra/sweeper/sampler=bayes"], "hydra/sweeper/sampler='bayes'", True),
     "sampler target that does not exist": Bad(
         "search space", ["hydra.sweeper.sampler._target_=optuna.samplers.Nope"], "hydra.sweeper.sampler", True

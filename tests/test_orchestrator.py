@@ -184,16 +184,17 @@ def test_a_job_that_dies_past_its_retries_fails_with_the_reason(study: optuna.St
 
 def test_failures_past_the_rate_stop_launching_and_let_running_trials_end(study: optuna.Study) -> None:
     def fails(job: TrialJob) -> TrialOutcome:
-        return TrialOutcome(TrialStatus.FAIL, reason="RuntimeError: cfg.error is True")
+        return TrialOutcome(TrialStatus.FAIL, reason="RuntimeError: cfg.error is True\n(more lines of the error)")
 
     executor = ScriptedExecutor(fails)
     orchestrator = make_orchestrator(study, executor, RecordingTracker(), n_trials=8, n_jobs=2, max_failure_rate=0.25)
-    with pytest.raises(SweepStopped, match=r"3 of 8 trials failed, more than max_failure_rate=0.25"):
+    stop = r"3 of 8 trials failed, more than max_failure_rate=0.25 allows \(2\); the last: RuntimeError: cfg.error"
+    with pytest.raises(SweepStopped, match=stop):
         orchestrator.run()
     # the third failure stops launching; the trial already running then ends too, and nothing is left running
     assert len(executor.submitted) == 4
     assert states(study) == ["FAIL"] * 4
-    assert study.trials[0].user_attrs[FAIL_REASON_ATTR] == "RuntimeError: cfg.error is True"
+    assert study.trials[0].user_attrs[FAIL_REASON_ATTR] == "RuntimeError: cfg.error is True\n(more lines of the error)"
 
 
 def test_a_pruned_trial_keeps_its_reason(study: optuna.Study) -> None:

@@ -13,10 +13,15 @@ GRAMMAR = [
     ("int(interval(1, 10))", IntDistribution(1, 10)),
     ("tag(log, interval(1e-4, 1e-1))", FloatDistribution(1e-4, 1e-1, log=True)),
     ("tag(log, int(interval(8, 512)))", IntDistribution(8, 512, log=True)),
-    ("range(1, 10)", IntDistribution(1, 9)),
-    ("range(0, 10, 2)", IntDistribution(0, 8, step=2)),
-    ("range(-5.5, 5.5, step=0.5)", FloatDistribution(-5.5, 5.0, step=0.5)),
-    ("range(0, 5, step=0.5)", FloatDistribution(0.0, 4.5, step=0.5)),
+    # as hydra-optuna-sweeper reads range: the stop is included (Hydra's basic sweeper stops before it)
+    ("range(1, 3)", IntDistribution(1, 3)),
+    ("range(1, 10)", IntDistribution(1, 10)),
+    ("range(0, 10, 2)", IntDistribution(0, 10, step=2)),
+    ("range(0, 9, 2)", IntDistribution(0, 8, step=2)),
+    ("range(3, 3)", IntDistribution(3, 3)),
+    ("range(0.5, 5.5, step=1)", FloatDistribution(0.5, 5.5, step=1.0)),
+    ("range(-5.5, 5.5, step=0.5)", FloatDistribution(-5.5, 5.5, step=0.5)),
+    ("range(0, 1, step=0.3)", FloatDistribution(0.0, 0.9, step=0.3)),
     ("choice(-5, 0, 5)", CategoricalDistribution([-5, 0, 5])),
     ("choice(mlp, convnet)", CategoricalDistribution(["mlp", "convnet"])),
     ("choice(true, false)", CategoricalDistribution([True, False])),
@@ -67,6 +72,6 @@ def test_override_text_reads_back_as_the_same_value(value):
 def test_trial_overrides_and_grid():
     assert trial_overrides({"lr": 0.01, "model": "mlp"}, {"+w": "1"}) == ["lr=0.01", "model=mlp", "+w=1"]
     space = parse_search_space({"x": "range(0, 1, 0.25)", "m": "choice(a, b)"}, [])
-    assert grid_of(space) == {"x": [0.0, 0.25, 0.5, 0.75], "m": ["a", "b"]}
+    assert grid_of(space) == {"x": [0.0, 0.25, 0.5, 0.75, 1.0], "m": ["a", "b"]}
     with pytest.raises(ConfigError, match="grid sampler needs"):
         grid_of(parse_search_space({"x": "interval(0, 1)"}, []))

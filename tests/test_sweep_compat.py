@@ -28,7 +28,7 @@ def test_sphere_example(tmp_path: Path):
     values = [t.value for t in study.trials]
     assert found["best_value"] == min(values) == found["best_params"]["x"] ** 2 + found["best_params"]["y"] ** 2
     assert {t.params["y"] for t in study.trials} <= {-5, 0, 5}
-    assert all(-5.5 <= t.params["x"] <= 5.0 and (t.params["x"] * 2).is_integer() for t in study.trials)
+    assert all(-5.5 <= t.params["x"] <= 5.5 and (t.params["x"] * 2).is_integer() for t in study.trials)
     parents, children = sweep_runs(tmp_path, "sphere")
     assert len(parents) == 1 and len(children) == 20
     assert all("objective" in run.data.metrics and run.data.params["x"] for run in children)

@@ -55,9 +55,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
     run = MlflowRun.start(
         uri=session.tracking_uri or resolve_tracking_uri(cfg.tracking.uri),
         experiment=cfg.tracking.experiment,
-        run_name=cfg.tracking.run_name,
+        run_name=cfg.tracking.run_name or session.run_name,
         tags={**provenance_tags(overrides), "sweepwise.device": str(device)},
-        parent_run_id=cfg.tracking.parent_run_id,
+        parent_run_id=cfg.tracking.parent_run_id or session.parent_run_id,
         resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else session.run_id,
         every=every,
     )

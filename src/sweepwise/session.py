@@ -26,6 +26,9 @@ class TrialSession:
     tracking_uri: str | None = None
     # the MLflow run to log into (a sweep trial's own run); None: the run creates one
     run_id: str | None = None
+    # the run a created run belongs under (a plain multirun's parent run), and its name, unless the config says
+    parent_run_id: str | None = None
+    run_name: str | None = None
     # an attempt after one whose process died: the run continues from its own last checkpoint
     continues_attempt: bool = False
     # False where the sweep ends the run, since the trial's verdict decides its final state

@@ -27,15 +27,34 @@ class RandomSamplerConfig(SamplerConfig):
 
 @dataclass
 class TPESamplerConfig(SamplerConfig):
+    """Arguments Optuna deprecates default to null, which passes nothing: only what a config sets reaches Optuna."""
+
     _target_: str = "optuna.samplers.TPESampler"
-    consider_prior: bool = True
-    prior_weight: float = 1.0
-    consider_magic_clip: bool = True
-    consider_endpoints: bool = False
+    consider_prior: bool | None = None
+    prior_weight: float | None = None
+    consider_magic_clip: bool | None = None
+    consider_endpoints: bool | None = None
     n_startup_trials: int = 10
     n_ei_candidates: int = 24
     multivariate: bool = False
-    warn_independent_sampling: bool = True
+    warn_independent_sampling: bool | None = None
+
+
+@dataclass
+class GPSamplerConfig(SamplerConfig):
+    """Gaussian-process Bayesian optimisation (needs torch and scipy, both installed with sweepwise)."""
+
+    _target_: str = "optuna.samplers.GPSampler"
+    n_startup_trials: int = 10
+    deterministic_objective: bool = False
+
+
+@dataclass
+class MOTPESamplerConfig(SamplerConfig):
+    """hydra-optuna-sweeper's `motpe`: Optuna 4 removed MOTPESampler, so a sweep that picks it stops with one line
+    saying that `tpe` handles several objectives."""
+
+    _target_: str = "optuna.samplers.MOTPESampler"
 
 
 @dataclass
@@ -140,6 +159,14 @@ class OptunaSweeperConf:
     params: dict[str, str] | None = None
     # dotted path of a function (cfg, trial) -> None that suggests more parameters
     custom_search_space: str | None = None
+    # a re-run whose definition (search space, overrides, sampler, direction, objective) differs from the study's:
+    # stop (with what differs) or continue the study under the new definition
+    on_change: str = "stop"
+    # override keys (with everything under them) that do not change what a trial computes: where it logs, how it
+    # prints, the recipe's checks; they are left out of the study's definition, so changing them is no new sweep
+    definition_ignores: list[str] = field(
+        default_factory=lambda: ["tracking", "recipe", "trainer.progress", "trainer.device", "task"]
+    )
 
 
 @dataclass
@@ -187,6 +214,8 @@ class SlurmLauncherConf:
 SAMPLERS = {
     "random": RandomSamplerConfig,
     "tpe": TPESamplerConfig,
+    "gp": GPSamplerConfig,
+    "motpe": MOTPESamplerConfig,
     "grid": GridSamplerConfig,
     "cmaes": CmaEsSamplerConfig,
     "nsgaii": NSGAIISamplerConfig,

@@ -18,7 +18,7 @@ import optuna
 from omegaconf import DictConfig
 from optuna.trial import Trial, TrialState
 
-from sweepwise.errors import SweepwiseError
+from sweepwise.errors import SweepwiseError, first_line
 from sweepwise.study.records import (
     ATTEMPTS_ATTR,
     FAIL_REASON_ATTR,
@@ -149,8 +149,14 @@ class Orchestrator:
                 assert trial.value is not None  # a COMPLETE trial of one objective has its value
                 self._note_best(trial.value, trial.number)
         self.to_launch = max(0, self.settings.n_trials - len(finished))
-        if finished:
-            self.progress.event(f"resuming study {self.study.study_name}: {len(finished)} trials already finished")
+        name = self.study.study_name
+        if finished and self.to_launch == 0:
+            self.progress.event(
+                f"study {name} is complete: {len(finished)} trials finished, n_trials={self.settings.n_trials}; "
+                "run more with a larger hydra.sweeper.n_trials, or start afresh with a new hydra.sweeper.study_name"
+            )
+        elif finished:
+            self.progress.event(f"resuming study {name}: {len(finished)} trials already finished")
 
     def _fill_slots(self) -> None:
         while (
@@ -235,7 +241,8 @@ class Orchestrator:
             self.progress.event(f"trial {number}: {result.reason}; launching no more trials")
             return flight, replace(result, reason=f"interrupted: {result.reason}")
         self.counts[result.status] += 1
-        self._check_failure_rate()
+        if result.status is TrialStatus.FAIL:
+            self._check_failure_rate(result.reason)
         return flight, result
 
     def _record(self, flight: Flight, outcome: TrialOutcome) -> None:
@@ -256,7 +263,8 @@ class Orchestrator:
         for log in logs + self.executor.log_files(number):
             if flight.run_id and log.is_file() and log.stat().st_size:
                 self.tracker.log_child_artifact(flight.run_id, log)
-        shown = f"value {', '.join(f'{v:.4g}' for v in outcome.values)}" if outcome.values else outcome.reason
+        ended = outcome.values
+        shown = f"value {', '.join(f'{v:.4g}' for v in ended)}" if ended else first_line(outcome.reason)
         state = outcome.status.study_state.name
         self.progress.event(f"trial {number} {state} in {outcome.ended - outcome.started:.1f} s: {shown}")
 
@@ -269,13 +277,16 @@ class Orchestrator:
         trial.set_user_attr(FAIL_REASON_ATTR, outcome.reason)
         trial.set_user_attr(INTERRUPTED_ATTR, True)
 
-    def _check_failure_rate(self) -> None:
+    def _check_failure_rate(self, reason: str) -> None:
+        """Stop launching once failures exceed the rate, saying why the latest one failed (the first line of its
+        error; the whole of it is in the trial's log and its `fail_reason`)."""
         failed, allowed = self.counts["FAIL"], self.settings.max_failure_rate * self.settings.n_trials
         if failed > allowed and not self.stop_message:
             self.stop_message = (
                 f"sweep stopped: {failed} of {self.settings.n_trials} trials failed, more than "
-                f"max_failure_rate={self.settings.max_failure_rate} allows ({allowed:g}); see the fail_reason of "
-                "the failed trials (Optuna user attribute, MLflow tag sweepwise.fail_reason)"
+                f"max_failure_rate={self.settings.max_failure_rate} allows ({allowed:g}); the last: "
+                f"{first_line(reason)}; see the fail_reason of the failed trials (Optuna user attribute, MLflow tag "
+                "sweepwise.fail_reason) and their trial.log"
             )
             self.progress.event(self.stop_message + "; waiting for the running trials to end")
 

@@ -26,9 +26,22 @@ class TrialStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class JobRecord:
+    """What Hydra's `JobReturn` tells the caller of a plain multirun besides the result: the job's task config,
+    its Hydra config, where it ran and its task name. (A sweep's trials return none of it: it would cost a copy
+    of the config per trial that nothing reads.)"""
+
+    cfg: Any
+    hydra_cfg: Any
+    working_dir: str | None
+    task_name: str | None
+
+
+@dataclass(frozen=True)
 class TrialOutcome:
     """A trial's end: its status, objective values (COMPLETE only), reason (PRUNED, FAIL, TRACKING_LOST), the task's
-    own return value (a plain multirun's jobs return it to Hydra), when it ran, and its MLflow run."""
+    own return value (a plain multirun's jobs return it to Hydra, with their `job` record), when it ran, and its
+    MLflow run."""
 
     status: TrialStatus
     values: tuple[float, ...] | None = None
@@ -37,6 +50,7 @@ class TrialOutcome:
     started: float = 0.0
     ended: float = 0.0
     run_id: str | None = None
+    job: JobRecord | None = None
 
 
 def objective_outcome(value: Any, n_objectives: int) -> TrialOutcome:

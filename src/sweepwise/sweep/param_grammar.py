@@ -5,7 +5,7 @@
 | `interval(a, b)`             | FloatDistribution(a, b)                        |
 | `int(interval(a, b))`        | IntDistribution(a, b)                          |
 | `tag(log, interval(a, b))`   | FloatDistribution(a, b, log=True) (Int if int) |
-| `range(a, b, step)`          | Int/FloatDistribution with step: Hydra's range values (b excluded) |
+| `range(a, b, step)`          | Int/FloatDistribution(a, b, step) as hydra-optuna-sweeper: b included |
 | `shuffle(range(...))`, `choice(...)` | CategoricalDistribution                |
 | a plain value                | a fixed override, not searched                 |
 """
@@ -91,17 +91,19 @@ def to_distribution(override: Override, key: str, text: str) -> BaseDistribution
 
 
 def _range_distribution(value: RangeSweep, key: str, text: str) -> BaseDistribution:
+    """As hydra-optuna-sweeper reads it: from `start` up to and including `stop`, on the step's grid (Hydra's own
+    range stops before `stop`; a config written for the plugin means the plugin's space)."""
     start, stop, step = value.start, value.stop, value.step
     if step is None or step <= 0:
         raise ConfigError(key, text, "range step must be > 0")
     assert start is not None and stop is not None  # the override parser always sets both (range(n) starts at 0)
-    count = math.ceil((stop - start) / step)
-    if count < 1:
-        raise ConfigError(key, text, f"range is empty: start {start} is not below stop {stop}")
-    high = start + step * (count - 1)
+    if stop < start:
+        raise ConfigError(key, text, f"range is empty: start {start} is above stop {stop}")
+    # the last grid point not past `stop` (Optuna would move it there itself, with a warning)
+    high = start + step * math.floor((stop - start) / step + 1e-9)
     if all(isinstance(x, int) for x in (start, stop, step)):
         return IntDistribution(int(start), int(high), step=int(step))
-    return FloatDistribution(float(start), float(high), step=float(step))
+    return FloatDistribution(float(start), float(round(high, 12)), step=float(step))
 
 
 def _interval_distribution(value: IntervalSweep, key: str, text: str) -> BaseDistribution:

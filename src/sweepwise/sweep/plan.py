@@ -18,10 +18,12 @@ from sweepwise.errors import ConfigError, first_line
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.orchestrator import SweepSettings
 from sweepwise.sweep.param_grammar import SearchSpace, parse_search_space, trial_overrides
+from sweepwise.sweep.samplers import REMOVED_SAMPLERS, is_grid
 from sweepwise.tracking.mlflow_run import resolve_tracking_uri
 
 Direction = Literal["minimize", "maximize"]
 DIRECTIONS = ("minimize", "maximize")
+ON_CHANGE = ("stop", "continue")
 # the sweeper's own fields (not Hydra's `_target_`, `_recursive_` and `defaults`)
 SWEEPER_FIELDS = tuple(
     field.name for field in fields(OptunaSweeperConf) if not field.name.startswith("_") and field.name != "defaults"
@@ -56,6 +58,8 @@ def directions_of(direction: Any) -> tuple[Direction, ...]:
 def check_target(key: str, node: Mapping[str, Any], base: type, supplied: Sequence[str] = ()) -> None:
     """The `_target_` must be a `base` class accepting the node's fields (plus those the sweeper supplies)."""
     target = node.get("_target_")
+    if target in REMOVED_SAMPLERS:
+        raise ConfigError(f"{key}._target_", target, REMOVED_SAMPLERS[str(target)])
     try:
         cls = get_class(str(target))
     except (ImportError, ValueError, HydraException) as error:
@@ -156,16 +160,19 @@ def make_plan(
     sampler = conf.sampler
     if not isinstance(sampler, dict) or "_target_" not in sampler:
         raise ConfigError("hydra.sweeper.sampler", sampler, "must be a sampler config with a _target_")
-    supplied = ("search_space",) if sampler["_target_"].endswith("GridSampler") else ()
+    supplied = ("search_space",) if is_grid(sampler) else ()
     check_target("hydra.sweeper.sampler", sampler, optuna.samplers.BaseSampler, supplied)
     pruner = conf.pruner or dict(NOP_PRUNER)
     if not isinstance(pruner, dict) or "_target_" not in pruner:
         raise ConfigError("hydra.sweeper.pruner", pruner, "must be a pruner config with a _target_")
     check_target("hydra.sweeper.pruner", pruner, optuna.pruners.BasePruner)
+    ignores = conf.definition_ignores
+    if not isinstance(ignores, list) or not all(isinstance(key, str) for key in ignores):
+        raise ConfigError("hydra.sweeper.definition_ignores", ignores, "must be a list of override keys")
+    if conf.on_change not in ON_CHANGE:
+        raise ConfigError("hydra.sweeper.on_change", conf.on_change, f"must be {' or '.join(ON_CHANGE)}")
     space = parse_search_space(conf.params, arguments)
     custom = custom_search_space_function(conf.custom_search_space)
-    if not space.distributions and custom is None:
-        raise ConfigError("hydra.sweeper.params", conf.params or {}, "is empty: nothing to search")
     check_objective_direction(config, directions)
     check_overrides_compose(hydra_context, config, space)
     return SweepPlan(

@@ -1,7 +1,10 @@
 """The sweep on the terminal: a live status line (plain lines when not a terminal) and a table of top trials."""
 
+import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
@@ -9,6 +12,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
+
+from sweepwise.errors import first_line
+from sweepwise.sweep.launch.executor import Died
+from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 
 
 def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:
@@ -73,3 +80,43 @@ def top_trials_table(study: optuna.Study, limit: int = 5) -> Table:
 
 def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One job of a plain multirun as its table shows it: COMPLETE with what the task returned, or FAIL with the
+    first line of its error."""
+
+    number: int
+    overrides: tuple[str, ...]
+    status: str
+    value: Any
+
+    @classmethod
+    def of(cls, number: int, overrides: Sequence[str], outcome: TrialOutcome | Died) -> "JobRow":
+        if isinstance(outcome, Died) or outcome.status is not TrialStatus.COMPLETE:
+            return cls(number, tuple(overrides), "FAIL", first_line(outcome.reason))
+        value = outcome.return_value
+        number_like = isinstance(value, int | float) and not isinstance(value, bool)
+        return cls(number, tuple(overrides), "COMPLETE", float(value) if number_like else value)
+
+
+def jobs_table(rows: Sequence[JobRow], direction: str | None) -> Table:
+    """Every job of a plain multirun, complete ones ranked by their value (best first) when `direction` is
+    known, then the failed ones."""
+
+    def rank(row: JobRow) -> tuple[int, float]:
+        numeric = row.status == "COMPLETE" and isinstance(row.value, float) and math.isfinite(row.value)
+        if not numeric or direction is None:
+            return (1 if row.status == "COMPLETE" else 2, row.number)
+        return (0, -row.value if direction == "maximize" else row.value)
+
+    complete = sum(row.status == "COMPLETE" for row in rows)
+    table = Table(title=f"{len(rows)} jobs: {complete} complete, {len(rows) - complete} failed")
+    table.add_column("job", justify="right")
+    table.add_column("state")
+    table.add_column("value", justify="right")
+    table.add_column("overrides")
+    for row in sorted(rows, key=rank):
+        table.add_row(str(row.number), row.status, _short(row.value), " ".join(row.overrides))
+    return table

@@ -11,12 +11,14 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+import sweepwise
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError, SweepwiseError
 from sweepwise.recipe.report import PreflightFailed, failure_message
 from sweepwise.recipe.settings import ensemble_size, preflight_mode
-from sweepwise.study.records import SWEEP_DIR_ATTR
+from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
 from sweepwise.study.storage import open_storage
+from sweepwise.sweep.definition import check_definition, definition_of
 from sweepwise.sweep.launch.choose import launcher_settings, make_executor
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.orchestrator import Orchestrator, SweepStopped
@@ -25,6 +27,7 @@ from sweepwise.sweep.plan import SWEEPER_FIELDS, SweepPlan, make_plan, sweeper_c
 from sweepwise.sweep.plots import save_study_plots
 from sweepwise.sweep.progress import SweepProgress, top_trials_table
 from sweepwise.sweep.results import write_results
+from sweepwise.sweep.samplers import build_sampler, is_grid
 from sweepwise.sweep.tracker import SweepTracker
 from sweepwise.sweep.trial.context import TrialContext
 from sweepwise.sweep.trial.hydra_job import task_part
@@ -72,20 +75,28 @@ class Sweep:
         return make_executor(launcher, runner, plan.settings.n_jobs, plan.sweep_dir / "slurm")
 
     def _run(self, plan: SweepPlan, launcher: SlurmLauncherConf | None, preflight: str) -> None:
-        open_storage(plan.storage)  # both stores answer before either is written to
+        open_storage(plan.storage)  # both stores answer, and the study is checked, before either is written to
+        objective = OmegaConf.select(self.config, "objective.metric", default=None)
+        definition = definition_of(plan.space, plan.sampler, plan.directions, objective, plan.conf.definition_ignores)
+        existing = _existing_study(plan)
+        record = existing is None or check_definition(existing, definition, plan.conf.on_change)
         tracker = SweepTracker(plan.tracking_uri, plan.experiment)
         study = self._study(plan)
+        if record:
+            study.set_user_attr(DEFINITION_ATTR, definition)
         study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
         parent = tracker.start_parent(study, self._settings_params(plan), provenance_tags(self._overrides()))
         settings = plan.settings
-        if plan.sampler["_target_"].endswith("GridSampler"):
+        if is_grid(plan.sampler):
             grid_size = math.prod(len(values) for values in grid_of(plan.space).values())
             settings = type(settings)(**{**vars(settings), "n_trials": min(settings.n_trials, grid_size)})
         progress = SweepProgress(settings.n_trials)
         progress.event(
-            f"study {study.study_name} ({plan.storage}), MLflow experiment {plan.experiment} run {parent} "
-            f"({plan.tracking_uri})"
+            f"sweepwise {sweepwise.__version__} optuna sweeper: study {study.study_name} ({plan.storage}), "
+            f"MLflow experiment {plan.experiment} run {parent} ({plan.tracking_uri})"
         )
+        if not plan.space.distributions and plan.custom_search_space is None:
+            progress.event(f"no parameters to search: every trial runs the same config ({settings.n_trials} trials)")
 
         def context(trial: optuna.Trial, params: dict[str, Any], run_id: str | None, attempt: int) -> TrialContext:
             return TrialContext(
@@ -165,9 +176,9 @@ class Sweep:
         kwargs: dict[str, Any] = {}
         if plan.sampler.get("seed") is not None:
             kwargs["seed"] = plan.sampler["seed"] + len(study.trials)
-        if plan.sampler["_target_"].endswith("GridSampler"):
+        if is_grid(plan.sampler):
             kwargs["search_space"] = grid_of(plan.space)
-        study.sampler = instantiate(plan.sampler, **kwargs)
+        study.sampler = build_sampler(plan.sampler, **kwargs)
         study.pruner = instantiate(plan.pruner)
         return study
 
@@ -216,3 +227,15 @@ class Sweep:
             f"compare the trials: make ui  (MLflow UI on {plan.tracking_uri}, experiment {plan.experiment})",
             markup=False,
         )
+
+
+def _existing_study(plan: SweepPlan) -> optuna.Study | None:
+    """The study a re-run would continue, read without writing anything; None for a new one."""
+    try:
+        return optuna.load_study(
+            study_name=plan.settings.study_name,
+            storage=open_storage(plan.storage),
+            sampler=optuna.samplers.RandomSampler(),
+        )
+    except KeyError:
+        return None

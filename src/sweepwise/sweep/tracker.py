@@ -40,19 +40,28 @@ class SweepTracker:
         self.study_name = study.study_name
         existing: str | None = study.user_attrs.get(PARENT_RUN_ATTR)
         if existing:
-            self.parent_run_id = existing
-            self.writer.call(self.client.update_run, existing, status="RUNNING")
-            return existing
+            return self.reopen_parent(existing)
+        self.create_parent(study.study_name, settings, tags)
+        study.set_user_attr(PARENT_RUN_ATTR, self.parent_run_id)
+        return self.parent_run_id
+
+    def reopen_parent(self, run_id: str) -> str:
+        """Continue an existing parent run (a resumed sweep, a multirun's next batch)."""
+        self.parent_run_id = run_id
+        self.writer.call(self.client.update_run, run_id, status="RUNNING")
+        return run_id
+
+    def create_parent(self, name: str, settings: Mapping[str, Any], tags: Mapping[str, str]) -> str:
+        """A new parent run named `name`, with the settings as params."""
         run = self.writer.call(
             self.client.create_run,
             self.experiment_id,
-            run_name=study.study_name,
-            tags={**tags, MLFLOW_RUN_NAME: study.study_name, ROLE_TAG: "sweep"},
+            run_name=name,
+            tags={**tags, MLFLOW_RUN_NAME: name, ROLE_TAG: "sweep"},
         )
         self.parent_run_id = run.info.run_id
         params = [Param(k, v) for k, v in flatten(settings).items()]
         self.writer.call(self.client.log_batch, self.parent_run_id, params=params)
-        study.set_user_attr(PARENT_RUN_ATTR, self.parent_run_id)
         return self.parent_run_id
 
     def end_child(self, number: int, run_id: str | None, outcome: TrialOutcome, params: Mapping[str, Any]) -> None:

@@ -3,6 +3,7 @@
 import functools
 import time
 import traceback
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,10 +27,21 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _import_database_store() -> None:
+    """MLflow's database store sets up its SQLAlchemy mappers when imported, with a loader strategy (`noload`) that
+    SQLAlchemy 2.1 deprecates: nothing for us to act on, and under `python -W error` (as Hydra's test harness runs
+    apps) it would end every run. Imported once here, with that one warning silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The ``noload`` loader strategy", category=DeprecationWarning)
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+
+
 @functools.cache
 def client_for(uri: str) -> MlflowClient:
     """One client per store and process: building one sets up the store (for sqlite, an engine and a schema
     check), which costs more than the write it is built for."""
+    if not uri.startswith(("http:", "https:", "databricks")):
+        _import_database_store()
     return MlflowClient(tracking_uri=uri)
 
 

@@ -1,20 +1,32 @@
 """The `local` and `slurm` launchers for plain multiruns (`-m a=1,2,3`): the jobs run in parallel worker
-processes, or each as its own SLURM job, and each freed slot starts the next job at once."""
+processes, or each as its own SLURM job, and each freed slot starts the next job at once.
+
+A multirun of sweepwise's training is grouped as a sweep is: one MLflow parent run (kept across the batches Hydra's
+basic sweeper may launch), each job's run under it, and a table of the jobs at the end. Each `JobReturn` carries
+what Hydra's launcher contract promises: the job's config, Hydra config, working directory and task name.
+"""
 
 import logging
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from hydra.core.utils import JobReturn, JobStatus, filter_overrides
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
 
 from sweepwise.errors import SweepwiseError
 from sweepwise.sweep.launch.choose import launcher_settings, make_executor
-from sweepwise.sweep.launch.executor import Died
+from sweepwise.sweep.launch.executor import Died, Executor
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
+from sweepwise.sweep.progress import JobRow, jobs_table
+from sweepwise.sweep.tracker import SweepTracker
 from sweepwise.sweep.trial.runner import TrialJob, TrialRunner
+from sweepwise.tracking.mlflow_run import resolve_tracking_uri
+from sweepwise.tracking.provenance import provenance_tags
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +35,35 @@ class JobFailed(RuntimeError):
     """A job of a plain multirun failed; the message carries the job's own error."""
 
 
+@dataclass(frozen=True)
+class Grouping:
+    """Where a multirun of sweepwise's training is grouped: its MLflow store, experiment and objective."""
+
+    tracking_uri: str
+    experiment: str
+    metric: str
+    direction: str
+
+    @classmethod
+    def of(cls, config: DictConfig) -> "Grouping | None":
+        """For a config of sweepwise's training (it has `tracking` and trains); None for any other task."""
+        if OmegaConf.select(config, "tracking", default=None) is None:
+            return None
+        if OmegaConf.select(config, "task", default="train") != "train":
+            return None
+        return cls(
+            tracking_uri=resolve_tracking_uri(OmegaConf.select(config, "tracking.uri", default=None)),
+            experiment=str(OmegaConf.select(config, "tracking.experiment", default=None) or config.hydra.job.name),
+            metric=str(OmegaConf.select(config, "objective.metric", default="objective")),
+            direction=str(OmegaConf.select(config, "objective.direction", default="maximize")),
+        )
+
+
 class MultirunLauncher:
     """Runs a plain multirun's jobs on the executor the `hydra.launcher` config names."""
+
+    def __init__(self) -> None:
+        self.parent_run_id: str | None = None  # the multirun's parent run, once its first batch has made it
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
@@ -35,42 +74,105 @@ class MultirunLauncher:
         launcher = cast(dict[str, Any], OmegaConf.to_container(self.config.hydra.launcher, resolve=True))
         try:
             settings = launcher_settings(launcher)
+            grouping = Grouping.of(self.config)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
         slots = settings.array_parallelism if settings else int(launcher["n_workers"])
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
+        tracker = self._parent_run(grouping, sweep_dir) if grouping else None
         pending = [
-            TrialJob(tuple(overrides), num, None, str(sweep_dir / str(num) / "job.log"))
+            TrialJob(
+                tuple(overrides),
+                num,
+                log_file=str(sweep_dir / str(num) / "job.log"),
+                tracking_uri=grouping.tracking_uri if grouping else None,
+                parent_run_id=tracker.parent_run_id if tracker else None,
+            )
             for num, overrides in enumerate(job_overrides, start=initial_job_idx)
         ]
         runner = TrialRunner(self.hydra_context, self.task_function, self.config)
         executor = make_executor(settings, runner, min(slots, len(pending)), sweep_dir / "slurm")
         log.info(f"Launching {len(pending)} jobs, {slots} at a time, one {executor.job_kind} each")
-        results: dict[int, JobReturn] = {}
-        running: set[int] = set()
+        status = "KILLED"
         try:
-            while pending or running:
-                while pending and len(running) < slots:
-                    job = pending.pop(0)
-                    job_id = executor.submit(job.job_num, job)
-                    where = f" ({executor.job_kind} {job_id})" if job_id else ""
-                    log.info(f"\t#{job.job_num}{where} : {' '.join(filter_overrides(job.overrides))}")
-                    running.add(job.job_num)
-                for key, outcome in executor.wait(None):
-                    running.discard(key)
-                    results[key] = self._job_return(job_overrides[int(key) - initial_job_idx], outcome)
+            outcomes = _run_all(executor, pending, slots)
+            numbers = range(initial_job_idx, initial_job_idx + len(job_overrides))
+            rows = [JobRow.of(num, job_overrides[num - initial_job_idx], outcomes[num]) for num in numbers]
+            self._report(rows, grouping, tracker)
+            status = "FINISHED"
         finally:
-            executor.shutdown()
-        return [results[num] for num in range(initial_job_idx, initial_job_idx + len(job_overrides))]
+            if tracker is not None:
+                tracker.end_parent(status)
+        return [_job_return(job_overrides[num - initial_job_idx], outcomes[num]) for num in numbers]
+
+    def _parent_run(self, grouping: Grouping, sweep_dir: Path) -> SweepTracker:
+        """The multirun's parent run: created for its first batch, continued for the next ones."""
+        tracker = SweepTracker(grouping.tracking_uri, grouping.experiment)
+        if self.parent_run_id is not None:
+            tracker.reopen_parent(self.parent_run_id)
+        else:
+            name = "multirun " + "/".join(sweep_dir.parts[-2:])
+            overrides = OmegaConf.select(self.config, "hydra.overrides.task", default=None)
+            typed = cast(list[str], OmegaConf.to_container(overrides)) if overrides is not None else []
+            settings = {"multirun": {"sweep_dir": str(sweep_dir.absolute()), "overrides": " ".join(typed)}}
+            self.parent_run_id = tracker.create_parent(name, settings, provenance_tags(typed))
+        return tracker
 
     @staticmethod
-    def _job_return(overrides: Sequence[str], outcome: TrialOutcome | Died) -> JobReturn:
-        result = JobReturn(overrides=list(overrides))
-        if isinstance(outcome, Died):
-            result.status, result.return_value = JobStatus.FAILED, JobFailed(outcome.reason)
-        elif outcome.status is TrialStatus.COMPLETE:
-            result.status, result.return_value = JobStatus.COMPLETED, outcome.return_value
-        else:
-            result.status, result.return_value = JobStatus.FAILED, JobFailed(outcome.reason)
+    def _report(rows: list[JobRow], grouping: Grouping | None, tracker: SweepTracker | None) -> None:
+        """The jobs in a table (best first, by the objective of sweepwise's training); on the parent run, the
+        counts and the best job."""
+        direction = grouping.direction if grouping else None
+        console = Console(soft_wrap=True)
+        console.print(jobs_table(rows, direction))
+        if tracker is None or grouping is None:
+            return
+        complete = [row for row in rows if row.status == "COMPLETE"]
+        metrics: dict[str, float] = {"jobs/complete": len(complete), "jobs/fail": len(rows) - len(complete)}
+        tags: dict[str, str] = {}
+        ranked = [row for row in complete if isinstance(row.value, float) and math.isfinite(row.value)]
+        if ranked:
+            best = (max if grouping.direction == "maximize" else min)(ranked, key=lambda row: cast(float, row.value))
+            metrics[f"best/{grouping.metric}"] = cast(float, best.value)
+            tags.update({"best.job": str(best.number), "best.overrides": " ".join(best.overrides)})
+        tracker.log_parent(metrics, tags, step=len(rows))
+        console.print(
+            f"compare the jobs: make ui  (MLflow UI on {grouping.tracking_uri}, experiment {grouping.experiment})",
+            markup=False,
+        )
+
+
+def _run_all(executor: Executor, pending: list[TrialJob], slots: int) -> dict[int, TrialOutcome | Died]:
+    """Each job's outcome, with `slots` jobs in flight and the next one started the moment one ends."""
+    outcomes: dict[int, TrialOutcome | Died] = {}
+    running: set[int] = set()
+    try:
+        while pending or running:
+            while pending and len(running) < slots:
+                job = pending.pop(0)
+                job_id = executor.submit(job.job_num, job)
+                where = f" ({executor.job_kind} {job_id})" if job_id else ""
+                log.info(f"\t#{job.job_num}{where} : {' '.join(filter_overrides(job.overrides))}")
+                running.add(job.job_num)
+            for key, outcome in executor.wait(None):
+                running.discard(key)
+                outcomes[key] = outcome
+    finally:
+        executor.shutdown()
+    return outcomes
+
+
+def _job_return(overrides: Sequence[str], outcome: TrialOutcome | Died) -> JobReturn:
+    result = JobReturn(overrides=list(overrides))
+    if isinstance(outcome, Died):
+        result.status, result.return_value = JobStatus.FAILED, JobFailed(outcome.reason)
         return result
+    if outcome.job is not None:
+        result.cfg, result.hydra_cfg = outcome.job.cfg, outcome.job.hydra_cfg
+        result.working_dir, result.task_name = outcome.job.working_dir, outcome.job.task_name
+    if outcome.status is TrialStatus.COMPLETE:
+        result.status, result.return_value = JobStatus.COMPLETED, outcome.return_value
+    else:
+        result.status, result.return_value = JobStatus.FAILED, JobFailed(outcome.reason)
+    return result

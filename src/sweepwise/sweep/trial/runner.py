@@ -16,10 +16,10 @@ from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, setup_globals
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sweepwise.session import handing_over
-from sweepwise.sweep.outcome import TrialOutcome, TrialStatus, objective_outcome
+from sweepwise.session import TrialSession, handing_over
+from sweepwise.sweep.outcome import JobRecord, TrialOutcome, TrialStatus, objective_outcome
 from sweepwise.sweep.trial.compose import SweepComposer
 from sweepwise.sweep.trial.context import TrialContext
 from sweepwise.sweep.trial.hydra_job import run_owned_job
@@ -36,6 +36,9 @@ class TrialJob:
     context: TrialContext | None = None
     # where the job's stdout and stderr go (None: they stay on the worker's terminal)
     log_file: str | None = None
+    # a plain multirun's MLflow store and parent run, which the job's training run goes under
+    tracking_uri: str | None = None
+    parent_run_id: str | None = None
 
 
 @contextlib.contextmanager
@@ -70,7 +73,7 @@ class TrialRunner:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
         self.singletons = Singleton.get_state()
         self._composer: SweepComposer | None = None
-        self.session: SweepSession | None = None  # the session of the trial running now, if any
+        self.session: TrialSession | None = None  # the session of the job running now, if any
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_composer": None, "session": None}  # each process keeps its own
@@ -79,11 +82,12 @@ class TrialRunner:
         started = time.time()
         log_file = Path(job.log_file) if job.log_file else None
         self.session = None
+        returned: JobReturn | None = None
         try:
-            if job.context is not None:
-                self.session = SweepSession(job.context)
+            self.session = _session_for(job)
             with output_to(log_file), handing_over(self.session):
-                value = self._run(job).return_value  # raises what the task raised (Hydra notes it on stderr)
+                returned = self._run(job)
+                value = returned.return_value  # raises what the task raised (Hydra notes it on stderr)
             outcome = self._judge(value, job.context)
         except optuna.TrialPruned as pruned:
             outcome = TrialOutcome(TrialStatus.PRUNED, reason=str(pruned) or "pruned")
@@ -98,7 +102,8 @@ class TrialRunner:
                 with open(log_file, "a") as log:
                     log.write("".join(traceback.format_exception(error)))
         run_id = self.session.run_id if self.session else None
-        return replace(outcome, started=started, ended=time.time(), run_id=run_id)
+        record = _record_of(returned) if job.context is None and returned is not None else None
+        return replace(outcome, started=started, ended=time.time(), run_id=run_id, job=record)
 
     def _judge(self, value: Any, context: TrialContext | None) -> TrialOutcome:
         """A plain multirun's job completes with whatever the task returned; a sweep's trial needs its objective
@@ -121,6 +126,25 @@ class TrialRunner:
             sweep_config.hydra.job.id = job.job_num
             sweep_config.hydra.job.num = job.job_num
         return run_owned_job(self.hydra_context, self.task_function, sweep_config)
+
+
+def _session_for(job: TrialJob) -> TrialSession | None:
+    """A sweep's trial gets its sweep session; a job of a grouped plain multirun, a session that puts its run
+    under the multirun's parent run; any other job, none (the task then gets a plain one)."""
+    if job.context is not None:
+        return SweepSession(job.context)
+    if job.parent_run_id is not None:
+        return TrialSession(
+            tracking_uri=job.tracking_uri, parent_run_id=job.parent_run_id, run_name=f"job-{job.job_num}"
+        )
+    return None
+
+
+def _record_of(returned: JobReturn) -> JobRecord:
+    """The job's record in plain containers: Hydra's config holds the plugins' config classes, which Hydra's plugin
+    scan imports anew, so they cannot be pickled back to the launcher as they are."""
+    hydra_cfg = OmegaConf.create(OmegaConf.to_container(returned.hydra_cfg)) if returned.hydra_cfg else None
+    return JobRecord(returned.cfg, hydra_cfg, returned.working_dir, returned.task_name)
 
 
 def _failure(error: BaseException) -> TrialOutcome:

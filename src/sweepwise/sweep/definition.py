@@ -1,0 +1,88 @@
+"""What makes a study the same sweep: its definition (search space, fixed overrides, which include every plain
+override of the command line, sampler, directions, objective metric), recorded on the study when it is created.
+
+Running the same command again continues the study; a command that would sweep something else under the same
+study name stops before anything is written, naming what differs and the two ways on. Not part of the definition:
+`n_trials` (running more trials is what a re-run is for), `n_jobs`, the launcher, retries, the pruner, and the
+overrides of `definition_ignores` (where trials log, how they print, the recipe's checks).
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import optuna
+
+from sweepwise.errors import ConfigError
+from sweepwise.study.records import DEFINITION_ATTR
+from sweepwise.sweep.param_grammar import SearchSpace
+
+PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective")
+CONTINUE_HINT = "hydra.sweeper.on_change=continue"
+
+
+def definition_of(
+    space: SearchSpace,
+    sampler: Mapping[str, Any],
+    directions: Sequence[str],
+    objective: str | None,
+    ignores: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The study's definition as plain JSON data (so it compares the same after a round trip through storage);
+    fixed overrides of the keys in `ignores` (or under them) are left out."""
+    fixed = {key: value for key, value in sorted(space.fixed.items()) if not _under(key.lstrip("+~"), ignores)}
+    definition = {
+        "search space": {name: repr(distribution) for name, distribution in sorted(space.distributions.items())},
+        "fixed overrides": fixed,
+        "sampler": {key: value for key, value in sorted(sampler.items()) if value is not None},
+        "directions": list(directions),
+        "objective": objective,
+    }
+    result: dict[str, Any] = json.loads(json.dumps(definition, default=str))
+    return result
+
+
+def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """What changed, as `part [key]: recorded -> current` (`-` for what one side lacks)."""
+    changed = []
+    for part in PARTS:
+        before, after = recorded.get(part), current.get(part)
+        if before == after:
+            continue
+        if isinstance(before, dict) and isinstance(after, dict):
+            changed += [
+                f"{part} {key}: {_text(before.get(key, '-'))} -> {_text(after.get(key, '-'))}"
+                for key in sorted(before.keys() | after.keys())
+                if before.get(key) != after.get(key)
+            ]
+        else:
+            changed.append(f"{part}: {_text(before)} -> {_text(after)}")
+    return changed
+
+
+def check_definition(study: optuna.Study, definition: Mapping[str, Any], on_change: str) -> bool:
+    """Whether `study` (an existing one) is the sweep `definition` describes; raises a one-line error when it was
+    defined otherwise, unless `on_change` is continue. Returns whether the definition needs recording (a study
+    made before definitions were recorded, or one continued under a new definition)."""
+    recorded = study.user_attrs.get(DEFINITION_ATTR)
+    if recorded is None:
+        return True
+    changed = differences(recorded, definition)
+    if not changed:
+        return False
+    if on_change == "continue":
+        return True
+    raise ConfigError(
+        "hydra.sweeper.study_name",
+        study.study_name,
+        f"this study was defined otherwise ({'; '.join(changed)}): give the sweep a new hydra.sweeper.study_name, "
+        f"or add {CONTINUE_HINT} to go on with this study under the new definition",
+    )
+
+
+def _under(key: str, prefixes: Sequence[str]) -> bool:
+    return any(key == prefix or key.startswith(f"{prefix}.") for prefix in prefixes)
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
