@@ -14,7 +14,8 @@ TRIALS ?= 12
 .PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test reliability lint format bench ui mlflow-server slurm-up slurm-down clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(HOST)/$(HOST)/g; s/$$(PORT)/$(PORT)/g; s/$$(DASHBOARD_PORT)/$(DASHBOARD_PORT)/g; s/$$(SWEEP)/$(SWEEP)/g' \
+		| awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +26,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install sweepwise with its test tools
 
-demo: $(STAMP) ## a small random-search sweep on the embedded digits data (8 trials, 2 at a time)
+demo: $(STAMP) ## a small random-search sweep on the embedded digits data (8 trials, 2 at a time; study demo)
 	$(PY) train.py sweeps=random_lr_wd hydra.sweeper.study_name=demo hydra.sweeper.n_trials=8 trainer.epochs=5
+	@echo "compare the trials: make ui, then open http://$(HOST):$(PORT) (experiment sweepwise, run demo)"
 
 train: $(STAMP) ## one training with the default config (digits, convnet, adam, cosine)
 	$(PY) train.py
@@ -37,14 +39,18 @@ inspect: $(STAMP) ## the data report of the default data (ARGS="data=image_folde
 preflight: $(STAMP) ## the recipe's checks alone (ARGS="model=mlp data=csv ..." for another config)
 	$(PY) train.py task=preflight $(ARGS)
 
-sweep: $(STAMP) ## a sweep from sweeps/ (SWEEP=random_lr_wd|architecture|regularize, TRIALS=12)
-	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS)
+sweep: $(STAMP) ## a sweep from sweeps/ (SWEEP=random_lr_wd|architecture|regularize, TRIALS=12, STUDY=$(SWEEP))
+	@echo "study: $(or $(STUDY),$(SWEEP))"
+	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS) hydra.sweeper.study_name=$(or $(STUDY),$(SWEEP))
 
-ensemble: $(STAMP) ## a finished sweep's best trials alone and as an ensemble (STUDY=random_lr_wd K=5)
-	$(PY) -m sweepwise.recipe.ensemble --study $(or $(STUDY),$(SWEEP)) --k $(or $(K),5)
+ensemble: $(STAMP) ## a finished sweep's best trials alone and as an ensemble (STUDY=the latest study, K=5)
+	@study=$$($(PY) -m sweepwise.study.catalog name $(STUDY)) && echo "study: $$study" \
+		&& $(PY) -m sweepwise.recipe.ensemble --study $$study --k $(or $(K),5)
 
-sweep-slurm: $(STAMP) ## the same sweep with every trial a SLURM job (one GPU each; SLURM_CONF for a test cluster)
-	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS) hydra/launcher=slurm
+sweep-slurm: $(STAMP) ## the same sweep, every trial a SLURM job (one GPU each; STUDY=$(SWEEP)-slurm)
+	@echo "study: $(or $(STUDY),$(SWEEP)-slurm)"
+	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS) hydra/launcher=slurm \
+		hydra.sweeper.study_name=$(or $(STUDY),$(SWEEP)-slurm)
 
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest
@@ -77,9 +83,10 @@ mlflow-server: $(STAMP) ## an MLflow server on ./mlflow.db that trials log to wi
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--artifacts-destination $(CURDIR)/mlartifacts --host $(HOST) --port $(PORT) --workers 1
 
-dashboard: $(STAMP) ## optuna-dashboard on a sweep's study (STUDY=random_lr_wd) at http://$(HOST):$(DASHBOARD_PORT)
+dashboard: $(STAMP) ## optuna-dashboard on a study (STUDY=the latest study) at http://$(HOST):$(DASHBOARD_PORT)
 	@[ "$(HOST)" = "127.0.0.1" ] || echo "warning: HOST=$(HOST): anyone who can reach port $(DASHBOARD_PORT) can read the study" >&2
-	$(VENV)/bin/optuna-dashboard studies/$(or $(STUDY),$(SWEEP)).journal --host $(HOST) --port $(DASHBOARD_PORT)
+	@journal=$$($(PY) -m sweepwise.study.catalog journal $(STUDY)) && echo "study: $$journal" \
+		&& $(VENV)/bin/optuna-dashboard $$journal --host $(HOST) --port $(DASHBOARD_PORT)
 
 slurm-up: ## install and start a one-node SLURM test cluster with 4 fake GPUs; prints the SLURM_CONF to export
 	@bash tests/cluster/slurm_up.sh

@@ -59,6 +59,7 @@ def test_inspect_task_exits_non_zero_on_corrupt_data_and_logs_its_report(tmp_pat
     root = flawed_image_folder(tmp_path / "images")
     done = run_train(["task=inspect", "data=image_folder", f"data.root={root}"], tmp_path)
     assert done.returncode == 1 and "corrupt (not decoded)" in done.stdout
+    assert "error: the data is broken: " in done.stderr and "corrupt (not decoded)" in done.stderr
     clean = run_train(["task=inspect"], tmp_path)
     assert clean.returncode == 0, clean.stderr[-2000:]
     client = mlflow_client(tmp_path)

@@ -1,6 +1,7 @@
 """A sweep's job, composed by `SweepComposer` and run by `run_owned_job`, is the job Hydra's own `load_sweep_config`
 and `run_job` give: same config, same files, same `HydraConfig`, environment, working directory and callbacks."""
 
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +20,21 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sweepwise.sweep.trial.compose import SweepComposer
 from sweepwise.sweep.trial.hydra_job import run_owned_job
+
+
+@pytest.fixture(autouse=True)
+def logging_as_it_was():
+    """Each job here configures logging as Hydra does (a file handler in the job's folder, which the test's
+    folder outlives by a moment): put the process's logging back, so later tests do not log into a gone file."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
 
 CONFIG = """
 defaults:

@@ -153,7 +153,7 @@ def test_every_trial_completes_with_slots_kept_full(study: optuna.Study) -> None
         assert tracker.ended[trial.number] == [(f"run-{trial.number}-0", tracker.ended[trial.number][0][1])]
         assert tracker.ended[trial.number][0][1].status is TrialStatus.COMPLETE
     assert orchestrator.best_text() == f"{study.best_value:.4g} (trial {study.best_trial.number})"
-    assert orchestrator.counts == {"COMPLETE": 5}
+    assert orchestrator.counts == {"COMPLETE": 5, "INTERRUPTED": 0}
 
 
 def test_a_died_job_is_retried_as_the_same_trial(study: optuna.Study) -> None:
@@ -225,12 +225,12 @@ def test_a_lost_tracking_server_interrupts_the_sweep_and_a_resume_runs_the_trial
     interrupted = study.trials[1]
     assert interrupted.user_attrs[INTERRUPTED_ATTR] is True
     assert interrupted.user_attrs[FAIL_REASON_ATTR] == f"interrupted: {lost}"
-    assert orchestrator.counts == {"COMPLETE": 1}  # the interrupted trial is not counted as a failure
+    assert orchestrator.counts == {"COMPLETE": 1, "INTERRUPTED": 1}  # counted apart from the trials' own failures
 
     resumed = make_orchestrator(study, ScriptedExecutor(), RecordingTracker(), n_trials=4, n_jobs=1)
     resumed.run()
     assert states(study).count("COMPLETE") == 4
-    assert resumed.counts == {"COMPLETE": 4}
+    assert resumed.counts == {"COMPLETE": 4, "INTERRUPTED": 1}
 
 
 def test_a_resumed_sweep_fails_trials_left_running_and_cancels_their_jobs(study: optuna.Study) -> None:
@@ -246,7 +246,7 @@ def test_a_resumed_sweep_fails_trials_left_running_and_cancels_their_jobs(study:
     assert study.trials[0].user_attrs[INTERRUPTED_ATTR] is True
     run_id, outcome = tracker.ended[0][0]
     assert run_id == "run-left" and outcome.reason.startswith("interrupted")
-    assert orchestrator.counts == {"COMPLETE": 3}
+    assert orchestrator.counts == {"COMPLETE": 3, "INTERRUPTED": 1}
 
 
 def test_ctrl_c_fails_running_trials_as_interrupted_and_stops_their_jobs(study: optuna.Study) -> None:
@@ -260,6 +260,7 @@ def test_ctrl_c_fails_running_trials_as_interrupted_and_stops_their_jobs(study: 
     assert all(trial.state == TrialState.FAIL for trial in running)
     assert states(study).count("RUNNING") == 0
     assert all(tracker.ended[trial.number][0][1].status is TrialStatus.FAIL for trial in running)
+    assert orchestrator.counts["INTERRUPTED"] == 2 and orchestrator.counts["FAIL"] == 0
 
 
 @pytest.mark.parametrize(
@@ -300,3 +301,14 @@ def test_a_trial_whose_tracking_server_gave_up_is_tracking_lost_even_behind_a_on
     lost = _failure(stopped.value)
     assert lost.status is TrialStatus.TRACKING_LOST and "http://127.0.0.1:9 is unreachable" in lost.reason
     assert _failure(SystemExit("error: optimizer.lr=-1: must be > 0")).status is TrialStatus.FAIL
+
+
+def test_the_status_line_counts_interrupted_trials_apart_from_failures() -> None:
+    from sweepwise.sweep.progress import status_line
+
+    counts = {"COMPLETE": 1, "RUNNING": 1, "FAIL": 0, "INTERRUPTED": 2}
+    line = status_line(counts, 4, "0.5 (trial 0)")
+    assert (
+        line == "sweep: 1 complete, 1 running, 0 pruned, 0 failed of 4 (2 interrupted, run again) | best 0.5 (trial 0)"
+    )
+    assert "interrupted" not in status_line({"COMPLETE": 1}, 4, "-")

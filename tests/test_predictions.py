@@ -22,6 +22,8 @@ def trained_run(overrides: list[str], tmp_path: Path, monkeypatch: pytest.Monkey
 def test_prediction_dynamics_show_the_true_class_being_learnt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     _, artifacts, output = trained_run([], tmp_path, monkeypatch)
     assert {"predictions/prediction_dynamics.png", "predictions/confusion_matrix.png"} <= artifacts
+    # the numbers behind the pictures, as the README says
+    assert {"predictions/prediction_dynamics.npz", "predictions/confusion_matrix.csv"} <= artifacts
     assert "predictions/top_losses.png" in artifacts
     recorded = np.load(output / "prediction_dynamics.npz")
     p_true, steps = recorded["p_true"], recorded["steps"]

@@ -106,10 +106,18 @@ def test_preflight_alone_exits_non_zero_on_a_fail_and_logs_a_run(tmp_path: Path)
     assert failed.returncode == 1 and "batch entering the model (" in line and "0-255" in line
     passed = run_train(["task=preflight", *SMALL], tmp_path)
     assert passed.returncode == 0, passed.stderr[-2000:]
+    (reports,) = [line for line in passed.stdout.splitlines() if line.startswith("reports: ")]
+    folder = Path(reports.removeprefix("reports: ").split(" (")[0])
+    markdown = (folder / "preflight.md").read_text()
+    # every check is one row of four cells, whatever its text holds (`|mean|`, `|gradient|`)
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 12 and all(line.replace("\\|", "").count("|") == 5 for line in rows)
     client = mlflow_client(tmp_path)
     runs = client.search_runs([client.get_experiment_by_name("sweepwise").experiment_id])
     assert sorted(run.data.tags["preflight.status"] for run in runs) == [FAIL, PASS]
     assert all(run.data.tags["sweepwise.role"] == "preflight" for run in runs)
+    # the runs span the checks they report (created afterwards, dated from the checks' start)
+    assert all(run.info.end_time - run.info.start_time > 1000 for run in runs)
 
 
 @pytest.mark.slow

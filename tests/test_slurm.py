@@ -38,9 +38,9 @@ def job_ids_of(trial_folder: Path) -> list[str]:
     return sorted(path.name.split("_")[0] for path in (trial_folder / "slurm").glob("*_submitted.pkl"))
 
 
-def accounting(job_ids: Sequence[str]) -> dict[str, str]:
+def accounting(job_ids: Sequence[str], field: str = "State") -> dict[str, str]:
     listed = subprocess.run(
-        ["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids), "-o", "JobIDRaw,State"],
+        ["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids), "-o", f"JobIDRaw,{field}"],
         capture_output=True,
         text=True,
         check=True,
@@ -57,6 +57,8 @@ def test_sweep_runs_every_trial_as_a_gpu_job_with_its_own_gpu(slurm, tmp_path: P
     job_of = {trial.number: trial.user_attrs["job_id"] for trial in study.trials}
     assert len(set(job_of.values())) == 6 and f"as SLURM job {job_of[0]}" in done.stdout
     assert set(accounting(list(job_of.values())).values()) == {"COMPLETED"}
+    names = accounting(list(job_of.values()), "JobName")
+    assert {names[job_of[number]] for number in job_of} == {f"random_lr_wd-trial-{number}" for number in job_of}
     parents, children = sweep_runs(tmp_path, "sweepwise")
     assert len(parents) == 1 and len(children) == 6
     client = mlflow_client(tmp_path)

@@ -101,3 +101,34 @@ def test_the_retry_policy_reaches_mlflow_through_its_environment(monkeypatch: py
     assert backoff_budget_s(20, 2) == 4 + 8 + 16 + 32 + 64 + 120 * 14  # each sleep capped at 120 s
     with pytest.raises(ConfigError, match="tracking.retry.timeout_s=0"):
         apply_retry_policy(OmegaConf.create({"tracking": {"retry": {"timeout_s": 0}}}))
+
+
+def test_the_study_catalog_finds_the_latest_study_and_lists_them_on_a_miss(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from sweepwise.study.catalog import find_study, local_studies
+
+    folder = tmp_path / "studies"
+    folder.mkdir()
+    for age, name in ((30, "old"), (20, "demo"), (10, "random_lr_wd")):
+        (folder / f"{name}.journal").write_text("")
+        os.utime(folder / f"{name}.journal", (1e9 - age, 1e9 - age))
+    assert [path.stem for path in local_studies(tmp_path)] == ["random_lr_wd", "demo", "old"]
+    assert find_study(None, tmp_path).stem == "random_lr_wd" and find_study("old", tmp_path).stem == "old"
+
+    def catalog(*args: str) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "sweepwise.study.catalog", *args]
+        return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True)
+
+    assert catalog("name").stdout.strip() == "random_lr_wd"
+    assert catalog("journal", "demo").stdout.strip() == str(folder / "demo.journal")
+    missing = catalog("name", "sphere")
+    assert missing.returncode == 1 and missing.stdout == ""
+    assert missing.stderr.strip() == (
+        f"error: no study 'sphere' in {folder} (studies here, latest first: random_lr_wd, demo, old)"
+    )
+    empty = subprocess.run(
+        [sys.executable, "-m", "sweepwise.study.catalog", "name"], cwd=folder, capture_output=True, text=True
+    )
+    assert empty.returncode == 1 and "run a sweep first" in empty.stderr

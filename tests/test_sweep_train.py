@@ -40,7 +40,10 @@ def test_random_search_with_median_pruning_stops_bad_trials_early(tmp_path: Path
     parents, children = sweep_runs(tmp_path, "sweepwise")
     (parent,) = parents
     assert parent.info.status == "FINISHED" and parent.data.metrics["trials/pruned"] == len(pruned)
-    assert parent.data.metrics["best_value"] == study.best_value
+    assert parent.data.metrics["best_value"] == parent.data.metrics["objective"] == study.best_value
+    # the trials' experiment opens on its runs in MLflow 3's UI
+    experiment = mlflow_client(tmp_path).get_experiment_by_name("sweepwise")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert parent.data.tags["best.trial"] == str(study.best_trial.number)
     client = mlflow_client(tmp_path)
     plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}

@@ -38,6 +38,14 @@ def test_default_pipeline_trains_and_logs_one_complete_run(tmp_path: Path):
     assert "epoch 3/3" in done.stdout and "best val/acc" in done.stdout
 
 
+def test_runs_get_names_that_say_what_ran_and_differ(tmp_path: Path):
+    for _ in range(2):  # the same seed and overrides twice: the names still differ
+        assert run_train([*TINY, "trainer.epochs=1"], tmp_path).returncode == 0
+    names = [run.info.run_name for run in all_runs(tmp_path)]
+    assert len(set(names)) == 2, names
+    assert all(name.startswith("mlp model=mlp model.width=32") for name in names), names
+
+
 def test_git_commit_and_dirty_flag_come_from_the_working_directory(tmp_path: Path):
     import subprocess
 

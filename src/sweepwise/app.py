@@ -13,7 +13,7 @@ from sweepwise.session import TrialSession
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
 from sweepwise.tracking.plots import save_curves
-from sweepwise.tracking.provenance import provenance_tags
+from sweepwise.tracking.provenance import provenance_tags, run_name
 from sweepwise.tracking.retry import gave_up
 from sweepwise.tracking.secrets import redact
 from sweepwise.training.bias_init import class_priors, init_final_bias
@@ -55,7 +55,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
     run = MlflowRun.start(
         uri=session.tracking_uri or resolve_tracking_uri(cfg.tracking.uri),
         experiment=cfg.tracking.experiment,
-        run_name=cfg.tracking.run_name or session.run_name,
+        run_name=cfg.tracking.run_name or session.run_name or run_name(str(cfg.model._target_), overrides),
         tags={**provenance_tags(overrides), "sweepwise.device": str(device)},
         parent_run_id=cfg.tracking.parent_run_id or session.parent_run_id,
         resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else session.run_id,
@@ -93,11 +93,10 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
         progress.close()
         run.log_artifact(save_curves(state.history, output_dir / "curves.png"))
         for path in [
-            dynamics.save(output_dir / "prediction_dynamics.png"),
+            *dynamics.save(output_dir / "prediction_dynamics.png"),
             *mistakes(model, data, settings.eval_batch_size, output_dir),
         ]:
-            if path is not None:
-                run.log_artifact(path, "predictions")
+            run.log_artifact(path, "predictions")
         run.set_tags(
             {
                 "sweepwise.best_epoch": state.best_epoch,

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import IntervalSweep
 from hydra.errors import HydraException, OverrideParseException
 from omegaconf.errors import OmegaConfBaseException
 
@@ -18,6 +19,7 @@ from sweepwise.errors import one_line
 PLUGIN_GROUPS = {"hydra/sweeper/sampler": SAMPLERS, "hydra/sweeper/pruner": PRUNERS}
 SEARCH_PATH_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn")
 FULL_ERROR = "HYDRA_FULL_ERROR"
+BASIC_SWEEPER_REFUSAL = "BasicSweeper does not support sweep type"
 
 
 def unknown_group_choice(argv: Sequence[str], conf_dir: Path) -> str | None:
@@ -51,6 +53,23 @@ def _group_options(group: str, conf_dir: Path) -> set[str] | None:
     return {path.stem for path in folder.glob("*.yaml")} if folder.is_dir() else None
 
 
+def sweep_needs_optuna(argv: Sequence[str]) -> str | None:
+    """The error line for a multirun that samples (`interval`, `tag(log, ...)`) on Hydra's basic sweeper, which
+    only enumerates: it needs the optuna sweeper. None when no override samples."""
+    try:
+        overrides = OverridesParser.create().parse_overrides([arg for arg in argv if "=" in arg])
+    except OverrideParseException:
+        return None
+    sampled = [override for override in overrides if isinstance(override.value(), IntervalSweep)]
+    if not sampled:
+        return None
+    key, _, value = (sampled[0].input_line or "").partition("=")
+    return (
+        f"error: {key}={value!r}: sampling needs the optuna sweeper, and this multirun has Hydra's basic one: run "
+        "it in a sweep (sweeps=NAME) or add hydra/sweeper=optuna"
+    )
+
+
 def check_group_choices(argv: Sequence[str], conf_dir: Path) -> None:
     error = unknown_group_choice(argv, conf_dir)
     if error:
@@ -71,7 +90,9 @@ def run_app(main: Callable[[], Any], conf_dir: Path) -> None:
     try:
         main()
     except (HydraException, OmegaConfBaseException) as error:
-        raise SystemExit(f"error: {one_line(error)}") from None
+        enumerating_only = BASIC_SWEEPER_REFUSAL in str(error)  # Hydra's basic sweeper met an interval
+        needs_optuna = sweep_needs_optuna(sys.argv[1:]) if enumerating_only else None
+        raise SystemExit(needs_optuna or f"error: {one_line(error)}") from None
     except yaml.MarkedYAMLError as error:
         raise SystemExit(f"error: {yaml_error_line(error)}") from None
 

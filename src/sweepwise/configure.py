@@ -24,9 +24,11 @@ def _number(cfg: DictConfig, key: str, kind: type, optional: bool = False) -> An
     return kind(value)
 
 
-def trainer_settings(cfg: DictConfig) -> TrainerSettings:
+def trainer_settings(cfg: DictConfig, resolve_paths: bool = True) -> TrainerSettings:
+    """The training loop's settings, each checked; `resolve_paths=False` leaves the checkpoint folder out (it may
+    name the job's output folder, which exists only once the job runs)."""
     stopping = cfg.trainer.early_stopping
-    checkpoint_dir = _value(cfg, "trainer.checkpoint_dir")
+    checkpoint_dir = _value(cfg, "trainer.checkpoint_dir") if resolve_paths else None
     return TrainerSettings(
         epochs=_number(cfg, "trainer.epochs", int),
         max_steps=_number(cfg, "trainer.max_steps", int, optional=True),
@@ -42,6 +44,16 @@ def trainer_settings(cfg: DictConfig) -> TrainerSettings:
             min_delta=_number(cfg, "trainer.early_stopping.min_delta", float),
         ),
     )
+
+
+def check_values(cfg: DictConfig) -> None:
+    """The checks a training run makes on its values before building anything (the trainer's sizes and budget,
+    the learning rate, the objective, step logging): a sweep makes them on every variant of its search space, so
+    that `trainer.batch_size=choice(32, 0)` stops before the first trial."""
+    trainer_settings(cfg, resolve_paths=False)
+    objective(cfg)
+    check_learning_rate(cfg)
+    log_every_n_steps(cfg)
 
 
 def objective(cfg: DictConfig) -> Objective:

@@ -105,6 +105,7 @@ class NopPrunerConfig:
 class MedianPrunerConfig:
     _target_: str = "optuna.pruners.MedianPruner"
     n_startup_trials: int = 5
+    # epochs are steps from 1: a trial can be pruned from epoch n_warmup_steps on (Optuna's rule)
     n_warmup_steps: int = 2
     interval_steps: int = 1
     n_min_trials: int = 1

@@ -126,6 +126,7 @@ def log_to_parent(
 
 
 def main() -> None:
+    from sweepwise.study.catalog import missing_study
     from sweepwise.study.storage import open_storage, storage_spec
     from sweepwise.tracking.mlflow_run import client_for, resolve_tracking_uri
 
@@ -139,7 +140,11 @@ def main() -> None:
     try:
         study = optuna.load_study(study_name=args.study, storage=open_storage(spec))
     except KeyError:
-        raise SystemExit(f"error: --study={args.study!r}: no such study in {spec}") from None
+        raise SystemExit(
+            missing_study(args.study, Path.cwd())
+            if args.storage is None
+            else f"error: --study={args.study!r}: no such study in {spec}"
+        ) from None
     if SWEEP_DIR_ATTR not in study.user_attrs:
         raise SystemExit(f"error: --study={args.study!r}: not a sweep of sweepwise's sweeper (no sweep folder)")
     try:

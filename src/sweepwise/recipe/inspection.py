@@ -6,6 +6,7 @@ MLflow run of their own and prints the headline numbers.
 """
 
 import hashlib
+import sys
 from collections import defaultdict
 from collections.abc import Mapping
 from pathlib import Path
@@ -178,21 +179,29 @@ def _extremes(samples: Samples, path: Path) -> Path:
 def run_inspect(cfg: DictConfig) -> int:
     """`python train.py task=inspect`: the report in `<output_dir>/inspect` and an MLflow run of its own; the exit
     code is 1 when samples are corrupt, non-finite or wrongly labelled."""
-    from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
+    from sweepwise.tracking.mlflow_run import MlflowRun, now_ms, resolve_tracking_uri
     from sweepwise.tracking.provenance import provenance_tags
 
     folder = Path(cfg.output_dir) / "inspect"
+    started = now_ms()
     headline, files = inspect_data(cfg, folder)
     run = MlflowRun.start(
         uri=resolve_tracking_uri(cfg.tracking.uri),
         experiment=cfg.tracking.experiment,
         run_name="inspect",
         tags={**provenance_tags(()), "sweepwise.role": "inspect"},
+        start_time=started,
     )
     run.log_metrics({f"data/{slug(key)}": value for key, value in headline.items() if isinstance(value, int)}, 0)
     for path in files:
         run.log_artifact(path, "inspect")
-    broken = sum(int(headline[key]) for key in ("corrupt (not decoded)", "non-finite samples", "labels outside [0, C)"))
+    counts = {
+        key: int(headline[key]) for key in ("corrupt (not decoded)", "non-finite samples", "labels outside [0, C)")
+    }
+    broken = sum(counts.values())
     run.finish("FAILED" if broken else "FINISHED")
     print(f"report: {folder / 'summary.md'}")
+    if broken:
+        found = ", ".join(f"{count} {key}" for key, count in counts.items() if count)
+        print(f"error: the data is broken: {found}; see {folder / 'summary.md'}", file=sys.stderr)
     return 1 if broken else 0

@@ -109,20 +109,24 @@ def log_preflight(client: MlflowClient, run_id: str, results: Sequence[CheckResu
 def run_standalone(cfg: DictConfig) -> int:
     """`python train.py task=preflight`: the checks in `<output_dir>/preflight` and an MLflow run of their own;
     the exit code is 1 when a check failed."""
-    from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
+    from sweepwise.tracking.mlflow_run import MlflowRun, now_ms, resolve_tracking_uri
     from sweepwise.tracking.provenance import provenance_tags
 
     preflight_mode(cfg)  # a bad mode is an error here too, though only sweeps act on it
-    results, files = run_preflight(cfg, Path(cfg.output_dir) / "preflight")
+    started = now_ms()
+    folder = Path(cfg.output_dir) / "preflight"
+    results, files = run_preflight(cfg, folder)
     run = MlflowRun.start(
         uri=resolve_tracking_uri(cfg.tracking.uri),
         experiment=cfg.tracking.experiment,
         run_name="preflight",
         tags={**provenance_tags(()), "sweepwise.role": "preflight"},
+        start_time=started,
     )
     log_preflight(run.client, run.run_id, results, files)
     failed = overall_status(results) == FAIL
     run.finish("FAILED" if failed else "FINISHED")
+    print(f"reports: {folder} (preflight.md, preflight.json, plots); MLflow run {run.run_id}")
     if failed:
         print(failure_message(results))
     return 1 if failed else 0

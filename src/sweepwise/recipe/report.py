@@ -56,7 +56,7 @@ def write_reports(results: Sequence[CheckResult], folder: Path) -> list[Path]:
     as_json = folder / "preflight.json"
     as_json.write_text(json.dumps([asdict(result) for result in results], indent=2))
     lines = ["# Preflight", "", "| check | status | measured | criterion |", "|---|---|---|---|"]
-    lines += [f"| {r.name} | {r.status} | {r.measured} | {r.criterion} |" for r in results]
+    lines += [f"| {_cell(r.name)} | {r.status} | {_cell(r.measured)} | {_cell(r.criterion)} |" for r in results]
     problems = [r for r in results if r.status in (FAIL, WARN) and r.meaning]
     if problems:
         lines += ["", "## What the failures usually mean", ""]
@@ -64,6 +64,11 @@ def write_reports(results: Sequence[CheckResult], folder: Path) -> list[Path]:
     as_markdown = folder / "preflight.md"
     as_markdown.write_text("\n".join(lines) + "\n")
     return [as_json, as_markdown]
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: a bare `|` (as in `|mean|`) would end the cell and break the row."""
+    return text.replace("|", "\\|")
 
 
 class PreflightFailed(SweepwiseError):

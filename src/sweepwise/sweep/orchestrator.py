@@ -39,6 +39,9 @@ from sweepwise.sweep.trial.runner import TrialJob
 from sweepwise.tracking.retry import RESUME_HINT, TrackingUnreachable
 
 WAIT_SECONDS = 5.0
+# the count of trials that are FAIL in the study through no fault of their own (`is_interrupted`): shown and logged
+# beside the trials' own failures, so every count agrees with Optuna's and MLflow's
+INTERRUPTED = "INTERRUPTED"
 
 
 class SweepStopped(SweepwiseError):
@@ -144,6 +147,7 @@ class Orchestrator:
             self.tracker.match_children({t.number: (recorded_outcome(t), self._params(t)) for t in ended})
         finished = [t for t in ended if not is_interrupted(t)]
         self.counts.update(trial.state.name for trial in finished)
+        self.counts[INTERRUPTED] = len(ended) - len(finished)
         for trial in finished:
             if trial.state == TrialState.COMPLETE and len(trial.values) == 1:
                 assert trial.value is not None  # a COMPLETE trial of one objective has its value
@@ -239,6 +243,7 @@ class Orchestrator:
             # not the trial's fault: a resumed sweep runs it again
             self.tracking_lost = result.reason
             self.progress.event(f"trial {number}: {result.reason}; launching no more trials")
+            self.counts[INTERRUPTED] += 1
             return flight, replace(result, reason=f"interrupted: {result.reason}")
         self.counts[result.status] += 1
         if result.status is TrialStatus.FAIL:
@@ -295,6 +300,7 @@ class Orchestrator:
             self.executor.kill(number)
             self._mark_interrupted(flight.trial, outcome)
             self.study.tell(flight.trial, state=TrialState.FAIL)
+            self.counts[INTERRUPTED] += 1
             self.tracker.end_child(number, self._run_id_of(flight.trial), outcome, self._params(flight.trial))
         self.in_flight.clear()
 

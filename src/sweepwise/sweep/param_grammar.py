@@ -13,7 +13,7 @@
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -36,11 +36,13 @@ KEYWORDS = {"null", "true", "false", "nan", "inf"}
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Searched parameters (name -> distribution) and fixed overrides (name -> override text)."""
+    """Searched parameters (name -> distribution) and fixed overrides (name -> override text), with where each
+    was defined and its value as typed, for error messages."""
 
     distributions: dict[str, BaseDistribution]
     fixed: dict[str, str]
     sources: dict[str, str]
+    typed: dict[str, str] = field(default_factory=dict)
 
     def key(self, name: str) -> str:
         """Where a parameter was defined, for error messages."""
@@ -55,6 +57,7 @@ def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str
     distributions: dict[str, BaseDistribution] = {}
     fixed: dict[str, str] = {}
     sources: dict[str, str] = {}
+    typed: dict[str, str] = {}
     for source, line in lines:
         try:
             override = parser.parse_override(line)
@@ -63,12 +66,12 @@ def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str
         name = override.get_key_element()
         distributions.pop(name, None)
         fixed.pop(name, None)
-        sources[name] = source
+        sources[name], typed[name] = source, line.split("=", 1)[1]
         if override.is_sweep_override():
             distributions[name] = to_distribution(override, source, line.split("=", 1)[1])
         else:
             fixed[name] = override.get_value_element_as_str()
-    return SearchSpace(distributions, fixed, sources)
+    return SearchSpace(distributions, fixed, sources, typed)
 
 
 def to_distribution(override: Override, key: str, text: str) -> BaseDistribution:

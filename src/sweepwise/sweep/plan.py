@@ -14,12 +14,14 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hydra_plugins.sweepwise_plugins.config import OptunaSweeperConf
+from sweepwise.configure import check_values
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.orchestrator import SweepSettings
 from sweepwise.sweep.param_grammar import SearchSpace, parse_search_space, trial_overrides
 from sweepwise.sweep.samplers import REMOVED_SAMPLERS, is_grid
 from sweepwise.tracking.mlflow_run import resolve_tracking_uri
+from sweepwise.training.settings import Objective
 
 Direction = Literal["minimize", "maximize"]
 DIRECTIONS = ("minimize", "maximize")
@@ -92,27 +94,37 @@ def custom_search_space_function(path: str | None) -> Callable[[DictConfig, optu
 
 
 def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, space: SearchSpace) -> None:
-    """Compose the job config for sample values of every parameter (every choice of a categorical one), so an
-    unknown parameter path or config-group option is caught before any trial runs."""
+    """Compose the job config for sample values of every parameter (every choice of a categorical one, both ends
+    of a numeric one), so an unknown parameter path or config-group option is caught before any trial runs; a
+    config of sweepwise's training also gets the run's own checks of its values on each."""
     samples = {name: _sample(distribution) for name, distribution in space.distributions.items()}
     variants = [samples] + [
-        {**samples, name: choice}
+        {**samples, name: value}
         for name, distribution in space.distributions.items()
-        for choice in getattr(distribution, "choices", ())[1:]
+        for value in (getattr(distribution, "choices", ())[1:] or [getattr(distribution, "high", None)])
+        if value is not None
     ]
     for variant in variants:
         overrides = trial_overrides(variant, space.fixed)
         try:
-            hydra_context.config_loader.load_sweep_config(config, overrides)
+            composed = hydra_context.config_loader.load_sweep_config(config, overrides)
         except (HydraException, OmegaConfBaseException) as error:
             raise _culprit(hydra_context, config, space, variant, error) from None
+        if _is_training(composed):
+            check_values(composed)
+
+
+def _is_training(config: DictConfig) -> bool:
+    """A config of sweepwise's training (as `train.py task=train` runs it)."""
+    trains = OmegaConf.select(config, "task", default="train") == "train"
+    return trains and OmegaConf.select(config, "trainer", default=None) is not None
 
 
 def _culprit(
     hydra_context: HydraContext, config: DictConfig, space: SearchSpace, variant: dict[str, Any], error: Exception
 ) -> ConfigError:
     """The override that does not compose: fixed overrides first (in order), then each searched parameter on
-    top of all the fixed ones; named by where it was defined."""
+    top of all the fixed ones; named by where it was defined, with its value as typed."""
     fixed = trial_overrides({}, space.fixed)
     candidates = [(name, fixed[: index + 1]) for index, name in enumerate(space.fixed)]
     candidates += [(name, [*fixed, *trial_overrides({name: value}, {})]) for name, value in variant.items()]
@@ -120,7 +132,8 @@ def _culprit(
         try:
             hydra_context.config_loader.load_sweep_config(config, overrides)
         except (HydraException, OmegaConfBaseException) as single_error:
-            return ConfigError(space.key(name), overrides[-1].split("=", 1)[1], first_line(single_error))
+            value = space.typed.get(name, overrides[-1].split("=", 1)[1])
+            return ConfigError(space.key(name), value, first_line(single_error))
     return ConfigError("hydra.sweeper.params", dict(variant), first_line(error))
 
 
@@ -133,7 +146,11 @@ def _sample(distribution: optuna.distributions.BaseDistribution) -> Any:
 
 
 def check_objective_direction(config: DictConfig, directions: tuple[str, ...]) -> None:
-    """A sweep that minimises what the task maximises would search for the worst model: refuse it."""
+    """The objective of sweepwise's training must name a metric it has (checked here, before a parent run
+    exists, as a single run checks it); a sweep that minimises what the task maximises would search for the worst
+    model: refuse it."""
+    if OmegaConf.select(config, "objective", default=None) is not None:
+        Objective(metric=config.objective.metric, direction=config.objective.direction)
     objective = OmegaConf.select(config, "objective.direction", default=None)
     if objective and len(directions) == 1 and objective != directions[0]:
         raise ConfigError("hydra.sweeper.direction", directions[0], f"disagrees with objective.direction={objective!r}")

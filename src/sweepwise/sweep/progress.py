@@ -21,7 +21,9 @@ from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:
     return (
         f"sweep: {counts.get('COMPLETE', 0)} complete, {counts.get('RUNNING', 0)} running, "
-        f"{counts.get('PRUNED', 0)} pruned, {counts.get('FAIL', 0)} failed of {n_trials} | best {best}"
+        f"{counts.get('PRUNED', 0)} pruned, {counts.get('FAIL', 0)} failed of {n_trials}"
+        + (f" ({counts['INTERRUPTED']} interrupted, run again)" if counts.get("INTERRUPTED") else "")
+        + f" | best {best}"
     )
 
 

@@ -2,6 +2,7 @@
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, cast
 
 import optuna
@@ -17,11 +18,11 @@ from sweepwise.errors import ConfigError, SweepwiseError
 from sweepwise.recipe.report import PreflightFailed, failure_message
 from sweepwise.recipe.settings import ensemble_size, preflight_mode
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
-from sweepwise.study.storage import open_storage
+from sweepwise.study.storage import DATABASE_SCHEMES, open_storage
 from sweepwise.sweep.definition import check_definition, definition_of
 from sweepwise.sweep.launch.choose import launcher_settings, make_executor
 from sweepwise.sweep.launch.executor import Executor
-from sweepwise.sweep.orchestrator import Orchestrator, SweepStopped
+from sweepwise.sweep.orchestrator import INTERRUPTED, Orchestrator, SweepStopped
 from sweepwise.sweep.param_grammar import grid_of
 from sweepwise.sweep.plan import SWEEPER_FIELDS, SweepPlan, make_plan, sweeper_config
 from sweepwise.sweep.plots import save_study_plots
@@ -75,6 +76,8 @@ class Sweep:
         return make_executor(launcher, runner, plan.settings.n_jobs, plan.sweep_dir / "slurm")
 
     def _run(self, plan: SweepPlan, launcher: SlurmLauncherConf | None, preflight: str) -> None:
+        journal_folder = None if plan.storage.startswith(DATABASE_SCHEMES) else Path(plan.storage).parent
+        new_folder = journal_folder is not None and not journal_folder.exists()
         open_storage(plan.storage)  # both stores answer, and the study is checked, before either is written to
         objective = OmegaConf.select(self.config, "objective.metric", default=None)
         definition = definition_of(plan.space, plan.sampler, plan.directions, objective, plan.conf.definition_ignores)
@@ -92,7 +95,8 @@ class Sweep:
             settings = type(settings)(**{**vars(settings), "n_trials": min(settings.n_trials, grid_size)})
         progress = SweepProgress(settings.n_trials)
         progress.event(
-            f"sweepwise {sweepwise.__version__} optuna sweeper: study {study.study_name} ({plan.storage}), "
+            f"sweepwise {sweepwise.__version__} optuna sweeper: study {study.study_name} ({plan.storage}"
+            f"{'; its folder was created' if new_folder else ''}), "
             f"MLflow experiment {plan.experiment} run {parent} ({plan.tracking_uri})"
         )
         if not plan.space.distributions and plan.custom_search_space is None:
@@ -197,7 +201,7 @@ class Sweep:
         self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker, orchestrator: Orchestrator, status: str
     ) -> None:
         """Results file, plots, counts and best trial on the parent run; the top trials on the terminal."""
-        counts = {state: orchestrator.counts[state] for state in ("COMPLETE", "PRUNED", "FAIL")}
+        counts = {state: orchestrator.counts[state] for state in ("COMPLETE", "PRUNED", "FAIL", INTERRUPTED)}
         metrics: dict[str, float] = {f"trials/{state.lower()}": count for state, count in counts.items()}
         tags: dict[str, str] = {"sweepwise.study": study.study_name, "sweepwise.storage": plan.storage}
         results = write_results(study, plan.sweep_dir)
@@ -207,6 +211,7 @@ class Sweep:
                 best = study.best_trial
                 assert best.value is not None  # the best trial of one objective is COMPLETE with a value
                 metrics["best_value"] = best.value
+                metrics["objective"] = best.value  # the trials' objective column, so the parent's row shows it
                 tags.update({f"best.{mlflow_key(name)}": str(value) for name, value in best.params.items()})
                 tags["best.trial"] = str(best.number)
         tracker.log_parent(metrics, tags, step=sum(counts.values()))

@@ -20,6 +20,9 @@ MAX_TAG_LENGTH = 5000
 TRACKING_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
 MAX_METRICS_PER_CALL = 1000  # MLflow's limit for one log_batch
 STEP_LOSS, STEP_LR = "step/train_loss", "step/lr"
+# MLflow 3's UI picks an experiment's default view from this tag: runs for model training, traces for GenAI
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = {EXPERIMENT_KIND_TAG: "custom_model_development"}
 
 
 def now_ms() -> int:
@@ -68,11 +71,14 @@ def _artifact_location(uri: str) -> str | None:
 
 
 def ensure_experiment(client: MlflowClient, name: str) -> str:
-    """The id of experiment `name`, created (with the store's schema) if missing; safe against a racing creator."""
+    """The id of experiment `name`, created (with the store's schema) if missing; safe against a racing creator.
+    It is marked a model-training experiment, so that MLflow 3's UI opens it on its runs, not in its GenAI view."""
     experiment = client.get_experiment_by_name(name)
     if experiment is None:
         try:
-            return client.create_experiment(name, artifact_location=_artifact_location(client.tracking_uri))
+            return client.create_experiment(
+                name, artifact_location=_artifact_location(client.tracking_uri), tags=EXPERIMENT_KIND
+            )
         except MlflowException as error:
             if error.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
@@ -80,6 +86,8 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
             assert experiment is not None  # a racing creator made it
     if experiment.lifecycle_stage == "deleted":
         raise ConfigError("tracking.experiment", name, "is deleted in MLflow; restore it or pick another name")
+    if EXPERIMENT_KIND_TAG not in experiment.tags:  # made before experiments were marked, or by someone else
+        client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND[EXPERIMENT_KIND_TAG])
     return experiment.experiment_id
 
 
@@ -104,9 +112,11 @@ class MlflowRun:
         parent_run_id: str | None = None,
         resume_run_id: str | None = None,
         every: int = 0,
+        start_time: int | None = None,
     ) -> "MlflowRun":
         """Create a run (a child when `parent_run_id` is given) or reopen `resume_run_id` (a sweep trial's run,
-        or a run continued after a restart), with `tags` either way; `every` > 0 logs per-step metrics."""
+        or a run continued after a restart), with `tags` either way; `every` > 0 logs per-step metrics.
+        `start_time` (ms) dates a run created after its work (a preflight, a data report) from when that began."""
         client = client_for(uri)
         if resume_run_id is not None:
             client.update_run(resume_run_id, status="RUNNING")
@@ -118,7 +128,8 @@ class MlflowRun:
             all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
         if run_name:
             all_tags[MLFLOW_RUN_NAME] = run_name
-        created = client.create_run(ensure_experiment(client, experiment), run_name=run_name, tags=all_tags)
+        experiment_id = ensure_experiment(client, experiment)
+        created = client.create_run(experiment_id, start_time=start_time, run_name=run_name, tags=all_tags)
         return cls(client, created.info.run_id, every=every)
 
     def log_params(self, params: Mapping[str, str]) -> None:

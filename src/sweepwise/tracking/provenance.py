@@ -1,6 +1,7 @@
 """Where a run came from: git commit and dirty flag, host, package versions, command-line overrides."""
 
 import platform
+import secrets
 import socket
 import subprocess
 from collections.abc import Sequence
@@ -10,6 +11,8 @@ import torch
 
 import sweepwise
 from sweepwise.tracking.secrets import redact_overrides
+
+MAX_NAME_OVERRIDES = 60
 
 
 def _git(args: Sequence[str], cwd: Path) -> str | None:
@@ -37,3 +40,14 @@ def provenance_tags(overrides: Sequence[str], cwd: Path | None = None) -> dict[s
     if commit:
         tags["mlflow.source.git.commit"] = commit
     return tags
+
+
+def run_name(model_target: str, overrides: Sequence[str]) -> str:
+    """A run's name that says what ran and differs from the next one's: the model's class, the command line's
+    overrides (shortened, secrets redacted) and four hex digits drawn apart from the seeded generators, which
+    would otherwise give every run of one seed the same name."""
+    model = model_target.rsplit(".", 1)[-1].lower()
+    shown = " ".join(redact_overrides([item for item in overrides if not item.startswith("hydra")]))
+    if len(shown) > MAX_NAME_OVERRIDES:
+        shown = shown[: MAX_NAME_OVERRIDES - 3] + "..."
+    return " ".join(part for part in (model, shown, secrets.token_hex(2)) if part)

@@ -43,10 +43,11 @@ class PredictionDynamics:
         self.steps.append(step)
         self.columns.append(probabilities.gather(1, self.labels[:, None])[:, 0].cpu().numpy())
 
-    def save(self, path: Path) -> Path | None:
-        """The heatmap (examples x steps), or None before the first recording."""
+    def save(self, path: Path) -> list[Path]:
+        """The heatmap (examples x steps) and its numbers (`.npz`: steps, p_true); none before the first
+        recording."""
         if not self.columns:
-            return None
+            return []
         plt = pyplot()
         matrix = np.stack(self.columns, axis=1)
         figure, axis = plt.subplots(figsize=(10, max(3.0, 0.12 * len(matrix) + 1.5)))
@@ -62,7 +63,7 @@ class PredictionDynamics:
         figure.colorbar(image, ax=axis, label="p(true class)")
         save_figure(figure, path)
         np.savez_compressed(path.with_suffix(".npz"), steps=np.array(self.steps), p_true=matrix)
-        return path
+        return [path, path.with_suffix(".npz")]
 
 
 def _validation_arrays(data: DataModule, batch_size: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -88,7 +89,7 @@ def mistakes(model: nn.Module, data: DataModule, batch_size: int, folder: Path) 
     confusion = np.zeros((data.num_classes, data.num_classes), dtype=np.int64)
     np.add.at(confusion, (truth, predicted), 1)
     folder.mkdir(parents=True, exist_ok=True)
-    saved = [_save_confusion(confusion, data.class_names, folder / "confusion_matrix.png")]
+    saved = _save_confusion(confusion, data.class_names, folder / "confusion_matrix.png")
     if data.is_image:
         worst = torch.argsort(loss, descending=True)[:16]
         saved.append(
@@ -97,7 +98,8 @@ def mistakes(model: nn.Module, data: DataModule, batch_size: int, folder: Path) 
     return saved
 
 
-def _save_confusion(confusion: np.ndarray, names: list[str], path: Path) -> Path:
+def _save_confusion(confusion: np.ndarray, names: list[str], path: Path) -> list[Path]:
+    """The confusion matrix as a picture and as CSV counts (rows: true class, columns: predicted)."""
     plt = pyplot()
     size = max(4.0, 0.45 * len(names) + 2)
     figure, axis = plt.subplots(figsize=(size, size))
@@ -113,7 +115,7 @@ def _save_confusion(confusion: np.ndarray, names: list[str], path: Path) -> Path
     axis.set_title(f"confusion matrix ({confusion.sum()} validation samples)")
     save_figure(figure, path)
     np.savetxt(path.with_suffix(".csv"), confusion, fmt="%d", delimiter=",")
-    return path
+    return [path, path.with_suffix(".csv")]
 
 
 def _save_top_losses(

@@ -98,6 +98,14 @@ def sbatch_parameters(settings: SlurmLauncherConf) -> dict[str, Any]:
     return parameters
 
 
+def job_name(settings: SlurmLauncherConf, job: TrialJob) -> str:
+    """What `squeue` and `sacct` show for a job: its study and trial (`random_lr_wd-trial-7`), or the launcher's
+    name and the job's number in a plain multirun."""
+    if job.context is not None:
+        return f"{job.context.study_name}-trial-{job.context.trial_number}"
+    return f"{settings.name}-job-{job.job_num}"
+
+
 @dataclass
 class _Submitted:
     job: submitit.Job[TrialOutcome]
@@ -132,7 +140,7 @@ class SlurmExecutor:
     def submit(self, key: int, job: TrialJob) -> str:
         folder = Path(job.log_file).parent / "slurm" if job.log_file else self.default_folder / str(job.job_num)
         executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_num_timeout)
-        executor.update_parameters(**sbatch_parameters(self.settings))
+        executor.update_parameters(**{**sbatch_parameters(self.settings), "job_name": job_name(self.settings, job)})
         submitted = executor.submit(RequeueableTrial(self.runner), job)
         self.submitted[key] = _Submitted(submitted, folder)
         self.folders[key] = folder

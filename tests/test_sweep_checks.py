@@ -1,0 +1,58 @@
+"""A sweep's mistakes are caught before anything is written, each with one line naming what was typed."""
+
+from pathlib import Path
+
+import pytest
+from conftest import TINY, run_train
+
+pytestmark = pytest.mark.slow
+
+
+def one_error_line(done) -> str:
+    assert done.returncode == 1, done.stdout[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["sweeps=random_lr_wd", "objective.metric=val/accuracy"],
+            "error: objective.metric='val/accuracy': must be one of train/loss, val/loss, val/acc",
+        ),
+        (
+            ["-m", "optimizer.lr=tag(log, interval(0.001, 0.1))"],
+            "error: optimizer.lr='tag(log, interval(0.001, 0.1))': sampling needs the optuna sweeper",
+        ),
+        (
+            ["sweeps=random_lr_wd", "model.widht=choice(16, 32)"],
+            "error: model.widht='choice(16, 32)': Could not override 'model.widht'.",
+        ),
+        (["sweeps=random_lr_wd", "trainer.batch_size=choice(32, 0)"], "error: trainer.batch_size=0: must be >= 1"),
+        (["sweeps=random_lr_wd", "optimizer.lr=interval(0, 0.1)"], "error: optimizer.lr=0.0: must be > 0"),
+    ],
+    ids=[
+        "misspelt objective metric",
+        "interval without a sweep",
+        "misspelt key in a choice",
+        "a choice a run refuses",
+        "an interval bound a run refuses",
+    ],
+)
+def test_sweep_mistakes_stop_in_one_line_before_anything_is_written(tmp_path: Path, args: list[str], expected: str):
+    flags = [arg for arg in args if arg.startswith("-")]  # Hydra's flags first; the searched values last: they win
+    line = one_error_line(run_train([*flags, *TINY, *(arg for arg in args if arg not in flags)], tmp_path))
+    assert line.startswith(expected), line
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "studies").exists()
+
+
+def test_a_journal_in_a_new_folder_is_created_and_the_first_line_says_so(tmp_path: Path):
+    from sweep_helpers import run_toy
+
+    journal = tmp_path / "new" / "folder" / "toy.journal"
+    done = run_toy([f"hydra.sweeper.storage={journal}", "hydra.sweeper.n_trials=1"], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    first = next(line for line in done.stdout.splitlines() if "optuna sweeper: study toy" in line)
+    assert f"({journal}; its folder was created)" in first and journal.is_file()
