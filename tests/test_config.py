@@ -82,3 +82,13 @@ def test_unknown_group_options_are_caught_before_hydra(tmp_path: Path):
     assert error == "error: model='transformer': unknown option (choose from convnet, linear, mlp, resnet)"
     assert unknown_group_choice(["model=transformer", "--config-dir", str(tmp_path)], CONF_DIR) is None
     assert unknown_group_choice(["-m", "model=mlp,linear"], CONF_DIR) is None
+
+
+@pytest.mark.parametrize(("choice", "file"), [("best", "best.pt"), ("last", "last.pt"), ("none", None)])
+def test_which_checkpoint_a_run_logs(choice: str, file: str | None):
+    assert configure.checkpoint_to_log(compose_config([f"tracking.log_checkpoints={choice}"])) == file
+
+
+def test_an_unknown_checkpoint_choice_names_the_key():
+    with pytest.raises(ConfigError, match=r"tracking.log_checkpoints='every': must be best, last or none"):
+        configure.checkpoint_to_log(compose_config(["tracking.log_checkpoints=every"]))

@@ -238,22 +238,24 @@ def test_an_mlflow_server_gone_for_good_stops_the_sweep_clearly_and_it_resumes(
     study = load_study(tmp_path, "random_lr_wd")
     complete = {t.number: t.value for t in study.trials if t.state.name == "COMPLETE"}
     assert len(complete) == trials and complete_before.items() <= complete.items()
+    continuing = {t.user_attrs["continues"]: t for t in study.trials if "continues" in t.user_attrs}
+    assert sorted(continuing) == [t.number for t in failed]  # each cut-short trial's work went on
     runs = children(client)
-    assert sorted(runs) == [t.number for t in study.trials]  # one run per trial
-    for number, run in runs.items():
-        status = client.get_run(run.info.run_id).info.status
-        if number in complete:
-            assert status == "FINISHED" and lost_steps(client, run.info.run_id, epochs) == {}
-        else:
-            assert status == "FAILED" and run.data.tags.get("sweepwise.fail_reason", "").startswith("interrupted")
+    # one run per trial's work: a continuation logs into the run of the trial it continues
+    assert sorted(runs) == [t.number for t in study.trials if "continues" not in t.user_attrs]
+    for run in runs.values():
+        ended = client.get_run(run.info.run_id)
+        assert ended.info.status == "FINISHED" and lost_steps(client, run.info.run_id, epochs) == {}
+        assert ended.data.tags["sweepwise.trial_state"] == "COMPLETE" and "sweepwise.fail_reason" not in ended.data.tags
     record(
         "fault",
         "MLflow server stopped mid-sweep for good (retry budget 3 retries, factor 1)",
         f"the sweep launched no more trials and stopped {gave_up_after:.0f} s later with one line (`MLflow tracking "
         f"server ... is unreachable`); the {len(failed)} trials it cut short are FAIL (interrupted); after a server "
-        f"restart the same command resumed and ended with {trials} COMPLETE",
-        f"nothing: every trial COMPLETE before the outage ({len(complete_before)}) kept its value; every "
-        "COMPLETE run has every step; the interrupted runs are FAILED, not left RUNNING",
+        f"restart the same command resumed, continued each of them from its checkpoint in its own run, and ended "
+        f"with {trials} COMPLETE",
+        f"nothing: every trial COMPLETE before the outage ({len(complete_before)}) kept its value; every run, the "
+        "continued ones too, has every step once and is FINISHED",
     )
 
 
@@ -284,4 +286,47 @@ def test_a_torn_last_journal_line_is_set_aside_and_no_finished_trial_is_lost(tmp
         "end they recorded was failed as interrupted and run again; 6 of 6 COMPLETE",
         f"nothing finished: the {len(finished)} trials COMPLETE before kept their values (without the repair, the "
         "next append makes the whole journal unreadable)",
+    )
+
+
+def test_a_killed_sweeps_interrupted_trials_continue_their_own_work_from_their_checkpoints(tmp_path: Path):
+    epochs = 8
+    args = [*SWEEP, f"trainer.epochs={epochs}", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2"]
+    sweep = start_sweep(args, tmp_path)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    wait_for_epochs(client, 3)  # a running trial has trained (and checkpointed) 3 epochs
+    sweep.kill()
+    sweep.wait()
+    left_running = [t for t in load_study(tmp_path, "random_lr_wd").trials if t.state.name == "RUNNING"]
+    assert left_running
+
+    again = run_train(args, tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    study = load_study(tmp_path, "random_lr_wd")
+    assert states(study)["COMPLETE"] == 3
+    continuing = {t.user_attrs["continues"]: t for t in study.trials if "continues" in t.user_attrs}
+    assert sorted(continuing) == [t.number for t in left_running]
+    runs = children(client)
+    assert len(runs) == len(study.trials) - len(continuing)  # one MLflow run per trial's work
+    resumed_epochs = []
+    for trial in left_running:
+        later = continuing[trial.number]
+        assert later.params == trial.params and later.state.name == "COMPLETE"
+        run = runs[trial.number]
+        assert later.user_attrs["mlflow_run_id"] == run.info.run_id and run.info.status == "FINISHED"
+        assert lost_steps(client, run.info.run_id, epochs) == {}  # every step and epoch logged once
+        log = (tmp_path / "multirun" / "random_lr_wd" / str(trial.number) / "trial.log").read_text()
+        # no epoch trained twice beyond the last checkpoint: each epoch's line once, across both processes
+        assert [sum(line.startswith(f"epoch {e}/{epochs} ") for line in log.splitlines()) for e in range(1, 9)] == [
+            1
+        ] * epochs
+        if "resumed from the checkpoint of epoch" in log:
+            resumed_epochs.append(int(log.split("resumed from the checkpoint of epoch ")[1].split()[0]))
+    assert resumed_epochs and all(epoch >= 1 for epoch in resumed_epochs)
+    record(
+        "fault",
+        "the orchestrator SIGKILLed while trials train (3 trials of 8 epochs, 2 at once)",
+        f"the re-run continued the {len(left_running)} interrupted trials from their checkpoints (epochs "
+        f"{sorted(resumed_epochs)}), with the same params in the same MLflow runs; 3 of 3 COMPLETE",
+        "nothing beyond each killed epoch in progress: every epoch trained and logged once",
     )

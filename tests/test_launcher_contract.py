@@ -7,8 +7,21 @@ from hydra.test_utils.launcher_common_tests import (
     IntegrationTestSuite,
     LauncherTestSuite,
 )
+from hydra.version import _UNSPECIFIED_, VersionBase
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def hydra_version_base_unset():
+    """Hydra's suites expect a process in which no app has set Hydra's version base yet (so jobs change into their
+    folders, as before 1.2); earlier tests here compose configs with version_base="1.3". Each suite test runs
+    with it unset, as in a fresh process, and it is put back afterwards."""
+    base = VersionBase.instance()
+    saved = base.getbase()
+    base.version_base = _UNSPECIFIED_
+    yield
+    base.version_base = saved
 
 
 @pytest.mark.parametrize(("launcher_name", "overrides"), [("local", [])])

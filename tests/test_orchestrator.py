@@ -34,7 +34,8 @@ Script = Callable[[TrialJob], TrialOutcome | Died]
 def completes(job: TrialJob) -> TrialOutcome:
     """Every trial completes with its sampled x as the objective, in a run of its own."""
     x = float(job.overrides[0].split("=")[1])
-    return TrialOutcome(TrialStatus.COMPLETE, values=(x,), run_id=f"run-{job.job_num}-{job.context.attempt}")
+    attempt = job.context.attempt if job.context else 0
+    return TrialOutcome(TrialStatus.COMPLETE, values=(x,), run_id=f"run-{job.job_num}-{attempt}")
 
 
 @dataclass
@@ -48,6 +49,8 @@ class ScriptedExecutor:
     submitted: list[TrialJob] = field(default_factory=list)
     killed: list[Hashable] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    still_running: dict[str, TrialJob] = field(default_factory=dict)  # jobs an earlier orchestrator left running
+    adopted: list[str] = field(default_factory=list)
     most_running: int = 0
     waits: int = 0
     shut_down: bool = False
@@ -68,6 +71,13 @@ class ScriptedExecutor:
     def kill(self, key: Hashable) -> None:
         self.killed.append(key)
         self.running.pop(key, None)
+
+    def adopt(self, key: int, job_id: str, log_file: str | None) -> bool:
+        if job_id not in self.still_running:
+            return False
+        self.adopted.append(job_id)
+        self.running[key] = self.still_running[job_id]
+        return True
 
     def cancel_stale(self, job_id: str) -> None:
         self.cancelled.append(job_id)
@@ -227,8 +237,17 @@ def test_a_lost_tracking_server_interrupts_the_sweep_and_a_resume_runs_the_trial
     assert interrupted.user_attrs[FAIL_REASON_ATTR] == f"interrupted: {lost}"
     assert orchestrator.counts == {"COMPLETE": 1, "INTERRUPTED": 1}  # counted apart from the trials' own failures
 
-    resumed = make_orchestrator(study, ScriptedExecutor(), RecordingTracker(), n_trials=4, n_jobs=1)
+    again = ScriptedExecutor()
+    resumed = make_orchestrator(study, again, RecordingTracker(), n_trials=4, n_jobs=1)
     resumed.run()
+    # the interrupted trial's work goes on first: the same params, in its folder, as a later attempt of its run
+    first = again.submitted[0]
+    assert (
+        first.job_num == 1
+        and first.context.attempt == 1
+        and first.overrides == tuple(interrupted.user_attrs["overrides"])
+    )
+    assert study.trials[2].user_attrs["continues"] == 1 and study.trials[2].params == interrupted.params
     assert states(study).count("COMPLETE") == 4
     assert resumed.counts == {"COMPLETE": 4, "INTERRUPTED": 1}
 
@@ -243,6 +262,10 @@ def test_a_resumed_sweep_fails_trials_left_running_and_cancels_their_jobs(study:
     orchestrator.run()
     assert executor.cancelled == ["4242"]
     assert states(study) == ["FAIL", "COMPLETE", "COMPLETE", "COMPLETE"]
+    # the continuation shares the interrupted trial's run and folder
+    continuation = study.trials[1]
+    assert continuation.user_attrs["continues"] == 0 and continuation.user_attrs["mlflow_run_id"] == "run-left"
+    assert executor.submitted[0].job_num == 0 and executor.submitted[0].context.run_id == "run-left"
     assert study.trials[0].user_attrs[INTERRUPTED_ATTR] is True
     run_id, outcome = tracker.ended[0][0]
     assert run_id == "run-left" and outcome.reason.startswith("interrupted")
@@ -312,3 +335,22 @@ def test_the_status_line_counts_interrupted_trials_apart_from_failures() -> None
         line == "sweep: 1 complete, 1 running, 0 pruned, 0 failed of 4 (2 interrupted, run again) | best 0.5 (trial 0)"
     )
     assert "interrupted" not in status_line({"COMPLETE": 1}, 4, "-")
+
+
+def test_a_resumed_sweep_adopts_jobs_still_running_instead_of_cancelling_them(study: optuna.Study) -> None:
+    kept, gone = study.ask(), study.ask()  # what a SIGKILLed orchestrator leaves: two RUNNING trials with jobs
+    for trial, job_id in ((kept, "77"), (gone, "78")):
+        trial.suggest_float("x", 0, 1)
+        trial.set_user_attr(JOB_ID_ATTR, job_id)
+        trial.set_user_attr("overrides", [f"x={trial.params['x']!r}"])
+    running_job = TrialJob((f"x={kept.params['x']!r}",), kept.number)
+    executor = ScriptedExecutor(still_running={"77": running_job})
+    orchestrator = make_orchestrator(study, executor, RecordingTracker(), n_trials=3, n_jobs=2)
+    orchestrator.run()
+    assert executor.adopted == ["77"] and executor.cancelled == ["78"]
+    assert study.trials[kept.number].state == TrialState.COMPLETE  # its own job's result, watched again
+    assert study.trials[kept.number].value == pytest.approx(kept.params["x"])
+    assert study.trials[gone.number].user_attrs[INTERRUPTED_ATTR] is True
+    # the adopted trial took a slot and counts: 3 COMPLETE in all, one of them continuing the gone trial's work
+    assert states(study).count("COMPLETE") == 3 and len(executor.submitted) == 2
+    assert executor.submitted[0].job_num == gone.number

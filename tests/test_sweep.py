@@ -156,19 +156,26 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
     interrupted = [t for t in study.trials if t.state == optuna.trial.TrialState.FAIL]
     assert len(complete) == 10
     assert interrupted and all(t.user_attrs["fail_reason"].startswith("interrupted") for t in interrupted)
+    # each interrupted trial's work goes on in a trial that continues it: same params, same run
+    continuing = {t.user_attrs["continues"]: t for t in study.trials if "continues" in t.user_attrs}
+    assert sorted(continuing) == [t.number for t in interrupted]
+    for t in interrupted:
+        assert continuing[t.number].params == t.params and continuing[t.number].state.name == "COMPLETE"
+        assert continuing[t.number].user_attrs["mlflow_run_id"] == t.user_attrs["mlflow_run_id"]
     parents, children = sweep_runs(tmp_path, "toy")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     numbers = [int(run.data.tags["sweepwise.trial_number"]) for run in children]
-    assert sorted(numbers) == sorted(t.number for t in study.trials)  # one child per trial, none twice
-    by_number = {int(run.data.tags["sweepwise.trial_number"]): run for run in children}
-    assert all(by_number[t.number].info.status == "FAILED" for t in interrupted)
+    # one run per piece of work: every trial's, a continuation sharing the run of the trial it continues
+    assert sorted(numbers) == sorted(t.number for t in study.trials if "continues" not in t.user_attrs)
+    assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {run.info.run_id for run in children}
+    assert all(run.info.status == "FINISHED" for run in children)
     assert "already finished" in again.stdout
     record(
         "fault",
         "the orchestrator SIGKILLed mid-sweep (local processes, 10 trials, 2 at once)",
         f"its trial processes died with it; the re-run failed the {len(interrupted)} trials left RUNNING as "
-        "interrupted, ran their slots again and ended with 10 COMPLETE",
-        f"nothing: every trial COMPLETE before the kill ({finished_before}) was kept; one MLflow run per trial",
+        "interrupted and continued each in a new trial with the same params and MLflow run; 10 COMPLETE",
+        f"nothing: every trial COMPLETE before the kill ({finished_before}) was kept; one MLflow run per trial's work",
     )
 
 

@@ -145,3 +145,17 @@ def test_tracking_uri_and_experiment_come_from_config(tmp_path: Path):
     experiment = client.get_experiment_by_name("mine")
     assert experiment.artifact_location.startswith(str(store.parent))
     assert len(client.search_runs([experiment.experiment_id])) == 1
+
+
+def test_a_run_logs_its_best_checkpoint_to_mlflow_unless_told_otherwise(tmp_path: Path):
+    (tmp_path / "best").mkdir()
+    (tmp_path / "none").mkdir()
+    assert run_train([*TINY, "trainer.epochs=2"], tmp_path / "best").returncode == 0
+    assert run_train([*TINY, "trainer.epochs=2", "tracking.log_checkpoints=none"], tmp_path / "none").returncode == 0
+    (kept,) = all_runs(tmp_path / "best")
+    client = mlflow_client(tmp_path / "best")
+    logged = client.download_artifacts(kept.info.run_id, "checkpoints/best.pt", str(tmp_path))
+    (local,) = (tmp_path / "best" / "outputs").glob("*/*/checkpoints/best.pt")
+    assert Path(logged).read_bytes() == local.read_bytes()  # the checkpoint itself, loadable by resume_from
+    (plain,) = all_runs(tmp_path / "none")
+    assert not mlflow_client(tmp_path / "none").list_artifacts(plain.info.run_id, "checkpoints")

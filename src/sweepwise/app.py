@@ -37,6 +37,7 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
     objective = configure.objective(cfg)
     configure.check_learning_rate(cfg)
     every = configure.log_every_n_steps(cfg)
+    kept = configure.checkpoint_to_log(cfg)
     device = resolve_device(cfg.trainer.device)
     autocast = autocast_for(device, cfg.trainer.precision)
     progress = make_progress(cfg.trainer.progress, settings.batch_size)
@@ -92,6 +93,8 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
         state = trainer.fit()
         progress.close()
         run.log_artifact(save_curves(state.history, output_dir / "curves.png"))
+        if kept and settings.checkpoint_dir and (settings.checkpoint_dir / kept).is_file():
+            run.log_artifact(settings.checkpoint_dir / kept, "checkpoints")
         for path in [
             *dynamics.save(output_dir / "prediction_dynamics.png"),
             *mistakes(model, data, settings.eval_batch_size, output_dir),

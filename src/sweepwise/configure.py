@@ -54,10 +54,22 @@ def check_values(cfg: DictConfig) -> None:
     objective(cfg)
     check_learning_rate(cfg)
     log_every_n_steps(cfg)
+    checkpoint_to_log(cfg)
 
 
 def objective(cfg: DictConfig) -> Objective:
     return Objective(metric=_value(cfg, "objective.metric"), direction=_value(cfg, "objective.direction"))
+
+
+CHECKPOINTS_TO_LOG = {"best": "best.pt", "last": "last.pt", "none": None}
+
+
+def checkpoint_to_log(cfg: DictConfig) -> str | None:
+    """The checkpoint file a run logs to MLflow at its end (`tracking.log_checkpoints`: best, last or none)."""
+    choice = _value(cfg, "tracking.log_checkpoints") or "none"
+    if choice not in CHECKPOINTS_TO_LOG:
+        raise ConfigError("tracking.log_checkpoints", choice, "must be best, last or none")
+    return CHECKPOINTS_TO_LOG[str(choice)]
 
 
 def log_every_n_steps(cfg: DictConfig) -> int:

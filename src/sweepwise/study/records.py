@@ -15,6 +15,8 @@ JOB_ID_ATTR = "job_id"  # the id of the trial's latest job outside the orchestra
 RAN_ATTR = "ran"  # [start, end] of the trial's job, as Unix times
 OVERRIDES_ATTR = "overrides"  # the Hydra overrides the trial ran with
 ATTEMPTS_ATTR = "attempts"  # how many times the trial's job was started (with retries)
+# the interrupted trial this one continues: same params, same folder (so its last checkpoint), same MLflow run
+CONTINUES_ATTR = "continues"
 
 # --- MLflow tags ---
 ROLE_TAG = "sweepwise.role"  # "sweep" on a parent run

@@ -21,6 +21,7 @@ from optuna.trial import Trial, TrialState
 from sweepwise.errors import SweepwiseError, first_line
 from sweepwise.study.records import (
     ATTEMPTS_ATTR,
+    CONTINUES_ATTR,
     FAIL_REASON_ATTR,
     INTERRUPTED_ATTR,
     JOB_ID_ATTR,
@@ -66,6 +67,8 @@ class Flight:
     run_id: str | None = None
     attempt: int = 0
     started: float = field(default_factory=time.time)
+    # the trial number whose folder the job runs in: its own, or that of the interrupted trial it continues
+    folder: int | None = None
 
 
 def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
@@ -78,6 +81,15 @@ def recorded_outcome(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
     reason = trial.user_attrs.get(FAIL_REASON_ATTR if trial.state == TrialState.FAIL else PRUNE_REASON_ATTR, "")
     values = tuple(trial.values) if trial.state == TrialState.COMPLETE else None
     return TrialOutcome(TrialStatus(trial.state.name), values=values, reason=str(reason))
+
+
+def _first_of_its_work(trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]) -> int:
+    """The number of the trial whose folder holds this trial's work: its own, or the first of the interrupted
+    trials it continues (a continuation may itself be continued)."""
+    number = trial.number
+    while CONTINUES_ATTR in trials[number].user_attrs:
+        number = int(trials[number].user_attrs[CONTINUES_ATTR])
+    return number
 
 
 def interrupted(reason: str) -> TrialOutcome:
@@ -141,10 +153,14 @@ class Orchestrator:
         """Count what the study already holds; trials a killed sweep left running are failed and run again, and
         every ended trial gets an ended run (an unreachable MLflow server may have kept one from ending, or from
         being created)."""
-        self.fail_interrupted_trials()
-        ended = [t for t in self.study.get_trials(deepcopy=False) if t.state.is_finished()]
+        self._settle_left_running()
+        trials = self.study.get_trials(deepcopy=False)
+        ended = [t for t in trials if t.state.is_finished()]
         if ended:
-            self.tracker.match_children({t.number: (recorded_outcome(t), self._params(t)) for t in ended})
+            self.tracker.match_children(
+                {t.number: (recorded_outcome(t), self._params(t), t.user_attrs.get(RUN_ID_ATTR)) for t in ended}
+            )
+        self._continue_interrupted(trials)
         finished = [t for t in ended if not is_interrupted(t)]
         self.counts.update(trial.state.name for trial in finished)
         self.counts[INTERRUPTED] = len(ended) - len(finished)
@@ -152,7 +168,7 @@ class Orchestrator:
             if trial.state == TrialState.COMPLETE and len(trial.values) == 1:
                 assert trial.value is not None  # a COMPLETE trial of one objective has its value
                 self._note_best(trial.value, trial.number)
-        self.to_launch = max(0, self.settings.n_trials - len(finished))
+        self.to_launch = max(0, self.settings.n_trials - len(finished) - len(self.in_flight))
         name = self.study.study_name
         if finished and self.to_launch == 0:
             self.progress.event(
@@ -171,12 +187,40 @@ class Orchestrator:
             self._launch()
             self.to_launch -= 1
 
-    def fail_interrupted_trials(self) -> None:
-        """Mark trials that a killed orchestrator left RUNNING as FAIL, so that their slots are used again."""
-        for trial in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+    def _continue_interrupted(self, trials: list[optuna.trial.FrozenTrial]) -> None:
+        """Queue every interrupted trial that nothing continues yet: the next trials asked take their params (and,
+        at launch, their folder and run), so their work goes on from its last checkpoint instead of starting over
+        with new params. Optuna cannot reopen a finished trial, so each continuation is a new trial linked by
+        `continues`."""
+        continued = {int(t.user_attrs[CONTINUES_ATTR]) for t in trials if CONTINUES_ATTR in t.user_attrs}
+        for trial in trials:
+            if is_interrupted(trial) and trial.number not in continued:
+                self.study.enqueue_trial(trial.params, user_attrs={CONTINUES_ATTR: trial.number})
+
+    def _settle_left_running(self) -> None:
+        """Trials that a killed orchestrator left RUNNING: a job still queued or running on a cluster (or done, its
+        result waiting) is adopted and watched again; any other such trial is FAIL as interrupted (its job, if
+        any, cancelled), and the next trials continue its work."""
+        trials = self.study.get_trials(deepcopy=False)
+        for trial in [t for t in trials if t.state == TrialState.RUNNING]:
+            job_id = trial.user_attrs.get(JOB_ID_ATTR)
+            folder = _first_of_its_work(trial, trials)
+            log_file = self.log_file(folder) if self.log_file else None
+            if job_id is not None and self.executor.adopt(trial.number, str(job_id), log_file):
+                overrides = list(trial.user_attrs.get(OVERRIDES_ATTR, []))
+                attempt = int(trial.user_attrs.get(ATTEMPTS_ATTR, 1)) - 1
+                run_id = trial.user_attrs.get(RUN_ID_ATTR)
+                moved = folder if folder != trial.number else None
+                self.in_flight[trial.number] = Flight(
+                    Trial(self.study, trial._trial_id), overrides, run_id, attempt, folder=moved
+                )
+                self.progress.event(
+                    f"trial {trial.number}: adopted {self.executor.job_kind} {job_id}, left running by an earlier sweep"
+                )
+                continue
             outcome = interrupted("the sweep stopped before this trial ended")
-            if JOB_ID_ATTR in trial.user_attrs:
-                self.executor.cancel_stale(str(trial.user_attrs[JOB_ID_ATTR]))
+            if job_id is not None:
+                self.executor.cancel_stale(str(job_id))
             self._mark_interrupted(Trial(self.study, trial._trial_id), outcome)
             self.study.tell(trial.number, state=TrialState.FAIL)
             self.tracker.end_child(trial.number, trial.user_attrs.get(RUN_ID_ATTR), outcome, self._params(trial))
@@ -203,16 +247,27 @@ class Orchestrator:
         overrides = trial_overrides(params, self.space.fixed)
         trial.set_user_attr(OVERRIDES_ATTR, overrides)
         flight = Flight(trial, overrides)
+        continued = trial.user_attrs.get(CONTINUES_ATTR)
+        if continued is not None:  # an interrupted trial's work, continued from its last checkpoint in its run
+            trials = self.study.get_trials(deepcopy=False)
+            earlier = trials[int(continued)]
+            flight.folder, flight.attempt = _first_of_its_work(earlier, trials), 1
+            flight.run_id = earlier.user_attrs.get(RUN_ID_ATTR) or self.tracker.writer.call(
+                self.tracker.find_child, earlier.number
+            )
+            if flight.run_id:
+                trial.set_user_attr(RUN_ID_ATTR, flight.run_id)
         self.in_flight[trial.number] = flight
         self._submit(flight)
 
     def _submit(self, flight: Flight) -> None:
         number = flight.trial.number
+        folder = number if flight.folder is None else flight.folder
         job = TrialJob(
             tuple(flight.overrides),
-            number,
+            folder,
             self.make_context(flight.trial, self._params(flight.trial), flight.run_id, flight.attempt),
-            self.log_file(number) if self.log_file else None,
+            self.log_file(folder) if self.log_file else None,
         )
         job_id = self.executor.submit(number, job)
         where = ""
@@ -220,6 +275,8 @@ class Orchestrator:
             flight.trial.set_user_attr(JOB_ID_ATTR, job_id)
             where = f" as {self.executor.job_kind} {job_id}"
         again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
+        if flight.folder is not None:
+            again = f" (continuing interrupted trial {flight.folder} from its last checkpoint)"
         self.progress.event(f"trial {number} started{where}{again}: {' '.join(flight.overrides)}")
 
     def _settle(self, number: int, result: TrialOutcome | Died) -> tuple[Flight, TrialOutcome] | None:

@@ -72,26 +72,29 @@ class SweepTracker:
 
     def _end_child(self, number: int, run_id: str | None, outcome: TrialOutcome, params: dict[str, Any]) -> None:
         if run_id is None:
-            run_id = self._find_child(number) or create_child_run(
+            run_id = self.find_child(number) or create_child_run(
                 self.client, self.experiment_id, self.parent_run_id, self.study_name, number, params
             )
         close_run(self.client, run_id, outcome)
 
-    def match_children(self, ended: Mapping[int, tuple[TrialOutcome, Mapping[str, Any]]]) -> None:
-        """Give every trial the study holds as `ended` (number: outcome and params) an ended run to match: a run
-        left RUNNING is ended, and a trial whose run was never created gets one."""
+    def match_children(self, ended: Mapping[int, tuple[TrialOutcome, Mapping[str, Any], str | None]]) -> None:
+        """Give every trial the study holds as `ended` (number: outcome, params and the run it recorded) an ended
+        run to match: a run left RUNNING is ended, and a trial whose run was never created gets one. A trial that
+        continued an interrupted one shares its run, found by the run id it recorded."""
         query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}'"
         runs = self.writer.call(
             self.client.search_runs, [self.experiment_id], filter_string=query, max_results=SEARCH_LIMIT
         )
         by_number = {int(run.data.tags.get(TRIAL_NUMBER_TAG, -1)): run for run in runs}
-        for number, (outcome, params) in ended.items():
-            run = by_number.get(number)
+        by_id = {run.info.run_id: run for run in runs}
+        for number, (outcome, params, recorded) in ended.items():
+            run = by_number.get(number) or (by_id.get(recorded) if recorded else None)
             if run is None or run.info.status == "RUNNING":
                 self.end_child(number, run.info.run_id if run else None, outcome, params)
 
-    def _find_child(self, number: int) -> str | None:
-        """A run the trial's process created but died before recording on the trial."""
+    def find_child(self, number: int) -> str | None:
+        """The run of trial `number`, found by its tags (one its process created but died before recording on the
+        trial, or one the sweep created for it)."""
         query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}' and tags.`{TRIAL_NUMBER_TAG}` = '{number}'"
         runs = self.client.search_runs([self.experiment_id], filter_string=query, max_results=1)
         return runs[0].info.run_id if runs else None

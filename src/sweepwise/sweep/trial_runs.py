@@ -2,12 +2,14 @@
 process died first) with the trial's params and where it runs, and ended by the sweep alone, to match the trial's
 outcome."""
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from sweepwise.study.records import (
@@ -61,6 +63,8 @@ def open_child_run(context: TrialContext) -> str:
     client = client_for(context.tracking_uri)
     if context.run_id:
         client.update_run(context.run_id, status="RUNNING")
+        with contextlib.suppress(MlflowException):  # an interrupted run, continued: its old reason no longer holds
+            client.delete_tag(context.run_id, FAIL_REASON_TAG)
         client.log_batch(context.run_id, tags=[RunTag(key, value) for key, value in placement_tags().items()])
         return context.run_id
     run_id = create_child_run(

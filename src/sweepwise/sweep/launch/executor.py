@@ -31,6 +31,10 @@ class Executor(Protocol):
     def kill(self, key: int) -> None:
         """Stop a job now; `wait` then reports it as died."""
 
+    def adopt(self, key: int, job_id: str, log_file: str | None) -> bool:
+        """Watch again a job that an earlier, killed orchestrator started (by the id `submit` returned) if it is
+        still queued or running, or has left its result; `wait` then reports it under `key`. False: it is gone."""
+
     def cancel_stale(self, job_id: str) -> None:
         """Stop a job that an earlier, killed orchestrator started (by the id `submit` returned)."""
 

@@ -145,6 +145,10 @@ class WorkerPool(Generic[K]):
             if worker.job_key == key:
                 worker.process.kill()
 
+    def adopt(self, key: K, job_id: str, log_file: str | None) -> bool:
+        """Never: workers die with the orchestrator that started them."""
+        return False
+
     def cancel_stale(self, job_id: str) -> None:
         """Nothing to do: workers die with the orchestrator that started them."""
 

@@ -137,14 +137,30 @@ class SlurmExecutor:
         self.folders: dict[int, Path] = {}
         self.next_poll = 0.0
 
+    def _folder(self, log_file: str | None, number: int) -> Path:
+        """Where a job's submitit files go: beside its log in the trial's folder, else a folder of its own."""
+        return Path(log_file).parent / "slurm" if log_file else self.default_folder / str(number)
+
     def submit(self, key: int, job: TrialJob) -> str:
-        folder = Path(job.log_file).parent / "slurm" if job.log_file else self.default_folder / str(job.job_num)
+        folder = self._folder(job.log_file, job.job_num)
         executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_num_timeout)
         executor.update_parameters(**{**sbatch_parameters(self.settings), "job_name": job_name(self.settings, job)})
         submitted = executor.submit(RequeueableTrial(self.runner), job)
         self.submitted[key] = _Submitted(submitted, folder)
         self.folders[key] = folder
         return submitted.job_id
+
+    def adopt(self, key: int, job_id: str, log_file: str | None) -> bool:
+        """Watch a job an earlier orchestrator submitted, when SLURM still has it queued or running or it left its
+        result file (submitit keeps all that is needed in the job's folder)."""
+        folder = self._folder(log_file, key)
+        job: submitit.Job[TrialOutcome] = submitit.SlurmJob(folder=folder, job_id=job_id)
+        state = cluster_states([job_id]).get(job_id, "")
+        if not job.paths.result_pickle.exists() and (not state or state.startswith(FINAL_STATES)):
+            return False
+        self.submitted[key] = _Submitted(job, folder)
+        self.folders[key] = folder
+        return True
 
     def wait(self, timeout: float | None) -> list[tuple[int, TrialOutcome | Died]]:
         deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
