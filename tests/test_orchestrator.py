@@ -102,6 +102,9 @@ class RecordingTracker:
     def match_children(self, ended: dict[int, Any]) -> None:
         self.matched = dict(ended)
 
+    def run_of(self, number: int) -> str | None:
+        return None  # no run was created for an interrupted trial here but the ones they recorded
+
     def log_child_artifact(self, run_id: str, path: Path) -> None:
         raise AssertionError("no job here has a log file")
 

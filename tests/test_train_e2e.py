@@ -159,3 +159,13 @@ def test_a_run_logs_its_best_checkpoint_to_mlflow_unless_told_otherwise(tmp_path
     assert Path(logged).read_bytes() == local.read_bytes()  # the checkpoint itself, loadable by resume_from
     (plain,) = all_runs(tmp_path / "none")
     assert not mlflow_client(tmp_path / "none").list_artifacts(plain.info.run_id, "checkpoints")
+
+
+def test_a_small_csv_run_says_what_its_epochs_skip_and_how_few_steps_it_plans(tmp_path: Path):
+    table = write_csv(tmp_path / "small.csv", rows=120)  # 96 training rows after the validation split
+    args = ["data=csv", f"data.path={table}", "data.label_column=species", "model=mlp", "trainer.batch_size=64"]
+    done = run_train([*args, "trainer.epochs=20", "trainer.progress=plain"], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    warnings = [line for line in done.stdout.splitlines() if line.startswith("warning: ")]
+    assert any("each epoch skips 32 of the 96 training samples" in line for line in warnings), done.stdout
+    assert any("plans only 20 optimiser steps" in line for line in warnings), done.stdout

@@ -119,3 +119,13 @@ def test_bf16_autocast_runs_on_the_cpu_when_asked():
 def test_checkpoints_land_in_the_configured_folder(tmp_path: Path):
     fit(checkpoint_dir=tmp_path / "ckpt")
     assert sorted(p.name for p in (tmp_path / "ckpt").iterdir()) == ["best.pt", "last.pt"]
+
+
+def test_budget_warnings_name_what_small_data_and_short_runs_lose():
+    from sweepwise.training.budget import budget_warnings
+
+    assert budget_warnings(num_train=1437, batch_size=64, steps=440) == []  # digits: 29 of 1437 skipped, 2%
+    skipped, few = budget_warnings(num_train=96, batch_size=64, steps=20)
+    assert skipped.startswith("trainer.batch_size=64: each epoch skips 32 of the 96 training samples (33%")
+    assert few.startswith("the run plans only 20 optimiser steps in all")
+    assert budget_warnings(num_train=96, batch_size=32, steps=300) == []  # 32 divides 96: nothing skipped

@@ -17,6 +17,7 @@ from sweepwise.tracking.provenance import provenance_tags, run_name
 from sweepwise.tracking.retry import gave_up
 from sweepwise.tracking.secrets import redact
 from sweepwise.training.bias_init import class_priors, init_final_bias
+from sweepwise.training.budget import budget_warnings
 from sweepwise.training.checkpoint import load_checkpoint
 from sweepwise.training.loop import LAST_CHECKPOINT, Trainer, planned_steps
 from sweepwise.training.predictions import PredictionDynamics, mistakes
@@ -43,7 +44,9 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
     progress = make_progress(cfg.trainer.progress, settings.batch_size)
     seed_everything(settings.seed, bool(cfg.trainer.deterministic))
     data: DataModule = configure.build(cfg.data, "data").to(device)
-    data.steps_per_epoch(settings.batch_size)
+    steps = planned_steps(settings, data.steps_per_epoch(settings.batch_size))
+    for warning in budget_warnings(data.num_train, settings.batch_size, steps):
+        print(f"warning: {warning}", flush=True)
     model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes)
     model = model.to(device)
     if OmegaConf.select(cfg, "recipe.init_bias", default=False):
@@ -70,7 +73,6 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
             config_file.parent.mkdir(parents=True, exist_ok=True)
             config_file.write_text(OmegaConf.to_yaml(redact(OmegaConf.to_container(cfg, resolve=True))))
             run.log_artifact(config_file)
-        steps = planned_steps(settings, data.steps_per_epoch(settings.batch_size))
         dynamics = PredictionDynamics(data, steps, settings.eval_batch_size)
         trainer = Trainer(
             model,

@@ -252,9 +252,7 @@ class Orchestrator:
             trials = self.study.get_trials(deepcopy=False)
             earlier = trials[int(continued)]
             flight.folder, flight.attempt = _first_of_its_work(earlier, trials), 1
-            flight.run_id = earlier.user_attrs.get(RUN_ID_ATTR) or self.tracker.writer.call(
-                self.tracker.find_child, earlier.number
-            )
+            flight.run_id = earlier.user_attrs.get(RUN_ID_ATTR) or self.tracker.run_of(earlier.number)
             if flight.run_id:
                 trial.set_user_attr(RUN_ID_ATTR, flight.run_id)
         self.in_flight[trial.number] = flight

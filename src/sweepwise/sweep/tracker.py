@@ -92,6 +92,11 @@ class SweepTracker:
             if run is None or run.info.status == "RUNNING":
                 self.end_child(number, run.info.run_id if run else None, outcome, params)
 
+    def run_of(self, number: int) -> str | None:
+        """The run of trial `number` as MLflow has it (see `find_child`), looked up now."""
+        found: str | None = self.writer.call(self.find_child, number)
+        return found
+
     def find_child(self, number: int) -> str | None:
         """The run of trial `number`, found by its tags (one its process created but died before recording on the
         trial, or one the sweep created for it)."""
