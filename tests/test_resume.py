@@ -90,3 +90,34 @@ def test_checkpoint_writes_are_atomic_and_bad_files_give_clear_errors(tmp_path: 
         load_checkpoint(path)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+class StepsKept:
+    """A step recorder that writes nothing: what a run whose process stopped before its epoch's callbacks left."""
+
+    every = 1
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[int, float, float]] = []
+
+    def record_step(self, step: int, loss: torch.Tensor, lr: float) -> None:
+        self.steps.append((step, float(loss), lr))
+
+    def pending(self) -> list[tuple[int, float, float]]:
+        return list(self.steps)
+
+    def restore(self, pending: list[tuple[int, float, float]]) -> None:
+        self.steps = list(pending)
+
+
+def test_a_checkpoint_keeps_its_epochs_recorded_steps_for_the_replay(tmp_path: Path):
+    trainer = make_trainer(tmp_path, [lambda epoch, metrics: "stop" if epoch == 1 else None])
+    trainer.recorder = StepsKept()
+    trainer.fit()
+    recorded = trainer.recorder.pending()
+    assert len(recorded) == trainer.state.step  # every step of the one epoch
+    resumed = make_trainer(tmp_path / "again")
+    resumed.recorder = StepsKept()
+    resumed.resume(load_checkpoint(tmp_path / LAST_CHECKPOINT))
+    # what the stopped process had not written comes back, to be written by the replay of its epoch
+    assert resumed.recorder.pending() == recorded

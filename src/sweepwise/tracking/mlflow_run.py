@@ -146,6 +146,13 @@ class MlflowRun:
         batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
         self.client.log_batch(self.run_id, metrics=batch)
 
+    def pending(self) -> list[tuple[int, float, float]]:
+        """The epoch's recorded steps as plain numbers (read at the epoch's end, like the epoch's metrics)."""
+        return [(step, float(loss), lr) for step, loss, lr in self._steps]
+
+    def restore(self, pending: list[tuple[int, float, float]]) -> None:
+        self._steps = list(pending)
+
     def record_step(self, step: int, loss: Any, lr: float) -> None:
         """Keep one optimiser step's loss (a tensor: read at the epoch's end, so training never waits on it)."""
         self._steps.append((step, loss, lr))

@@ -23,6 +23,7 @@ from sweepwise.training.settings import Objective, TrainerSettings
 GRAD_NORM_EVERY = 8
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
+RECORDED_STEPS = "recorded_steps"
 
 
 def planned_steps(settings: TrainerSettings, steps_per_epoch: int) -> int:
@@ -49,6 +50,14 @@ class StepRecorder(Protocol):
     every: int
 
     def record_step(self, step: int, loss: torch.Tensor, lr: float) -> None: ...
+
+    def pending(self) -> list[tuple[int, float, float]]:
+        """The steps recorded and not yet written (step, loss, lr): kept in the epoch's checkpoint."""
+        ...
+
+    def restore(self, pending: list[tuple[int, float, float]]) -> None:
+        """Take back the steps a checkpoint kept, so that the replayed epoch writes them."""
+        ...
 
 
 class Progress(Protocol):
@@ -107,6 +116,8 @@ class Trainer:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         self.state = TrainState(**checkpoint["train_state"])
         restore_rng_state(checkpoint["rng"])
+        if self.recorder is not None:
+            self.recorder.restore(checkpoint.get(RECORDED_STEPS, []))
         self._replay_last_epoch = True
 
     def fit(self) -> TrainState:
@@ -214,6 +225,9 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "train_state": vars(self.state).copy(),
             "rng": rng_state(),
+            # the epoch's recorded steps, written by the callbacks that follow the checkpoint: if the process stops
+            # before they run, the resumed run's replay of this epoch writes them
+            RECORDED_STEPS: self.recorder.pending() if self.recorder is not None else [],
             **self.checkpoint_extra,
         }
         save_checkpoint(state, self.settings.checkpoint_dir / name)
