@@ -299,7 +299,7 @@ class Orchestrator:
             self.tracking_lost = result.reason
             self.progress.event(f"trial {number}: {result.reason}; launching no more trials")
             self.counts[INTERRUPTED] += 1
-            return flight, replace(result, reason=f"interrupted: {result.reason}")
+            return flight, replace(result, reason=interrupted(result.reason).reason)
         self.counts[result.status] += 1
         if result.status is TrialStatus.FAIL:
             self._check_failure_rate(result.reason)
