@@ -56,3 +56,10 @@ def test_a_journal_in_a_new_folder_is_created_and_the_first_line_says_so(tmp_pat
     assert done.returncode == 0, done.stderr[-2000:]
     first = next(line for line in done.stdout.splitlines() if "optuna sweeper: study toy" in line)
     assert f"({journal}; its folder was created)" in first and journal.is_file()
+
+
+def test_a_sweep_stopped_before_its_first_trial_ends_its_worker_processes(tmp_path: Path):
+    # the preflight meets the missing file after the worker processes started: the sweep must still exit
+    done = run_train(["sweeps=random_lr_wd", *TINY, "data=csv", f"data.path={tmp_path / 'nope.csv'}"], tmp_path, 120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: data.path=")

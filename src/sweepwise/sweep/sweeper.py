@@ -142,6 +142,9 @@ class Sweep:
             status = "KILLED"
             raise
         finally:
+            # the worker processes start with the executor: a sweep the preflight (or its config) stops before
+            # the orchestrator runs must still end them, or the process waits on them forever
+            orchestrator.executor.shutdown()
             progress.close()
             self._report(study, plan, tracker, orchestrator, status)
 
