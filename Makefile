@@ -75,6 +75,7 @@ bench: $(STAMP) ## every benchmark (about 12 minutes; the pruning one is most of
 	$(PY) bench/sweep_overhead.py
 	$(PY) bench/pruning.py
 	$(PY) bench/preflight.py
+	$(PY) bench/model_export.py
 
 ui: mlflow-server ## open the MLflow UI on ./mlflow.db at http://$(HOST):$(PORT)
 

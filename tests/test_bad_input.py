@@ -85,6 +85,16 @@ CORPUS = {
     "CSV with text in a feature": Bad("data", ["data=csv", "data.path={files}/text.csv"], "data.feature_columns='f1'"),
     "CSV with a header only": Bad("data", ["data=csv", "data.path={files}/empty.csv"], "has a header but no rows"),
     "CSV with a row missing its label": Bad("data", ["data=csv", "data.path={files}/ragged.csv"], "on lines [3]"),
+    # met by a new sweep's preflight, before its study (a new journal file) or its parent run is written
+    "CSV without the label column, in a new sweep": Bad(
+        "data",
+        ["data=csv", "data.path={files}/table.csv", "data.label_column=target", "hydra.sweeper.study_name=fresh"],
+        "data.label_column='target'",
+        True,
+    ),
+    "image folder that does not exist, in a new sweep": Bad(
+        "data", ["data=image_folder", "data.root={files}/nowhere", "hydra.sweeper.study_name=fresh"], "data.root=", True
+    ),
     # storage URLs
     "study storage of an unknown kind": Bad("storage", ["hydra.sweeper.storage=redis://x"], "redis://x", True),
     "sqlite study in a missing folder": Bad(
@@ -185,3 +195,4 @@ def test_the_corpus_covers_every_kind_of_input():
     kinds = {bad.kind for bad in CORPUS.values()}
     assert kinds == {"override", "config file", "search space", "data", "storage", "launcher"}
     assert len(CORPUS) >= 25
+    assert any(bad.kind == "data" and bad.sweep for bad in CORPUS.values())

@@ -6,14 +6,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import pytest
+import torch
 from conftest import compose_config, mlflow_client, run_train
 from sweep_helpers import load_study
 
+from sweepwise import configure
 from sweepwise.recipe.preflight import run_preflight
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS
+from sweepwise.recipe.trial_models import trial_config, trial_model
 
 SMALL = ["model=mlp", "model.width=64", "trainer.epochs=5"]
+
+
+def build_data(cfg):
+    return configure.build(cfg.data, "data")
 
 
 def statuses(overrides: list[str], folder: Path) -> dict[str, str]:
@@ -144,3 +152,43 @@ def test_a_sweep_ends_with_an_ensemble_of_its_best_trials(tmp_path: Path):
     )  # fmt: skip
     assert again.returncode == 0, again.stderr[-2000:]
     assert "ensemble of 2" in again.stdout
+
+
+@pytest.mark.slow
+def test_a_rerun_of_the_same_config_and_code_keeps_its_preflight_and_the_best_model_is_logged(tmp_path: Path):
+    args = ["-m", "sweeps=random_lr_wd", *SMALL, "trainer.epochs=1", "trainer.progress=plain"]
+    first = run_train([*args, "hydra.sweeper.n_trials=2"], tmp_path, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "preflight (" in first.stdout and "not run again" not in first.stdout
+    study = load_study(tmp_path, "random_lr_wd")
+    assert study.user_attrs["preflight"]["status"] == PASS
+
+    # the best trial's model, on the parent run, predicts what the trial's best checkpoint predicts
+    (line,) = [line for line in first.stdout.splitlines() if line.startswith("best model (trial ")]
+    uri = line.split(": ", 1)[1].split(" ", 1)[0]
+    client = mlflow_client(tmp_path)
+    logged = client.get_logged_model(uri.removeprefix("models:/"))
+    assert logged.source_run_id == study.user_attrs["mlflow_parent_run_id"]
+    folder = tmp_path / "multirun" / "random_lr_wd" / str(study.best_trial.number)
+    data = build_data(trial_config(folder))
+    inputs = next(iter(data.val_batches(7)))[0]  # another batch size than the example's: the batch stays free
+    previous = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    try:
+        info = mlflow.models.get_model_info(uri)
+        exported = mlflow.pytorch.load_model(uri)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    assert info.signature is not None and info.saved_input_example_info is not None
+    with torch.no_grad():
+        assert torch.allclose(exported(inputs), trial_model(folder, data)(inputs), atol=1e-5)
+
+    again = run_train([*args, "hydra.sweeper.n_trials=3"], tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "not run again" in again.stdout and "preflight (" not in again.stdout
+    assert len(load_study(tmp_path, "random_lr_wd").trials) == 3
+
+    # a setting the checks depend on (outside the study's definition) makes them run again
+    changed = run_train([*args, "hydra.sweeper.n_trials=3", "recipe.budget_steps=120"], tmp_path, timeout=600)
+    assert changed.returncode == 0, changed.stderr[-2000:]
+    assert "preflight (" in changed.stdout and "not run again" not in changed.stdout

@@ -96,3 +96,12 @@ def build(node: DictConfig, group: str, **kwargs: Any) -> Any:
         if isinstance(cause, SweepwiseError):
             raise cause from None
         raise ConfigError(f"{group}._target_", node.get("_target_"), one_line(cause or error)) from error
+
+
+def log_model_enabled(cfg: DictConfig) -> bool:
+    """`tracking.log_model`: whether a sweep logs its best trial's model as an MLflow model at its end (off for
+    apps without the key)."""
+    value = _value(cfg, "tracking.log_model")
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError("tracking.log_model", value, "must be true or false")
+    return bool(value)

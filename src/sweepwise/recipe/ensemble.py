@@ -19,7 +19,6 @@ import optuna
 import torch
 from mlflow import MlflowClient
 from mlflow.entities import Metric
-from omegaconf import OmegaConf
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 from rich.table import Table
@@ -28,9 +27,9 @@ from sweepwise import configure
 from sweepwise.data import DataModule
 from sweepwise.errors import ConfigError, SweepwiseError
 from sweepwise.recipe.settings import MAX_ENSEMBLE
+from sweepwise.recipe.trial_models import trial_config, trial_model
 from sweepwise.study.records import PARENT_RUN_ATTR, SWEEP_DIR_ATTR
-from sweepwise.training.checkpoint import load_checkpoint
-from sweepwise.training.loop import BEST_CHECKPOINT
+from sweepwise.study.trials import trial_folder
 from sweepwise.training.runtime import resolve_device
 
 
@@ -54,11 +53,7 @@ def top_trials(study: optuna.Study, k: int) -> list[FrozenTrial]:
 
 def _probabilities(trial_dir: Path, data: DataModule, device: torch.device) -> np.ndarray:
     """Softmax outputs of a trial's best checkpoint on the validation set."""
-    cfg = OmegaConf.load(trial_dir / ".hydra" / "config.yaml")
-    model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes)
-    checkpoint = load_checkpoint(trial_dir / "checkpoints" / BEST_CHECKPOINT, key=f"trial {trial_dir.name}'s best")
-    model.load_state_dict(checkpoint["model"])
-    model.to(device).eval()
+    model = trial_model(trial_dir, data).to(device)
     with torch.no_grad():
         return torch.cat([torch.softmax(model(x).float(), dim=1).cpu() for x, _ in data.val_batches(1024)]).numpy()
 
@@ -73,11 +68,11 @@ def evaluate_ensemble(study: optuna.Study, sweep_dir: Path, k: int) -> tuple[lis
     members = top_trials(study, k)
     if not members:
         raise SweepwiseError(f"study {study.study_name} has no COMPLETE trial to ensemble")
-    first = OmegaConf.load(sweep_dir / str(members[0].number) / ".hydra" / "config.yaml")
+    folders = [trial_folder(study, trial, sweep_dir) for trial in members]
     device = resolve_device("auto")
-    data = configure.build(first.data, "data").to(device)
+    data = configure.build(trial_config(folders[0]).data, "data").to(device)
     labels = torch.cat([y for _, y in data.val_batches(1024)]).cpu().numpy()
-    probabilities = [_probabilities(sweep_dir / str(trial.number), data, device) for trial in members]
+    probabilities = [_probabilities(folder, data, device) for folder in folders]
     correct = [p.argmax(axis=1) == labels for p in probabilities]
     rows = [_row(f"trial {trial.number}", hits) for trial, hits in zip(members, correct, strict=True)]
     ensemble_hits = np.mean(probabilities, axis=0).argmax(axis=1) == labels

@@ -6,11 +6,13 @@ as artifacts). A sweep runs it once on its base config before the first trial; a
 `recipe.preflight=warn`.
 """
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mlflow import MlflowClient
 from mlflow.entities import Metric, RunTag
@@ -29,6 +31,10 @@ from sweepwise.recipe.report import (
     write_reports,
 )
 from sweepwise.recipe.settings import preflight_mode
+from sweepwise.tracking.provenance import code_version
+
+# where the checks write and how they print: not what they check
+FINGERPRINT_IGNORES = ("output_dir", "tracking", "task", "recipe.preflight", "trainer.progress")
 
 
 def run_preflight(cfg: DictConfig, folder: Path) -> tuple[list[CheckResult], list[Path]]:
@@ -66,6 +72,19 @@ def run_preflight(cfg: DictConfig, folder: Path) -> tuple[list[CheckResult], lis
     plots = [path for path in (schedule_plot, grid) if path is not None]
     files = [*write_reports(results, folder), config_file, *plots]
     return results, files
+
+
+def preflight_fingerprint(cfg: DictConfig) -> str:
+    """A digest of what the checks depend on: the config they run on and the code (see `code_version`)."""
+    plain = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True))
+    for key in FINGERPRINT_IGNORES:
+        *parents, last = key.split(".")
+        node = plain
+        for parent in parents:
+            node = node.get(parent) or {}
+        node.pop(last, None)
+    text = json.dumps(plain, sort_keys=True, default=str) + code_version()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def trained_checks(pipeline: Pipeline, seed: int, steps: int) -> dict[str, CheckResult]:

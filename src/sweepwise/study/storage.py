@@ -32,6 +32,19 @@ def storage_spec(storage: str | None, study_name: str, base_dir: Path) -> str:
 
 
 @functools.cache
+def check_storage(spec: str) -> None:
+    """Stop before anything is written when the storage cannot hold the study: a database that does not answer,
+    or a journal whose folder cannot be created or written. Creates nothing."""
+    if spec.startswith(DATABASE_SCHEMES):
+        open_storage(spec)
+        return
+    existing = Path(spec).absolute().parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise ConfigError("hydra.sweeper.storage", spec, f"{existing} is not a folder this user can write to")
+
+
 def open_storage(spec: str) -> BaseStorage:
     """The Optuna storage behind a spec, one per process (a new journal storage would replay the whole file);
     journal files get lock files that work on NFS."""
@@ -46,7 +59,10 @@ def open_storage(spec: str) -> BaseStorage:
         ) as error:
             raise ConfigError("hydra.sweeper.storage", spec, f"cannot open ({first_line(error)})") from error
     path = Path(spec)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError("hydra.sweeper.storage", spec, f"cannot create its folder ({error.strerror})") from error
     lock = JournalFileOpenLock(str(path))
     repaired = repair_torn_tail(path, lock)
     if repaired:

@@ -30,6 +30,7 @@ from sweepwise.study.records import (
     RAN_ATTR,
     RUN_ID_ATTR,
 )
+from sweepwise.study.trials import first_of_its_work
 from sweepwise.sweep.launch.executor import Died, Executor
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 from sweepwise.sweep.param_grammar import SearchSpace, suggest, trial_overrides
@@ -81,15 +82,6 @@ def recorded_outcome(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
     reason = trial.user_attrs.get(FAIL_REASON_ATTR if trial.state == TrialState.FAIL else PRUNE_REASON_ATTR, "")
     values = tuple(trial.values) if trial.state == TrialState.COMPLETE else None
     return TrialOutcome(TrialStatus(trial.state.name), values=values, reason=str(reason))
-
-
-def _first_of_its_work(trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]) -> int:
-    """The number of the trial whose folder holds this trial's work: its own, or the first of the interrupted
-    trials it continues (a continuation may itself be continued)."""
-    number = trial.number
-    while CONTINUES_ATTR in trials[number].user_attrs:
-        number = int(trials[number].user_attrs[CONTINUES_ATTR])
-    return number
 
 
 def interrupted(reason: str) -> TrialOutcome:
@@ -204,7 +196,7 @@ class Orchestrator:
         trials = self.study.get_trials(deepcopy=False)
         for trial in [t for t in trials if t.state == TrialState.RUNNING]:
             job_id = trial.user_attrs.get(JOB_ID_ATTR)
-            folder = _first_of_its_work(trial, trials)
+            folder = first_of_its_work(trial, trials)
             log_file = self.log_file(folder) if self.log_file else None
             if job_id is not None and self.executor.adopt(trial.number, str(job_id), log_file):
                 overrides = list(trial.user_attrs.get(OVERRIDES_ATTR, []))
@@ -251,7 +243,7 @@ class Orchestrator:
         if continued is not None:  # an interrupted trial's work, continued from its last checkpoint in its run
             trials = self.study.get_trials(deepcopy=False)
             earlier = trials[int(continued)]
-            flight.folder, flight.attempt = _first_of_its_work(earlier, trials), 1
+            flight.folder, flight.attempt = first_of_its_work(earlier, trials), 1
             flight.run_id = earlier.user_attrs.get(RUN_ID_ATTR) or self.tracker.run_of(earlier.number)
             if flight.run_id:
                 trial.set_user_attr(RUN_ID_ATTR, flight.run_id)

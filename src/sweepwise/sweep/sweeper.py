@@ -3,7 +3,7 @@
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import optuna
 from hydra.types import HydraContext, TaskFunction
@@ -14,11 +14,12 @@ from rich.console import Console
 
 import sweepwise
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
-from sweepwise.errors import ConfigError, SweepwiseError
-from sweepwise.recipe.report import PreflightFailed, failure_message
+from sweepwise.configure import log_model_enabled
+from sweepwise.errors import ConfigError, SweepwiseError, first_line
+from sweepwise.recipe.report import PreflightFailed
 from sweepwise.recipe.settings import ensemble_size, preflight_mode
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
-from sweepwise.study.storage import DATABASE_SCHEMES, open_storage
+from sweepwise.study.storage import DATABASE_SCHEMES, check_storage, open_storage
 from sweepwise.sweep.definition import check_definition, definition_of
 from sweepwise.sweep.launch.choose import launcher_settings, make_executor
 from sweepwise.sweep.launch.executor import Executor
@@ -38,6 +39,9 @@ from sweepwise.tracking.provenance import provenance_tags
 from sweepwise.tracking.retry import RESUME_HINT, apply_retry_policy, gave_up, unreachable_error
 from sweepwise.tracking.secrets import redact
 
+if TYPE_CHECKING:
+    from sweepwise.sweep.preflight import SweepPreflight
+
 
 class Sweep:
     """What the `optuna` sweeper plugin does: plan and validate, then run the study's trials and report."""
@@ -45,6 +49,7 @@ class Sweep:
     def __init__(self, **raw: Any) -> None:
         self.raw = raw
         self.ensemble_k = 0
+        self.log_model = False
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
@@ -59,6 +64,7 @@ class Sweep:
             launcher_config = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
             launcher = launcher_settings(cast(dict[str, Any], launcher_config))
             preflight, self.ensemble_k = preflight_mode(self.config), ensemble_size(self.config)
+            self.log_model = log_model_enabled(self.config)
             self._run(plan, launcher, preflight)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
@@ -78,12 +84,14 @@ class Sweep:
     def _run(self, plan: SweepPlan, launcher: SlurmLauncherConf | None, preflight: str) -> None:
         journal_folder = None if plan.storage.startswith(DATABASE_SCHEMES) else Path(plan.storage).parent
         new_folder = journal_folder is not None and not journal_folder.exists()
-        open_storage(plan.storage)  # both stores answer, and the study is checked, before either is written to
+        check_storage(plan.storage)  # the study's storage can hold it, checked before any store is written to
         objective = OmegaConf.select(self.config, "objective.metric", default=None)
         definition = definition_of(plan.space, plan.sampler, plan.directions, objective, plan.conf.definition_ignores)
         existing = _existing_study(plan)
         record = existing is None or check_definition(existing, definition, plan.conf.on_change)
-        tracker = SweepTracker(plan.tracking_uri, plan.experiment)
+        # before the study and the parent run exist: a config error the checks meet leaves nothing written
+        checked = self._preflight(plan, existing) if preflight != "off" else None
+        tracker = SweepTracker(plan.tracking_uri, plan.experiment)  # the server answers before the study is made
         study = self._study(plan)
         if record:
             study.set_user_attr(DEFINITION_ATTR, definition)
@@ -132,8 +140,8 @@ class Sweep:
         )
         status = "FINISHED"
         try:
-            if preflight != "off":
-                self._preflight(plan, tracker, preflight)
+            if checked is not None:
+                checked.record(study, tracker, fail=preflight == "fail")
             orchestrator.run()
         except (SweepStopped, PreflightFailed):
             status = "FAILED"
@@ -148,18 +156,13 @@ class Sweep:
             progress.close()
             self._report(study, plan, tracker, orchestrator, status)
 
-    def _preflight(self, plan: SweepPlan, tracker: SweepTracker, mode: str) -> None:
-        """The recipe's checks on the sweep's base config, logged on the parent run; a FAIL stops the sweep before
-        its first trial unless `mode` is warn."""
-        from sweepwise.recipe.preflight import log_preflight, run_preflight  # imports torch: only when asked for
+    def _preflight(self, plan: SweepPlan, existing: optuna.Study | None) -> "SweepPreflight":
+        """The recipe's checks on the sweep's base config, unless they passed on this config and code before."""
+        from sweepwise.sweep.preflight import SweepPreflight  # imports torch: only when asked for
 
-        folder = plan.sweep_dir / "preflight"
         base = task_part(self.config)
-        OmegaConf.update(base, "output_dir", str(folder))
-        results, files = run_preflight(base, folder)
-        tracker.writer.call(log_preflight, tracker.client, tracker.parent_run_id, results, files)
-        if mode == "fail" and any(result.failed for result in results):
-            raise PreflightFailed(failure_message(results))
+        OmegaConf.update(base, "output_dir", str(plan.sweep_dir / "preflight"))
+        return SweepPreflight.run(base, plan.sweep_dir / "preflight", existing)
 
     def _ensemble(self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker) -> None:
         """The best `recipe.ensemble_top_k` trials alone and averaged, on the parent run."""
@@ -168,6 +171,33 @@ class Sweep:
         rows, gain, gain_se = evaluate_ensemble(study, plan.sweep_dir, self.ensemble_k)
         files = report(rows, gain, gain_se, plan.sweep_dir / "ensemble")
         tracker.writer.call(log_to_parent, tracker.client, tracker.parent_run_id, rows, gain, gain_se, files)
+
+    def _log_best_model(self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker) -> None:
+        """The best trial's model on the parent run. The sweep's results stand without it, so a model that cannot
+        be exported (or a missing checkpoint) is a warning line, not a failed sweep."""
+        from sweepwise.recipe.best_model import log_best_model  # imports torch
+
+        tracker.writer.flush()  # then the store has one writer: this thread, whose failure is not the writer's
+        try:
+            best = log_best_model(study, plan.sweep_dir, plan.tracking_uri, tracker.parent_run_id)
+        except MlflowException as error:
+            if gave_up(error):
+                raise
+            self._model_not_logged(tracker, error)
+        except Exception as error:  # torch.export refusing a user's model, a trial folder gone, ...
+            self._model_not_logged(tracker, error)
+        else:
+            size = best.logged.size_bytes / 1e6
+            print(
+                f"best model (trial {best.trial}): {best.logged.uri} on the parent run, {size:.1f} MB, logged in "
+                f"{best.seconds:.1f} s; register it from the run's Artifacts tab in the MLflow UI",
+            )
+
+    @staticmethod
+    def _model_not_logged(tracker: SweepTracker, error: Exception) -> None:
+        reason = f"{type(error).__name__}: {first_line(error)}"
+        tracker.log_parent({}, {"sweepwise.model_error": reason}, step=0)
+        print(f"warning: the best trial's model was not logged as an MLflow model ({reason})")
 
     def _study(self, plan: SweepPlan) -> optuna.Study:
         """Create or load the study, then give it the configured sampler, seeded past the trials it already has."""
@@ -220,8 +250,11 @@ class Sweep:
         tracker.log_parent(metrics, tags, step=sum(counts.values()))
         for path in save_study_plots(study, plan.sweep_dir / "plots"):
             tracker.log_parent_artifact(path, "plots")
-        if self.ensemble_k and status == "FINISHED" and len(plan.directions) == 1 and results is not None:
+        finished_with_best = status == "FINISHED" and len(plan.directions) == 1 and results is not None
+        if self.ensemble_k and finished_with_best:
             self._ensemble(study, plan, tracker)
+        if self.log_model and finished_with_best:
+            self._log_best_model(study, plan, tracker)
         tracker.log_parent_json(redact(OmegaConf.to_container(self.config.hydra.sweeper)), "sweep_config.json")
         tracker.end_parent(status)
         console = Console(soft_wrap=True)
@@ -239,6 +272,8 @@ class Sweep:
 
 def _existing_study(plan: SweepPlan) -> optuna.Study | None:
     """The study a re-run would continue, read without writing anything; None for a new one."""
+    if not plan.storage.startswith(DATABASE_SCHEMES) and not Path(plan.storage).is_file():
+        return None  # opening a journal creates it
     try:
         return optuna.load_study(
             study_name=plan.settings.study_name,

@@ -1,5 +1,6 @@
 """Where a run came from: git commit and dirty flag, host, package versions, command-line overrides."""
 
+import hashlib
 import platform
 import secrets
 import socket
@@ -51,3 +52,15 @@ def run_name(model_target: str, overrides: Sequence[str]) -> str:
     if len(shown) > MAX_NAME_OVERRIDES:
         shown = shown[: MAX_NAME_OVERRIDES - 3] + "..."
     return " ".join(part for part in (model, shown, secrets.token_hex(2)) if part)
+
+
+def code_version(cwd: Path | None = None) -> str:
+    """A digest of the code a run executes: this package's version and source files, and the working tree's commit
+    and uncommitted changes (a user's own models and data live there), so an edit anywhere changes it."""
+    cwd = cwd or Path.cwd()
+    digest = hashlib.sha256(sweepwise.__version__.encode())
+    for source in sorted(Path(sweepwise.__file__).parent.rglob("*.py")):
+        digest.update(source.read_bytes())
+    for state in (_git(["rev-parse", "HEAD"], cwd), _git(["diff", "HEAD"], cwd)):
+        digest.update((state or "").encode())
+    return digest.hexdigest()[:16]

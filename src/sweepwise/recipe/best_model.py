@@ -1,0 +1,33 @@
+"""The best trial of a sweep as an MLflow PyTorch model on the sweep's parent run, ready to register."""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import torch
+
+from sweepwise import configure
+from sweepwise.recipe.trial_models import trial_config, trial_model
+from sweepwise.study.trials import trial_folder
+from sweepwise.tracking.model_export import LoggedModel, log_pytorch_model
+
+EXAMPLE_SIZE = 2  # validation inputs kept as the model's input example
+
+
+@dataclass(frozen=True)
+class BestModel:
+    trial: int
+    logged: LoggedModel
+    seconds: float
+
+
+def log_best_model(study: optuna.Study, sweep_dir: Path, uri: str, run_id: str) -> BestModel:
+    """Rebuild the best trial's model from its folder (config, best checkpoint) and log it on run `run_id`."""
+    started = time.perf_counter()
+    best = study.best_trial
+    folder = trial_folder(study, best, sweep_dir)
+    data = configure.build(trial_config(folder).data, "data").to(torch.device("cpu"))
+    example = next(iter(data.val_batches(EXAMPLE_SIZE)))[0]
+    logged = log_pytorch_model(uri, run_id, trial_model(folder, data), example)
+    return BestModel(best.number, logged, time.perf_counter() - started)

@@ -1,0 +1,21 @@
+"""Where a trial's work lives: an interrupted trial's continuations run in the folder of the trial they continue."""
+
+from pathlib import Path
+
+import optuna
+
+from sweepwise.study.records import CONTINUES_ATTR
+
+
+def first_of_its_work(trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]) -> int:
+    """The number of the trial whose folder holds this trial's work: its own, or the first of the interrupted
+    trials it continues (a continuation may itself be continued)."""
+    number = trial.number
+    while CONTINUES_ATTR in trials[number].user_attrs:
+        number = int(trials[number].user_attrs[CONTINUES_ATTR])
+    return number
+
+
+def trial_folder(study: optuna.Study, trial: optuna.trial.FrozenTrial, sweep_dir: Path) -> Path:
+    """The folder of a trial's config, checkpoints and log in the sweep's folder."""
+    return sweep_dir / str(first_of_its_work(trial, study.get_trials(deepcopy=False)))
