@@ -30,7 +30,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             cfg = compose_config([f"output_dir={folder}", *overrides])
             started = time.perf_counter()
-            results, _ = run_preflight(cfg, Path(folder))
+            results = run_preflight(cfg, Path(folder)).results
             seconds.append(time.perf_counter() - started)
         counts = {status: sum(r.status == status for r in results) for status in sorted({r.status for r in results})}
         print(f"repeat {repeat + 1}: {seconds[-1]:.1f} s, {counts}")

@@ -14,7 +14,7 @@ from sweep_helpers import load_study
 
 from sweepwise import configure
 from sweepwise.recipe.preflight import run_preflight
-from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS
+from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN
 from sweepwise.recipe.trial_models import trial_config, trial_model
 
 SMALL = ["model=mlp", "model.width=64", "trainer.epochs=5"]
@@ -25,14 +25,15 @@ def build_data(cfg):
 
 
 def statuses(overrides: list[str], folder: Path) -> dict[str, str]:
-    results, files = run_preflight(compose_config([*SMALL, *overrides]), folder)
+    report = run_preflight(compose_config([*SMALL, *overrides]), folder)
+    results, files = report.results, report.files
     assert {path.name for path in files} >= {"preflight.json", "preflight.md", "learning_rate_schedule.png"}
     return {result.name: result.status for result in results}
 
 
 def test_a_correct_pipeline_passes_every_check(tmp_path: Path):
-    found = statuses([], tmp_path)
-    assert len(found) == 12
+    found = statuses(["trainer.epochs=10"], tmp_path)  # long enough to learn what the checks learned
+    assert len(found) == 21
     assert {name for name, status in found.items() if status != PASS} == {"final-layer bias from priors"}
     assert found["final-layer bias from priors"] == NOT_APPLICABLE
     report = json.loads((tmp_path / "preflight.json").read_text())
@@ -41,7 +42,7 @@ def test_a_correct_pipeline_passes_every_check(tmp_path: Path):
 
 
 def test_the_default_convnet_passes_with_the_output_bias_from_the_priors(tmp_path: Path):
-    results, _ = run_preflight(compose_config(["recipe.init_bias=true"]), tmp_path)
+    results = run_preflight(compose_config(["recipe.init_bias=true"]), tmp_path).results
     assert {result.name: result.status for result in results if result.status != PASS} == {}
 
 
@@ -63,6 +64,19 @@ def test_the_default_convnet_passes_with_the_output_bias_from_the_priors(tmp_pat
             ["model._target_=planted_bugs.OverconfidentInitModel", "recipe.init_bias=true"],
             {"final-layer bias from priors"},
         ),
+        (["data._target_=planted_bugs.shifted_val_label_digits"], {"train and validation agree"}),
+        (["data._target_=planted_bugs.augmented_val_digits"], {"evaluation is deterministic"}),
+        (["model._target_=planted_bugs.DropoutAlwaysOnModel"], {"evaluation is deterministic"}),
+        (["model._target_=planted_bugs.BatchNormStuckInTrainingModel"], {"per-sample loop = batched forward"}),
+        (["model._target_=planted_bugs.HiddenLayerModel"], {"gradient flow"}),
+        (["model._target_=planted_bugs.DetachedBranchModel"], {"gradient flow"}),
+        (
+            ["model._target_=planted_bugs.SummedLossScaleModel", "optimizer=sgd", "optimizer.lr=0.1"],
+            {"training loss decreases"},
+        ),
+        (["model._target_=planted_bugs.NanAfterStepsModel"], {"loss stays finite"}),
+        (["data._target_=planted_bugs.sorted_digits"], {"batches mix classes"}),
+        (["data._target_=planted_bugs.leaky_split_digits"], {"train/validation overlap"}),
     ],
     ids=[
         "reshape-mixes-batch",
@@ -77,6 +91,16 @@ def test_the_default_convnet_passes_with_the_output_bias_from_the_priors(tmp_pat
         "val-drops-last-batch",
         "lr-zero-in-first-epoch",
         "bias-from-priors-drowned-by-weights",
+        "val-labels-shifted-by-one",
+        "augmentation-on-validation",
+        "dropout-on-at-evaluation",
+        "batch-norm-training-at-evaluation",
+        "layer-missing-from-optimiser",
+        "detach-cuts-the-network",
+        "sum-reduction-with-mean-lr",
+        "nan-after-some-steps",
+        "data-never-shuffled",
+        "duplicates-across-split",
     ],
 )
 def test_a_planted_bug_fails_its_check(planted: list[str], caught_by: set[str], tmp_path: Path):
@@ -84,6 +108,27 @@ def test_a_planted_bug_fails_its_check(planted: list[str], caught_by: set[str], 
     assert {found[name] for name in caught_by} == {FAIL}, found
     meaning = (tmp_path / "preflight.md").read_text()
     assert all(f"**{name}** (FAIL)" in meaning for name in caught_by)
+
+
+@pytest.mark.parametrize(
+    "slow",
+    [["optimizer.lr=3e-5"], ["model=convnet", "model.width=8", "optimizer.lr=1e-4"]],
+    ids=["mlp-at-a-tenth-of-its-rate", "narrow-convnet-at-a-low-rate"],
+)
+def test_a_correct_but_slow_pipeline_is_warned_not_failed(slow: list[str], tmp_path: Path):
+    found = statuses([*slow, "trainer.epochs=10"], tmp_path)
+    assert FAIL not in found.values(), found
+    assert found["overfit one batch"] == WARN and found["training loss decreases"] == WARN
+    assert found["learning-rate range test"] == WARN  # far below where the loss falls fastest
+    measured = {entry["name"]: entry["measured"] for entry in json.loads((tmp_path / "preflight.json").read_text())}
+    assert "suggested: optimizer.lr=tag(log, interval(" in measured["learning-rate range test"]
+    assert (tmp_path / "lr_range_test.png").is_file()
+
+
+def test_a_planned_run_shorter_than_the_checks_needed_is_warned(tmp_path: Path):
+    found = statuses(["trainer.epochs=1"], tmp_path)
+    assert found["planned run long enough"] == WARN
+    assert FAIL not in found.values(), found
 
 
 @pytest.mark.slow
@@ -119,7 +164,7 @@ def test_preflight_alone_exits_non_zero_on_a_fail_and_logs_a_run(tmp_path: Path)
     markdown = (folder / "preflight.md").read_text()
     # every check is one row of four cells, whatever its text holds (`|mean|`, `|gradient|`)
     rows = [line for line in markdown.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) == 12 and all(line.replace("\\|", "").count("|") == 5 for line in rows)
+    assert len(rows) == 16 and all(line.replace("\\|", "").count("|") == 5 for line in rows)
     client = mlflow_client(tmp_path)
     runs = client.search_runs([client.get_experiment_by_name("sweepwise").experiment_id])
     assert sorted(run.data.tags["preflight.status"] for run in runs) == [FAIL, PASS]

@@ -104,3 +104,116 @@ def drop_last_val_digits(val_fraction: float = 0.2, split_seed: int = 0, augment
     data = load_digits(val_fraction, split_seed, augment)
     data.__class__ = _DropLast
     return data
+
+
+def shifted_val_label_digits(val_fraction: float = 0.2, split_seed: int = 0, augment: dict | None = None) -> TensorData:
+    """Digits whose validation labels are off by one class against the training labels."""
+    data = load_digits(val_fraction, split_seed, augment)
+    data.val_y = (data.val_y + 1) % data.num_classes
+    return data
+
+
+class _AugmentedValidation(TensorData):
+    def val_batches(self, batch_size: int) -> Iterator[Batch]:
+        for inputs, labels in super().val_batches(batch_size):
+            yield inputs + 0.3 * torch.randn_like(inputs), labels  # the training augmentation, on validation
+
+
+def augmented_val_digits(val_fraction: float = 0.2, split_seed: int = 0, augment: dict | None = None) -> TensorData:
+    """Digits whose validation batches get the training set's noise augmentation."""
+    data = load_digits(val_fraction, split_seed, augment)
+    data.__class__ = _AugmentedValidation
+    return data
+
+
+class _SortedByClass(TensorData):
+    def _train_batches(self, batch_size: int, epoch: int, seed: int) -> Iterator[Batch]:
+        order = torch.argsort(self.train_y, stable=True)  # never shuffled: one class after another
+        for start in range(0, self.steps_per_epoch(batch_size) * batch_size, batch_size):
+            index = order[start : start + batch_size]
+            yield self.train_x[index], self.train_y[index]
+
+
+def sorted_digits(val_fraction: float = 0.2, split_seed: int = 0, augment: dict | None = None) -> TensorData:
+    """Digits fed in class order, never shuffled."""
+    data = load_digits(val_fraction, split_seed, augment)
+    data.__class__ = _SortedByClass
+    return data
+
+
+def leaky_split_digits(
+    val_fraction: float = 0.2, split_seed: int = 0, augment: dict | None = None, leaked: float = 0.3
+) -> TensorData:
+    """Digits whose validation set repeats training samples (a share `leaked` of it)."""
+    data = load_digits(val_fraction, split_seed, augment)
+    count = int(leaked * data.num_val)
+    data.val_x[:count], data.val_y[:count] = data.train_x[:count], data.train_y[:count]
+    return data
+
+
+class _Mlp(_Hidden):
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.hidden(inputs.flatten(1))))
+
+
+class DropoutAlwaysOnModel(_Mlp):
+    """Applies dropout with `training=True` hard-coded: still active in evaluation mode."""
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.out(F.dropout(torch.relu(self.hidden(inputs.flatten(1))), 0.3, training=True))
+
+
+class BatchNormStuckInTrainingModel(_Mlp):
+    """Its batch norm ignores `eval()`: validation samples are normalised with their batch's statistics."""
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, width: int = 64, **_: object) -> None:
+        super().__init__(input_shape, num_classes, width)
+        self.norm = nn.BatchNorm1d(width)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        hidden = F.batch_norm(
+            self.hidden(inputs.flatten(1)), None, None, self.norm.weight, self.norm.bias, training=True
+        )
+        return self.out(torch.relu(hidden))
+
+
+class HiddenLayerModel(_Mlp):
+    """Keeps a second layer in a plain list: it gets gradients, but `parameters()` (so the optimiser) misses it."""
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, width: int = 64, **_: object) -> None:
+        super().__init__(input_shape, num_classes, width)
+        self.hidden_layers = [nn.Linear(width, width)]
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        hidden = torch.relu(self.hidden(inputs.flatten(1)))
+        return self.out(torch.relu(self.hidden_layers[0](hidden)))
+
+
+class DetachedBranchModel(_Mlp):
+    """Detaches its hidden layer's output: the first layer never receives a gradient."""
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.out(torch.relu(self.hidden(inputs.flatten(1))).detach())
+
+
+class SummedLossScaleModel(_Mlp):
+    """Scales its gradients by the batch size (as `reduction="sum"` would) at unchanged outputs: a learning rate
+    meant for the mean is then far too large."""
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        logits = self.out(torch.relu(self.hidden(inputs.flatten(1))))
+        return logits + (len(inputs) - 1) * (logits - logits.detach())
+
+
+class NanAfterStepsModel(_Mlp):
+    """Produces NaN once it has run 30 training forward passes (a log of 0 reached mid-training)."""
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, width: int = 64, **_: object) -> None:
+        super().__init__(input_shape, num_classes, width)
+        self.calls = 0
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        logits = self.out(torch.relu(self.hidden(inputs.flatten(1))))
+        if self.training:
+            self.calls += 1
+        return logits * float("nan") if self.calls > 30 else logits

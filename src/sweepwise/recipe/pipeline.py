@@ -4,6 +4,7 @@ The checks train with the project's own `Trainer` for a few steps (no checkpoint
 exercise is what a real run does: the same data order, schedule, loss and evaluation.
 """
 
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -21,7 +22,7 @@ from sweepwise.data import DataModule
 from sweepwise.data.module import Batch
 from sweepwise.schedules import Constant
 from sweepwise.training.bias_init import class_priors, init_final_bias
-from sweepwise.training.loop import Trainer, TrainState, planned_steps
+from sweepwise.training.loop import StepRecorder, Trainer, TrainState, planned_steps
 from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
 from sweepwise.training.settings import EarlyStopping, TrainerSettings
 
@@ -98,13 +99,34 @@ class Pipeline:
             init_final_bias(model, class_priors(self.data, self.settings.batch_size))
         return model
 
-    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
-        optimizer: torch.optim.Optimizer = configure.build(self.cfg.optimizer, "optimizer")(model.parameters())
+    @property
+    def learning_rate(self) -> float | None:
+        """The configured learning rate (None for an optimiser config without `lr`)."""
+        lr = OmegaConf.select(self.cfg, "optimizer.lr", default=None)
+        return float(lr) if lr is not None else None
+
+    def optimizer(self, model: nn.Module, lr: float | None = None) -> torch.optim.Optimizer:
+        """The configured optimiser over `model`'s parameters, at learning rate `lr` when given."""
+        extra = {"lr": lr} if lr is not None else {}
+        optimizer: torch.optim.Optimizer = configure.build(self.cfg.optimizer, "optimizer", **extra)(model.parameters())
         return optimizer
 
-    def train(self, steps: int, seed: int, data: DataModule | ZeroedInputs | None = None) -> TrainState:
-        """Train a fresh model for `steps` optimiser steps with the real loop; returns its state (and history)."""
-        model = self.model(seed)
+    def batches(self, seed: int) -> Iterator[Batch]:
+        """Training batches as the loop draws them, epoch after epoch, without end."""
+        for epoch in itertools.count(1):
+            yield from self.data.train_batches(self.settings.batch_size, epoch, seed)
+
+    def train(
+        self,
+        steps: int,
+        seed: int,
+        data: DataModule | ZeroedInputs | None = None,
+        recorder: StepRecorder | None = None,
+        model: nn.Module | None = None,
+    ) -> TrainState:
+        """Train `model` (by default a fresh one) for `steps` optimiser steps with the real loop; returns its state
+        (and history)."""
+        model = model if model is not None else self.model(seed)
         settings = replace(
             self.settings, max_steps=steps, seed=seed, checkpoint_dir=None, early_stopping=EarlyStopping()
         )
@@ -117,6 +139,7 @@ class Pipeline:
             configure.objective(self.cfg),
             self.autocast,
             SilentProgress(),
+            recorder=recorder,
         )
         return trainer.fit()
 

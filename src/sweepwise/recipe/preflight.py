@@ -10,7 +10,8 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -18,8 +19,15 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, RunTag
 from omegaconf import DictConfig, OmegaConf
 
-from sweepwise.errors import SweepwiseError, first_line
-from sweepwise.recipe import model_checks, training_checks
+from sweepwise.errors import SweepwiseError, TrainingDiverged, first_line
+from sweepwise.recipe import (
+    budget_checks,
+    data_checks,
+    gradient_checks,
+    learning_rate_checks,
+    model_checks,
+    training_checks,
+)
 from sweepwise.recipe.pipeline import Pipeline
 from sweepwise.recipe.report import (
     FAIL,
@@ -35,43 +43,79 @@ from sweepwise.tracking.provenance import code_version
 
 # where the checks write and how they print: not what they check
 FINGERPRINT_IGNORES = ("output_dir", "tracking", "task", "recipe.preflight", "trainer.progress")
+# checks that return (result, file): a crash is (FAIL, None)
+FILE_CHECKS = (
+    model_checks.batch_entering_the_model,
+    training_checks.schedule_over_planned_steps,
+    learning_rate_checks.lr_range_test,
+)
 
 
-def run_preflight(cfg: DictConfig, folder: Path) -> tuple[list[CheckResult], list[Path]]:
-    """Run every check on `cfg` and write the reports and plots to `folder`; (results, files)."""
+@dataclass(frozen=True)
+class PreflightReport:
+    results: list[CheckResult]
+    files: list[Path]  # the reports, the config checked and the plots
+    seconds_per_step: float | None  # a step of the config's real training (None when its runs crashed)
+    planned_steps: int  # the config's planned optimiser steps
+
+
+def run_preflight(cfg: DictConfig, folder: Path) -> PreflightReport:
+    """Run every check on `cfg` and write the reports and plots to `folder`."""
     started = time.perf_counter()
     pipeline = Pipeline.build(cfg)
     seed = pipeline.settings.seed
     budget_steps = int(OmegaConf.select(cfg, "recipe.budget_steps", default=150))
     overfit_samples = int(OmegaConf.select(cfg, "recipe.overfit_samples", default=16))
     overfit_steps = int(OmegaConf.select(cfg, "recipe.overfit_steps", default=500))
+    range_steps = int(OmegaConf.select(cfg, "recipe.lr_range_steps", default=200))
     batch_check, grid = guarded(
         "batch entering the model", model_checks.batch_entering_the_model, pipeline, seed, folder
     )
     schedule_check, schedule_plot = guarded(
         "learning-rate schedule", training_checks.schedule_over_planned_steps, pipeline, folder
     )
-    trained = trained_checks(pipeline, seed, budget_steps)
+    range_check, range_plot = guarded(
+        "learning-rate range test", learning_rate_checks.lr_range_test, pipeline, seed, range_steps, folder
+    )
+    runs = guarded("the short training runs", budget_checks.budget_runs, pipeline, seed, budget_steps)
+    trained = trained_checks(pipeline, runs)
     results = [
         guarded("seed reproducibility", training_checks.seed_reproducibility, pipeline, seed),
         guarded("whole-set evaluation", training_checks.whole_set_evaluation, pipeline, seed),
         guarded("loss at init", model_checks.loss_at_init, pipeline, seed),
         guarded("final-layer bias from priors", model_checks.final_bias_from_priors, pipeline, seed),
+        trained["loss stays finite"],
         trained["dumb baselines"],
         trained["input-independent baseline"],
-        guarded("overfit one batch", training_checks.overfit_one_batch, pipeline, seed, overfit_samples, overfit_steps),
+        trained["train and validation agree"],
+        guarded(
+            "overfit one batch",
+            learning_rate_checks.overfit_one_batch,
+            pipeline,
+            seed,
+            overfit_samples,
+            overfit_steps,
+        ),
         trained["training loss decreases"],
+        range_check,
         batch_check,
         guarded("batch independence (backprop)", model_checks.batch_independence, pipeline, seed),
         guarded("per-sample loop = batched forward", model_checks.per_sample_equals_batched, pipeline, seed),
+        guarded("evaluation is deterministic", data_checks.deterministic_evaluation, pipeline, seed),
+        guarded("gradient flow", gradient_checks.gradient_flow, pipeline, seed),
+        guarded("train/validation overlap", data_checks.split_overlap, pipeline, seed),
+        guarded("batches mix classes", data_checks.batches_mix_classes, pipeline, seed),
         schedule_check,
+        trained["planned run long enough"],
+        trained["step time and memory"],
     ]
     print_table(results, title=f"preflight ({time.perf_counter() - started:.1f} s, regularisation off)")
     config_file = folder / "preflight_config.yaml"
     config_file.write_text(OmegaConf.to_yaml(pipeline.cfg))
-    plots = [path for path in (schedule_plot, grid) if path is not None]
+    plots = [path for path in (schedule_plot, grid, range_plot) if path is not None]
     files = [*write_reports(results, folder), config_file, *plots]
-    return results, files
+    seconds = runs.seconds_per_step if isinstance(runs, budget_checks.BudgetRuns) else None
+    return PreflightReport(results, files, seconds, pipeline.planned_steps)
 
 
 def preflight_fingerprint(cfg: DictConfig) -> str:
@@ -87,18 +131,20 @@ def preflight_fingerprint(cfg: DictConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def trained_checks(pipeline: Pipeline, seed: int, steps: int) -> dict[str, CheckResult]:
-    """The checks built on the two short training runs (real and zeroed inputs); all fail if the runs crash."""
-    names = ("dumb baselines", "input-independent baseline", "training loss decreases")
-    runs = guarded("the short training runs", training_checks.budget_runs, pipeline, seed, steps)
-    if isinstance(runs, CheckResult):
-        return {name: replace(runs, name=name) for name in names}
-    real, zeroed, start_loss = runs
-    return {
-        "dumb baselines": guarded(names[0], training_checks.dumb_baselines, pipeline, real, steps),
-        "input-independent baseline": training_checks.input_independent_baseline(real, zeroed, steps),
-        "training loss decreases": training_checks.decreasing_loss(real, start_loss, steps),
+def trained_checks(pipeline: Pipeline, runs: budget_checks.BudgetRuns | CheckResult) -> dict[str, CheckResult]:
+    """The checks built on the two short training runs (real and zeroed inputs); all fail if the runs crashed."""
+    checks: dict[str, Callable[..., CheckResult]] = {
+        "loss stays finite": budget_checks.finite_loss,
+        "dumb baselines": partial(budget_checks.dumb_baselines, pipeline),
+        "input-independent baseline": budget_checks.input_independent_baseline,
+        "train and validation agree": budget_checks.train_validation_agree,
+        "training loss decreases": budget_checks.decreasing_loss,
+        "planned run long enough": partial(budget_checks.planned_budget, pipeline),
+        "step time and memory": partial(budget_checks.step_cost, pipeline),
     }
+    if isinstance(runs, CheckResult):
+        return {name: replace(runs, name=name) for name in checks}
+    return {name: guarded(name, check, runs) for name, check in checks.items()}
 
 
 def guarded(name: str, check: Callable[..., Any], *args: Any) -> Any:
@@ -106,12 +152,17 @@ def guarded(name: str, check: Callable[..., Any], *args: Any) -> Any:
     None as the file)."""
     try:
         return check(*args)
-    except SweepwiseError:
-        raise  # a config error: not the pipeline's behaviour
+    except SweepwiseError as error:
+        if not isinstance(error, TrainingDiverged):
+            raise  # a config error: not the pipeline's behaviour
+        return _failed(name, check, error)
     except Exception as error:
-        failed = CheckResult(name, FAIL, f"raised {type(error).__name__}: {first_line(error)}", "runs", str(error))
-        returns_file = check in (model_checks.batch_entering_the_model, training_checks.schedule_over_planned_steps)
-        return (failed, None) if returns_file else failed
+        return _failed(name, check, error)
+
+
+def _failed(name: str, check: Callable[..., Any], error: Exception) -> Any:
+    failed = CheckResult(name, FAIL, f"raised {type(error).__name__}: {first_line(error)}", "runs", str(error))
+    return (failed, None) if check in FILE_CHECKS else failed
 
 
 def log_preflight(client: MlflowClient, run_id: str, results: Sequence[CheckResult], files: Sequence[Path]) -> None:
@@ -134,7 +185,8 @@ def run_standalone(cfg: DictConfig) -> int:
     preflight_mode(cfg)  # a bad mode is an error here too, though only sweeps act on it
     started = now_ms()
     folder = Path(cfg.output_dir) / "preflight"
-    results, files = run_preflight(cfg, folder)
+    report = run_preflight(cfg, folder)
+    results, files = report.results, report.files
     run = MlflowRun.start(
         uri=resolve_tracking_uri(cfg.tracking.uri),
         experiment=cfg.tracking.experiment,

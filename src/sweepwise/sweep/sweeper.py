@@ -162,7 +162,8 @@ class Sweep:
 
         base = task_part(self.config)
         OmegaConf.update(base, "output_dir", str(plan.sweep_dir / "preflight"))
-        return SweepPreflight.run(base, plan.sweep_dir / "preflight", existing)
+        settings = plan.settings
+        return SweepPreflight.run(base, plan.sweep_dir / "preflight", existing, settings.n_trials, settings.n_jobs)
 
     def _ensemble(self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker) -> None:
         """The best `recipe.ensemble_top_k` trials alone and averaged, on the parent run."""

@@ -1,0 +1,279 @@
+"""Checks built on two short training runs with the real loop (real inputs, then zeroed ones): the loss stays
+finite and falls, the model beats dumb baselines and its own input-free twin, what a step costs, and whether the
+planned run is long enough to learn what these runs learned.
+
+"Slow" and "broken" are told apart by the zeroed-input run: a model whose loss falls less than asked but which
+clearly beats its input-free twin learns from its inputs, slowly (a WARN); one that does not is a FAIL."""
+
+import math
+import resource
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sweepwise.data.module import Batch
+from sweepwise.errors import TrainingDiverged
+from sweepwise.recipe.pipeline import Pipeline, ZeroedInputs
+from sweepwise.recipe.report import FAIL, PASS, WARN, CheckResult, verdict
+
+LOSS_DROP = 0.5  # the training loss should fall below half its value at init within the budget
+SMOOTHING = 10  # steps averaged when finding where the loss first halved
+TRAIN_LEARNED = 0.2  # training accuracy this far above the majority class shows the model learned something
+
+
+@dataclass
+class StepLosses:
+    """A step recorder (see `training.loop.StepRecorder`) keeping every step's loss."""
+
+    every: int = 1
+    losses: list[float] = field(default_factory=list)
+
+    def record_step(self, step: int, loss: torch.Tensor, lr: float) -> None:
+        self.losses.append(float(loss))
+
+    def pending(self) -> list[tuple[int, float, float]]:
+        return []
+
+    def restore(self, pending: list[tuple[int, float, float]]) -> None:
+        """Nothing to restore: these runs never resume."""
+
+
+@dataclass(frozen=True)
+class BudgetRuns:
+    steps: int
+    start_loss: float  # on the first training batch, before any step
+    losses: list[float]  # the real run's loss at every step it took
+    real: dict[str, float] | None  # the real run's final metrics; None when it diverged
+    zeroed: dict[str, float]
+    seconds_per_step: float  # the real run's, its evaluations included
+    peak_rss_mb: float
+    cuda_peak_mb: float | None
+    train_acc: float  # the trained model's accuracy on training samples, in evaluation mode
+    majority: tuple[float, float]  # the most frequent training class's share of (training, validation) samples
+
+    @property
+    def diverged_at(self) -> int | None:
+        """The first step whose loss was not finite (the last step taken, when the epoch's mean caught it)."""
+        if self.real is not None:
+            return None
+        bad = [step for step, loss in enumerate(self.losses, 1) if not math.isfinite(loss)]
+        return bad[0] if bad else len(self.losses)
+
+
+def budget_runs(pipeline: Pipeline, seed: int, steps: int) -> BudgetRuns:
+    """Train `steps` steps on the real inputs (timed, every loss recorded), then on zeroed inputs."""
+    model = pipeline.model(seed)
+    inputs, labels = pipeline.first_batch(pipeline.settings.batch_size, seed)
+    with torch.no_grad():
+        start_loss = float(F.cross_entropy(model(inputs).float(), labels))
+    cuda = pipeline.device.type == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(pipeline.device)
+    recorder = StepLosses()
+    started = time.perf_counter()
+    try:
+        real: dict[str, float] | None = {**pipeline.train(steps, seed, recorder=recorder, model=model).history[-1]}
+    except TrainingDiverged:
+        real = None
+    seconds = (time.perf_counter() - started) / max(1, len(recorder.losses))
+    cuda_peak = torch.cuda.max_memory_allocated(pipeline.device) / 2**20 if cuda else None
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    train_acc, majority = _fit_and_majority(pipeline, model, seed)
+    zeroed = pipeline.train(steps, seed, ZeroedInputs(pipeline.data)).history[-1]
+    return BudgetRuns(
+        steps, start_loss, recorder.losses, real, {**zeroed}, seconds, peak_rss, cuda_peak, train_acc, majority
+    )
+
+
+def _fit_and_majority(pipeline: Pipeline, model: nn.Module, seed: int) -> tuple[float, tuple[float, float]]:
+    """(the model's accuracy on the first epoch's training samples, in evaluation mode; the most frequent
+    training class's share of the training and the validation samples)."""
+    size = pipeline.settings.eval_batch_size
+    model.eval()
+    right, train_labels = 0, []
+    with torch.no_grad():
+        for inputs, labels in pipeline.data.train_batches(size, 1, seed):
+            right += int((model(inputs).argmax(dim=1) == labels).sum())
+            train_labels.append(labels.cpu())
+    model.train()
+    train_y = torch.cat(train_labels)
+    val_y = torch.cat([labels.cpu() for _, labels in pipeline.data.val_batches(size)])
+    majority = int(torch.bincount(train_y).argmax())
+    shares = (float((train_y == majority).float().mean()), float((val_y == majority).float().mean()))
+    return right / len(train_y), shares
+
+
+def _diverged(name: str, runs: BudgetRuns) -> CheckResult:
+    return CheckResult(
+        name, FAIL, f"training diverged at step {runs.diverged_at}", "a finite training run", "see loss stays finite"
+    )
+
+
+def finite_loss(runs: BudgetRuns) -> CheckResult:
+    if runs.real is None:
+        return CheckResult(
+            "loss stays finite",
+            FAIL,
+            f"the loss became {runs.losses[-1]} at step {runs.diverged_at} of {runs.steps}",
+            "finite at every step",
+            "the loss blew up: a learning rate far too high for the loss's scale (e.g. reduction='sum' with a rate "
+            "meant for the mean), a log or division of 0 in the model, or non-finite inputs",
+            value=float(runs.diverged_at or 0),
+        )
+    return CheckResult(
+        "loss stays finite",
+        PASS,
+        f"finite over {len(runs.losses)} steps (largest {max(runs.losses):.4g})",
+        "finite at every step",
+        value=0.0,
+    )
+
+
+def _learns_from_inputs(real: dict[str, float], zeroed: dict[str, float]) -> bool:
+    """Clearly (3 SE) better on validation than the same budget with inputs zeroed."""
+    return real["val/acc"] - zeroed["val/acc"] > 3 * _difference_se(real, zeroed)
+
+
+def decreasing_loss(runs: BudgetRuns) -> CheckResult:
+    """The loss halves within the budget (PASS); falls less but the model clearly beats its input-free twin
+    (WARN: slow, not broken); otherwise FAIL."""
+    name = "training loss decreases"
+    if runs.real is None:
+        return _diverged(name, runs)
+    end, zeroed_end = runs.real["train/loss"], runs.zeroed["train/loss"]
+    halved = end <= LOSS_DROP * runs.start_loss
+    slow = end < runs.start_loss and _learns_from_inputs(runs.real, runs.zeroed)
+    return CheckResult(
+        name,
+        PASS if halved else (WARN if slow else FAIL),
+        f"{runs.start_loss:.4f} at init -> {end:.4f} after {runs.steps} steps (inputs zeroed: {zeroed_end:.4f})",
+        f"<= {LOSS_DROP:.0%} of its start; less, while clearly beating the zeroed-input run, is slow (WARN)",
+        "the model learns slowly: a higher learning rate (see the range test) or a longer budget"
+        if slow and not halved
+        else "the model does not learn: labels do not match inputs, the learning rate is far off, or the gradient "
+        "does not reach the weights",
+        value=end / runs.start_loss,
+    )
+
+
+def train_validation_agree(runs: BudgetRuns) -> CheckResult:
+    """A model that clearly learned its training samples must do better than the majority class on validation:
+    when it does not, the two sets do not pair inputs and labels alike."""
+    name = "train and validation agree"
+    if runs.real is None:
+        return _diverged(name, runs)
+    train_majority, val_majority = runs.majority
+    val_acc, margin = runs.real["val/acc"], 2 * runs.real["val/acc_se"]
+    learned = runs.train_acc > train_majority + TRAIN_LEARNED
+    return CheckResult(
+        name,
+        FAIL if learned and val_acc <= val_majority + margin else PASS,
+        f"training samples {runs.train_acc:.4f} (majority {train_majority:.4f}), validation {val_acc:.4f} "
+        f"(majority {val_majority:.4f}) after {runs.steps} steps",
+        f"validation > majority + 2 SE once training is {TRAIN_LEARNED:.0%} above its majority",
+        "what is learned on the training set does not carry to validation: the validation labels are shifted or "
+        "mapped otherwise, or the validation inputs are prepared differently (another normalisation, transform)",
+        value=val_acc - val_majority,
+    )
+
+
+def _difference_se(first: dict[str, float], second: dict[str, float]) -> float:
+    return math.sqrt(first["val/acc_se"] ** 2 + second["val/acc_se"] ** 2)
+
+
+def input_independent_baseline(runs: BudgetRuns) -> CheckResult:
+    """The same budget with inputs zeroed must do clearly worse on validation than with the real inputs."""
+    name = "input-independent baseline"
+    if runs.real is None:
+        return _diverged(name, runs)
+    real, zeroed = runs.real, runs.zeroed
+    margin = 3 * _difference_se(real, zeroed)
+    return CheckResult(
+        name,
+        verdict(_learns_from_inputs(real, zeroed)),
+        f"val/acc {real['val/acc']:.4f} with inputs, {zeroed['val/acc']:.4f} with zeros ({runs.steps} steps)",
+        f"real - zeroed > 3 SE ({margin:.4f})",
+        "the model learns nothing from its inputs: it ignores them, or the labels are shuffled against them",
+        value=real["val/acc"] - zeroed["val/acc"],
+    )
+
+
+def dumb_baselines(pipeline: Pipeline, runs: BudgetRuns) -> CheckResult:
+    """Majority class and a linear model on the same split, beside the model after the budget, which must beat
+    the majority class."""
+    name = "dumb baselines"
+    if runs.real is None:
+        return _diverged(name, runs)
+    train_x, train_y = _arrays(pipeline.data.train_batches(pipeline.settings.batch_size, 1, 0))
+    val_x, val_y = _arrays(pipeline.data.val_batches(pipeline.settings.eval_batch_size))
+    majority = float((val_y == np.bincount(train_y).argmax()).mean())
+    linear = _linear_accuracy(train_x, train_y, val_x, val_y)
+    accuracy, margin = runs.real["val/acc"], 2 * runs.real["val/acc_se"]
+    return CheckResult(
+        name,
+        verdict(accuracy > majority + margin),
+        f"model {accuracy:.4f} after {runs.steps} steps; majority class {majority:.4f}; linear {linear:.4f}",
+        f"model > majority class + 2 SE ({margin:.4f})",
+        "the model is no better than always answering the most frequent class",
+        value=accuracy - majority,
+    )
+
+
+def _arrays(batches: Iterable[Batch]) -> tuple[np.ndarray, np.ndarray]:
+    inputs, labels = zip(*((x.float().flatten(1).cpu().numpy(), y.cpu().numpy()) for x, y in batches), strict=True)
+    return np.concatenate(inputs), np.concatenate(labels)
+
+
+def _linear_accuracy(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray) -> float:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=300)
+    model.fit(train_x, train_y)
+    return float(model.score(val_x, val_y))
+
+
+def step_cost(pipeline: Pipeline, runs: BudgetRuns) -> CheckResult:
+    """What a step of the real run cost (its evaluations included) and the memory it peaked at, with the planned
+    run's time at that rate: the figures behind a sweep's cost estimate."""
+    planned = pipeline.planned_steps
+    memory = f"peak memory {runs.peak_rss_mb:.0f} MB (process RSS)"
+    if runs.cuda_peak_mb is not None:
+        memory += f", CUDA {runs.cuda_peak_mb:.0f} MB allocated"
+    return CheckResult(
+        "step time and memory",
+        PASS,
+        f"{runs.seconds_per_step * 1000:.1f} ms per step at batch {pipeline.settings.batch_size}; {memory}; the "
+        f"planned run's {planned} steps: ~{planned * runs.seconds_per_step:.0f} s",
+        "measured, for the sweep's cost estimate",
+        value=runs.seconds_per_step,
+    )
+
+
+def steps_to_halve(runs: BudgetRuns) -> int | None:
+    """The first step at which the loss, averaged over the last `SMOOTHING` steps, was at most half its start."""
+    losses = np.asarray(runs.losses, dtype=float)
+    if len(losses) < SMOOTHING:
+        return None
+    averaged = np.convolve(losses, np.ones(SMOOTHING) / SMOOTHING, mode="valid")
+    halved = np.flatnonzero(averaged <= LOSS_DROP * runs.start_loss)
+    return int(halved[0]) + SMOOTHING if halved.size else None
+
+
+def planned_budget(pipeline: Pipeline, runs: BudgetRuns) -> CheckResult:
+    """A planned run shorter than what these checks needed to show learning will show little: a WARN."""
+    planned, needed = pipeline.planned_steps, steps_to_halve(runs) or runs.steps
+    return CheckResult(
+        "planned run long enough",
+        PASS if planned >= needed else WARN,
+        f"the planned run has {planned} optimiser steps; the checks' loss halved after {needed}"
+        if steps_to_halve(runs)
+        else f"the planned run has {planned} optimiser steps; the checks trained {needed}",
+        "at least as many steps as the checks needed",
+        "the planned run is too short to learn what the checks learned: more epochs, a smaller batch or more data",
+        value=float(planned),
+    )

@@ -1,0 +1,172 @@
+"""Checks that search learning rates, so that a model that is merely slow at the configured rate is not called
+broken: overfitting one batch tries rates around the configured one before it fails, and a range test draws the
+loss against an exponentially growing rate and suggests an interval for the sweep."""
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from sweepwise.figures import pyplot, save_figure
+from sweepwise.recipe.pipeline import Pipeline
+from sweepwise.recipe.report import FAIL, PASS, WARN, CheckResult
+
+OVERFIT_LOSS = 0.05
+OVERFIT_FACTORS = (1.0, 3.0, 10.0, 0.3, 0.1)  # of the configured learning rate, in the order they are tried
+RANGE_LOW, RANGE_HIGH = 1e-6, 10.0  # the learning rates the range test sweeps, geometrically
+RANGE_STOP = 4.0  # the range test stops once its smoothed loss is this many times its lowest
+RANGE_SMOOTHING = 0.9  # exponential moving average of the range test's loss (bias-corrected)
+RANGE_FELL = 0.9  # the smoothed loss must fall below this fraction of its start for a suggestion
+SUGGEST_HIGH, SUGGEST_LOW = 1 / 3, 1 / 100  # the suggested interval, as fractions of the lowest loss's rate
+FAR_BELOW = 1 / 300  # a configured rate below this fraction of the lowest loss's rate is far too low
+
+
+def _memorise(
+    pipeline: Pipeline, seed: int, batch: tuple[torch.Tensor, torch.Tensor], lr: float | None, max_steps: int
+) -> tuple[bool, float, int, int]:
+    """Train a fresh model on one batch until it is memorised; (memorised, loss, right, steps)."""
+    model = pipeline.model(seed)
+    optimizer = pipeline.optimizer(model, lr)
+    inputs, labels = batch
+    model.train()
+    loss, right, step = float("inf"), 0, 0
+    for step in range(1, max_steps + 1):
+        with pipeline.autocast():
+            logits = model(inputs)
+        loss_tensor = F.cross_entropy(logits.float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss_tensor.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
+        optimizer.step()
+        loss, right = float(loss_tensor.detach()), int((logits.argmax(dim=1) == labels).sum())
+        if loss < OVERFIT_LOSS and right == len(labels):
+            return True, loss, right, step
+    return False, loss, right, step
+
+
+def overfit_one_batch(pipeline: Pipeline, seed: int, samples: int, max_steps: int) -> CheckResult:
+    """A few samples, regularisation off, the configured optimiser at a constant learning rate: loss near zero and
+    every prediction right within `max_steps`. Tried at the configured rate first (stopping at the first success),
+    then at rates around it: FAIL only when none memorises the batch, WARN when only another rate does."""
+    name, criterion = "overfit one batch", f"loss < {OVERFIT_LOSS} and all right within {max_steps} steps"
+    batch = pipeline.first_batch(samples, seed)
+    configured = pipeline.learning_rate
+    factors = OVERFIT_FACTORS if configured is not None else (1.0,)
+    first: tuple[bool, float, int, int] | None = None
+    for factor in factors:
+        lr = configured * factor if configured is not None else None
+        memorised, loss, right, steps = _memorise(pipeline, seed, batch, lr, max_steps)
+        first = first or (memorised, loss, right, steps)
+        if memorised:
+            break
+    assert first is not None  # at least the configured rate was tried
+    _, first_loss, first_right, first_steps = first
+    at_configured = f"loss {first_loss:.4f}, {first_right}/{samples} right after {first_steps} steps"
+    if memorised and factor == 1.0:
+        return CheckResult(name, PASS, at_configured, criterion, value=first_loss)
+    if memorised:
+        direction = "low" if factor > 1 else "high"
+        return CheckResult(
+            name,
+            WARN,
+            f"at lr {configured:.3g}: {at_configured}; memorised at lr {lr:.3g} in {steps} steps",
+            criterion,
+            f"the configured learning rate may be too {direction}: only lr {lr:.3g} memorised the batch",
+            value=first_loss,
+        )
+    return CheckResult(
+        name,
+        FAIL,
+        f"{at_configured}; no better at {len(factors) - 1} other rates (x{', x'.join(f'{f:g}' for f in factors[1:])})"
+        if len(factors) > 1
+        else at_configured,
+        criterion,
+        "the model cannot even memorise a few samples at any learning rate near the configured one: the loss is "
+        "misapplied (e.g. softmax before a loss that expects logits) or the model is crippled",
+        value=first_loss,
+    )
+
+
+def range_test_losses(pipeline: Pipeline, seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """(learning rates, smoothed losses): one step at each rate from `RANGE_LOW` up to `RANGE_HIGH`, stopped when
+    the loss leaves its minimum far behind or stops being finite."""
+    model = pipeline.model(seed)
+    optimizer = pipeline.optimizer(model, RANGE_LOW)
+    model.train()
+    rates, smoothed = [], []
+    average, lowest = 0.0, math.inf
+    for index, (lr, (inputs, labels)) in enumerate(
+        zip(np.geomspace(RANGE_LOW, RANGE_HIGH, steps), pipeline.batches(seed), strict=False)
+    ):
+        for group in optimizer.param_groups:
+            group["lr"] = float(lr)
+        with pipeline.autocast():
+            loss = F.cross_entropy(model(inputs).float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
+        optimizer.step()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            break
+        average = RANGE_SMOOTHING * average + (1 - RANGE_SMOOTHING) * value
+        current = average / (1 - RANGE_SMOOTHING ** (index + 1))
+        rates.append(float(lr))
+        smoothed.append(current)
+        lowest = min(lowest, current)
+        if current > RANGE_STOP * lowest:
+            break
+    return np.asarray(rates), np.asarray(smoothed)
+
+
+def lr_range_test(pipeline: Pipeline, seed: int, steps: int, folder: Path) -> tuple[CheckResult, Path | None]:
+    """The loss against an exponentially growing learning rate (plotted), with the interval it suggests for the
+    sweep's `lr`: below the rate of the lowest loss, where training is fast and still stable. A configured rate
+    above that rate, or far below it, is a WARN."""
+    name = "learning-rate range test"
+    rates, losses = range_test_losses(pipeline, seed, steps)
+    configured = pipeline.learning_rate
+    if len(losses) < 2 or losses.min() > RANGE_FELL * losses[0]:
+        return CheckResult(
+            name,
+            WARN,
+            f"no rate from {RANGE_LOW:g} to {rates[-1] if len(rates) else RANGE_LOW:.3g} lowered the loss",
+            f"the smoothed loss falls below {RANGE_FELL:.0%} of its start",
+            "nothing learns at any rate: see the other checks",
+        ), None
+    best = float(rates[int(losses.argmin())])
+    low, high = best * SUGGEST_LOW, best * SUGGEST_HIGH
+    plot = _plot(rates, losses, (low, high), configured, folder)
+    suggestion = f"suggested: optimizer.lr=tag(log, interval({low:.2g}, {high:.2g}))"
+    if configured is None:
+        return CheckResult(name, PASS, f"lowest loss at lr {best:.3g}; {suggestion}", "-", value=best), plot
+    status, meaning = PASS, ""
+    if configured > best:
+        status, meaning = WARN, "the configured learning rate is past the lowest loss: training may be unstable"
+    elif configured < best * FAR_BELOW:
+        status, meaning = WARN, "the configured learning rate is far below where the loss falls fastest: slow"
+    return CheckResult(
+        name,
+        status,
+        f"lowest loss at lr {best:.3g}, configured {configured:.3g}; {suggestion}",
+        f"configured lr between {FAR_BELOW:.2g}x and 1x the rate of the lowest loss",
+        meaning,
+        value=best,
+    ), plot
+
+
+def _plot(
+    rates: np.ndarray, losses: np.ndarray, suggested: tuple[float, float], configured: float | None, folder: Path
+) -> Path:
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    axis.plot(rates, losses)
+    axis.set_xscale("log")
+    axis.axvspan(*suggested, color="green", alpha=0.15, label="suggested interval")
+    if configured is not None:
+        axis.axvline(configured, color="gray", linestyle=":", label=f"configured lr {configured:.3g}")
+    axis.set_xlabel("learning rate")
+    axis.set_ylabel("training loss (smoothed)")
+    axis.set_title("learning-rate range test")
+    axis.legend()
+    return save_figure(figure, folder / "lr_range_test.png")
