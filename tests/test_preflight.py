@@ -164,7 +164,7 @@ def test_preflight_alone_exits_non_zero_on_a_fail_and_logs_a_run(tmp_path: Path)
     markdown = (folder / "preflight.md").read_text()
     # every check is one row of four cells, whatever its text holds (`|mean|`, `|gradient|`)
     rows = [line for line in markdown.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) == 16 and all(line.replace("\\|", "").count("|") == 5 for line in rows)
+    assert len(rows) == 21 and all(line.replace("\\|", "").count("|") == 5 for line in rows)
     client = mlflow_client(tmp_path)
     runs = client.search_runs([client.get_experiment_by_name("sweepwise").experiment_id])
     assert sorted(run.data.tags["preflight.status"] for run in runs) == [FAIL, PASS]
@@ -200,13 +200,21 @@ def test_a_sweep_ends_with_an_ensemble_of_its_best_trials(tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_a_rerun_of_the_same_config_and_code_keeps_its_preflight_and_the_best_model_is_logged(tmp_path: Path):
-    args = ["-m", "sweeps=random_lr_wd", *SMALL, "trainer.epochs=1", "trainer.progress=plain"]
+def test_each_model_family_is_checked_once_a_rerun_keeps_its_preflight_and_the_best_model_is_logged(tmp_path: Path):
+    args = ["-m", "sweeps=random_lr_wd", "model=choice(mlp, linear)", "trainer.epochs=1", "trainer.progress=plain"]
     first = run_train([*args, "hydra.sweeper.n_trials=2"], tmp_path, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
-    assert "preflight (" in first.stdout and "not run again" not in first.stdout
+    # the base config takes the first family (mlp); the other is checked on its own, once
+    assert first.stdout.count("regularisation off)") == 2
+    assert "preflight of the model family model=linear:" in first.stdout
+    assert "not run again" not in first.stdout and "estimated sweep cost: 2 trials x " in first.stdout
     study = load_study(tmp_path, "random_lr_wd")
-    assert study.user_attrs["preflight"]["status"] == PASS
+    assert study.user_attrs["preflight"]["status"] in (PASS, WARN)
+    parent = mlflow_client(tmp_path).get_run(study.user_attrs["mlflow_parent_run_id"])
+    assert parent.data.tags["preflight.model_linear.status"] in (PASS, WARN)
+    assert "preflight/model_linear/training_loss_decreases" in parent.data.metrics
+    base_config = (tmp_path / "multirun" / "random_lr_wd" / "preflight" / "preflight_config.yaml").read_text()
+    assert "sweepwise.models.MLP" in base_config
 
     # the best trial's model, on the parent run, predicts what the trial's best checkpoint predicts
     (line,) = [line for line in first.stdout.splitlines() if line.startswith("best model (trial ")]
@@ -230,10 +238,11 @@ def test_a_rerun_of_the_same_config_and_code_keeps_its_preflight_and_the_best_mo
 
     again = run_train([*args, "hydra.sweeper.n_trials=3"], tmp_path, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "not run again" in again.stdout and "preflight (" not in again.stdout
+    assert "not run again" in again.stdout and "regularisation off)" not in again.stdout
+    assert "estimated sweep cost" not in again.stdout
     assert len(load_study(tmp_path, "random_lr_wd").trials) == 3
 
     # a setting the checks depend on (outside the study's definition) makes them run again
     changed = run_train([*args, "hydra.sweeper.n_trials=3", "recipe.budget_steps=120"], tmp_path, timeout=600)
     assert changed.returncode == 0, changed.stderr[-2000:]
-    assert "preflight (" in changed.stdout and "not run again" not in changed.stdout
+    assert "regularisation off)" in changed.stdout and "not run again" not in changed.stdout

@@ -19,7 +19,7 @@ from torch import nn
 from sweepwise.data.module import Batch
 from sweepwise.errors import TrainingDiverged
 from sweepwise.recipe.pipeline import Pipeline, ZeroedInputs
-from sweepwise.recipe.report import FAIL, PASS, WARN, CheckResult, verdict
+from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, verdict
 
 LOSS_DROP = 0.5  # the training loss should fall below half its value at init within the budget
 SMOOTHING = 10  # steps averaged when finding where the loss first halved
@@ -49,7 +49,7 @@ class BudgetRuns:
     start_loss: float  # on the first training batch, before any step
     losses: list[float]  # the real run's loss at every step it took
     real: dict[str, float] | None  # the real run's final metrics; None when it diverged
-    zeroed: dict[str, float]
+    zeroed: dict[str, float] | None  # the zeroed-input run's; None when it diverged (no evidence of a bug)
     seconds_per_step: float  # the real run's, its evaluations included
     peak_rss_mb: float
     cuda_peak_mb: float | None
@@ -84,9 +84,12 @@ def budget_runs(pipeline: Pipeline, seed: int, steps: int) -> BudgetRuns:
     cuda_peak = torch.cuda.max_memory_allocated(pipeline.device) / 2**20 if cuda else None
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
     train_acc, majority = _fit_and_majority(pipeline, model, seed)
-    zeroed = pipeline.train(steps, seed, ZeroedInputs(pipeline.data)).history[-1]
+    try:
+        zeroed: dict[str, float] | None = {**pipeline.train(steps, seed, ZeroedInputs(pipeline.data)).history[-1]}
+    except TrainingDiverged:
+        zeroed = None  # some architectures blow up on all-zero inputs: the real run is what is checked
     return BudgetRuns(
-        steps, start_loss, recorder.losses, real, {**zeroed}, seconds, peak_rss, cuda_peak, train_acc, majority
+        steps, start_loss, recorder.losses, real, zeroed, seconds, peak_rss, cuda_peak, train_acc, majority
     )
 
 
@@ -134,8 +137,11 @@ def finite_loss(runs: BudgetRuns) -> CheckResult:
     )
 
 
-def _learns_from_inputs(real: dict[str, float], zeroed: dict[str, float]) -> bool:
-    """Clearly (3 SE) better on validation than the same budget with inputs zeroed."""
+def _learns_from_inputs(real: dict[str, float], zeroed: dict[str, float] | None, majority: float) -> bool:
+    """Clearly (3 SE) better on validation than the same budget with inputs zeroed (than the majority class, when
+    that run diverged)."""
+    if zeroed is None:
+        return real["val/acc"] - majority > 3 * real["val/acc_se"]
     return real["val/acc"] - zeroed["val/acc"] > 3 * _difference_se(real, zeroed)
 
 
@@ -145,13 +151,14 @@ def decreasing_loss(runs: BudgetRuns) -> CheckResult:
     name = "training loss decreases"
     if runs.real is None:
         return _diverged(name, runs)
-    end, zeroed_end = runs.real["train/loss"], runs.zeroed["train/loss"]
+    end = runs.real["train/loss"]
     halved = end <= LOSS_DROP * runs.start_loss
-    slow = end < runs.start_loss and _learns_from_inputs(runs.real, runs.zeroed)
+    slow = end < runs.start_loss and _learns_from_inputs(runs.real, runs.zeroed, runs.majority[1])
+    zeroed = f"{runs.zeroed['train/loss']:.4f}" if runs.zeroed is not None else "diverged"
     return CheckResult(
         name,
         PASS if halved else (WARN if slow else FAIL),
-        f"{runs.start_loss:.4f} at init -> {end:.4f} after {runs.steps} steps (inputs zeroed: {zeroed_end:.4f})",
+        f"{runs.start_loss:.4f} at init -> {end:.4f} after {runs.steps} steps (inputs zeroed: {zeroed})",
         f"<= {LOSS_DROP:.0%} of its start; less, while clearly beating the zeroed-input run, is slow (WARN)",
         "the model learns slowly: a higher learning rate (see the range test) or a longer budget"
         if slow and not halved
@@ -192,10 +199,12 @@ def input_independent_baseline(runs: BudgetRuns) -> CheckResult:
     if runs.real is None:
         return _diverged(name, runs)
     real, zeroed = runs.real, runs.zeroed
+    if zeroed is None:
+        return CheckResult(name, NOT_APPLICABLE, "the zeroed-input run diverged", "a finite zeroed-input run")
     margin = 3 * _difference_se(real, zeroed)
     return CheckResult(
         name,
-        verdict(_learns_from_inputs(real, zeroed)),
+        verdict(_learns_from_inputs(real, zeroed, runs.majority[1])),
         f"val/acc {real['val/acc']:.4f} with inputs, {zeroed['val/acc']:.4f} with zeros ({runs.steps} steps)",
         f"real - zeroed > 3 SE ({margin:.4f})",
         "the model learns nothing from its inputs: it ignores them, or the labels are shuffled against them",

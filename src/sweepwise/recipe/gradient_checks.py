@@ -1,13 +1,20 @@
-"""Where the loss's gradient goes: every parameter the optimiser updates gets one, and every tensor that gets one
-is updated by the optimiser."""
+"""Where the loss's gradient goes: the parameters of every layer that runs get gradients, and every tensor that
+gets one is updated by the optimiser.
+
+Watched over a few real optimiser steps, not one backward pass at init: architectures that zero a branch's last
+scale at init (zero-init residuals) give that branch its first gradients only after a step."""
+
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from sweepwise.recipe.pipeline import Pipeline
-from sweepwise.recipe.report import FAIL, PASS, CheckResult
+from sweepwise.recipe.report import FAIL, PASS, WARN, CheckResult
 
-SHOWN = 3  # parameter names shown in a failure
+STEPS = 3
+SHOWN = 3  # names shown in a result
 
 
 def _trained_leaves(loss: torch.Tensor) -> list[torch.Tensor]:
@@ -25,42 +32,59 @@ def _trained_leaves(loss: torch.Tensor) -> list[torch.Tensor]:
     return leaves
 
 
+def _direct_parameters(module: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
+    return module.named_parameters(recurse=False)
+
+
 def gradient_flow(pipeline: Pipeline, seed: int) -> CheckResult:
-    """One backward pass of the training loss: a parameter that gets no gradient (a `detach()` or an unused
-    branch) never learns; a tensor that gets one but is not among the model's parameters is never updated."""
+    """FAIL when a layer that runs in the forward pass gets no gradient in any of its own parameters over
+    `STEPS` steps (a `detach()` cuts it from the loss), or when a tensor gets gradients without being a model
+    parameter (layers in a plain list: the optimiser never sees them); WARN for single parameters that never get
+    one beside siblings that do (unused, as a masked-modelling token in a classifier)."""
     model = pipeline.model(seed).train()
-    inputs, labels = next(pipeline.batches(seed))
-    with pipeline.autocast():
-        loss = F.cross_entropy(model(inputs).float(), labels)
-    loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
-    names = {id(parameter): name for name, parameter in model.named_parameters()}
-    cut = [
-        name
-        for name, parameter in model.named_parameters()
-        if parameter.requires_grad and (parameter.grad is None or not bool(parameter.grad.any()))
+    optimizer = pipeline.optimizer(model)
+    ran: set[nn.Module] = set()
+    hooks = [module.register_forward_hook(lambda m, *_: ran.add(m)) for module in model.modules()]
+    parameter_ids = {id(parameter) for parameter in model.parameters()}
+    got: set[int] = set()
+    hidden: list[torch.Tensor] = []
+    for step, (inputs, labels) in zip(range(STEPS), pipeline.batches(seed), strict=False):
+        with pipeline.autocast():
+            loss = F.cross_entropy(model(inputs).float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
+        if step == 0:
+            hidden = [leaf for leaf in _trained_leaves(loss) if id(leaf) not in parameter_ids]
+        got |= {id(p) for p in model.parameters() if p.grad is not None and bool(p.grad.any())}
+        optimizer.step()
+    for hook in hooks:
+        hook.remove()
+    cut, unused = [], []
+    for module_name, module in model.named_modules():
+        own = [(name, p) for name, p in _direct_parameters(module) if p.requires_grad]
+        missing = [f"{module_name}.{name}".lstrip(".") for name, p in own if id(p) not in got]
+        if missing and module in ran and len(missing) == len(own):
+            cut.append(module_name or type(module).__name__)
+        elif missing:
+            unused += missing
+    problems = [
+        f"no gradient in {STEPS} steps for layers that ran: {_names(cut)}" if cut else "",
+        f"{len(hidden)} tensor(s) ({_shapes(hidden)}) get gradients but are not model parameters, so the "
+        "optimiser never updates them"
+        if hidden
+        else "",
+        f"parameters that never got a gradient: {_names(unused)}" if unused else "",
     ]
-    hidden = [leaf for leaf in _trained_leaves(loss) if id(leaf) not in names]
-    ok = not cut and not hidden
-    measured = f"{len(names)} parameters all get a gradient and are all optimised"
-    if not ok:
-        measured = "; ".join(
-            part
-            for part in (
-                f"no gradient: {_names(cut)}" if cut else "",
-                f"{len(hidden)} tensor(s) ({_shapes(hidden)}) get gradients but are not model parameters, so "
-                "the optimiser never updates them"
-                if hidden
-                else "",
-            )
-            if part
-        )
+    status = FAIL if cut or hidden else (WARN if unused else PASS)
     return CheckResult(
         "gradient flow",
-        PASS if ok else FAIL,
-        measured,
-        "every parameter gets a non-zero gradient; every tensor with one is a parameter",
-        "part of the network is cut from the loss (a detach() or an unused branch), or layers kept in a plain list "
-        "or dict are hidden from model.parameters() and so from the optimiser",
+        status,
+        "; ".join(problem for problem in problems if problem) or f"every parameter got a gradient in {STEPS} steps",
+        "every layer that runs gets gradients; every tensor with one is a parameter",
+        "part of the network is cut from the loss (a detach()), or layers kept in a plain list or dict are hidden "
+        "from model.parameters() and so from the optimiser"
+        if status == FAIL
+        else "some parameters are never used by the loss (harmless if intended, such as a masked-modelling token)",
         value=float(len(cut) + len(hidden)),
     )
 

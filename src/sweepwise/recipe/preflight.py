@@ -165,15 +165,23 @@ def _failed(name: str, check: Callable[..., Any], error: Exception) -> Any:
     return (failed, None) if check in FILE_CHECKS else failed
 
 
-def log_preflight(client: MlflowClient, run_id: str, results: Sequence[CheckResult], files: Sequence[Path]) -> None:
-    """A metric (the measured value) and a tag (the status) per check, the overall status, and the files."""
+def log_preflight(
+    client: MlflowClient,
+    run_id: str,
+    results: Sequence[CheckResult],
+    files: Sequence[Path],
+    variant: str = "",
+) -> None:
+    """A metric (the measured value) and a tag (the status) per check, the overall status, and the files; a
+    `variant` (e.g. `model_mlp`, one model family of a sweep) keeps its own under `preflight/<variant>/`."""
     now = int(time.time() * 1000)
-    metrics = [Metric(f"preflight/{slug(r.name)}", r.value, now, 0) for r in results if r.value is not None]
-    tags = [RunTag(f"preflight.{slug(r.name)}", r.status) for r in results]
-    tags.append(RunTag("preflight.status", overall_status(results)))
+    metric, tag = ("preflight/" + (f"{variant}/" if variant else ""), "preflight." + (f"{variant}." if variant else ""))
+    metrics = [Metric(f"{metric}{slug(r.name)}", r.value, now, 0) for r in results if r.value is not None]
+    tags = [RunTag(f"{tag}{slug(r.name)}", r.status) for r in results]
+    tags.append(RunTag(f"{tag}status", overall_status(results)))
     client.log_batch(run_id, metrics=metrics, tags=tags)
     for path in files:
-        client.log_artifact(run_id, str(path), artifact_path="preflight")
+        client.log_artifact(run_id, str(path), artifact_path=metric.rstrip("/"))
 
 
 def run_standalone(cfg: DictConfig) -> int:

@@ -1,10 +1,13 @@
-"""A sweep's preflight: the recipe's checks on its base config, run before the study or its parent run is written
-(a config error they meet leaves nothing behind), then logged on the parent run and recorded on the study. A re-run
-whose config and code match a preflight that passed (or only warned) does not repeat it: a resumed or finished
-study starts at once."""
+"""A sweep's preflight: the recipe's checks on its base config and on each model family it draws (every option
+of a config group the search space chooses from, e.g. `model=choice(mlp, convnet)`), run before the study or its
+parent run is written (a config error they meet leaves nothing behind), then logged on the parent run and recorded
+on the study. A re-run whose configs and code match a preflight that passed (or only warned) does not repeat it:
+a resumed or finished study starts at once."""
 
 import datetime
-from dataclasses import dataclass
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +15,25 @@ import optuna
 from omegaconf import DictConfig
 
 from sweepwise.recipe.preflight import PreflightReport, log_preflight, preflight_fingerprint, run_preflight
-from sweepwise.recipe.report import FAIL, PreflightFailed, failure_message, overall_status
+from sweepwise.recipe.report import FAIL, CheckResult, PreflightFailed, failure_message, overall_status, slug
 from sweepwise.study.records import PREFLIGHT_ATTR
 from sweepwise.sweep.tracker import SweepTracker
+
+BASE = ""  # the variant name of the sweep's base config
 
 
 @dataclass
 class SweepPreflight:
     fingerprint: str
-    report: PreflightReport | None = None  # None: an earlier preflight of the same config and code stands
+    reports: dict[str, PreflightReport] = field(default_factory=dict)  # empty: an earlier preflight stands
 
     @classmethod
     def run(
-        cls, base: DictConfig, folder: Path, existing: optuna.Study | None, trials: int, slots: int
+        cls, configs: Mapping[str, DictConfig], folder: Path, existing: optuna.Study | None, trials: int, slots: int
     ) -> "SweepPreflight":
-        fingerprint = preflight_fingerprint(base)
+        """Check each of `configs` (the base config under `BASE`, each family under its override, `model=mlp`)."""
+        digests = "".join(f"{name}:{preflight_fingerprint(config)}" for name, config in sorted(configs.items()))
+        fingerprint = hashlib.sha256(digests.encode()).hexdigest()[:16]
         earlier: dict[str, Any] | None = existing.user_attrs.get(PREFLIGHT_ATTR) if existing else None
         if earlier and earlier["fingerprint"] == fingerprint:
             print(
@@ -34,19 +41,37 @@ class SweepPreflight:
                 f"(reports in {folder})"
             )
             return cls(fingerprint)
-        report = run_preflight(base, folder)
+        reports = {}
+        for name, config in configs.items():
+            if name != BASE:
+                print(f"preflight of the model family {name}:")
+            reports[name] = run_preflight(config, folder / name if name != BASE else folder)
         print(f"preflight reports: {folder} (and on the sweep's parent run)")
-        if report.seconds_per_step is not None:
-            print(cost_estimate(report.seconds_per_step, report.planned_steps, trials, slots))
-        return cls(fingerprint, report)
+        base = reports[BASE]
+        if base.seconds_per_step is not None:
+            print(cost_estimate(base.seconds_per_step, base.planned_steps, trials, slots))
+        return cls(fingerprint, reports)
+
+    @property
+    def results(self) -> list[CheckResult]:
+        """Every check of every variant, a family's named after it."""
+        return [
+            result if name == BASE else CheckResult(**{**vars(result), "name": f"{result.name} [{name}]"})
+            for name, report in self.reports.items()
+            for result in report.results
+        ]
 
     def record(self, study: optuna.Study, tracker: SweepTracker, fail: bool) -> None:
         """Log the checks on the parent run; a preflight that did not fail is recorded on the study; a FAIL stops
         the sweep when `fail`."""
-        if self.report is None:
+        if not self.reports:
             return
-        results = self.report.results
-        tracker.writer.call(log_preflight, tracker.client, tracker.parent_run_id, results, self.report.files)
+        for name, report in self.reports.items():
+            variant = slug(name)
+            tracker.writer.call(
+                log_preflight, tracker.client, tracker.parent_run_id, report.results, report.files, variant
+            )
+        results = self.results
         status = overall_status(results)
         if status != FAIL:
             when = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
@@ -66,8 +91,6 @@ def cost_estimate(seconds_per_step: float, steps: int, trials: int, slots: int) 
 
 
 def _duration(seconds: float) -> str:
-    return (
-        f"{seconds:.0f} s"
-        if seconds < 120
-        else (f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h")
-    )
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

@@ -10,6 +10,7 @@ from hydra.types import HydraContext, TaskFunction
 from hydra.utils import instantiate
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import CategoricalDistribution
 from rich.console import Console
 
 import sweepwise
@@ -24,7 +25,7 @@ from sweepwise.sweep.definition import check_definition, definition_of
 from sweepwise.sweep.launch.choose import launcher_settings, make_executor
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.orchestrator import INTERRUPTED, Orchestrator, SweepStopped
-from sweepwise.sweep.param_grammar import grid_of
+from sweepwise.sweep.param_grammar import grid_of, trial_overrides
 from sweepwise.sweep.plan import SWEEPER_FIELDS, SweepPlan, make_plan, sweeper_config
 from sweepwise.sweep.plots import save_study_plots
 from sweepwise.sweep.progress import SweepProgress, top_trials_table
@@ -157,13 +158,37 @@ class Sweep:
             self._report(study, plan, tracker, orchestrator, status)
 
     def _preflight(self, plan: SweepPlan, existing: optuna.Study | None) -> "SweepPreflight":
-        """The recipe's checks on the sweep's base config, unless they passed on this config and code before."""
-        from sweepwise.sweep.preflight import SweepPreflight  # imports torch: only when asked for
+        """The recipe's checks on the sweep's base config and on each model family the search space draws, unless
+        they passed on these configs and this code before."""
+        from sweepwise.sweep.preflight import BASE, SweepPreflight  # imports torch: only when asked for
 
-        base = task_part(self.config)
-        OmegaConf.update(base, "output_dir", str(plan.sweep_dir / "preflight"))
+        families = self._families(plan)
+        first = {group: options[0] for group, options in families.items()}
+        configs = {BASE: self._compose(plan, first)}
+        for group, options in families.items():
+            for option in options[1:]:
+                configs[f"{group}={option}"] = self._compose(plan, {**first, group: option})
+        folder = plan.sweep_dir / "preflight"
+        for name, config in configs.items():
+            OmegaConf.update(config, "output_dir", str(folder / name if name != BASE else folder))
         settings = plan.settings
-        return SweepPreflight.run(base, plan.sweep_dir / "preflight", existing, settings.n_trials, settings.n_jobs)
+        return SweepPreflight.run(configs, folder, existing, settings.n_trials, settings.n_jobs)
+
+    def _families(self, plan: SweepPlan) -> dict[str, list[Any]]:
+        """The options of each config group the search space chooses from (`model=choice(mlp, convnet)`)."""
+        groups = self.config.hydra.runtime.choices
+        return {
+            name: list(distribution.choices)
+            for name, distribution in plan.space.distributions.items()
+            if isinstance(distribution, CategoricalDistribution) and name in groups
+        }
+
+    def _compose(self, plan: SweepPlan, options: dict[str, Any]) -> DictConfig:
+        """The sweep's config with these config-group options (the base config itself when there are none)."""
+        if not options:
+            return task_part(self.config)
+        overrides = trial_overrides(options, plan.space.fixed)
+        return task_part(self.hydra_context.config_loader.load_sweep_config(self.config, overrides))
 
     def _ensemble(self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker) -> None:
         """The best `recipe.ensemble_top_k` trials alone and averaged, on the parent run."""
