@@ -8,10 +8,13 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 DASHBOARD_PORT ?= 8080
+# the MLflow server's store and artifacts: a team puts them on PostgreSQL and a shared path (see the README)
+DB ?= sqlite:///$(CURDIR)/mlflow.db
+ARTIFACTS ?= $(CURDIR)/mlartifacts
 SWEEP ?= random_lr_wd
 TRIALS ?= 12
 
-.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test reliability lint format bench ui mlflow-server slurm-up slurm-down clean
+.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test reliability lint format bench ui mlflow-server db-up db-down slurm-up slurm-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(HOST)/$(HOST)/g; s/$$(PORT)/$(PORT)/g; s/$$(DASHBOARD_PORT)/$(DASHBOARD_PORT)/g; s/$$(SWEEP)/$(SWEEP)/g' \
@@ -79,15 +82,22 @@ bench: $(STAMP) ## every benchmark (about 12 minutes; the pruning one is most of
 
 ui: mlflow-server ## open the MLflow UI on ./mlflow.db at http://$(HOST):$(PORT)
 
-mlflow-server: $(STAMP) ## an MLflow server on ./mlflow.db that trials log to with tracking.uri=http://HOST:PORT
+mlflow-server: $(STAMP) ## an MLflow server on ./mlflow.db (or DB=postgresql://...) that trials log to with tracking.uri=http://HOST:PORT
 	@[ "$(HOST)" = "127.0.0.1" ] || echo "warning: HOST=$(HOST): anyone who can reach port $(PORT) can read and change every run" >&2
-	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
-		--artifacts-destination $(CURDIR)/mlartifacts --host $(HOST) --port $(PORT) --workers 1
+	@MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(VENV)/bin/mlflow server \
+		--backend-store-uri $(subst postgresql://,postgresql+psycopg://,$(DB)) \
+		--artifacts-destination $(ARTIFACTS) --host $(HOST) --port $(PORT) --workers 1
 
 dashboard: $(STAMP) ## optuna-dashboard on a study (STUDY=the latest study) at http://$(HOST):$(DASHBOARD_PORT)
 	@[ "$(HOST)" = "127.0.0.1" ] || echo "warning: HOST=$(HOST): anyone who can reach port $(DASHBOARD_PORT) can read the study" >&2
 	@journal=$$($(PY) -m sweepwise.study.catalog journal $(STUDY)) && echo "study: $$journal" \
 		&& $(VENV)/bin/optuna-dashboard $$journal --host $(HOST) --port $(DASHBOARD_PORT)
+
+db-up: ## start a local PostgreSQL server (Debian's packages) for studies and runs; prints the URLs, with a generated password
+	@bash tests/cluster/postgres_up.sh
+
+db-down: ## stop the local PostgreSQL server (its data and password stay for the next db-up)
+	@bash tests/cluster/postgres_down.sh
 
 slurm-up: ## install and start a one-node SLURM test cluster with 4 fake GPUs; prints the SLURM_CONF to export
 	@bash tests/cluster/slurm_up.sh

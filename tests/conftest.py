@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from mlflow_server import MlflowServer
 from omegaconf import DictConfig
 from PIL import Image
+from postgres_server import Databases, answers, server_url
 
 REPO = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO / "conf"
@@ -134,6 +135,22 @@ def mlflow_server(tmp_path: Path) -> Iterator[MlflowServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def postgres() -> Iterator[Databases]:
+    """Fresh study and MLflow databases on the local PostgreSQL server (`make db-up`), dropped after the test."""
+    url = server_url()
+    if url is None:
+        service_missing("no PostgreSQL server: start one with `make db-up` (or set SWEEPWISE_POSTGRES_URL)")
+    assert url is not None
+    if (why := answers(url)) is not None:
+        service_missing(f"the PostgreSQL server does not answer: {why} (start one with `make db-up`)")
+    databases = Databases.create(url)
+    try:
+        yield databases
+    finally:
+        databases.drop()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

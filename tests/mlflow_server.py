@@ -20,15 +20,16 @@ def free_port() -> int:
 class MlflowServer:
     """`mlflow server` with one worker and job execution off, its store and artifacts in `folder`."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, backend: str | None = None) -> None:
         self.folder, self.port = folder, free_port()
+        self.backend = backend or f"sqlite:///{folder / 'server.db'}"
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 120) -> None:
         command = [
             str(Path(sys.executable).parent / "mlflow"), "server",
-            "--backend-store-uri", f"sqlite:///{self.folder / 'server.db'}",
+            "--backend-store-uri", self.backend,
             "--artifacts-destination", str(self.folder / "artifacts"),
             "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
         ]  # fmt: skip

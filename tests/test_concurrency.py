@@ -8,8 +8,10 @@ import pytest
 from conftest import run_train
 from mlflow import MlflowClient
 from mlflow_server import MlflowServer
+from postgres_server import Databases
 from reliability import record
 
+from sweepwise.databases import with_driver
 from sweepwise.study.records import RAN_ATTR
 from sweepwise.study.storage import open_storage
 
@@ -61,32 +63,37 @@ ON_SLURM = [  # one SLURM job per trial, on CPUs, so that all 8 fit the test clu
 
 
 @pytest.fixture(
-    params=["HTTP server, journal file", "SLURM jobs, HTTP server, journal file", "sqlite store, sqlite storage"]
+    params=[
+        "HTTP server, journal file",
+        "SLURM jobs, HTTP server, journal file",
+        "sqlite store, sqlite storage",
+        "PostgreSQL store, PostgreSQL storage",
+    ]
 )
-def stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str], str]:
-    """(the case, the overrides that pick the stores and launcher, the MLflow tracking URI)"""
+def stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str], str, str]:
+    """(the case, the overrides that pick the stores and launcher, the MLflow tracking URI, the study storage)"""
+    journal = str(tmp_path / "studies/random_lr_wd.journal")
     if "HTTP" in request.param:
         launcher = ON_SLURM if request.param.startswith("SLURM") else []
         if launcher:
             request.getfixturevalue("slurm")
         server = request.getfixturevalue("mlflow_server")
         assert isinstance(server, MlflowServer)
-        return request.param, [f"tracking.uri={server.url}", *launcher], server.url
-    return (
-        request.param,
-        [f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}"],
-        f"sqlite:///{tmp_path}/mlflow.db",
-    )
+        return request.param, [f"tracking.uri={server.url}", *launcher], server.url, journal
+    if "PostgreSQL" in request.param:
+        databases = request.getfixturevalue("postgres")
+        assert isinstance(databases, Databases)
+        overrides = [f"hydra.sweeper.storage={databases.studies}", f"tracking.uri={databases.mlflow}"]
+        return request.param, overrides, with_driver(databases.mlflow), databases.studies
+    sqlite = f"sqlite:///{tmp_path / 'optuna.db'}"
+    return request.param, [f"hydra.sweeper.storage={sqlite}"], f"sqlite:///{tmp_path}/mlflow.db", sqlite
 
 
 def test_eight_trials_at_once_lose_no_metric_step_and_no_report(stores, tmp_path: Path):
-    case, overrides, tracking_uri = stores
+    case, overrides, tracking_uri, storage = stores
     done = run_train([*LOGGING_SWEEP, *overrides], tmp_path, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
 
-    storage = (
-        f"sqlite:///{tmp_path / 'optuna.db'}" if "sqlite" in case else str(tmp_path / "studies/random_lr_wd.journal")
-    )
     study = optuna.load_study(study_name="random_lr_wd", storage=open_storage(storage))
     assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * TRIALS
     at_once = most_at_once(study)

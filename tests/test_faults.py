@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -14,11 +15,13 @@ from mlflow import MlflowClient
 from mlflow_server import MlflowServer
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
+from postgres_server import Databases
 from reliability import record
 from sweep_helpers import load_study, run_toy, states
 
+from sweepwise.databases import with_driver
 from sweepwise.study.records import FAIL_REASON_ATTR
-from sweepwise.study.storage import TORN_SUFFIX
+from sweepwise.study.storage import TORN_SUFFIX, open_storage
 from sweepwise.tracking.retry import backoff_budget_s
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -40,6 +43,11 @@ KILLED_MID_EPOCH = [  # each trial's process is SIGKILLed in epoch 3, after the 
     f"+model.kill_at={2 * STEPS_PER_EPOCH + 10}",
     "+model.marker=${hydra:runtime.output_dir}/killed",
 ]
+
+
+def stored_study(storage: str) -> optuna.Study:
+    """The sweep's study, read afresh from its journal file or database."""
+    return optuna.load_study(study_name="random_lr_wd", storage=open_storage(storage))
 
 
 def lost_steps(client: MlflowClient, run_id: str, epochs: int) -> dict[str, tuple[int, int]]:
@@ -156,7 +164,24 @@ def wait_for_epochs(client: MlflowClient, epochs: int, finished: int = 0, timeou
     raise AssertionError(f"no running trial logged {epochs} epochs after {finished} finished, in {timeout} s")
 
 
-def test_an_mlflow_server_restarted_mid_sweep_loses_no_metric(mlflow_server: MlflowServer, tmp_path: Path):
+@pytest.fixture(params=["sqlite", "PostgreSQL"])
+def restartable_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MlflowServer]:
+    """A real `mlflow server` whose backend store is a sqlite file, or a PostgreSQL database."""
+    backend = None
+    if request.param == "PostgreSQL":
+        databases = request.getfixturevalue("postgres")
+        assert isinstance(databases, Databases)
+        backend = with_driver(databases.mlflow)
+    server = MlflowServer(tmp_path, backend)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_an_mlflow_server_restarted_mid_sweep_loses_no_metric(restartable_server: MlflowServer, tmp_path: Path):
+    mlflow_server = restartable_server
     epochs, trials = 12, 4
     sweep = start_sweep(
         [
@@ -191,7 +216,8 @@ def test_an_mlflow_server_restarted_mid_sweep_loses_no_metric(mlflow_server: Mlf
     assert waited >= 1  # trials did meet the outage, and waited it out
     record(
         "fault",
-        f"MLflow server stopped mid-sweep and restarted {outage:.0f} s later (retry budget 6 retries, factor 1)",
+        f"MLflow server ({mlflow_server.backend.split(':')[0]} backend) stopped mid-sweep and restarted "
+        f"{outage:.0f} s later (retry budget 6 retries, factor 1)",
         f"{waited} running trials retried their requests with backoff until the server was back; the sweep ended "
         f"with {trials} of {trials} COMPLETE",
         f"nothing: {epochs * STEPS_PER_EPOCH} loss steps and {epochs} epochs in every run, each once",
@@ -289,20 +315,34 @@ def test_a_torn_last_journal_line_is_set_aside_and_no_finished_trial_is_lost(tmp
     )
 
 
-def test_a_killed_sweeps_interrupted_trials_continue_their_own_work_from_their_checkpoints(tmp_path: Path):
+@pytest.fixture(params=["journal file, sqlite store", "PostgreSQL storage and store"])
+def local_stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[list[str], str, str]:
+    """(the overrides that pick the study storage and MLflow store, the tracking URI, the storage)"""
+    if request.param.startswith("PostgreSQL"):
+        databases = request.getfixturevalue("postgres")
+        assert isinstance(databases, Databases)
+        overrides = [f"hydra.sweeper.storage={databases.studies}", f"tracking.uri={databases.mlflow}"]
+        return overrides, with_driver(databases.mlflow), databases.studies
+    return [], f"sqlite:///{tmp_path / 'mlflow.db'}", str(tmp_path / "studies" / "random_lr_wd.journal")
+
+
+def test_a_killed_sweeps_interrupted_trials_continue_their_own_work_from_their_checkpoints(
+    local_stores: tuple[list[str], str, str], tmp_path: Path
+):
+    overrides, tracking_uri, storage = local_stores
     epochs = 8
-    args = [*SWEEP, f"trainer.epochs={epochs}", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2"]
+    args = [*SWEEP, f"trainer.epochs={epochs}", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", *overrides]
     sweep = start_sweep(args, tmp_path)
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(tracking_uri)
     wait_for_epochs(client, 3)  # a running trial has trained (and checkpointed) 3 epochs
     sweep.kill()
     sweep.wait()
-    left_running = [t for t in load_study(tmp_path, "random_lr_wd").trials if t.state.name == "RUNNING"]
+    left_running = [t for t in stored_study(storage).trials if t.state.name == "RUNNING"]
     assert left_running
 
     again = run_train(args, tmp_path, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
-    study = load_study(tmp_path, "random_lr_wd")
+    study = stored_study(storage)
     assert states(study)["COMPLETE"] == 3
     continuing = {t.user_attrs["continues"]: t for t in study.trials if "continues" in t.user_attrs}
     assert sorted(continuing) == [t.number for t in left_running]
@@ -323,9 +363,10 @@ def test_a_killed_sweeps_interrupted_trials_continue_their_own_work_from_their_c
         if "resumed from the checkpoint of epoch" in log:
             resumed_epochs.append(int(log.split("resumed from the checkpoint of epoch ")[1].split()[0]))
     assert resumed_epochs and all(epoch >= 1 for epoch in resumed_epochs)
+    stores = "journal file, sqlite store" if "://" not in storage else "PostgreSQL storage and store"
     record(
         "fault",
-        "the orchestrator SIGKILLed while trials train (3 trials of 8 epochs, 2 at once)",
+        f"the orchestrator SIGKILLed while trials train (3 trials of 8 epochs, 2 at once; {stores})",
         f"the re-run continued the {len(left_running)} interrupted trials from their checkpoints (epochs "
         f"{sorted(resumed_epochs)}), with the same params in the same MLflow runs; 3 of 3 COMPLETE",
         "nothing beyond each killed epoch in progress: every epoch trained and logged once",

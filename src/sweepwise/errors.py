@@ -1,5 +1,6 @@
 """Errors that sweepwise reports to the user as a single line."""
 
+import re
 from typing import Any
 
 from hydra.errors import OverrideParseException
@@ -7,6 +8,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 # lines of Hydra's and OmegaConf's messages that say nothing about the culprit
 NOISE = ("See https://", "full_key:", "object_type=", "reference_type=", "Set the environment variable")
+URL_PASSWORD = re.compile(r"(://[^/:@\s'\"]+):[^@\s/'\"]+@")
+HIDDEN_PASSWORD = "[redacted]"
+
+
+def hide_password(text: str) -> str:
+    """A text with the password of every URL in it hidden: `postgresql://me:[redacted]@host/db`."""
+    return URL_PASSWORD.sub(rf"\1:{HIDDEN_PASSWORD}@", text)
 
 
 class SweepwiseError(Exception):
@@ -18,7 +26,7 @@ class ConfigError(SweepwiseError):
 
     def __init__(self, key: str, value: Any, reason: str) -> None:
         self.key, self.value, self.reason = key, value, reason
-        super().__init__(f"{key}={value!r}: {reason}")
+        super().__init__(hide_password(f"{key}={value!r}: {reason}"))  # a database URL's password stays private
 
 
 class DataError(SweepwiseError):

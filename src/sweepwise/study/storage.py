@@ -11,6 +11,7 @@ import sqlalchemy.exc
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
+from sweepwise.databases import with_driver
 from sweepwise.errors import ConfigError, first_line
 
 DATABASE_SCHEMES = ("sqlite:", "postgresql", "mysql")
@@ -31,7 +32,6 @@ def storage_spec(storage: str | None, study_name: str, base_dir: Path) -> str:
     return str(Path(storage).expanduser().resolve())
 
 
-@functools.cache
 def check_storage(spec: str) -> None:
     """Stop before anything is written when the storage cannot hold the study: a database that does not answer,
     or a journal whose folder cannot be created or written. Creates nothing."""
@@ -45,12 +45,13 @@ def check_storage(spec: str) -> None:
         raise ConfigError("hydra.sweeper.storage", spec, f"{existing} is not a folder this user can write to")
 
 
+@functools.cache
 def open_storage(spec: str) -> BaseStorage:
     """The Optuna storage behind a spec, one per process (a new journal storage would replay the whole file);
     journal files get lock files that work on NFS."""
     if spec.startswith(DATABASE_SCHEMES):
         try:
-            return RDBStorage(spec)
+            return RDBStorage(with_driver(spec))
         except (
             optuna.exceptions.StorageInternalError,
             sqlalchemy.exc.SQLAlchemyError,

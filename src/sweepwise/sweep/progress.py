@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from sweepwise.errors import first_line
+from sweepwise.errors import first_line, hide_password
 from sweepwise.sweep.launch.executor import Died
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 
@@ -41,7 +41,9 @@ class SweepProgress:
         self.last = ""
 
     def event(self, message: str) -> None:
-        """A line about one trial (started, ended, retried), printed above the status line."""
+        """A line about one trial (started, ended, retried), printed above the status line (a database URL's
+        password hidden)."""
+        message = hide_password(message)
         if self.live:
             self.console.print(message, highlight=False, markup=False)
         else:

@@ -16,7 +16,7 @@ from rich.console import Console
 import sweepwise
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.configure import log_model_enabled
-from sweepwise.errors import ConfigError, SweepwiseError, first_line
+from sweepwise.errors import ConfigError, SweepwiseError, first_line, hide_password
 from sweepwise.recipe.report import PreflightFailed
 from sweepwise.recipe.settings import ensemble_size, preflight_mode
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
@@ -36,6 +36,7 @@ from sweepwise.sweep.trial.context import TrialContext
 from sweepwise.sweep.trial.hydra_job import task_part
 from sweepwise.sweep.trial.runner import TrialRunner
 from sweepwise.sweep.trial_runs import mlflow_key
+from sweepwise.tracking.mlflow_run import check_database_store
 from sweepwise.tracking.provenance import provenance_tags
 from sweepwise.tracking.retry import RESUME_HINT, apply_retry_policy, gave_up, unreachable_error
 from sweepwise.tracking.secrets import redact
@@ -86,6 +87,7 @@ class Sweep:
         journal_folder = None if plan.storage.startswith(DATABASE_SCHEMES) else Path(plan.storage).parent
         new_folder = journal_folder is not None and not journal_folder.exists()
         check_storage(plan.storage)  # the study's storage can hold it, checked before any store is written to
+        check_database_store(plan.tracking_uri)
         objective = OmegaConf.select(self.config, "objective.metric", default=None)
         definition = definition_of(plan.space, plan.sampler, plan.directions, objective, plan.conf.definition_ignores)
         existing = _existing_study(plan)
@@ -104,9 +106,9 @@ class Sweep:
             settings = type(settings)(**{**vars(settings), "n_trials": min(settings.n_trials, grid_size)})
         progress = SweepProgress(settings.n_trials)
         progress.event(
-            f"sweepwise {sweepwise.__version__} optuna sweeper: study {study.study_name} ({plan.storage}"
+            f"sweepwise {sweepwise.__version__} optuna sweeper: study {study.study_name} ({hide_password(plan.storage)}"
             f"{'; its folder was created' if new_folder else ''}), "
-            f"MLflow experiment {plan.experiment} run {parent} ({plan.tracking_uri})"
+            f"MLflow experiment {plan.experiment} run {parent} ({hide_password(plan.tracking_uri)})"
         )
         if not plan.space.distributions and plan.custom_search_space is None:
             progress.event(f"no parameters to search: every trial runs the same config ({settings.n_trials} trials)")
@@ -262,7 +264,7 @@ class Sweep:
         """Results file, plots, counts and best trial on the parent run; the top trials on the terminal."""
         counts = {state: orchestrator.counts[state] for state in ("COMPLETE", "PRUNED", "FAIL", INTERRUPTED)}
         metrics: dict[str, float] = {f"trials/{state.lower()}": count for state, count in counts.items()}
-        tags: dict[str, str] = {"sweepwise.study": study.study_name, "sweepwise.storage": plan.storage}
+        tags: dict[str, str] = {"sweepwise.study": study.study_name, "sweepwise.storage": hide_password(plan.storage)}
         results = write_results(study, plan.sweep_dir)
         if results is not None:
             tracker.log_parent_artifact(results)
@@ -291,7 +293,8 @@ class Sweep:
                 console.print(f"best trial {best.number}: value {best.value:.4g} with {best.params}", markup=False)
             console.print(f"results: {results}", markup=False)
         console.print(
-            f"compare the trials: make ui  (MLflow UI on {plan.tracking_uri}, experiment {plan.experiment})",
+            f"compare the trials: make ui  (MLflow UI on {hide_password(plan.tracking_uri)}, "
+            f"experiment {plan.experiment})",
             markup=False,
         )
 

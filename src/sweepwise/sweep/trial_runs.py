@@ -12,6 +12,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
+from sweepwise.errors import hide_password
 from sweepwise.study.records import (
     FAIL_REASON_TAG,
     PRUNE_REASON_TAG,
@@ -105,7 +106,10 @@ def create_child_run(
         **(extra_tags or {}),
     }
     run_id: str = client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags).info.run_id
-    param_list = [Param(mlflow_key(key), REDACTED if is_secret(key) else str(value)) for key, value in params.items()]
+    param_list = [
+        Param(mlflow_key(key), REDACTED if is_secret(key) else hide_password(str(value)))
+        for key, value in params.items()
+    ]
     if param_list:
         client.log_batch(run_id, params=param_list)
     return run_id

@@ -8,16 +8,21 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
+import sqlalchemy.exc
+import sqlalchemy.pool
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-from sweepwise.errors import ConfigError
+from sweepwise.databases import with_driver
+from sweepwise.errors import ConfigError, first_line
 
 MAX_TAG_LENGTH = 5000
 # stores MLflow's client supports, but for the file store, which MLflow has retired
 TRACKING_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+DATABASE_STORES = ("postgresql", "mysql", "mssql")
 MAX_METRICS_PER_CALL = 1000  # MLflow's limit for one log_batch
 STEP_LOSS, STEP_LR = "step/train_loss", "step/lr"
 # MLflow 3's UI picks an experiment's default view from this tag: runs for model training, traces for GenAI
@@ -48,6 +53,28 @@ def client_for(uri: str) -> MlflowClient:
     return MlflowClient(tracking_uri=uri)
 
 
+def check_database_store(uri: str) -> None:
+    """Stop with one line when a database tracking store cannot be opened (a wrong password, a database that does
+    not exist, a server that is down), before anything is written to either store. A tracking server is not
+    checked here: requests to it wait out their retries, as every request does."""
+    if not uri.startswith(DATABASE_STORES):
+        return
+    engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool)  # one attempt, not MLflow's retries
+    try:
+        with engine.connect():
+            pass
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        raise ConfigError("tracking.uri", uri, f"cannot open ({first_line(_root_cause(error))})") from None
+    finally:
+        engine.dispose()
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    while error.__cause__ is not None or error.__context__ is not None:
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]  # loop condition: not None
+    return error
+
+
 def resolve_tracking_uri(uri: str | None) -> str:
     """MLflow's default store, `sqlite:///<cwd>/mlflow.db`, unless a URI of a store MLflow supports is given."""
     if not uri:
@@ -60,7 +87,7 @@ def resolve_tracking_uri(uri: str | None) -> str:
             f"not an MLflow tracking store URI ({', '.join(TRACKING_SCHEMES)}; e.g. sqlite:///mlflow.db or "
             "http://127.0.0.1:5000)",
         )
-    return uri
+    return with_driver(uri)
 
 
 def _artifact_location(uri: str) -> str | None:

@@ -1,12 +1,15 @@
-"""Values under keys that look secret (password, token, secret, key, ...) never reach MLflow: they are replaced
-by `[redacted]` in params, tags and the logged config."""
+"""Values under keys that look secret (password, token, secret, key, ...) and the passwords in URLs (a database
+store's `postgresql://user:password@host/db`) never reach MLflow: they are replaced by `[redacted]` in params, tags
+and the logged config."""
 
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sweepwise.errors import HIDDEN_PASSWORD, hide_password
+
 SECRET_WORDS = frozenset({"password", "passwd", "pwd", "token", "secret", "secrets", "key", "apikey", "credentials"})
-REDACTED = "[redacted]"
+REDACTED = HIDDEN_PASSWORD
 
 
 def is_secret(key: str) -> bool:
@@ -24,7 +27,7 @@ def redact(tree: Any, prefix: str = "") -> Any:
         return redacted
     if isinstance(tree, list | tuple):
         return [redact(item, prefix) for item in tree]
-    return tree
+    return hide_password(tree) if isinstance(tree, str) else tree
 
 
 def redact_overrides(overrides: Sequence[str]) -> list[str]:
@@ -32,5 +35,5 @@ def redact_overrides(overrides: Sequence[str]) -> list[str]:
     redacted = []
     for override in overrides:
         key, separator, _ = override.partition("=")
-        redacted.append(f"{key}={REDACTED}" if separator and is_secret(key.lstrip("+~")) else override)
+        redacted.append(f"{key}={REDACTED}" if separator and is_secret(key.lstrip("+~")) else hide_password(override))
     return redacted

@@ -18,7 +18,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from sweepwise.errors import SweepwiseError
+from sweepwise.errors import SweepwiseError, hide_password
 from sweepwise.sweep.launch.choose import launcher_settings, make_executor
 from sweepwise.sweep.launch.executor import Died, Executor
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
@@ -138,7 +138,8 @@ class MultirunLauncher:
             tags.update({"best.job": str(best.number), "best.overrides": " ".join(best.overrides)})
         tracker.log_parent(metrics, tags, step=len(rows))
         console.print(
-            f"compare the jobs: make ui  (MLflow UI on {grouping.tracking_uri}, experiment {grouping.experiment})",
+            f"compare the jobs: make ui  (MLflow UI on {hide_password(grouping.tracking_uri)}, "
+            f"experiment {grouping.experiment})",
             markup=False,
         )
 
