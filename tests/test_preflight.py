@@ -9,7 +9,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import torch
-from conftest import compose_config, mlflow_client, run_train
+from conftest import compose_config, mlflow_client, run_train, write_csv
 from sweep_helpers import load_study
 
 from sweepwise import configure
@@ -123,6 +123,12 @@ def test_a_correct_but_slow_pipeline_is_warned_not_failed(slow: list[str], tmp_p
     measured = {entry["name"]: entry["measured"] for entry in json.loads((tmp_path / "preflight.json").read_text())}
     assert "suggested: optimizer.lr=tag(log, interval(" in measured["learning-rate range test"]
     assert (tmp_path / "lr_range_test.png").is_file()
+
+
+def test_a_table_smaller_than_the_evaluation_batch_is_checked(tmp_path: Path):
+    table = write_csv(tmp_path / "table.csv", rows=150)  # fewer rows than trainer.eval_batch_size (1024)
+    found = statuses(["data=csv", f"data.path={table}", "data.label_column=species", "trainer.batch_size=16"], tmp_path)
+    assert found["train/validation overlap"] == PASS and found["train and validation agree"] == PASS
 
 
 def test_a_planned_run_shorter_than_the_checks_needed_is_warned(tmp_path: Path):

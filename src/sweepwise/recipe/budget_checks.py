@@ -100,7 +100,7 @@ def _fit_and_majority(pipeline: Pipeline, model: nn.Module, seed: int) -> tuple[
     model.eval()
     right, train_labels = 0, []
     with torch.no_grad():
-        for inputs, labels in pipeline.data.train_batches(size, 1, seed):
+        for inputs, labels in pipeline.data.train_batches(pipeline.settings.batch_size, 1, seed):
             right += int((model(inputs).argmax(dim=1) == labels).sum())
             train_labels.append(labels.cpu())
     model.train()
