@@ -125,6 +125,11 @@ def test_a_correct_but_slow_pipeline_is_warned_not_failed(slow: list[str], tmp_p
     assert (tmp_path / "lr_range_test.png").is_file()
 
 
+def test_a_layer_whose_output_is_unused_is_warned_not_failed(tmp_path: Path):
+    found = statuses(["model._target_=planted_bugs.UnusedBranchModel", "trainer.epochs=10"], tmp_path)
+    assert found["gradient flow"] == WARN and FAIL not in found.values(), found
+
+
 def test_a_table_smaller_than_the_evaluation_batch_is_checked(tmp_path: Path):
     table = write_csv(tmp_path / "table.csv", rows=150)  # fewer rows than trainer.eval_batch_size (1024)
     found = statuses(["data=csv", f"data.path={table}", "data.label_column=species", "trainer.batch_size=16"], tmp_path)

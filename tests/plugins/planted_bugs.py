@@ -217,3 +217,16 @@ class NanAfterStepsModel(_Mlp):
         if self.training:
             self.calls += 1
         return logits * float("nan") if self.calls > 30 else logits
+
+
+class UnusedBranchModel(_Mlp):
+    """Correct, with a branch whose output the head ignores (as a classifier that reads one token of many)."""
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, width: int = 64, **_: object) -> None:
+        super().__init__(input_shape, num_classes, width)
+        self.auxiliary = nn.Linear(width, width)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        hidden = torch.relu(self.hidden(inputs.flatten(1)))
+        self.auxiliary(hidden)  # computed, never used
+        return self.out(hidden)

@@ -37,10 +37,11 @@ def _direct_parameters(module: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
 
 
 def gradient_flow(pipeline: Pipeline, seed: int) -> CheckResult:
-    """FAIL when a layer that runs in the forward pass gets no gradient in any of its own parameters over
-    `STEPS` steps (a `detach()` cuts it from the loss), or when a tensor gets gradients without being a model
-    parameter (layers in a plain list: the optimiser never sees them); WARN for single parameters that never get
-    one beside siblings that do (unused, as a masked-modelling token in a classifier)."""
+    """FAIL when a layer that runs in the forward pass, and whose output changes the model's, gets no gradient in
+    any of its own parameters over `STEPS` steps (a `detach()` cuts it from the loss), or when a tensor gets
+    gradients without being a model parameter (layers in a plain list: the optimiser never sees them); WARN for
+    parameters that never get one otherwise (unused: a masked-modelling token in a classifier, a branch whose
+    output the head ignores)."""
     model = pipeline.model(seed).train()
     optimizer = pipeline.optimizer(model)
     ran: set[nn.Module] = set()
@@ -60,10 +61,11 @@ def gradient_flow(pipeline: Pipeline, seed: int) -> CheckResult:
     for hook in hooks:
         hook.remove()
     cut, unused = [], []
+    probe = next(pipeline.batches(seed))[0]
     for module_name, module in model.named_modules():
         own = [(name, p) for name, p in _direct_parameters(module) if p.requires_grad]
         missing = [f"{module_name}.{name}".lstrip(".") for name, p in own if id(p) not in got]
-        if missing and module in ran and len(missing) == len(own):
+        if missing and module in ran and len(missing) == len(own) and _output_matters(model, module, probe):
             cut.append(module_name or type(module).__name__)
         elif missing:
             unused += missing
@@ -87,6 +89,25 @@ def gradient_flow(pipeline: Pipeline, seed: int) -> CheckResult:
         else "some parameters are never used by the loss (harmless if intended, such as a masked-modelling token)",
         value=float(len(cut) + len(hidden)),
     )
+
+
+def _output_matters(model: nn.Module, module: nn.Module, inputs: torch.Tensor) -> bool:
+    """Whether noise added to `module`'s output changes the model's output: a layer whose value is used but whose
+    gradient never arrives is cut from the loss (a `detach()`); one whose value is not used is merely unused."""
+
+    def perturb(_: nn.Module, __: object, output: object) -> object:
+        return output + torch.randn_like(output) if isinstance(output, torch.Tensor) else output
+
+    model.eval()
+    with torch.no_grad():
+        plain = model(inputs)
+        hook = module.register_forward_hook(perturb)
+        try:
+            noisy = model(inputs)
+        finally:
+            hook.remove()
+    model.train()
+    return not torch.equal(plain, noisy)
 
 
 def _names(names: list[str]) -> str:
