@@ -1,10 +1,8 @@
-"""Where the loss's gradient goes: the parameters of every layer that runs get gradients, and every tensor that
-gets one is updated by the optimiser.
+"""Where the loss's gradient goes: every parameter that changes the model's output gets gradients, and every tensor
+that gets one is updated by the optimiser.
 
 Watched over a few real optimiser steps, not one backward pass at init: architectures that zero a branch's last
 scale at init (zero-init residuals) give that branch its first gradients only after a step."""
-
-from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -32,20 +30,13 @@ def _trained_leaves(loss: torch.Tensor) -> list[torch.Tensor]:
     return leaves
 
 
-def _direct_parameters(module: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
-    return module.named_parameters(recurse=False)
-
-
 def gradient_flow(pipeline: Pipeline, seed: int) -> CheckResult:
-    """FAIL when a layer that runs in the forward pass, and whose output changes the model's, gets no gradient in
-    any of its own parameters over `STEPS` steps (a `detach()` cuts it from the loss), or when a tensor gets
-    gradients without being a model parameter (layers in a plain list: the optimiser never sees them); WARN for
-    parameters that never get one otherwise (unused: a masked-modelling token in a classifier, a branch whose
-    output the head ignores)."""
+    """FAIL when a parameter that changes the model's output gets no gradient over `STEPS` steps (a `detach()`
+    cuts it from the loss), or when a tensor gets gradients without being a model parameter (layers in a plain
+    list: the optimiser never sees them); WARN for parameters without gradients that change nothing (unused: a
+    masked-modelling token in a classifier, a branch the head ignores, a bias over a single attention key)."""
     model = pipeline.model(seed).train()
     optimizer = pipeline.optimizer(model)
-    ran: set[nn.Module] = set()
-    hooks = [module.register_forward_hook(lambda m, *_: ran.add(m)) for module in model.modules()]
     parameter_ids = {id(parameter) for parameter in model.parameters()}
     got: set[int] = set()
     hidden: list[torch.Tensor] = []
@@ -58,54 +49,43 @@ def gradient_flow(pipeline: Pipeline, seed: int) -> CheckResult:
             hidden = [leaf for leaf in _trained_leaves(loss) if id(leaf) not in parameter_ids]
         got |= {id(p) for p in model.parameters() if p.grad is not None and bool(p.grad.any())}
         optimizer.step()
-    for hook in hooks:
-        hook.remove()
-    cut, unused = [], []
     probe = next(pipeline.batches(seed))[0]
-    for module_name, module in model.named_modules():
-        own = [(name, p) for name, p in _direct_parameters(module) if p.requires_grad]
-        missing = [f"{module_name}.{name}".lstrip(".") for name, p in own if id(p) not in got]
-        if missing and module in ran and len(missing) == len(own) and _output_matters(model, module, probe):
-            cut.append(module_name or type(module).__name__)
-        elif missing:
-            unused += missing
+    missing = [(name, p) for name, p in model.named_parameters() if p.requires_grad and id(p) not in got]
+    cut = [name for name, parameter in missing if _changes_output(model, parameter, probe)]
+    unused = [name for name, _ in missing if name not in cut]
     problems = [
-        f"no gradient in {STEPS} steps for layers that ran: {_names(cut)}" if cut else "",
+        f"parameters that change the output but got no gradient in {STEPS} steps: {_names(cut)}" if cut else "",
         f"{len(hidden)} tensor(s) ({_shapes(hidden)}) get gradients but are not model parameters, so the "
         "optimiser never updates them"
         if hidden
         else "",
-        f"parameters that never got a gradient: {_names(unused)}" if unused else "",
+        f"parameters that change nothing and got no gradient: {_names(unused)}" if unused else "",
     ]
     status = FAIL if cut or hidden else (WARN if unused else PASS)
     return CheckResult(
         "gradient flow",
         status,
         "; ".join(problem for problem in problems if problem) or f"every parameter got a gradient in {STEPS} steps",
-        "every layer that runs gets gradients; every tensor with one is a parameter",
+        "every parameter that changes the output gets gradients; every tensor with one is a parameter",
         "part of the network is cut from the loss (a detach()), or layers kept in a plain list or dict are hidden "
         "from model.parameters() and so from the optimiser"
         if status == FAIL
-        else "some parameters are never used by the loss (harmless if intended, such as a masked-modelling token)",
+        else "some parameters change nothing the loss sees (harmless if intended, such as a masked-modelling token)",
         value=float(len(cut) + len(hidden)),
     )
 
 
-def _output_matters(model: nn.Module, module: nn.Module, inputs: torch.Tensor) -> bool:
-    """Whether noise added to `module`'s output changes the model's output: a layer whose value is used but whose
-    gradient never arrives is cut from the loss (a `detach()`); one whose value is not used is merely unused."""
-
-    def perturb(_: nn.Module, __: object, output: object) -> object:
-        return output + torch.randn_like(output) if isinstance(output, torch.Tensor) else output
-
+def _changes_output(model: nn.Module, parameter: nn.Parameter, inputs: torch.Tensor) -> bool:
+    """Whether noise added to `parameter` changes the model's output (in evaluation mode, then restored)."""
     model.eval()
     with torch.no_grad():
         plain = model(inputs)
-        hook = module.register_forward_hook(perturb)
+        saved = parameter.detach().clone()
+        parameter.add_(torch.randn_like(parameter))
         try:
             noisy = model(inputs)
         finally:
-            hook.remove()
+            parameter.copy_(saved)
     model.train()
     return not torch.equal(plain, noisy)
 
