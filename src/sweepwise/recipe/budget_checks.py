@@ -275,12 +275,13 @@ def steps_to_halve(runs: BudgetRuns) -> int | None:
 
 def planned_budget(pipeline: Pipeline, runs: BudgetRuns) -> CheckResult:
     """A planned run shorter than what these checks needed to show learning will show little: a WARN."""
-    planned, needed = pipeline.planned_steps, steps_to_halve(runs) or runs.steps
+    planned, halved = pipeline.planned_steps, steps_to_halve(runs)
+    needed = halved or runs.steps
     return CheckResult(
         "planned run long enough",
         PASS if planned >= needed else WARN,
         f"the planned run has {planned} optimiser steps; the checks' loss halved after {needed}"
-        if steps_to_halve(runs)
+        if halved
         else f"the planned run has {planned} optimiser steps; the checks trained {needed}",
         "at least as many steps as the checks needed",
         "the planned run is too short to learn what the checks learned: more epochs, a smaller batch or more data",

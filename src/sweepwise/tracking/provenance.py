@@ -1,5 +1,6 @@
 """Where a run came from: git commit and dirty flag, host, package versions, command-line overrides."""
 
+import functools
 import hashlib
 import platform
 import secrets
@@ -54,6 +55,7 @@ def run_name(model_target: str, overrides: Sequence[str]) -> str:
     return " ".join(part for part in (model, shown, secrets.token_hex(2)) if part)
 
 
+@functools.cache  # read once per process: a sweep fingerprints each of its model families with it
 def code_version(cwd: Path | None = None) -> str:
     """A digest of the code a run executes: this package's version and source files, and the working tree's commit
     and uncommitted changes (a user's own models and data live there), so an edit anywhere changes it."""
