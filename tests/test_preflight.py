@@ -125,6 +125,22 @@ def test_a_correct_but_slow_pipeline_is_warned_not_failed(slow: list[str], tmp_p
     assert (tmp_path / "lr_range_test.png").is_file()
 
 
+def test_a_rate_far_below_where_the_range_test_learns_is_slow_not_broken(tmp_path: Path):
+    """A linear model at Adam 3e-4 learns next to nothing in the checks' budgets on a small table; the range test
+    shows it learning at higher rates, so the learning checks WARN and overfitting tries the range test's rate."""
+    table = write_csv(tmp_path / "table.csv", rows=150)
+    data = ["data=csv", f"data.path={table}", "data.label_column=species", "trainer.eval_batch_size=64"]
+    linear = ["model=linear", "optimizer.lr=3e-4", "trainer.batch_size=16", "trainer.epochs=5"]
+    results = run_preflight(compose_config([*data, *linear]), tmp_path).results
+    found = {result.name: result.status for result in results}
+    assert FAIL not in found.values(), found
+    measured = {result.name: result.measured for result in results}
+    slowed = [name for name, text in measured.items() if "below the range test's interval" in text]
+    assert "training loss decreases" in slowed, measured
+    assert {found[name] for name in slowed} == {WARN}
+    assert found["overfit one batch"] == WARN and "memorised at lr" in measured["overfit one batch"]
+
+
 def test_a_layer_whose_output_is_unused_is_warned_not_failed(tmp_path: Path):
     found = statuses(["model._target_=planted_bugs.UnusedBranchModel", "trainer.epochs=10"], tmp_path)
     assert found["gradient flow"] == WARN and FAIL not in found.values(), found

@@ -1,8 +1,11 @@
 """Checks that search learning rates, so that a model that is merely slow at the configured rate is not called
-broken: overfitting one batch tries rates around the configured one before it fails, and a range test draws the
-loss against an exponentially growing rate and suggests an interval for the sweep."""
+broken: a range test draws the loss against an exponentially growing rate and suggests an interval for the sweep;
+overfitting one batch tries rates around the configured one, and the range test's, before it fails; and a check
+that saw no learning at a configured rate below that interval, while the range test's loss halved at higher rates,
+reports slow learning (WARN), not a broken pipeline."""
 
 import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,36 @@ RANGE_SMOOTHING = 0.9  # exponential moving average of the range test's loss (bi
 RANGE_FELL = 0.9  # the smoothed loss must fall below this fraction of its start for a suggestion
 SUGGEST_HIGH, SUGGEST_LOW = 1 / 3, 1 / 100  # the suggested interval, as fractions of the lowest loss's rate
 FAR_BELOW = 1 / 300  # a configured rate below this fraction of the lowest loss's rate is far too low
+RANGE_LEARNED = 0.5  # a range test whose smoothed loss halves shows the pipeline can learn
+
+
+@dataclass(frozen=True)
+class RangeCurve:
+    """The range test's learning rates and smoothed losses, one step at each rate."""
+
+    rates: np.ndarray
+    losses: np.ndarray
+
+    @property
+    def fell(self) -> bool:
+        return len(self.losses) >= 2 and bool(self.losses.min() <= RANGE_FELL * self.losses[0])
+
+    @property
+    def best(self) -> float:
+        """The rate of the lowest smoothed loss."""
+        return float(self.rates[int(self.losses.argmin())])
+
+    @property
+    def suggested(self) -> tuple[float, float]:
+        return self.best * SUGGEST_LOW, self.best * SUGGEST_HIGH
+
+    def learning_rate_for(self, configured: float | None) -> float | None:
+        """A rate at which the pipeline visibly learns, when `configured` is below the suggested interval and the
+        loss halved in the test (the middle of the interval, geometrically); None when there is no such evidence."""
+        if configured is None or not self.fell or self.losses.min() > RANGE_LEARNED * self.losses[0]:
+            return None
+        low, high = self.suggested
+        return math.sqrt(low * high) if configured < low else None
 
 
 def _memorise(
@@ -45,14 +78,19 @@ def _memorise(
     return False, loss, right, step
 
 
-def overfit_one_batch(pipeline: Pipeline, seed: int, samples: int, max_steps: int) -> CheckResult:
+def overfit_one_batch(
+    pipeline: Pipeline, seed: int, samples: int, max_steps: int, learning_rate: float | None = None
+) -> CheckResult:
     """A few samples, regularisation off, the configured optimiser at a constant learning rate: loss near zero and
     every prediction right within `max_steps`. Tried at the configured rate first (stopping at the first success),
-    then at rates around it: FAIL only when none memorises the batch, WARN when only another rate does."""
+    then at rates around it and at `learning_rate` (where the range test learned, when the configured rate is
+    below it): FAIL only when none memorises the batch, WARN when only another rate does."""
     name, criterion = "overfit one batch", f"loss < {OVERFIT_LOSS} and all right within {max_steps} steps"
     batch = pipeline.first_batch(samples, seed)
     configured = pipeline.learning_rate
-    factors = OVERFIT_FACTORS if configured is not None else (1.0,)
+    factors: tuple[float, ...] = (1.0,)
+    if configured is not None:
+        factors = OVERFIT_FACTORS + ((learning_rate / configured,) if learning_rate is not None else ())
     first: tuple[bool, float, int, int] | None = None
     for factor in factors:
         lr = configured * factor if configured is not None else None
@@ -78,7 +116,7 @@ def overfit_one_batch(pipeline: Pipeline, seed: int, samples: int, max_steps: in
     return CheckResult(
         name,
         FAIL,
-        f"{at_configured}; no better at {len(factors) - 1} other rates (x{', x'.join(f'{f:g}' for f in factors[1:])})"
+        f"{at_configured}; no better at {len(factors) - 1} other rates (x{', x'.join(f'{f:.3g}' for f in factors[1:])})"
         if len(factors) > 1
         else at_configured,
         criterion,
@@ -88,9 +126,9 @@ def overfit_one_batch(pipeline: Pipeline, seed: int, samples: int, max_steps: in
     )
 
 
-def range_test_losses(pipeline: Pipeline, seed: int, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """(learning rates, smoothed losses): one step at each rate from `RANGE_LOW` up to `RANGE_HIGH`, stopped when
-    the loss leaves its minimum far behind or stops being finite."""
+def range_curve(pipeline: Pipeline, seed: int, steps: int) -> RangeCurve:
+    """One step at each rate from `RANGE_LOW` up to `RANGE_HIGH`, stopped when the loss leaves its minimum far
+    behind or stops being finite."""
     model = pipeline.model(seed)
     optimizer = pipeline.optimizer(model, RANGE_LOW)
     model.train()
@@ -116,27 +154,26 @@ def range_test_losses(pipeline: Pipeline, seed: int, steps: int) -> tuple[np.nda
         lowest = min(lowest, current)
         if current > RANGE_STOP * lowest:
             break
-    return np.asarray(rates), np.asarray(smoothed)
+    return RangeCurve(np.asarray(rates), np.asarray(smoothed))
 
 
-def lr_range_test(pipeline: Pipeline, seed: int, steps: int, folder: Path) -> tuple[CheckResult, Path | None]:
+def lr_range_test(pipeline: Pipeline, curve: RangeCurve, folder: Path) -> tuple[CheckResult, Path | None]:
     """The loss against an exponentially growing learning rate (plotted), with the interval it suggests for the
     sweep's `lr`: below the rate of the lowest loss, where training is fast and still stable. A configured rate
     above that rate, or far below it, is a WARN."""
     name = "learning-rate range test"
-    rates, losses = range_test_losses(pipeline, seed, steps)
     configured = pipeline.learning_rate
-    if len(losses) < 2 or losses.min() > RANGE_FELL * losses[0]:
+    if not curve.fell:
+        last = curve.rates[-1] if len(curve.rates) else RANGE_LOW
         return CheckResult(
             name,
             WARN,
-            f"no rate from {RANGE_LOW:g} to {rates[-1] if len(rates) else RANGE_LOW:.3g} lowered the loss",
+            f"no rate from {RANGE_LOW:g} to {last:.3g} lowered the loss",
             f"the smoothed loss falls below {RANGE_FELL:.0%} of its start",
             "nothing learns at any rate: see the other checks",
         ), None
-    best = float(rates[int(losses.argmin())])
-    low, high = best * SUGGEST_LOW, best * SUGGEST_HIGH
-    plot = _plot(rates, losses, (low, high), configured, folder)
+    best, (low, high) = curve.best, curve.suggested
+    plot = _plot(curve.rates, curve.losses, (low, high), configured, folder)
     suggestion = f"suggested: optimizer.lr=tag(log, interval({low:.2g}, {high:.2g}))"
     if configured is None:
         return CheckResult(name, PASS, f"lowest loss at lr {best:.3g}; {suggestion}", "-", value=best), plot
@@ -153,6 +190,19 @@ def lr_range_test(pipeline: Pipeline, seed: int, steps: int, folder: Path) -> tu
         meaning,
         value=best,
     ), plot
+
+
+def slow_not_broken(result: CheckResult, configured: float | None, learning_rate: float | None) -> CheckResult:
+    """A check that saw no learning at the configured rate is a WARN, slow learning, when the range test showed the
+    pipeline learning at higher rates (`learning_rate`, from `RangeCurve.learning_rate_for`)."""
+    if result.status != FAIL or learning_rate is None or configured is None:
+        return result
+    return replace(
+        result,
+        status=WARN,
+        measured=f"{result.measured}; at lr {configured:.3g}, below the range test's interval, where its loss halved",
+        meaning=f"slow, not broken: the pipeline learns at higher rates; try lr {learning_rate:.2g}",
+    )
 
 
 def _plot(

@@ -43,6 +43,9 @@ from sweepwise.tracking.provenance import code_version
 
 # where the checks write and how they print: not what they check
 FINGERPRINT_IGNORES = ("output_dir", "tracking", "task", "recipe.preflight", "trainer.progress")
+# checks that show learning within a budget at the configured rate: when that rate is below the range test's
+# interval and the range test learned, their FAIL is slow learning (a WARN)
+LEARNING_CHECKS = ("training loss decreases", "input-independent baseline", "dumb baselines")
 # checks that return (result, file): a crash is (FAIL, None)
 FILE_CHECKS = (
     model_checks.batch_entering_the_model,
@@ -74,11 +77,20 @@ def run_preflight(cfg: DictConfig, folder: Path) -> PreflightReport:
     schedule_check, schedule_plot = guarded(
         "learning-rate schedule", training_checks.schedule_over_planned_steps, pipeline, folder
     )
-    range_check, range_plot = guarded(
-        "learning-rate range test", learning_rate_checks.lr_range_test, pipeline, seed, range_steps, folder
-    )
+    curve = guarded("learning-rate range test", learning_rate_checks.range_curve, pipeline, seed, range_steps)
+    range_check, range_plot, learning_rate = curve, None, None  # the range test crashed: no evidence either way
+    if isinstance(curve, learning_rate_checks.RangeCurve):
+        range_check, range_plot = guarded(
+            "learning-rate range test", learning_rate_checks.lr_range_test, pipeline, curve, folder
+        )
+        learning_rate = curve.learning_rate_for(pipeline.learning_rate)
     runs = guarded("the short training runs", budget_checks.budget_runs, pipeline, seed, budget_steps)
-    trained = trained_checks(pipeline, runs)
+    trained = {
+        name: learning_rate_checks.slow_not_broken(result, pipeline.learning_rate, learning_rate)
+        if name in LEARNING_CHECKS
+        else result
+        for name, result in trained_checks(pipeline, runs).items()
+    }
     results = [
         guarded("seed reproducibility", training_checks.seed_reproducibility, pipeline, seed),
         guarded("whole-set evaluation", training_checks.whole_set_evaluation, pipeline, seed),
@@ -95,6 +107,7 @@ def run_preflight(cfg: DictConfig, folder: Path) -> PreflightReport:
             seed,
             overfit_samples,
             overfit_steps,
+            learning_rate,
         ),
         trained["training loss decreases"],
         range_check,
