@@ -7,10 +7,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 from sweepwise import configure
+from sweepwise.app import training_parts
 from sweepwise.console import SilentProgress
 from sweepwise.data import DataModule
 from sweepwise.training.loop import Trainer
-from sweepwise.training.runtime import autocast_for, seed_everything
+from sweepwise.training.runtime import autocast_for
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 
@@ -21,11 +22,8 @@ def compose_config(overrides: list[str]) -> DictConfig:
 
 
 def build_parts(cfg: DictConfig, device: torch.device) -> tuple[DataModule, torch.nn.Module, torch.optim.Optimizer]:
-    """Data, model and optimiser as `train.py` builds them, from seed 0."""
-    seed_everything(cfg.trainer.seed, deterministic=True)
-    data = configure.build(cfg.data, "data").to(device)
-    model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes).to(device)
-    optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
+    """Data, model and optimiser as `train.py` builds them."""
+    data, model, optimizer, _ = training_parts(cfg, configure.trainer_settings(cfg), device)
     return data, model, optimizer
 
 

@@ -60,23 +60,24 @@ def main() -> None:
     parser.add_argument("--data", default="digits")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="auto")
-    args = parser.parse_args()
-    cfg = compose_config(
-        [
-            f"model={args.model}",
-            f"data={args.data}",
-            f"trainer.batch_size={args.batch_size}",
-            f"trainer.epochs={args.epochs}",
-            f"trainer.device={args.device}",
-            "trainer.checkpoint_dir=null",
-            "output_dir=/tmp/sweepwise-bench",
-        ]
-    )
+    args, overrides = parser.parse_known_args()  # more overrides, e.g. trainer.compile=true, apply to our loop
+    common = [
+        f"model={args.model}",
+        f"data={args.data}",
+        f"trainer.batch_size={args.batch_size}",
+        f"trainer.epochs={args.epochs}",
+        f"trainer.device={args.device}",
+        "trainer.checkpoint_dir=null",
+        "output_dir=/tmp/sweepwise-bench",
+    ]
+    plain, cfg = compose_config(common), compose_config([*common, *overrides])
     device = resolve_device(args.device)
     print(f"device {device}, model {args.model}, data {args.data}, batch {args.batch_size}, torch {torch.__version__}")
+    if overrides:
+        print(f"sweepwise's loop with {' '.join(overrides)}")
     bare, ours = [], []
     for round_index in range(args.rounds):
-        bare.append(statistics.median(bare_loop(cfg, device, args.epochs)[1:]))
+        bare.append(statistics.median(bare_loop(plain, device, args.epochs)[1:]))
         ours.append(statistics.median(our_loop(cfg, device, args.epochs)[1:]))
         print(f"round {round_index + 1}: bare {bare[-1]:.0f} samples/s, sweepwise {ours[-1]:.0f} samples/s")
     bare_median, our_median = statistics.median(bare), statistics.median(ours)

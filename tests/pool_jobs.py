@@ -16,3 +16,10 @@ def die_on(job: str) -> str:
     if job == "die":
         os.kill(os.getpid(), signal.SIGKILL)
     return job
+
+
+def visible_gpus(job: str) -> tuple[str, int, str | None]:
+    """The GPUs the worker running `job` was given; a job named `die` kills its worker first."""
+    if job == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return job, os.getpid(), os.environ.get("CUDA_VISIBLE_DEVICES")

@@ -211,6 +211,7 @@ def test_plain_multirun_runs_each_job_on_slurm(slurm, tmp_path: Path):
         ("hydra.launcher.signal_delay_s=600", "hydra.launcher.signal_delay_s"),
         ("hydra.launcher.cpus_per_task=0", "hydra.launcher.cpus_per_task"),
         ("hydra.launcher.partition=no_such_partition", "no_such_partition"),
+        ("hydra.launcher.tasks_per_node=2", "hydra.launcher.tasks_per_node=2: a trial runs as one SLURM task"),
     ],
 )
 def test_bad_launcher_settings_stop_the_sweep_before_any_trial(slurm, tmp_path: Path, override: str, named: str):
@@ -219,3 +220,18 @@ def test_bad_launcher_settings_stop_the_sweep_before_any_trial(slurm, tmp_path: 
     (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert named in line
     assert not (tmp_path / "studies").exists() and not (tmp_path / "multirun" / "toy" / "0").exists()
+
+
+def test_a_sweep_of_two_process_trials_runs_each_trial_as_one_job_one_run_and_one_trial(slurm, tmp_path: Path):
+    two = ["trainer.devices=2", "hydra.launcher.gpus_per_node=2", "hydra.launcher.cpus_per_task=2"]
+    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=2", *two]
+    done = run_train(args, tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = load_study(tmp_path, "random_lr_wd")
+    assert states(study) == {"COMPLETE": 2}
+    assert len({trial.user_attrs["job_id"] for trial in study.trials}) == 2
+    parents, children = sweep_runs(tmp_path, "sweepwise")
+    assert len(parents) == 1 and len(children) == 2
+    for child in children:
+        tags = child.data.tags
+        assert tags["sweepwise.processes"] == "2" and len(tags["sweepwise.cuda_visible_devices"].split(",")) == 2

@@ -4,11 +4,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from sweepwise import configure
 from sweepwise.console import make_progress, print_summary
 from sweepwise.data import DataModule
+from sweepwise.schedules import Schedule
 from sweepwise.session import TrialSession
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
@@ -19,9 +22,11 @@ from sweepwise.tracking.secrets import redact
 from sweepwise.training.bias_init import class_priors, init_final_bias
 from sweepwise.training.budget import budget_warnings
 from sweepwise.training.checkpoint import load_checkpoint
-from sweepwise.training.loop import LAST_CHECKPOINT, Trainer, planned_steps
+from sweepwise.training.distributed import Ranks, check_devices, started_ranks
+from sweepwise.training.loop import LAST_CHECKPOINT, SINGLE_PROCESS, Trainer, planned_steps
 from sweepwise.training.predictions import PredictionDynamics, mistakes
-from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
+from sweepwise.training.runtime import autocast_for, device_tags, resolve_device, seed_everything
+from sweepwise.training.settings import TrainerSettings
 
 RUN_ID_KEY = "mlflow_run_id"
 
@@ -35,32 +40,42 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
     """
     session = session or TrialSession()
     settings = configure.trainer_settings(cfg)
-    objective = configure.objective(cfg)
+    configure.objective(cfg)
     configure.check_learning_rate(cfg)
+    configure.log_every_n_steps(cfg)
+    configure.checkpoint_to_log(cfg)
+    device = resolve_device(cfg.trainer.device)
+    devices = check_devices(settings.devices, device)
+    autocast_for(device, cfg.trainer.precision)
+    make_progress(cfg.trainer.progress, settings.batch_size)
+    checkpoint = _checkpoint_to_resume(cfg, settings.checkpoint_dir, session)
+    resolved = OmegaConf.to_container(cfg, resolve=True)  # the other ranks' config: no Hydra where they run
+    with started_ranks(devices, device, _train_as_rank, (resolved, checkpoint)) as ranks:
+        return _train_main(cfg, overrides, session, ranks, checkpoint)
+
+
+def _train_main(
+    cfg: DictConfig, overrides: Sequence[str], session: TrialSession, ranks: Ranks, checkpoint_file: Path | None
+) -> float:
+    """Rank 0 (the only rank of most runs): trains, and logs, checkpoints and reports for every rank."""
+    settings = configure.trainer_settings(cfg)
+    objective = configure.objective(cfg)
     every = configure.log_every_n_steps(cfg)
     kept = configure.checkpoint_to_log(cfg)
-    device = resolve_device(cfg.trainer.device)
-    autocast = autocast_for(device, cfg.trainer.precision)
+    device = ranks.device(resolve_device(cfg.trainer.device))
     progress = make_progress(cfg.trainer.progress, settings.batch_size)
-    seed_everything(settings.seed, bool(cfg.trainer.deterministic))
-    data: DataModule = configure.build(cfg.data, "data").to(device)
+    data, model, optimizer, schedule = training_parts(cfg, settings, device, ranks)
     steps = planned_steps(settings, data.steps_per_epoch(settings.batch_size))
     for warning in budget_warnings(data.num_train, settings.batch_size, steps):
         print(f"warning: {warning}", flush=True)
-    model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes)
-    model = model.to(device)
-    if OmegaConf.select(cfg, "recipe.init_bias", default=False):
-        init_final_bias(model, class_priors(data, settings.batch_size))
-    optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
-    schedule = configure.build(cfg.schedule, "schedule")
-    checkpoint = _checkpoint_to_resume(cfg, settings.checkpoint_dir, session)
+    checkpoint = load_checkpoint(checkpoint_file, _checkpoint_key(cfg)) if checkpoint_file else None
     output_dir = Path(cfg.output_dir)
 
     run = MlflowRun.start(
         uri=session.tracking_uri or resolve_tracking_uri(cfg.tracking.uri),
         experiment=cfg.tracking.experiment,
         run_name=cfg.tracking.run_name or session.run_name or run_name(str(cfg.model._target_), overrides),
-        tags={**provenance_tags(overrides), "sweepwise.device": str(device)},
+        tags={**provenance_tags(overrides), **device_tags(device, ranks.world)},
         parent_run_id=cfg.tracking.parent_run_id or session.parent_run_id,
         resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else session.run_id,
         every=every,
@@ -81,12 +96,13 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
             data,
             settings,
             objective,
-            autocast,
+            autocast_for(device, cfg.trainer.precision),
             progress,
             callbacks=[run, *session.epoch_reports(objective.metric)],
             checkpoint_extra={RUN_ID_KEY: run.run_id},
             probe=dynamics,
             recorder=run if every else None,
+            ranks=ranks,
         )
         if checkpoint is not None:
             trainer.resume(checkpoint)
@@ -138,11 +154,55 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
     return float(state.best_value)
 
 
-def _checkpoint_to_resume(cfg: DictConfig, checkpoint_dir: Path | None, session: TrialSession) -> dict[str, Any] | None:
-    """`trainer.resume_from` when given; a trial started again after its process died continues from its own
-    last checkpoint."""
+def training_parts(
+    cfg: DictConfig, settings: TrainerSettings, device: torch.device, ranks: Ranks = SINGLE_PROCESS
+) -> tuple[DataModule, nn.Module, torch.optim.Optimizer, Schedule]:
+    """Data (this rank's share of it), model, optimiser and schedule, built alike on every rank."""
+    seed_everything(settings.seed, bool(cfg.trainer.deterministic))
+    data: DataModule = configure.build(cfg.data, "data").to(device).shard(ranks.rank, ranks.world)
+    model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes)
+    model = model.to(device)
+    if settings.channels_last and data.is_image:
+        model = model.to(memory_format=torch.channels_last)
+    if OmegaConf.select(cfg, "recipe.init_bias", default=False):
+        init_final_bias(model, class_priors(data, settings.batch_size))
+    optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
+    return data, model, optimizer, configure.build(cfg.schedule, "schedule")
+
+
+def _train_as_rank(resolved: dict[str, Any], checkpoint_file: Path | None, ranks: Ranks) -> None:
+    """Rank r > 0 of a multi-process run: trains its slice of each batch, logging and saving nothing."""
+    cfg = OmegaConf.create(resolved)
+    settings = configure.trainer_settings(cfg)
+    device = ranks.device(resolve_device(cfg.trainer.device))
+    data, model, optimizer, schedule = training_parts(cfg, settings, device, ranks)
+    trainer = Trainer(
+        model,
+        optimizer,
+        schedule,
+        data,
+        settings,
+        configure.objective(cfg),
+        autocast_for(device, cfg.trainer.precision),
+        make_progress("off", settings.batch_size),
+        ranks=ranks,
+    )
+    if checkpoint_file is not None:
+        trainer.resume(load_checkpoint(checkpoint_file, _checkpoint_key(cfg)))
+    trainer.fit()
+
+
+def _checkpoint_key(cfg: DictConfig) -> str:
+    return "trainer.resume_from" if cfg.trainer.resume_from else "trainer.checkpoint_dir"
+
+
+def _checkpoint_to_resume(cfg: DictConfig, checkpoint_dir: Path | None, session: TrialSession) -> Path | None:
+    """`trainer.resume_from` when given (it must exist); a trial started again after its process died continues
+    from its own last checkpoint."""
     if cfg.trainer.resume_from:
-        return load_checkpoint(Path(cfg.trainer.resume_from))
+        path = Path(cfg.trainer.resume_from)
+        load_checkpoint(path)  # a missing or unreadable file is the config's error, before anything starts
+        return path
     if session.continues_attempt and checkpoint_dir and (checkpoint_dir / LAST_CHECKPOINT).is_file():
-        return load_checkpoint(checkpoint_dir / LAST_CHECKPOINT, key="trainer.checkpoint_dir")
+        return checkpoint_dir / LAST_CHECKPOINT
     return None

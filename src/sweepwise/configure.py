@@ -24,6 +24,16 @@ def _number(cfg: DictConfig, key: str, kind: type, optional: bool = False) -> An
     return kind(value)
 
 
+def _flag(cfg: DictConfig, key: str) -> bool:
+    """A true/false setting; absent (a config written before it) is false."""
+    value = _value(cfg, key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ConfigError(key, value, "must be true or false")
+    return value
+
+
 def trainer_settings(cfg: DictConfig, resolve_paths: bool = True) -> TrainerSettings:
     """The training loop's settings, each checked; `resolve_paths=False` leaves the checkpoint folder out (it may
     name the job's output folder, which exists only once the job runs)."""
@@ -36,6 +46,9 @@ def trainer_settings(cfg: DictConfig, resolve_paths: bool = True) -> TrainerSett
         eval_batch_size=_number(cfg, "trainer.eval_batch_size", int),
         grad_clip=_number(cfg, "trainer.grad_clip", float, optional=True),
         seed=_number(cfg, "trainer.seed", int),
+        devices=1 if _value(cfg, "trainer.devices") is None else _number(cfg, "trainer.devices", int),
+        compile=_flag(cfg, "trainer.compile"),
+        channels_last=_flag(cfg, "trainer.channels_last"),
         checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
         early_stopping=EarlyStopping(
             patience=_number(cfg, "trainer.early_stopping.patience", int, optional=True),

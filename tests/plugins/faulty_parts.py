@@ -48,3 +48,24 @@ class KilledOnceModel(nn.Module):
                     os.truncate(self.truncate, Path(self.truncate).stat().st_size // 2)
                 os.kill(os.getpid(), signal.SIGKILL)
         return self.linear(inputs.flatten(1))
+
+
+class RankKilledModel(nn.Module):
+    """A linear model whose process, when it is rank `rank` of a multi-process run, is SIGKILLed at its
+    `kill_at`-th training forward pass; every rank first writes its process id to `<pid_dir>/<rank>.pid`."""
+
+    def __init__(self, input_shape: Sequence[int], num_classes: int, rank: int, kill_at: int, pid_dir: str) -> None:
+        super().__init__()
+        self.linear = nn.Linear(int(torch.tensor(input_shape).prod()), num_classes)
+        self.rank, self.kill_at, self.pid_dir, self.calls = rank, kill_at, Path(pid_dir), 0
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.calls += 1
+            rank = torch.distributed.get_rank()
+            if self.calls == 1:
+                self.pid_dir.mkdir(parents=True, exist_ok=True)
+                (self.pid_dir / f"{rank}.pid").write_text(str(os.getpid()))
+            if self.calls == self.kill_at and rank == self.rank:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return self.linear(inputs.flatten(1))

@@ -149,8 +149,9 @@ class OptunaSweeperConf:
     study_name: str | None = None
     # trials that end COMPLETE, PRUNED or FAIL, counted over the study (a re-run continues the count)
     n_trials: int = 20
-    # trials in flight at once
-    n_jobs: int = 2
+    # trials in flight at once; null: 2, or with the local launcher on GPUs, as many as they hold
+    # (GPUs / gpus_per_trial x trials_per_gpu)
+    n_jobs: int | None = None
     # the sweep stops once failed trials exceed this fraction of n_trials
     max_failure_rate: float = 0.0
     # how often to re-run a trial whose process died without a result (not one that raised)
@@ -172,11 +173,20 @@ class OptunaSweeperConf:
 
 @dataclass
 class LocalLauncherConf:
-    """Trials run in persistent worker processes on this machine, one per slot."""
+    """Trials run in persistent worker processes on this machine, one per slot; each slot's trials see only its
+    GPUs (through CUDA_VISIBLE_DEVICES)."""
 
     _target_: str = "hydra_plugins.sweepwise_plugins.local_launcher.LocalLauncher"
-    # worker processes for a plain multirun (`-m a=1,2,3`); a sweep uses its n_jobs
-    n_workers: int = 2
+    # worker processes for a plain multirun (`-m a=1,2,3`); a sweep uses its n_jobs. null: 2, or on GPUs as many
+    # as they hold
+    n_workers: int | None = None
+    # GPUs each trial sees; null: 1 where there are GPUs, 0 (the CPU) where there are none
+    gpus_per_trial: int | None = None
+    # trials sharing each GPU at once: for small models that leave a GPU mostly idle
+    trials_per_gpu: int = 1
+    # the GPU ids trials are placed on; null: those CUDA_VISIBLE_DEVICES lists, else every GPU torch sees.
+    # Ids need not be real (trials then run on the CPU): placement can be tried on any machine
+    gpus: list[str] | None = None
 
 
 @dataclass
@@ -195,6 +205,7 @@ class SlurmLauncherConf:
     # the job's time limit; a job that reaches it is checkpointed and requeued (max_num_timeout times)
     timeout_min: int = 60
     constraint: str | None = None
+    # a trial is one task on one node (1 each); its processes for several GPUs come from trainer.devices
     nodes: int = 1
     tasks_per_node: int = 1
     # a plain multirun's jobs in flight at once (a sweep keeps n_jobs trials in flight)

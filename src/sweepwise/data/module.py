@@ -57,6 +57,7 @@ class DataModule(ABC):
         self.mean, self.std = mean, std
         self.augment = augment
         self.device = torch.device("cpu")
+        self.rank, self.world = 0, 1  # this process's share of each training batch (see `shard`)
 
     @property
     def num_classes(self) -> int:
@@ -76,8 +77,21 @@ class DataModule(ABC):
         self.device = device
         return self
 
+    def shard(self, rank: int, world: int) -> "DataModule":
+        """Make this process rank `rank` of `world` processes training together: of each training batch of
+        `batch_size` samples it gets the `rank`-th of `world` equal slices, so that every sample is seen once per
+        epoch and the ranks' batches together are the batch one process would see."""
+        self.rank, self.world = rank, world
+        return self
+
+    def _slice(self, batch_size: int) -> slice:
+        """This rank's part of a global batch."""
+        share = batch_size // self.world
+        return slice(self.rank * share, (self.rank + 1) * share)
+
     def train_batches(self, batch_size: int, epoch: int, seed: int) -> Iterator[Batch]:
-        """Shuffled, augmented training batches on the device; the order depends on (seed, epoch) only."""
+        """Shuffled, augmented training batches (this rank's slice of each) on the device; the order depends on
+        (seed, epoch) only."""
         for inputs, labels in self._train_batches(batch_size, epoch, seed):
             yield (self.augment(inputs) if self.augment.active else inputs), labels
 
@@ -146,7 +160,7 @@ class TensorData(DataModule):
     def _train_batches(self, batch_size: int, epoch: int, seed: int) -> Iterator[Batch]:
         order = epoch_permutation(self.num_train, seed, epoch).to(self.device)
         for start in range(0, self.steps_per_epoch(batch_size) * batch_size, batch_size):
-            index = order[start : start + batch_size]
+            index = order[start : start + batch_size][self._slice(batch_size)]
             yield self.train_x[index], self.train_y[index]
 
     def val_batches(self, batch_size: int) -> Iterator[Batch]:
@@ -155,19 +169,28 @@ class TensorData(DataModule):
 
 
 class EpochSampler(Sampler[int]):
-    """Yields the permutation of the epoch set last with `set_epoch` (read in the main process)."""
+    """Yields the permutation of the epoch set last with `set_epoch` (read in the main process); with `part`, only
+    that slice of each global batch of its size (a rank's share)."""
 
     def __init__(self, num_samples: int, seed: int = 0) -> None:
         self.num_samples, self.seed, self.epoch = num_samples, seed, 0
+        self.batch_size, self.part = num_samples, slice(None)
 
     def set_epoch(self, seed: int, epoch: int) -> None:
         self.seed, self.epoch = seed, epoch
 
+    def set_part(self, batch_size: int, part: slice) -> None:
+        self.batch_size, self.part = batch_size, part
+
     def __iter__(self) -> Iterator[int]:
-        return iter(epoch_permutation(self.num_samples, self.seed, self.epoch).tolist())
+        order = epoch_permutation(self.num_samples, self.seed, self.epoch).tolist()
+        full = len(order) - len(order) % self.batch_size
+        return iter(
+            i for start in range(0, full, self.batch_size) for i in order[start : start + self.batch_size][self.part]
+        )
 
     def __len__(self) -> int:
-        return self.num_samples
+        return self.num_samples // self.batch_size * len(range(self.batch_size)[self.part])
 
 
 class StreamingData(DataModule):
@@ -216,10 +239,12 @@ class StreamingData(DataModule):
 
     def _train_batches(self, batch_size: int, epoch: int, seed: int) -> Iterator[Batch]:
         self.steps_per_epoch(batch_size)
-        if self._train_loader is None or self._train_loader.batch_size != batch_size:
+        share = batch_size // self.world
+        if self._train_loader is None or self._train_loader.batch_size != share:
             self._train_loader = self._loader(
-                self.train_set, batch_size, sampler=self._sampler, drop_last=True, persistent=True
+                self.train_set, share, sampler=self._sampler, drop_last=True, persistent=True
             )
+        self._sampler.set_part(batch_size, self._slice(batch_size))
         self._sampler.set_epoch(seed, epoch)
         yield from map(self._to_device, self._train_loader)
 

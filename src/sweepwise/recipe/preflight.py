@@ -60,6 +60,7 @@ class PreflightReport:
     files: list[Path]  # the reports, the config checked and the plots
     seconds_per_step: float | None  # a step of the config's real training (None when its runs crashed)
     planned_steps: int  # the config's planned optimiser steps
+    cuda_peak_mb: float | None = None  # CUDA memory its training allocated at most (None off CUDA)
 
 
 def run_preflight(cfg: DictConfig, folder: Path) -> PreflightReport:
@@ -127,8 +128,9 @@ def run_preflight(cfg: DictConfig, folder: Path) -> PreflightReport:
     config_file.write_text(OmegaConf.to_yaml(pipeline.cfg))
     plots = [path for path in (schedule_plot, grid, range_plot) if path is not None]
     files = [*write_reports(results, folder), config_file, *plots]
-    seconds = runs.seconds_per_step if isinstance(runs, budget_checks.BudgetRuns) else None
-    return PreflightReport(results, files, seconds, pipeline.planned_steps)
+    if isinstance(runs, budget_checks.BudgetRuns):
+        return PreflightReport(results, files, runs.seconds_per_step, pipeline.planned_steps, runs.cuda_peak_mb)
+    return PreflightReport(results, files, None, pipeline.planned_steps)
 
 
 def preflight_fingerprint(cfg: DictConfig) -> str:

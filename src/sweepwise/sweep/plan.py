@@ -17,6 +17,7 @@ from hydra_plugins.sweepwise_plugins.config import OptunaSweeperConf
 from sweepwise.configure import check_values
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.study.storage import storage_spec
+from sweepwise.sweep.launch.gpus import CPU_SLOTS
 from sweepwise.sweep.orchestrator import SweepSettings
 from sweepwise.sweep.param_grammar import SearchSpace, parse_search_space, trial_overrides
 from sweepwise.sweep.samplers import REMOVED_SAMPLERS, is_grid
@@ -170,7 +171,8 @@ def make_plan(
     settings = SweepSettings(
         study_name=str(conf.study_name or config.hydra.job.name),
         n_trials=_number("hydra.sweeper.n_trials", conf.n_trials, 1),
-        n_jobs=_number("hydra.sweeper.n_jobs", conf.n_jobs, 1),
+        # null: as the launcher's GPUs allow (`placement`), which sets the final count
+        n_jobs=_number("hydra.sweeper.n_jobs", conf.n_jobs, 1) if conf.n_jobs is not None else CPU_SLOTS,
         max_failure_rate=float(_number("hydra.sweeper.max_failure_rate", conf.max_failure_rate, 0, 1, integer=False)),
         retries=_number("hydra.sweeper.retries", conf.retries, 0),
     )

@@ -26,6 +26,8 @@ BASE = ""  # the variant name of the sweep's base config
 class SweepPreflight:
     fingerprint: str
     reports: dict[str, PreflightReport] = field(default_factory=dict)  # empty: an earlier preflight stands
+    # the most CUDA memory a checked config's training allocated (an earlier preflight's, when it stands)
+    cuda_peak_mb: float | None = None
 
     @classmethod
     def run(
@@ -40,7 +42,7 @@ class SweepPreflight:
                 f"preflight: {earlier['status']} on {earlier['when']} for this config and code, not run again "
                 f"(reports in {folder})"
             )
-            return cls(fingerprint)
+            return cls(fingerprint, cuda_peak_mb=earlier.get("cuda_peak_mb"))
         reports = {}
         for name, config in configs.items():
             if name != BASE:
@@ -50,7 +52,8 @@ class SweepPreflight:
         base = reports[BASE]
         if base.seconds_per_step is not None:
             print(cost_estimate(base.seconds_per_step, base.planned_steps, trials, slots))
-        return cls(fingerprint, reports)
+        peaks = [report.cuda_peak_mb for report in reports.values() if report.cuda_peak_mb is not None]
+        return cls(fingerprint, reports, max(peaks, default=None))
 
     @property
     def results(self) -> list[CheckResult]:
@@ -75,7 +78,13 @@ class SweepPreflight:
         status = overall_status(results)
         if status != FAIL:
             when = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-            study.set_user_attr(PREFLIGHT_ATTR, {"fingerprint": self.fingerprint, "status": status, "when": when})
+            record = {
+                "fingerprint": self.fingerprint,
+                "status": status,
+                "when": when,
+                "cuda_peak_mb": self.cuda_peak_mb,
+            }
+            study.set_user_attr(PREFLIGHT_ATTR, record)
         elif fail:
             raise PreflightFailed(failure_message(results))
 

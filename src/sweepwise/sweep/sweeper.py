@@ -2,6 +2,7 @@
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,8 +23,9 @@ from sweepwise.recipe.settings import ensemble_size, preflight_mode
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
 from sweepwise.study.storage import DATABASE_SCHEMES, check_storage, open_storage
 from sweepwise.sweep.definition import check_definition, definition_of
-from sweepwise.sweep.launch.choose import launcher_settings, make_executor
+from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement
 from sweepwise.sweep.launch.executor import Executor
+from sweepwise.sweep.launch.gpus import LocalSettings, Placement, check_packing, gpu_memory_mb
 from sweepwise.sweep.orchestrator import INTERRUPTED, Orchestrator, SweepStopped
 from sweepwise.sweep.param_grammar import grid_of, trial_overrides
 from sweepwise.sweep.plan import SWEEPER_FIELDS, SweepPlan, make_plan, sweeper_config
@@ -65,9 +67,11 @@ class Sweep:
             plan = make_plan(sweeper_config(self.raw), arguments, self.hydra_context, self.config)
             launcher_config = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
             launcher = launcher_settings(cast(dict[str, Any], launcher_config))
+            slots = placement(launcher, "hydra.sweeper.n_jobs", plan.conf.n_jobs)
+            plan = replace(plan, settings=replace(plan.settings, n_jobs=slots.size))
             preflight, self.ensemble_k = preflight_mode(self.config), ensemble_size(self.config)
             self.log_model = log_model_enabled(self.config)
-            self._run(plan, launcher, preflight)
+            self._run(plan, launcher, slots, preflight)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
         except MlflowException as error:
@@ -78,12 +82,14 @@ class Sweep:
             print("sweep interrupted: its running trials are FAIL (interrupted); the same command resumes it")
             raise SystemExit(130) from None
 
-    def _executor(self, plan: SweepPlan, launcher: SlurmLauncherConf | None) -> Executor:
+    def _executor(self, plan: SweepPlan, launcher: SlurmLauncherConf | LocalSettings, slots: Placement) -> Executor:
         """Worker processes or SLURM jobs for the trials; the orchestrator shuts them down however it ends."""
         runner = TrialRunner(self.hydra_context, self.task_function, self.config)
-        return make_executor(launcher, runner, plan.settings.n_jobs, plan.sweep_dir / "slurm")
+        return make_executor(launcher, runner, slots, plan.sweep_dir / "slurm")
 
-    def _run(self, plan: SweepPlan, launcher: SlurmLauncherConf | None, preflight: str) -> None:
+    def _run(
+        self, plan: SweepPlan, launcher: SlurmLauncherConf | LocalSettings, slots: Placement, preflight: str
+    ) -> None:
         journal_folder = None if plan.storage.startswith(DATABASE_SCHEMES) else Path(plan.storage).parent
         new_folder = journal_folder is not None and not journal_folder.exists()
         check_storage(plan.storage)  # the study's storage can hold it, checked before any store is written to
@@ -94,6 +100,8 @@ class Sweep:
         record = existing is None or check_definition(existing, definition, plan.conf.on_change)
         # before the study and the parent run exist: a config error the checks meet leaves nothing written
         checked = self._preflight(plan, existing) if preflight != "off" else None
+        if checked is not None and slots.trials_per_gpu > 1:
+            check_packing(slots.trials_per_gpu, checked.cuda_peak_mb, gpu_memory_mb())
         tracker = SweepTracker(plan.tracking_uri, plan.experiment)  # the server answers before the study is made
         study = self._study(plan)
         if record:
@@ -110,6 +118,8 @@ class Sweep:
             f"{'; its folder was created' if new_folder else ''}), "
             f"MLflow experiment {plan.experiment} run {parent} ({hide_password(plan.tracking_uri)})"
         )
+        if slots.describe():
+            progress.event(slots.describe())
         if not plan.space.distributions and plan.custom_search_space is None:
             progress.event(f"no parameters to search: every trial runs the same config ({settings.n_trials} trials)")
 
@@ -133,7 +143,7 @@ class Sweep:
             study,
             plan.space,
             settings,
-            self._executor(plan, launcher),
+            self._executor(plan, launcher, slots),
             tracker,
             progress,
             context,

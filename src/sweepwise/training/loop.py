@@ -5,7 +5,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +15,7 @@ from sweepwise.data import DataModule
 from sweepwise.errors import TrainingDiverged
 from sweepwise.schedules import Schedule
 from sweepwise.training.checkpoint import save_checkpoint
+from sweepwise.training.distributed import Ranks
 from sweepwise.training.evaluate import evaluate
 from sweepwise.training.runtime import restore_rng_state, rng_state
 from sweepwise.training.settings import Objective, TrainerSettings
@@ -24,6 +25,7 @@ GRAD_NORM_EVERY = 8
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 RECORDED_STEPS = "recorded_steps"
+SINGLE_PROCESS = Ranks()
 
 
 def planned_steps(settings: TrainerSettings, steps_per_epoch: int) -> int:
@@ -81,7 +83,10 @@ class TrainState:
 
 
 class Trainer:
-    """Trains `model` on `data`, evaluating, checkpointing and calling back after every epoch."""
+    """Trains `model` on `data`, evaluating, checkpointing and calling back after every epoch.
+
+    As rank r > 0 of a run on several processes (`ranks`) it only trains its slice of each batch: rank 0
+    evaluates, checkpoints and calls back, and its word to stop holds for every rank."""
 
     def __init__(
         self,
@@ -97,11 +102,12 @@ class Trainer:
         checkpoint_extra: dict[str, Any] | None = None,
         probe: StepProbe | None = None,
         recorder: StepRecorder | None = None,
+        ranks: Ranks = SINGLE_PROCESS,
     ) -> None:
         self.model, self.optimizer, self.schedule, self.data = model, optimizer, schedule, data
         self.settings, self.objective, self.autocast = settings, objective, autocast
         self.progress, self.callbacks, self.probe, self.recorder = progress, list(callbacks), probe, recorder
-        self.checkpoint_extra = dict(checkpoint_extra or {})
+        self.checkpoint_extra, self.ranks = dict(checkpoint_extra or {}), ranks
         self.state = TrainState()
         self._replay_last_epoch = False
         self.steps_per_epoch = data.steps_per_epoch(settings.batch_size)
@@ -122,33 +128,40 @@ class Trainer:
 
     def fit(self) -> TrainState:
         parameters = [p for p in self.model.parameters() if p.requires_grad]
+        network = self.ranks.wrap(self.model)
+        if self.settings.compile:
+            network = cast(nn.Module, torch.compile(network))
         self.model.train()
-        if self._replay_last_epoch and self.state.history:
+        if self._replay_last_epoch and self.state.history and self.ranks.main:
             # the process may have stopped between saving the checkpoint and the callbacks: callbacks skip
             # what they have already seen
             *_, last = self.state.history
             self._call_back(int(last["epoch"]), {key: value for key, value in last.items() if key != "epoch"})
+        self.state.stop_reason = self.ranks.agree(self.state.stop_reason)
         while self.state.epoch < self.epochs and self.state.step < self.total_steps and not self.state.stop_reason:
             epoch = self.state.epoch + 1
-            train_metrics = self._train_epoch(epoch, parameters)
-            metrics = {
-                **train_metrics,
-                **evaluate(self.model, self.data, self.settings.eval_batch_size, self.autocast),
-            }
+            train_metrics = self._train_epoch(epoch, parameters, network)
             self.state.epoch = epoch
-            self.state.history.append({"epoch": epoch, **metrics})
-            self.progress.end_epoch(metrics)
-            self._update_best(epoch, metrics)
-            self._update_early_stopping(metrics)
-            self._save(LAST_CHECKPOINT)
-            self._call_back(epoch, metrics)
+            if self.ranks.main:
+                self._end_epoch(epoch, train_metrics)
+            self.state.stop_reason = self.ranks.agree(self.state.stop_reason)
         return self.state
+
+    def _end_epoch(self, epoch: int, train_metrics: dict[str, float]) -> None:
+        """Evaluate, keep the history and the best, checkpoint, and call back (rank 0 alone)."""
+        metrics = {**train_metrics, **evaluate(self.model, self.data, self.settings.eval_batch_size, self.autocast)}
+        self.state.history.append({"epoch": epoch, **metrics})
+        self.progress.end_epoch(metrics)
+        self._update_best(epoch, metrics)
+        self._update_early_stopping(metrics)
+        self._save(LAST_CHECKPOINT)
+        self._call_back(epoch, metrics)
 
     def _call_back(self, epoch: int, metrics: dict[str, float]) -> None:
         for callback in self.callbacks:
             self.state.stop_reason = self.state.stop_reason or callback(epoch, metrics)
 
-    def _train_epoch(self, epoch: int, parameters: list[nn.Parameter]) -> dict[str, float]:
+    def _train_epoch(self, epoch: int, parameters: list[nn.Parameter], network: nn.Module) -> dict[str, float]:
         settings = self.settings
         steps = min(self.steps_per_epoch, self.total_steps - self.state.step)
         self.progress.start_epoch(epoch, self.epochs, steps)
@@ -160,8 +173,10 @@ class Trainer:
         batches = self.data.train_batches(settings.batch_size, epoch, settings.seed)
         for index, (inputs, labels) in zip(range(steps), batches, strict=False):
             lr = self._set_learning_rate()
+            if settings.channels_last and inputs.dim() == 4:
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
             with self.autocast():
-                loss = F.cross_entropy(self.model(inputs), labels)
+                loss = F.cross_entropy(network(inputs), labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             if settings.grad_clip is not None:
@@ -181,7 +196,7 @@ class Trainer:
         if self.data.device.type == "cuda":
             torch.cuda.synchronize(self.data.device)
         elapsed = time.perf_counter() - started
-        train_loss = loss_sum.item() / steps
+        train_loss = self.ranks.mean(loss_sum).item() / steps
         if not math.isfinite(train_loss):
             raise TrainingDiverged(f"train/loss became {train_loss} in epoch {epoch}")
         return {

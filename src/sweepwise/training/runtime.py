@@ -32,6 +32,15 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def device_tags(device: torch.device, processes: int = 1) -> dict[str, str]:
+    """What a run ran on: its (rank 0's) torch device, its processes, and, where a launcher placed it, the GPU ids
+    it was given."""
+    tags = {"sweepwise.device": str(device), "sweepwise.processes": str(processes)}
+    if "CUDA_VISIBLE_DEVICES" in os.environ:
+        tags["sweepwise.gpus"] = os.environ["CUDA_VISIBLE_DEVICES"] or "none"
+    return tags
+
+
 def autocast_for(device: torch.device, precision: str) -> Callable[[], ContextManager[None]]:
     """A context factory for the forward pass: bf16 autocast on CUDA under `auto` or `bf16`, else nothing."""
     if precision not in ("auto", "bf16", "fp32"):

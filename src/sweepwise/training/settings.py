@@ -57,6 +57,9 @@ class TrainerSettings:
     seed: int = 0
     checkpoint_dir: Path | None = None
     early_stopping: EarlyStopping = EarlyStopping()
+    devices: int = 1  # processes training one run together, each on an equal slice of every batch
+    compile: bool = False  # torch.compile the model for training steps
+    channels_last: bool = False  # image models and batches in the channels-last memory layout
 
     def __post_init__(self) -> None:
         if self.max_steps is None and self.epochs < 1:
@@ -67,5 +70,9 @@ class TrainerSettings:
             raise ConfigError("trainer.batch_size", self.batch_size, "must be >= 1")
         if self.eval_batch_size < 1:
             raise ConfigError("trainer.eval_batch_size", self.eval_batch_size, "must be >= 1")
+        if self.devices < 1:
+            raise ConfigError("trainer.devices", self.devices, "must be >= 1")
+        if self.batch_size % self.devices:
+            raise ConfigError("trainer.devices", self.devices, f"must divide trainer.batch_size={self.batch_size}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError("trainer.grad_clip", self.grad_clip, "must be > 0 or null (off)")

@@ -8,6 +8,7 @@ from typing import Any
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError
 from sweepwise.sweep.launch.executor import Executor
+from sweepwise.sweep.launch.gpus import CPU_SLOTS, LocalSettings, Placement, place
 from sweepwise.sweep.launch.pool import WorkerPool
 from sweepwise.sweep.launch.slurm import SlurmExecutor, check_cluster, slurm_settings
 from sweepwise.sweep.trial.runner import TrialRunner
@@ -16,12 +17,12 @@ LOCAL_LAUNCHERS = ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", 
 SLURM_LAUNCHER = "SlurmLauncher"
 
 
-def launcher_settings(launcher: Mapping[str, Any]) -> SlurmLauncherConf | None:
+def launcher_settings(launcher: Mapping[str, Any]) -> SlurmLauncherConf | LocalSettings:
     """Check the launcher config before anything runs: SLURM settings for `slurm` (and SLURM's word that it
-    would run such jobs), None for the local launchers."""
+    would run such jobs), placement settings for the local launchers."""
     target = str(launcher.get("_target_", ""))
     if target.endswith(LOCAL_LAUNCHERS):
-        return None
+        return LocalSettings.of(launcher)
     if target.endswith(SLURM_LAUNCHER):
         settings = slurm_settings(launcher)
         check_cluster(settings)
@@ -29,9 +30,19 @@ def launcher_settings(launcher: Mapping[str, Any]) -> SlurmLauncherConf | None:
     raise ConfigError("hydra/launcher", target, "sweepwise runs trials with the local or the slurm launcher")
 
 
-def make_executor(settings: SlurmLauncherConf | None, runner: TrialRunner, slots: int, folder: Path) -> Executor:
-    """Worker processes (`slots` of them) when `settings` is None, else SLURM jobs (their files under `folder`
-    when a job has no folder of its own)."""
-    if settings is None:
-        return WorkerPool(runner, slots)
+def placement(settings: SlurmLauncherConf | LocalSettings, slots_key: str, slots: int | None) -> Placement:
+    """How many jobs run at once (`slots`, named `slots_key` in errors; null: as the machine's GPUs allow) and,
+    for local workers, the GPUs of each; SLURM places each job on its own node's GPUs."""
+    if isinstance(settings, LocalSettings):
+        return place(settings, slots_key, slots)
+    return Placement((None,) * (slots or CPU_SLOTS))
+
+
+def make_executor(
+    settings: SlurmLauncherConf | LocalSettings, runner: TrialRunner, slots: Placement, folder: Path
+) -> Executor:
+    """Worker processes (one per slot, with its GPUs) for the local launchers, else SLURM jobs (their files under
+    `folder` when a job has no folder of its own)."""
+    if isinstance(settings, LocalSettings):
+        return WorkerPool(runner, slots.size, slots.environments())
     return SlurmExecutor(runner, settings, folder)

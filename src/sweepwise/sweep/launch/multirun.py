@@ -19,8 +19,9 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from sweepwise.errors import SweepwiseError, hide_password
-from sweepwise.sweep.launch.choose import launcher_settings, make_executor
+from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement
 from sweepwise.sweep.launch.executor import Died, Executor
+from sweepwise.sweep.launch.gpus import LocalSettings
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 from sweepwise.sweep.progress import JobRow, jobs_table
 from sweepwise.sweep.tracker import SweepTracker
@@ -75,9 +76,12 @@ class MultirunLauncher:
         try:
             settings = launcher_settings(launcher)
             grouping = Grouping.of(self.config)
+            if isinstance(settings, LocalSettings):
+                slots = placement(settings, "hydra.launcher.n_workers", settings.n_workers)
+            else:
+                slots = placement(settings, "hydra.launcher.array_parallelism", settings.array_parallelism)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
-        slots = settings.array_parallelism if settings else int(launcher["n_workers"])
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         tracker = self._parent_run(grouping, sweep_dir) if grouping else None
@@ -92,11 +96,13 @@ class MultirunLauncher:
             for num, overrides in enumerate(job_overrides, start=initial_job_idx)
         ]
         runner = TrialRunner(self.hydra_context, self.task_function, self.config)
-        executor = make_executor(settings, runner, min(slots, len(pending)), sweep_dir / "slurm")
-        log.info(f"Launching {len(pending)} jobs, {slots} at a time, one {executor.job_kind} each")
+        executor = make_executor(settings, runner, slots.first(len(pending)), sweep_dir / "slurm")
+        log.info(f"Launching {len(pending)} jobs, {slots.size} at a time, one {executor.job_kind} each")
+        if slots.describe():
+            log.info(slots.describe())
         status = "KILLED"
         try:
-            outcomes = _run_all(executor, pending, slots)
+            outcomes = _run_all(executor, pending, slots.size)
             numbers = range(initial_job_idx, initial_job_idx + len(job_overrides))
             rows = [JobRow.of(num, job_overrides[num - initial_job_idx], outcomes[num]) for num in numbers]
             self._report(rows, grouping, tracker)

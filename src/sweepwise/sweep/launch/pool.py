@@ -11,7 +11,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -38,6 +38,7 @@ def exit_reason(exitcode: int | None) -> str:
 class _Worker(Generic[K]):
     process: BaseProcess
     connection: Connection
+    slot: int  # its place in the pool, which fixes its environment (its GPUs)
     job_key: K | None = None
 
 
@@ -72,24 +73,28 @@ def _worker_main(connection: Connection, runner_bytes: bytes, environment: dict[
 
 
 class WorkerPool(Generic[K]):
-    """`size` spawned processes running `runner(job)` (runner pickled with cloudpickle) for submitted jobs."""
+    """`size` spawned processes running `runner(job)` (runner pickled with cloudpickle) for submitted jobs; worker
+    `i` (and any worker replacing it) starts with `environments[i]` set, e.g. the GPUs its jobs may use."""
 
     job_kind = "worker process"
 
-    def __init__(self, runner: Callable[[Any], Any], size: int) -> None:
+    def __init__(self, runner: Callable[[Any], Any], size: int, environments: Sequence[Mapping[str, str]] = ()) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._runner_bytes = cloudpickle.dumps(runner)
-        self._environment = threads_per_worker(size)
-        self._workers = [self._start_worker() for _ in range(size)]
+        threads = threads_per_worker(size)
+        self._environments = [
+            {**threads, **(environments[slot] if slot < len(environments) else {})} for slot in range(size)
+        ]
+        self._workers = [self._start_worker(slot) for slot in range(size)]
 
-    def _start_worker(self) -> _Worker[K]:
+    def _start_worker(self, slot: int) -> _Worker[K]:
         parent_end, child_end = self._context.Pipe()
         process = self._context.Process(
-            target=_worker_main, args=(child_end, self._runner_bytes, self._environment), daemon=False
+            target=_worker_main, args=(child_end, self._runner_bytes, self._environments[slot]), daemon=False
         )
         process.start()
         child_end.close()
-        return _Worker(process, parent_end)
+        return _Worker(process, parent_end, slot)
 
     @property
     def idle(self) -> int:
@@ -137,7 +142,7 @@ class WorkerPool(Generic[K]):
 
     def _replace(self, worker: _Worker[K]) -> None:
         worker.connection.close()
-        self._workers[self._workers.index(worker)] = self._start_worker()
+        self._workers[self._workers.index(worker)] = self._start_worker(worker.slot)
 
     def kill(self, key: K) -> None:
         """Stop the job `key` now; `wait` then reports it as died."""

@@ -61,6 +61,14 @@ def slurm_settings(config: Mapping[str, Any]) -> SlurmLauncherConf:
     for key, minimum in minimums.items():
         if getattr(settings, key) < minimum:
             raise ConfigError(f"hydra.launcher.{key}", getattr(settings, key), f"must be at least {minimum}")
+    for key in ("nodes", "tasks_per_node"):
+        if getattr(settings, key) > 1:
+            raise ConfigError(
+                f"hydra.launcher.{key}",
+                getattr(settings, key),
+                "a trial runs as one SLURM task on one node; for a trial on several GPUs set trainer.devices=N "
+                "with gpus_per_node=N (its processes start inside the job)",
+            )
     if settings.mem_gb is not None and settings.mem_gb <= 0:
         raise ConfigError("hydra.launcher.mem_gb", settings.mem_gb, "must be positive (or null for the default)")
     if settings.poll_interval_s <= 0:

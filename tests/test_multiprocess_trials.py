@@ -1,0 +1,74 @@
+"""Trials on several processes (`trainer.devices: N`, gloo on the CPU): the same steps as one process at the same
+global batch, one MLflow run and one Optuna trial per trial, and a rank that dies failing its trial cleanly."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import compose_config, run_train
+from sweep_helpers import load_study, states, sweep_runs
+
+from sweepwise.app import train
+from sweepwise.errors import ConfigError
+
+SMALL = ["data=synthetic", "model=mlp", "trainer.batch_size=32", "trainer.progress=off", "recipe.preflight=off"]
+
+
+def history(folder: Path) -> list[dict[str, float]]:
+    return torch.load(folder / "checkpoints" / "last.pt", weights_only=False)["train_state"]["history"]
+
+
+def test_two_processes_take_the_steps_one_process_takes_at_the_same_global_batch(tmp_path: Path):
+    histories = {}
+    for devices in (1, 2):
+        folder = tmp_path / f"devices{devices}"
+        overrides = [*SMALL, "trainer.epochs=3", f"trainer.devices={devices}", f"output_dir={folder}"]
+        train(compose_config([*overrides, f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]))
+        histories[devices] = history(folder)
+    for one, two in zip(histories[1], histories[2], strict=True):
+        for key in ("train/loss", "val/loss", "val/acc", "train/grad_norm"):
+            assert two[key] == pytest.approx(one[key], rel=1e-4, abs=1e-6), (key, one, two)
+    assert histories[1][-1]["train/loss"] < histories[1][0]["train/loss"]  # it trained: the match means something
+
+
+@pytest.mark.parametrize(("devices", "batch"), [(0, 32), (3, 32)])
+def test_a_process_count_that_cannot_split_the_batch_is_refused(devices: int, batch: int, tmp_path: Path):
+    store = f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(ConfigError, match="^trainer.devices="):
+        train(compose_config([*SMALL, f"trainer.devices={devices}", f"trainer.batch_size={batch}", store]))
+    assert not (tmp_path / "mlflow.db").exists()  # refused before any run was created
+
+
+@pytest.mark.slow
+def test_a_sweep_of_two_process_trials_has_one_run_and_one_trial_per_trial(tmp_path: Path):
+    result = run_train(
+        ["-m", "sweeps=random_lr_wd", "hydra.sweeper.n_trials=3", *SMALL, "trainer.epochs=2", "trainer.devices=2"],
+        tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert states(load_study(tmp_path, "random_lr_wd")) == {"COMPLETE": 3}
+    _, children = sweep_runs(tmp_path, "sweepwise")
+    assert len(children) == 3
+    assert {run.data.tags["sweepwise.processes"] for run in children} == {"2"}
+    assert all(run.info.status == "FINISHED" for run in children)
+
+
+@pytest.mark.slow
+def test_a_killed_rank_fails_the_run_in_one_line_and_leaves_no_process(tmp_path: Path):
+    pids = tmp_path / "pids"
+    model = [
+        "model._target_=faulty_parts.RankKilledModel",
+        "+model.rank=1",
+        "+model.kill_at=20",
+        f"+model.pid_dir={pids}",
+    ]
+    overrides = [*SMALL, "model=linear", "trainer.epochs=3", "trainer.devices=2", *model]
+    result = run_train(overrides, tmp_path, timeout=240)
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == ["error: rank 1 of 2 killed by SIGKILL"], result.stderr[-3000:]
+    assert sorted(path.name for path in pids.iterdir()) == ["0.pid", "1.pid"]
+    for path in pids.iterdir():
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(path.read_text()), 0)

@@ -1,0 +1,54 @@
+"""Speed options change how a step runs, never what it computes: torch.compile and the channels-last layout train
+the same model as the plain loop, within float tolerance."""
+
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import compose_config
+
+from sweepwise import configure
+from sweepwise.app import train, training_parts
+from sweepwise.errors import ConfigError
+
+PLAIN = ["trainer.progress=off", "recipe.preflight=off", "trainer.epochs=2", "trainer.batch_size=32"]
+
+
+def losses(overrides: list[str], folder: Path, store: Path) -> list[float]:
+    train(compose_config([*PLAIN, *overrides, f"output_dir={folder}", f"tracking.uri=sqlite:///{store}"]))
+    history = torch.load(folder / "checkpoints" / "last.pt", weights_only=False)["train_state"]["history"]
+    return [epoch[key] for epoch in history for key in ("train/loss", "val/loss")]
+
+
+@pytest.mark.parametrize(
+    ("model", "option"),
+    [
+        (["data=synthetic", "model=mlp"], "trainer.compile=true"),
+        (["model=convnet", "model.width=8"], "trainer.channels_last=true"),
+    ],
+    ids=["compile", "channels-last"],
+)
+def test_a_speed_option_trains_the_same_model(model: list[str], option: str, tmp_path: Path):
+    store = tmp_path / "mlflow.db"
+    plain = losses(model, tmp_path / "plain", store)
+    torch._dynamo.reset()
+    optioned = losses([*model, option], tmp_path / "optioned", store)
+    assert optioned == pytest.approx(plain, rel=1e-3)
+    assert plain[-2] < plain[0]  # the training loss fell: the match means something
+    if option == "trainer.compile=true":
+        assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the steps ran compiled
+
+
+def test_channels_last_lays_out_an_image_models_weights_channels_last():
+    cfg = compose_config(["model=convnet", "model.width=8", "trainer.channels_last=true"])
+    _, model, _, _ = training_parts(cfg, configure.trainer_settings(cfg), torch.device("cpu"))
+    convolutions = [module.weight for module in model.modules() if isinstance(module, torch.nn.Conv2d)]
+    assert convolutions and all(w.is_contiguous(memory_format=torch.channels_last) for w in convolutions)
+    assert not all(w.is_contiguous() for w in convolutions)  # not merely contiguous both ways (1x1 kernels)
+
+
+@pytest.mark.parametrize("key", ["trainer.compile", "trainer.channels_last"])
+def test_a_speed_option_must_be_true_or_false(key: str, tmp_path: Path):
+    with pytest.raises(ConfigError, match=f"^{key}='yes': must be true or false"):
+        train(compose_config([*PLAIN, f"{key}=yes", f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"]))
+    assert not (tmp_path / "mlflow.db").exists()
