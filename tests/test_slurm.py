@@ -211,7 +211,7 @@ def test_plain_multirun_runs_each_job_on_slurm(slurm, tmp_path: Path):
         ("hydra.launcher.signal_delay_s=600", "hydra.launcher.signal_delay_s"),
         ("hydra.launcher.cpus_per_task=0", "hydra.launcher.cpus_per_task"),
         ("hydra.launcher.partition=no_such_partition", "no_such_partition"),
-        ("hydra.launcher.tasks_per_node=2", "hydra.launcher.tasks_per_node=2: a trial runs as one SLURM task"),
+        ("hydra.launcher.tasks_per_node=2", "hydra.launcher.tasks_per_node=2: a trial's processes per node are"),
     ],
 )
 def test_bad_launcher_settings_stop_the_sweep_before_any_trial(slurm, tmp_path: Path, override: str, named: str):
@@ -222,9 +222,8 @@ def test_bad_launcher_settings_stop_the_sweep_before_any_trial(slurm, tmp_path: 
     assert not (tmp_path / "studies").exists() and not (tmp_path / "multirun" / "toy" / "0").exists()
 
 
-def test_a_sweep_of_two_process_trials_runs_each_trial_as_one_job_one_run_and_one_trial(slurm, tmp_path: Path):
-    two = ["trainer.devices=2", "hydra.launcher.gpus_per_node=2", "hydra.launcher.cpus_per_task=2"]
-    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=2", *two]
+def test_a_sweep_of_two_process_trials_runs_each_trial_as_two_tasks_one_run_and_one_trial(slurm, tmp_path: Path):
+    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=2", "trainer.devices=2"]
     done = run_train(args, tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     study = load_study(tmp_path, "random_lr_wd")
@@ -235,3 +234,8 @@ def test_a_sweep_of_two_process_trials_runs_each_trial_as_one_job_one_run_and_on
     for child in children:
         tags = child.data.tags
         assert tags["sweepwise.processes"] == "2" and len(tags["sweepwise.cuda_visible_devices"].split(",")) == 2
+        folder = tmp_path / "multirun" / "random_lr_wd" / tags["sweepwise.trial_number"] / "slurm"
+        submission = next(folder.glob("*_submission.sh")).read_text()
+        assert "#SBATCH --ntasks-per-node=2" in submission and "#SBATCH --gpus-per-node=2" in submission
+        assert sorted(path.name.split("_")[1] for path in folder.glob("*_result.pkl")) == ["0", "1"]  # both tasks
+        assert not list(folder.glob("*_ranks"))  # the meeting point is gone with the trial

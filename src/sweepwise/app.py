@@ -22,6 +22,7 @@ from sweepwise.tracking.secrets import redact
 from sweepwise.training.bias_init import class_priors, init_final_bias
 from sweepwise.training.budget import budget_warnings
 from sweepwise.training.checkpoint import load_checkpoint
+from sweepwise.training.cluster_ranks import ClusterRank, cluster_rank_zero
 from sweepwise.training.distributed import Ranks, check_devices, started_ranks
 from sweepwise.training.loop import LAST_CHECKPOINT, SINGLE_PROCESS, Trainer, planned_steps
 from sweepwise.training.predictions import PredictionDynamics, mistakes
@@ -50,7 +51,12 @@ def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession 
     make_progress(cfg.trainer.progress, settings.batch_size)
     checkpoint = _checkpoint_to_resume(cfg, settings.checkpoint_dir, session)
     resolved = OmegaConf.to_container(cfg, resolve=True)  # the other ranks' config: no Hydra where they run
-    with started_ranks(devices, device, _train_as_rank, (resolved, checkpoint)) as ranks:
+    place, arguments = ClusterRank.of_environment(), (resolved, checkpoint)
+    with (
+        cluster_rank_zero(place, devices, device, _train_as_rank, arguments)
+        if place is not None
+        else started_ranks(devices, device, _train_as_rank, arguments)
+    ) as ranks:
         return _train_main(cfg, overrides, session, ranks, checkpoint)
 
 

@@ -23,7 +23,7 @@ from sweepwise.recipe.settings import ensemble_size, preflight_mode
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
 from sweepwise.study.storage import DATABASE_SCHEMES, check_storage, open_storage
 from sweepwise.sweep.definition import check_definition, definition_of
-from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement
+from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement, trial_processes
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.gpus import LocalSettings, Placement, check_packing, gpu_memory_mb
 from sweepwise.sweep.orchestrator import INTERRUPTED, Orchestrator, SweepStopped
@@ -66,7 +66,7 @@ class Sweep:
             # parsed (and resolved) here, where a bad value ends the sweep with one line
             plan = make_plan(sweeper_config(self.raw), arguments, self.hydra_context, self.config)
             launcher_config = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
-            launcher = launcher_settings(cast(dict[str, Any], launcher_config))
+            launcher = launcher_settings(cast(dict[str, Any], launcher_config), trial_processes(self.config))
             slots = placement(launcher, "hydra.sweeper.n_jobs", plan.conf.n_jobs)
             plan = replace(plan, settings=replace(plan.settings, n_jobs=slots.size))
             preflight, self.ensemble_k = preflight_mode(self.config), ensemble_size(self.config)

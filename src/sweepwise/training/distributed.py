@@ -50,14 +50,15 @@ class Ranks:
 
     rank: int = 0
     world: int = 1
+    local_rank: int = 0  # its rank among the run's processes on its machine
 
     @property
     def main(self) -> bool:
         return self.rank == 0
 
     def device(self, device: torch.device) -> torch.device:
-        """Rank r of a CUDA run takes the r-th GPU the run sees; on the CPU every rank shares it."""
-        return torch.device("cuda", self.rank) if device.type == "cuda" and self.world > 1 else device
+        """A rank of a CUDA run takes the GPU of its local rank among those it sees; on the CPU all share it."""
+        return torch.device("cuda", self.local_rank) if device.type == "cuda" and self.world > 1 else device
 
     def wrap(self, model: nn.Module) -> nn.Module:
         """The module a training step calls: the model itself, or a DDP wrapper that averages gradients."""
@@ -92,6 +93,10 @@ def check_devices(devices: int, device: torch.device) -> int:
     return devices
 
 
+def backend_for(device: torch.device) -> str:
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
 def _die_with_parent() -> None:
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -110,7 +115,7 @@ def _rank_main(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is rank 0's to handle
     _join(rank, world, port, backend)
     try:
-        follow(*arguments, Ranks(rank, world))
+        follow(*arguments, Ranks(rank, world, rank))
     finally:
         dist.destroy_process_group()
 
@@ -124,7 +129,7 @@ def started_ranks(
     if world == 1:
         yield Ranks()
         return
-    backend = "nccl" if device.type == "cuda" else "gloo"
+    backend = backend_for(device)
     store = TCPStore(HOST, 0, world, is_master=True, timeout=COLLECTIVE_TIMEOUT, wait_for_workers=False)
     threads = torch.get_num_threads()
     per_rank = max(1, threads // world)

@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig, OmegaConf
+
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError
 from sweepwise.sweep.launch.executor import Executor
@@ -17,17 +19,24 @@ LOCAL_LAUNCHERS = ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", 
 SLURM_LAUNCHER = "SlurmLauncher"
 
 
-def launcher_settings(launcher: Mapping[str, Any]) -> SlurmLauncherConf | LocalSettings:
+def launcher_settings(launcher: Mapping[str, Any], processes: int = 1) -> SlurmLauncherConf | LocalSettings:
     """Check the launcher config before anything runs: SLURM settings for `slurm` (and SLURM's word that it
-    would run such jobs), placement settings for the local launchers."""
+    would run such jobs, each trial as `processes` tasks per node), placement settings for the local launchers."""
     target = str(launcher.get("_target_", ""))
     if target.endswith(LOCAL_LAUNCHERS):
         return LocalSettings.of(launcher)
     if target.endswith(SLURM_LAUNCHER):
-        settings = slurm_settings(launcher)
+        settings = slurm_settings(launcher, processes)
         check_cluster(settings)
         return settings
     raise ConfigError("hydra/launcher", target, "sweepwise runs trials with the local or the slurm launcher")
+
+
+def trial_processes(config: DictConfig) -> int:
+    """The processes of each trial (sweepwise training's `trainer.devices`; 1 for any other task). A bad value
+    is the trial's own error, reported by its checks."""
+    devices = OmegaConf.select(config, "trainer.devices", default=1)
+    return devices if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1 else 1
 
 
 def placement(settings: SlurmLauncherConf | LocalSettings, slots_key: str, slots: int | None) -> Placement:

@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from sweepwise.errors import SweepwiseError, hide_password
-from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement
+from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement, trial_processes
 from sweepwise.sweep.launch.executor import Died, Executor
 from sweepwise.sweep.launch.gpus import LocalSettings
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
@@ -74,7 +74,7 @@ class MultirunLauncher:
         results in submission order."""
         launcher = cast(dict[str, Any], OmegaConf.to_container(self.config.hydra.launcher, resolve=True))
         try:
-            settings = launcher_settings(launcher)
+            settings = launcher_settings(launcher, trial_processes(self.config))
             grouping = Grouping.of(self.config)
             if isinstance(settings, LocalSettings):
                 slots = placement(settings, "hydra.launcher.n_workers", settings.n_workers)

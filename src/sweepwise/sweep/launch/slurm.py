@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,10 @@ FINAL_STATES = (
 THREADS_SETUP = 'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"'
 
 
-def slurm_settings(config: Mapping[str, Any]) -> SlurmLauncherConf:
+def slurm_settings(config: Mapping[str, Any], processes: int = 1) -> SlurmLauncherConf:
     """The `slurm` launcher's fields (its config type says what each means), each checked; errors name the
-    `hydra.launcher` key."""
+    `hydra.launcher` key. A trial of `processes` processes per node (`trainer.devices`) runs them as that many
+    tasks per node, each with a GPU of its node where the jobs have GPUs."""
     settings = SlurmLauncherConf(**config)
     minimums = {
         "gpus_per_node": 0,
@@ -61,14 +62,12 @@ def slurm_settings(config: Mapping[str, Any]) -> SlurmLauncherConf:
     for key, minimum in minimums.items():
         if getattr(settings, key) < minimum:
             raise ConfigError(f"hydra.launcher.{key}", getattr(settings, key), f"must be at least {minimum}")
-    for key in ("nodes", "tasks_per_node"):
-        if getattr(settings, key) > 1:
-            raise ConfigError(
-                f"hydra.launcher.{key}",
-                getattr(settings, key),
-                "a trial runs as one SLURM task on one node; for a trial on several GPUs set trainer.devices=N "
-                "with gpus_per_node=N (its processes start inside the job)",
-            )
+    if settings.tasks_per_node > 1:
+        raise ConfigError(
+            "hydra.launcher.tasks_per_node",
+            settings.tasks_per_node,
+            "a trial's processes per node are trainer.devices (set it instead: the tasks follow it)",
+        )
     if settings.mem_gb is not None and settings.mem_gb <= 0:
         raise ConfigError("hydra.launcher.mem_gb", settings.mem_gb, "must be positive (or null for the default)")
     if settings.poll_interval_s <= 0:
@@ -80,7 +79,8 @@ def slurm_settings(config: Mapping[str, Any]) -> SlurmLauncherConf:
             f"must be shorter than the time limit (timeout_min={settings.timeout_min} minutes), or jobs are "
             "signalled to checkpoint as soon as they start",
         )
-    return settings
+    gpus = max(settings.gpus_per_node, processes) if settings.gpus_per_node else 0
+    return replace(settings, tasks_per_node=processes, gpus_per_node=gpus)
 
 
 def sbatch_parameters(settings: SlurmLauncherConf) -> dict[str, Any]:
@@ -116,7 +116,7 @@ def job_name(settings: SlurmLauncherConf, job: TrialJob) -> str:
 
 @dataclass
 class _Submitted:
-    job: submitit.Job[TrialOutcome]
+    job: submitit.Job[TrialOutcome | None]  # task 0's: the other tasks of a trial return None
     folder: Path
     final_state: str | None = None  # a final state sacct gave while the result file was still missing
 
@@ -154,6 +154,8 @@ class SlurmExecutor:
         executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_num_timeout)
         executor.update_parameters(**{**sbatch_parameters(self.settings), "job_name": job_name(self.settings, job)})
         submitted = executor.submit(RequeueableTrial(self.runner), job)
+        if submitted.num_tasks > 1:
+            submitted = submitted.task(0)  # the trial's rank 0 returns its outcome; the other tasks return nothing
         self.submitted[key] = _Submitted(submitted, folder)
         self.folders[key] = folder
         return submitted.job_id
@@ -162,7 +164,7 @@ class SlurmExecutor:
         """Watch a job an earlier orchestrator submitted, when SLURM still has it queued or running or it left its
         result file (submitit keeps all that is needed in the job's folder)."""
         folder = self._folder(log_file, key)
-        job: submitit.Job[TrialOutcome] = submitit.SlurmJob(folder=folder, job_id=job_id)
+        job: submitit.Job[TrialOutcome | None] = submitit.SlurmJob(folder=folder, job_id=job_id)
         state = cluster_states([job_id]).get(job_id, "")
         if not job.paths.result_pickle.exists() and (not state or state.startswith(FINAL_STATES)):
             return False
@@ -199,12 +201,13 @@ class SlurmExecutor:
         return ended
 
     @staticmethod
-    def _outcome(job: submitit.Job[TrialOutcome]) -> TrialOutcome | Died:
+    def _outcome(job: submitit.Job[TrialOutcome | None]) -> TrialOutcome | Died:
         try:
-            return job.result()
+            outcome = job.result()
         except Exception as error:  # submitit's own failure (the trial's errors are in its TrialOutcome)
             lines = [line for line in str(error).splitlines() if line.strip()]
             return TrialOutcome(TrialStatus.FAIL, reason=f"SLURM job {job.job_id}: {lines[-1] if lines else error}")
+        return outcome or TrialOutcome(TrialStatus.FAIL, reason=f"SLURM job {job.job_id}: its task 0 ran no trial")
 
     def kill(self, key: int) -> None:
         if key in self.submitted:

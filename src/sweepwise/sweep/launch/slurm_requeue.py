@@ -6,22 +6,35 @@ job is the same Optuna trial and MLflow run with `attempt` one higher, so the tr
 checkpoint and its metrics continue at the next epoch.
 """
 
+import os
 from dataclasses import replace
 
+import submitit
+from submitit.core.utils import JobPaths
 from submitit.helpers import DelayedSubmission
 
 from sweepwise.sweep.outcome import TrialOutcome
 from sweepwise.sweep.trial.runner import TrialJob, TrialRunner
+from sweepwise.training.cluster_ranks import ClusterRank, follow_rank_zero, meeting_point
 
 
 class RequeueableTrial:
-    """The trial runner as submitit's checkpointable callable."""
+    """The trial runner as submitit's checkpointable callable. In a job of several tasks (a trial on several
+    processes), task 0 runs the trial and the others are its ranks r > 0."""
 
     def __init__(self, runner: TrialRunner) -> None:
         self.runner = runner
 
-    def __call__(self, job: TrialJob) -> TrialOutcome:
-        return self.runner(job)
+    def __call__(self, job: TrialJob) -> TrialOutcome | None:
+        place = _place_in_job()
+        if place is None:
+            return self.runner(job)
+        os.environ.update(place.environment())
+        if place.rank > 0:
+            follow_rank_zero(place)
+            return None
+        with meeting_point(place):
+            return self.runner(job)
 
     def checkpoint(self, job: TrialJob) -> DelayedSubmission:
         context, session = job.context, self.runner.session
@@ -31,3 +44,16 @@ class RequeueableTrial:
             run_id = session.run_id if session is not None else context.run_id
             context = replace(context, run_id=run_id, attempt=context.attempt + 1)
         return DelayedSubmission(RequeueableTrial(self.runner), replace(job, context=context))
+
+
+def _place_in_job() -> ClusterRank | None:
+    """This task's place in the trial, when the job has several tasks (its folder holds where they meet, named
+    after the job and its restart, so that a requeued job never reads an earlier start's address)."""
+    job = submitit.JobEnvironment()
+    if job.num_tasks == 1:
+        return None
+    restart = os.environ.get("SLURM_RESTART_COUNT", "0")
+    rendezvous = job.paths.folder / f"{job.job_id}_{restart}_ranks"
+    ended = JobPaths(job.paths.folder, job_id=job.job_id, task_id=0).result_pickle  # task 0's, once it ends
+    per_node = job.num_tasks // job.num_nodes
+    return ClusterRank(job.global_rank, job.num_tasks, job.local_rank, per_node, rendezvous, ended)
