@@ -24,7 +24,7 @@ from sweepwise.training.budget import budget_warnings
 from sweepwise.training.checkpoint import load_checkpoint
 from sweepwise.training.cluster_ranks import ClusterRank, cluster_rank_zero
 from sweepwise.training.distributed import Ranks, check_devices, started_ranks
-from sweepwise.training.loop import LAST_CHECKPOINT, SINGLE_PROCESS, Trainer, planned_steps
+from sweepwise.training.loop import LAST_CHECKPOINT, SINGLE_PROCESS, Progress, Trainer, planned_steps
 from sweepwise.training.predictions import PredictionDynamics, mistakes
 from sweepwise.training.runtime import autocast_for, device_tags, resolve_device, seed_everything
 from sweepwise.training.settings import TrainerSettings
@@ -95,20 +95,16 @@ def _train_main(
             config_file.write_text(OmegaConf.to_yaml(redact(OmegaConf.to_container(cfg, resolve=True))))
             run.log_artifact(config_file)
         dynamics = PredictionDynamics(data, steps, settings.eval_batch_size)
-        trainer = Trainer(
-            model,
-            optimizer,
-            schedule,
-            data,
-            settings,
-            objective,
-            autocast_for(device, cfg.trainer.precision),
+        trainer = _trainer(
+            cfg,
+            (data, model, optimizer, schedule),
+            device,
             progress,
+            ranks,
             callbacks=[run, *session.epoch_reports(objective.metric)],
             checkpoint_extra={RUN_ID_KEY: run.run_id},
             probe=dynamics,
             recorder=run if every else None,
-            ranks=ranks,
         )
         if checkpoint is not None:
             trainer.resume(checkpoint)
@@ -181,21 +177,26 @@ def _train_as_rank(resolved: dict[str, Any], checkpoint_file: Path | None, ranks
     cfg = OmegaConf.create(resolved)
     settings = configure.trainer_settings(cfg)
     device = ranks.device(resolve_device(cfg.trainer.device))
-    data, model, optimizer, schedule = training_parts(cfg, settings, device, ranks)
-    trainer = Trainer(
-        model,
-        optimizer,
-        schedule,
-        data,
-        settings,
-        configure.objective(cfg),
-        autocast_for(device, cfg.trainer.precision),
-        make_progress("off", settings.batch_size),
-        ranks=ranks,
-    )
+    parts = training_parts(cfg, settings, device, ranks)
+    trainer = _trainer(cfg, parts, device, make_progress("off", settings.batch_size), ranks)
     if checkpoint_file is not None:
         trainer.resume(load_checkpoint(checkpoint_file, _checkpoint_key(cfg)))
     trainer.fit()
+
+
+def _trainer(
+    cfg: DictConfig,
+    parts: tuple[DataModule, nn.Module, torch.optim.Optimizer, Schedule],
+    device: torch.device,
+    progress: Progress,
+    ranks: Ranks,
+    **hooks: Any,
+) -> Trainer:
+    """The training loop over `parts` as `cfg` says, on every rank (rank 0 adds its callbacks and probes)."""
+    data, model, optimizer, schedule = parts
+    settings, objective = configure.trainer_settings(cfg), configure.objective(cfg)
+    autocast = autocast_for(device, cfg.trainer.precision)
+    return Trainer(model, optimizer, schedule, data, settings, objective, autocast, progress, ranks=ranks, **hooks)
 
 
 def _checkpoint_key(cfg: DictConfig) -> str:
