@@ -1,0 +1,30 @@
+"""A fast part of the preflight zoo (`bench/preflight_zoo.py`), as CI can run it: correct pipelines that need no
+optional library (MLPs with dropout and layer norm and the linear model on scikit-learn's tables at Adam 3e-4, the
+project's MLP on digits) must get no FAIL from any check. The whole zoo, with its Hugging Face architectures, is a
+benchmark (docs/benchmarks.md)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_script
+
+ZOO = REPO / "bench" / "preflight_zoo.py"
+FAST = "@iris,@wine,@breast_cancer,mlp@digits32"
+
+
+@pytest.mark.slow
+def test_the_zoos_fast_pipelines_get_no_false_alarm(tmp_path: Path):
+    result = run_script(ZOO, ["--only", FAST, "--out", str(tmp_path), "--threads", "1"], tmp_path, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    pipelines = json.loads((tmp_path / "zoo.json").read_text())["pipelines"]
+    checked = [pipeline for pipeline in pipelines if pipeline["error"] is None]
+    assert len(checked) >= 12, [pipeline["pipeline"] for pipeline in pipelines]
+    assert all(len(pipeline["results"]) == 21 for pipeline in checked)
+    fails = [
+        (pipeline["pipeline"], result["name"], result["measured"])
+        for pipeline in checked
+        for result in pipeline["results"]
+        if result["status"] == "FAIL"
+    ]
+    assert fails == []
