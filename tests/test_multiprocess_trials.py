@@ -11,6 +11,7 @@ from sweep_helpers import load_study, states, sweep_runs
 
 from sweepwise.app import train
 from sweepwise.errors import ConfigError
+from sweepwise.session import TrialSession
 
 SMALL = ["data=synthetic", "model=mlp", "trainer.batch_size=32", "trainer.progress=off", "recipe.preflight=off"]
 
@@ -30,6 +31,26 @@ def test_two_processes_take_the_steps_one_process_takes_at_the_same_global_batch
         for key in ("train/loss", "val/loss", "val/acc", "train/grad_norm"):
             assert two[key] == pytest.approx(one[key], rel=1e-4, abs=1e-6), (key, one, two)
     assert histories[1][-1]["train/loss"] < histories[1][0]["train/loss"]  # it trained: the match means something
+
+
+class StopAtEpochTwo(TrialSession):
+    """A session whose epoch report tells rank 0 to stop after epoch 2, as a pruner would."""
+
+    def epoch_reports(self, metric: str) -> list:
+        return [lambda epoch, metrics: "stopped at epoch 2" if epoch == 2 else None]
+
+
+def test_two_processes_stop_together_and_resume_as_if_never_stopped(tmp_path: Path):
+    store = f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
+    two = [*SMALL, "trainer.devices=2", "trainer.epochs=4", "model.dropout=0.2", store]  # dropout draws randomness
+    train(compose_config([*two, f"output_dir={tmp_path / 'straight'}"]))
+    train(compose_config([*two, f"output_dir={tmp_path / 'first'}"]), session=StopAtEpochTwo())
+    stopped = tmp_path / "first" / "checkpoints" / "last.pt"
+    assert len(history(tmp_path / "first")) == 2  # rank 0's word stopped both ranks: no hang, no third epoch
+    train(compose_config([*two, f"trainer.resume_from={stopped}", f"output_dir={tmp_path / 'resumed'}"]))
+    straight, resumed = history(tmp_path / "straight"), history(tmp_path / "resumed")
+    for key in ("train/loss", "val/loss"):
+        assert [epoch[key] for epoch in resumed] == pytest.approx([epoch[key] for epoch in straight], rel=1e-6)
 
 
 @pytest.mark.parametrize(("devices", "batch"), [(0, 32), (3, 32)])
@@ -72,3 +93,21 @@ def test_a_killed_rank_fails_the_run_in_one_line_and_leaves_no_process(tmp_path:
     for path in pids.iterdir():
         with pytest.raises(ProcessLookupError):
             os.kill(int(path.read_text()), 0)
+
+
+@pytest.mark.slow
+def test_a_pruning_decision_stops_every_process_of_the_trial_at_the_same_epoch(tmp_path: Path):
+    always = [
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.pruner._target_=optuna.pruners.ThresholdPruner",
+        "+hydra.sweeper.pruner.lower=2.0",  # val/acc is below 2 at every epoch: pruned at the first
+    ]
+    args = ["-m", "sweeps=random_lr_wd", "hydra.sweeper.n_trials=2", *always, *SMALL, "trainer.epochs=4"]
+    result = run_train([*args, "trainer.devices=2"], tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = load_study(tmp_path, "random_lr_wd")
+    assert states(study) == {"PRUNED": 2}
+    assert all(list(trial.intermediate_values) == [1] for trial in study.trials)  # val/acc < 2: pruned at once
+    for trial in study.trials:
+        log = (tmp_path / "multirun" / "random_lr_wd" / str(trial.number) / "trial.log").read_text()
+        assert "Traceback" not in log and "Error" not in log, log[-2000:]  # rank 1 stopped with rank 0

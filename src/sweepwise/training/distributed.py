@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -37,6 +38,8 @@ HOST = "127.0.0.1"
 # the connection at once): long enough for rank 0 to evaluate a large validation set while the others wait
 COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=30)
 PR_SET_PDEATHSIG = 1
+BROKEN_WAIT_S = 2.0  # a dead rank's end may lag the collective it broke on rank 0
+ENDING_WAIT_S = 30.0  # the other ranks end right after the last epoch; rank 0 waits this long for them
 
 
 class RankDied(SweepwiseError):
@@ -152,10 +155,14 @@ def started_ranks(
         except SweepwiseError:
             raise  # rank 0's own error (its config, its data), which the other ranks met too
         except Exception as error:
-            dead = _dead_rank(children)
+            dead = _ended_badly(children, BROKEN_WAIT_S)
             if dead is not None:
                 raise RankDied(dead) from error
             raise
+        # rank 0's run went well: every other rank must have ended as well, or the ranks disagreed
+        unwell = _ended_badly(children, ENDING_WAIT_S)
+        if unwell is not None:
+            raise RankDied(f"{unwell} after rank 0 finished its run")
     finally:
         _restore_env("OMP_NUM_THREADS", saved_threads)
         torch.set_num_threads(threads)
@@ -168,17 +175,17 @@ def started_ranks(
                 child.join()
 
 
-def _dead_rank(children: list[BaseProcess]) -> str | None:
-    """Which child rank ended badly, said as an error (waiting a moment: its end may lag the broken collective)."""
+def _ended_badly(children: list[BaseProcess], wait_s: float) -> str | None:
+    """The first child rank that ended badly or has not ended within `wait_s`, said as an error."""
+    deadline = time.monotonic() + wait_s
     for rank, child in enumerate(children, start=1):
-        child.join(timeout=2)
-        if child.exitcode not in (None, 0):
-            how = (
-                f"killed by {signal.Signals(-child.exitcode).name}"
-                if child.exitcode < 0
-                else f"exited with code {child.exitcode}"
-            )
-            return f"rank {rank} of {len(children) + 1} {how}"
+        child.join(timeout=max(0.0, deadline - time.monotonic()))
+        if child.exitcode is None:
+            return f"rank {rank} of {len(children) + 1} has not ended"
+        if child.exitcode < 0:
+            return f"rank {rank} of {len(children) + 1} killed by {signal.Signals(-child.exitcode).name}"
+        if child.exitcode > 0:
+            return f"rank {rank} of {len(children) + 1} exited with code {child.exitcode}"
     return None
 
 
