@@ -1,8 +1,9 @@
 """Checks that search learning rates, so that a model that is merely slow at the configured rate is not called
 broken: a range test draws the loss against an exponentially growing rate and suggests an interval for the sweep;
 overfitting one batch tries rates around the configured one, and the range test's, before it fails; and a check
-that saw no learning at a configured rate below that interval, while the range test's loss halved at higher rates,
-reports slow learning (WARN), not a broken pipeline."""
+that saw no learning at the configured rate, while the pipeline learned at a higher one (the range test's loss
+halved above it, or only a higher rate memorised one batch), reports slow learning (WARN), not a broken
+pipeline."""
 
 import math
 from dataclasses import dataclass, replace
@@ -80,11 +81,12 @@ def _memorise(
 
 def overfit_one_batch(
     pipeline: Pipeline, seed: int, samples: int, max_steps: int, learning_rate: float | None = None
-) -> CheckResult:
+) -> tuple[CheckResult, float | None]:
     """A few samples, regularisation off, the configured optimiser at a constant learning rate: loss near zero and
     every prediction right within `max_steps`. Tried at the configured rate first (stopping at the first success),
     then at rates around it and at `learning_rate` (where the range test learned, when the configured rate is
-    below it): FAIL only when none memorises the batch, WARN when only another rate does."""
+    below it): FAIL only when none memorises the batch, WARN when only another rate does. Also returns the higher
+    rate that memorised it when only a higher one did (the configured rate is too low), else None."""
     name, criterion = "overfit one batch", f"loss < {OVERFIT_LOSS} and all right within {max_steps} steps"
     batch = pipeline.first_batch(samples, seed)
     configured = pipeline.learning_rate
@@ -102,7 +104,7 @@ def overfit_one_batch(
     _, first_loss, first_right, first_steps = first
     at_configured = f"loss {first_loss:.4f}, {first_right}/{samples} right after {first_steps} steps"
     if memorised and factor == 1.0:
-        return CheckResult(name, PASS, at_configured, criterion, value=first_loss)
+        return CheckResult(name, PASS, at_configured, criterion, value=first_loss), None
     if memorised:
         direction = "low" if factor > 1 else "high"
         return CheckResult(
@@ -112,7 +114,7 @@ def overfit_one_batch(
             criterion,
             f"the configured learning rate may be too {direction}: only lr {lr:.3g} memorised the batch",
             value=first_loss,
-        )
+        ), (lr if factor > 1 else None)
     return CheckResult(
         name,
         FAIL,
@@ -123,7 +125,7 @@ def overfit_one_batch(
         "the model cannot even memorise a few samples at any learning rate near the configured one: the loss is "
         "misapplied (e.g. softmax before a loss that expects logits) or the model is crippled",
         value=first_loss,
-    )
+    ), None
 
 
 def range_curve(pipeline: Pipeline, seed: int, steps: int) -> RangeCurve:
@@ -192,16 +194,34 @@ def lr_range_test(pipeline: Pipeline, curve: RangeCurve, folder: Path) -> tuple[
     ), plot
 
 
-def slow_not_broken(result: CheckResult, configured: float | None, learning_rate: float | None) -> CheckResult:
-    """A check that saw no learning at the configured rate is a WARN, slow learning, when the range test showed the
-    pipeline learning at higher rates (`learning_rate`, from `RangeCurve.learning_rate_for`)."""
-    if result.status != FAIL or learning_rate is None or configured is None:
+@dataclass(frozen=True)
+class FasterRate:
+    """A rate above the configured one at which the pipeline was seen to learn, and what showed it."""
+
+    rate: float
+    shown_by: str
+
+
+def faster_rate(range_rate: float | None, memorised_at: float | None) -> FasterRate | None:
+    """Evidence that the configured rate is too low rather than the pipeline broken: the range test's loss halved
+    at rates above it (`RangeCurve.learning_rate_for`), or one batch was memorised only at a higher rate."""
+    if range_rate is not None:
+        return FasterRate(range_rate, "below the range test's interval, where its loss halved")
+    if memorised_at is not None:
+        return FasterRate(memorised_at, f"while one batch was memorised only at lr {memorised_at:.3g}")
+    return None
+
+
+def slow_not_broken(result: CheckResult, configured: float | None, faster: FasterRate | None) -> CheckResult:
+    """A check that saw no learning at the configured rate is a WARN, slow learning, when the pipeline was seen
+    learning at a higher rate (`faster`)."""
+    if result.status != FAIL or faster is None or configured is None:
         return result
     return replace(
         result,
         status=WARN,
-        measured=f"{result.measured}; at lr {configured:.3g}, below the range test's interval, where its loss halved",
-        meaning=f"slow, not broken: the pipeline learns at higher rates; try lr {learning_rate:.2g}",
+        measured=f"{result.measured}; at lr {configured:.3g}, {faster.shown_by}",
+        meaning=f"slow, not broken: the pipeline learns at higher rates; try lr {faster.rate:.2g}",
     )
 
 

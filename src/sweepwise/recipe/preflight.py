@@ -43,14 +43,15 @@ from sweepwise.tracking.provenance import code_version
 
 # where the checks write and how they print: not what they check
 FINGERPRINT_IGNORES = ("output_dir", "tracking", "task", "recipe.preflight", "trainer.progress")
-# checks that show learning within a budget at the configured rate: when that rate is below the range test's
-# interval and the range test learned, their FAIL is slow learning (a WARN)
+# checks that show learning within a budget at the configured rate: when the pipeline was seen learning at a
+# higher rate, their FAIL is slow learning (a WARN)
 LEARNING_CHECKS = ("training loss decreases", "input-independent baseline", "dumb baselines")
-# checks that return (result, file): a crash is (FAIL, None)
-FILE_CHECKS = (
+# checks that return (result, something more: a file, a rate): a crash is (FAIL, None)
+PAIR_CHECKS = (
     model_checks.batch_entering_the_model,
     training_checks.schedule_over_planned_steps,
     learning_rate_checks.lr_range_test,
+    learning_rate_checks.overfit_one_batch,
 )
 
 
@@ -85,9 +86,19 @@ def run_preflight(cfg: DictConfig, folder: Path) -> PreflightReport:
             "learning-rate range test", learning_rate_checks.lr_range_test, pipeline, curve, folder
         )
         learning_rate = curve.learning_rate_for(pipeline.learning_rate)
+    overfit, memorised_at = guarded(
+        "overfit one batch",
+        learning_rate_checks.overfit_one_batch,
+        pipeline,
+        seed,
+        overfit_samples,
+        overfit_steps,
+        learning_rate,
+    )
+    faster = learning_rate_checks.faster_rate(learning_rate, memorised_at)
     runs = guarded("the short training runs", budget_checks.budget_runs, pipeline, seed, budget_steps)
     trained = {
-        name: learning_rate_checks.slow_not_broken(result, pipeline.learning_rate, learning_rate)
+        name: learning_rate_checks.slow_not_broken(result, pipeline.learning_rate, faster)
         if name in LEARNING_CHECKS
         else result
         for name, result in trained_checks(pipeline, runs).items()
@@ -101,15 +112,7 @@ def run_preflight(cfg: DictConfig, folder: Path) -> PreflightReport:
         trained["dumb baselines"],
         trained["input-independent baseline"],
         trained["train and validation agree"],
-        guarded(
-            "overfit one batch",
-            learning_rate_checks.overfit_one_batch,
-            pipeline,
-            seed,
-            overfit_samples,
-            overfit_steps,
-            learning_rate,
-        ),
+        overfit,
         trained["training loss decreases"],
         range_check,
         batch_check,
@@ -177,7 +180,7 @@ def guarded(name: str, check: Callable[..., Any], *args: Any) -> Any:
 
 def _failed(name: str, check: Callable[..., Any], error: Exception) -> Any:
     failed = CheckResult(name, FAIL, f"raised {type(error).__name__}: {first_line(error)}", "runs", str(error))
-    return (failed, None) if check in FILE_CHECKS else failed
+    return (failed, None) if check in PAIR_CHECKS else failed
 
 
 def log_preflight(
