@@ -1,11 +1,12 @@
 """Speed options change how a step runs, never what it computes: torch.compile and the channels-last layout train
 the same model as the plain loop, within float tolerance."""
 
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_config
+from conftest import compose_config, service_missing
 
 from sweepwise import configure
 from sweepwise.app import train, training_parts
@@ -29,6 +30,8 @@ def losses(overrides: list[str], folder: Path, store: Path) -> list[float]:
     ids=["compile", "channels-last"],
 )
 def test_a_speed_option_trains_the_same_model(model: list[str], option: str, tmp_path: Path):
+    if option == "trainer.compile=true" and shutil.which("g++") is None:
+        service_missing("no C++ compiler: torch.compile's CPU backend needs g++ (Debian's g++ package)")
     store = tmp_path / "mlflow.db"
     plain = losses(model, tmp_path / "plain", store)
     torch._dynamo.reset()
