@@ -63,11 +63,10 @@ class ClusterRank:
 def meeting_point(place: ClusterRank) -> Iterator[None]:
     """Task 0: open the store and write its address for the other tasks, for as long as the trial runs."""
     global _meeting
-    store = TCPStore(
-        socket.gethostname(), 0, place.world, is_master=True, timeout=COLLECTIVE_TIMEOUT, wait_for_workers=False
-    )
+    host = _own_address()
+    store = TCPStore(host, 0, place.world, is_master=True, timeout=COLLECTIVE_TIMEOUT, wait_for_workers=False)
     written = place.rendezvous.with_name(f".{place.rendezvous.name}.tmp")
-    written.write_text(f"{socket.gethostname()}:{store.port}")
+    written.write_text(f"{host}:{store.port}")
     os.replace(written, place.rendezvous)
     _meeting = store
     try:
@@ -117,6 +116,17 @@ def follow_rank_zero(place: ClusterRank) -> None:
         follow(*arguments, Ranks(place.rank, place.world, place.local_rank))
     finally:
         dist.destroy_process_group()
+
+
+def _own_address() -> str:
+    """This node's name as the other nodes reach it; the loopback address when the name does not resolve (then
+    only tasks on this node can meet, as on a one-node cluster)."""
+    name = socket.gethostname()
+    try:
+        socket.getaddrinfo(name, None)
+    except OSError:
+        return "127.0.0.1"
+    return name
 
 
 def _address(place: ClusterRank) -> tuple[str, int] | None:
