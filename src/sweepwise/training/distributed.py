@@ -113,14 +113,16 @@ def _join(rank: int, world: int, port: int, backend: str, store: TCPStore | None
 def _rank_main(
     follow: Callable[..., None], arguments: tuple[Any, ...], rank: int, world: int, port: int, backend: str
 ) -> None:
-    """A child rank: join the group, then train as `follow(*arguments, ranks)` says."""
+    """A child rank: join the group, then train as `follow(*arguments, ranks)` says. Having trained, it ends at
+    once: tearing down the group and the interpreter while rank 0 still holds its end can abort the process
+    (SIGABRT from a collective library's destructor), which would read as a rank that failed."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is rank 0's to handle
     _join(rank, world, port, backend)
-    try:
-        follow(*arguments, Ranks(rank, world, rank))
-    finally:
-        dist.destroy_process_group()
+    follow(*arguments, Ranks(rank, world, rank))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @contextlib.contextmanager
