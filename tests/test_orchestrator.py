@@ -105,6 +105,9 @@ class RecordingTracker:
     def run_of(self, number: int) -> str | None:
         return None  # no run was created for an interrupted trial here but the ones they recorded
 
+    def child_run(self, number: int, params: dict[str, Any]) -> str:
+        return f"made-for-{number}"  # the run found or made for a trial killed before it recorded one
+
     def log_child_artifact(self, run_id: str, path: Path) -> None:
         raise AssertionError("no job here has a log file")
 
@@ -273,6 +276,17 @@ def test_a_resumed_sweep_fails_trials_left_running_and_cancels_their_jobs(study:
     run_id, outcome = tracker.ended[0][0]
     assert run_id == "run-left" and outcome.reason.startswith("interrupted")
     assert orchestrator.counts == {"COMPLETE": 3, "INTERRUPTED": 1}
+
+
+def test_a_trial_killed_before_recording_its_run_gets_one_that_its_continuation_shares(study: optuna.Study) -> None:
+    left = study.ask()  # SIGKILLed between the trial's start and its run being recorded
+    left.suggest_float("x", 0, 1)
+    executor, tracker = ScriptedExecutor(), RecordingTracker()
+    make_orchestrator(study, executor, tracker, n_trials=2, n_jobs=1).run()
+    assert states(study) == ["FAIL", "COMPLETE", "COMPLETE"]
+    assert study.trials[0].user_attrs[RUN_ID_ATTR] == "made-for-0"
+    assert tracker.ended[0][0][0] == "made-for-0"
+    assert study.trials[1].user_attrs["continues"] == 0 and study.trials[1].user_attrs[RUN_ID_ATTR] == "made-for-0"
 
 
 def test_ctrl_c_fails_running_trials_as_interrupted_and_stops_their_jobs(study: optuna.Study) -> None:

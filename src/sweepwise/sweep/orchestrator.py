@@ -213,9 +213,14 @@ class Orchestrator:
             outcome = interrupted("the sweep stopped before this trial ended")
             if job_id is not None:
                 self.executor.cancel_stale(str(job_id))
-            self._mark_interrupted(Trial(self.study, trial._trial_id), outcome)
+            stale = Trial(self.study, trial._trial_id)
+            run_id = trial.user_attrs.get(RUN_ID_ATTR)
+            if run_id is None:  # killed before its run was recorded: the one found or made now is its run
+                run_id = self.tracker.child_run(trial.number, self._params(trial))
+                stale.set_user_attr(RUN_ID_ATTR, run_id)
+            self._mark_interrupted(stale, outcome)
             self.study.tell(trial.number, state=TrialState.FAIL)
-            self.tracker.end_child(trial.number, trial.user_attrs.get(RUN_ID_ATTR), outcome, self._params(trial))
+            self.tracker.end_child(trial.number, run_id, outcome, self._params(trial))
             self.progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
 
     # --- one trial ---

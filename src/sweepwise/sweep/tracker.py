@@ -71,11 +71,17 @@ class SweepTracker:
         self.writer.submit(self._end_child, number, run_id, outcome, dict(params))
 
     def _end_child(self, number: int, run_id: str | None, outcome: TrialOutcome, params: dict[str, Any]) -> None:
-        if run_id is None:
-            run_id = self.find_child(number) or create_child_run(
-                self.client, self.experiment_id, self.parent_run_id, self.study_name, number, params
-            )
-        close_run(self.client, run_id, outcome)
+        close_run(self.client, run_id or self._found_or_created(number, params), outcome)
+
+    def child_run(self, number: int, params: Mapping[str, Any]) -> str:
+        """The run of trial `number`, created now (with `params`) if its process died before creating it."""
+        run_id: str = self.writer.call(self._found_or_created, number, dict(params))
+        return run_id
+
+    def _found_or_created(self, number: int, params: dict[str, Any]) -> str:
+        return self.find_child(number) or create_child_run(
+            self.client, self.experiment_id, self.parent_run_id, self.study_name, number, params
+        )
 
     def match_children(self, ended: Mapping[int, tuple[TrialOutcome, Mapping[str, Any], str | None]]) -> None:
         """Give every trial the study holds as `ended` (number: outcome, params and the run it recorded) an ended
