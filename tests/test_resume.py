@@ -17,7 +17,7 @@ from sweepwise.training.settings import Objective, TrainerSettings
 TIMING = "train/samples_per_sec"
 
 
-def make_trainer(checkpoint_dir: Path, callbacks=()) -> Trainer:
+def make_trainer(checkpoint_dir: Path, callbacks=(), progress: SilentProgress | None = None) -> Trainer:
     """Dropout, batch norm and on-device augmentation all draw random numbers: the hard case for resuming."""
     seed_everything(0, deterministic=True)
     data = make_synthetic(num_samples=320, num_classes=3, shape=[1, 8, 8], augment={"max_shift": 0.2, "noise_std": 0.1})
@@ -30,7 +30,7 @@ def make_trainer(checkpoint_dir: Path, callbacks=()) -> Trainer:
         TrainerSettings(epochs=4, batch_size=32, checkpoint_dir=checkpoint_dir),
         Objective(),
         autocast_for(torch.device("cpu"), "fp32"),
-        SilentProgress(),
+        progress or SilentProgress(),
         callbacks,
     )
 
@@ -121,3 +121,20 @@ def test_a_checkpoint_keeps_its_epochs_recorded_steps_for_the_replay(tmp_path: P
     resumed.resume(load_checkpoint(tmp_path / LAST_CHECKPOINT))
     # what the stopped process had not written comes back, to be written by the replay of its epoch
     assert resumed.recorder.pending() == recorded
+
+
+class CheckpointedEpochs(SilentProgress):
+    """Notes, as each epoch's line is shown, the epoch its `last.pt` on disk holds."""
+
+    def __init__(self, checkpoint: Path) -> None:
+        self.checkpoint, self.seen = checkpoint, []
+
+    def end_epoch(self, metrics) -> None:
+        self.seen.append(load_checkpoint(self.checkpoint)["train_state"]["epoch"] if self.checkpoint.exists() else 0)
+
+
+def test_an_epochs_line_shows_only_once_its_checkpoint_is_on_disk(tmp_path: Path):
+    """A process stopped between the two replays the epoch: a line shown before the checkpoint would show twice."""
+    progress = CheckpointedEpochs(tmp_path / LAST_CHECKPOINT)
+    make_trainer(tmp_path, progress=progress).fit()
+    assert progress.seen == [1, 2, 3, 4]

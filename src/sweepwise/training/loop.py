@@ -151,10 +151,12 @@ class Trainer:
         """Evaluate, keep the history and the best, checkpoint, and call back (rank 0 alone)."""
         metrics = {**train_metrics, **evaluate(self.model, self.data, self.settings.eval_batch_size, self.autocast)}
         self.state.history.append({"epoch": epoch, **metrics})
-        self.progress.end_epoch(metrics)
         self._update_best(epoch, metrics)
         self._update_early_stopping(metrics)
         self._save(LAST_CHECKPOINT)
+        # the epoch's line once its work is kept: a process stopped before the checkpoint replays the epoch,
+        # and the line printed before the stop would then show twice
+        self.progress.end_epoch(metrics)
         self._call_back(epoch, metrics)
 
     def _call_back(self, epoch: int, metrics: dict[str, float]) -> None:
