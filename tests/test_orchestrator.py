@@ -61,6 +61,13 @@ class ScriptedExecutor:
         self.most_running = max(self.most_running, len(self.running))
         return f"job-{len(self.submitted)}"
 
+    @property
+    def held(self) -> int:
+        return len(self.running)
+
+    def dispatch(self) -> dict[int, str]:
+        return {}
+
     def wait(self, timeout: float | None) -> list[tuple[Hashable, TrialOutcome | Died]]:
         self.waits += 1
         if self.waits == self.interrupt_on_wait:
@@ -170,6 +177,43 @@ def test_every_trial_completes_with_slots_kept_full(study: optuna.Study) -> None
         assert tracker.ended[trial.number][0][1].status is TrialStatus.COMPLETE
     assert orchestrator.best_text() == f"{study.best_value:.4g} (trial {study.best_trial.number})"
     assert orchestrator.counts == {"COMPLETE": 5, "INTERRUPTED": 0}
+
+
+@dataclass
+class PackingExecutor(ScriptedExecutor):
+    """Holds submitted trials until `dispatch`, then starts them as one pack; a pack holds its slots until its
+    last trial has ended (one trial ends per `wait`)."""
+
+    waiting: list[Hashable] = field(default_factory=list)
+    packs: list[list[Hashable]] = field(default_factory=list)
+    most_held: int = 0
+
+    def submit(self, key: Hashable, job: TrialJob) -> None:  # type: ignore[override]
+        super().submit(key, job)
+        self.waiting.append(key)
+
+    @property
+    def held(self) -> int:
+        return sum(len(pack) for pack in self.packs if set(pack) & set(self.running)) + len(self.waiting)
+
+    def dispatch(self) -> dict[int, str]:
+        if not self.waiting:
+            return {}
+        self.packs.append(self.waiting)
+        self.waiting = []
+        self.most_held = max(self.most_held, self.held)
+        return {key: f"pack-{len(self.packs)}_{task}" for task, key in enumerate(self.packs[-1])}
+
+
+def test_packed_trials_record_their_pack_and_a_pack_frees_its_slots_together(study: optuna.Study) -> None:
+    executor = PackingExecutor()
+    make_orchestrator(study, executor, RecordingTracker(), n_trials=6, n_jobs=2).run()
+    assert states(study) == ["COMPLETE"] * 6
+    # one trial ends per wait: had a slot been freed by each trial, packs would be of one trial after the first
+    assert executor.packs == [[0, 1], [2, 3], [4, 5]] and executor.most_held == 2
+    assert [trial.user_attrs["job_id"] for trial in study.trials] == [
+        f"pack-{pack}_{task}" for pack in (1, 2, 3) for task in (0, 1)
+    ]
 
 
 def test_a_died_job_is_retried_as_the_same_trial(study: optuna.Study) -> None:

@@ -157,8 +157,9 @@ def test_job_cancelled_by_the_cluster_is_retried_as_a_new_job(slurm, tmp_path: P
 
 
 @pytest.mark.reliability
-def test_sweep_whose_orchestrator_was_killed_adopts_its_running_jobs(slurm, tmp_path: Path):
-    args = ["-m", *ON_SLURM, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=3", "short_sleep=8"]
+@pytest.mark.parametrize("packing", [[], ["hydra.launcher.trials_per_gpu=3"]], ids=["a job each", "packs of 3"])
+def test_sweep_whose_orchestrator_was_killed_adopts_its_running_jobs(slurm, tmp_path: Path, packing: list[str]):
+    args = ["-m", *ON_SLURM, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=3", "short_sleep=8", *packing]
     sweep = start(TOY, args, tmp_path)
 
     def complete_trials() -> list[int]:
@@ -181,13 +182,14 @@ def test_sweep_whose_orchestrator_was_killed_adopts_its_running_jobs(slurm, tmp_
     assert adopted == sorted(jobs_of), again.stdout  # each job still queued or running was watched again
     for number in adopted:  # and its own result made the trial COMPLETE: the same job, not a new one
         assert trials[number].state.name == "COMPLETE" and trials[number].user_attrs["job_id"] == jobs_of[number]
-    assert set(accounting(list(jobs_of.values())).values()) == {"COMPLETED"}  # none cancelled
+    cluster_jobs = {job.split("_")[0] for job in jobs_of.values()}  # a packed trial's is `<job>_<task>`
+    assert set(accounting(sorted(cluster_jobs)).values()) == {"COMPLETED"}  # none cancelled
     _, children = sweep_runs(tmp_path, "toy")
     numbers = [child.data.tags["sweepwise.trial_number"] for child in children]
     assert sorted(numbers) == sorted(str(t.number) for t in trials)  # one run per trial, none twice
     record(
         "fault",
-        "the orchestrator SIGKILLed while SLURM jobs run (6 trials, 3 at once)",
+        f"the orchestrator SIGKILLed while SLURM jobs run (6 trials, 3 at once{', 3 to a job' if packing else ''})",
         f"the re-run adopted the {len(adopted)} jobs still queued or running (none cancelled), watched them to "
         "their end and ended with 6 COMPLETE",
         f"nothing: every trial COMPLETE before the kill ({len(done_before)}) was kept, and no running job's work "
@@ -212,6 +214,7 @@ def test_plain_multirun_runs_each_job_on_slurm(slurm, tmp_path: Path):
         ("hydra.launcher.cpus_per_task=0", "hydra.launcher.cpus_per_task"),
         ("hydra.launcher.partition=no_such_partition", "no_such_partition"),
         ("hydra.launcher.tasks_per_node=2", "hydra.launcher.tasks_per_node=2: a trial's processes per node are"),
+        ("hydra.launcher.trials_per_gpu=0", "hydra.launcher.trials_per_gpu=0: must be at least 1"),
     ],
 )
 def test_bad_launcher_settings_stop_the_sweep_before_any_trial(slurm, tmp_path: Path, override: str, named: str):
@@ -239,3 +242,86 @@ def test_a_sweep_of_two_process_trials_runs_each_trial_as_two_tasks_one_run_and_
         assert "#SBATCH --ntasks-per-node=2" in submission and "#SBATCH --gpus-per-node=2" in submission
         assert sorted(path.name.split("_")[1] for path in folder.glob("*_result.pkl")) == ["0", "1"]  # both tasks
         assert not list(folder.glob("*_ranks"))  # the meeting point is gone with the trial
+
+
+def test_packed_trials_share_a_job_and_its_gpus_and_the_next_pack_starts_when_one_ends(slurm, tmp_path: Path):
+    packing = ["hydra.launcher.gpus_per_node=2", "hydra.launcher.trials_per_gpu=2", "hydra.sweeper.n_jobs=4"]
+    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=6", *packing]
+    done = run_train(args, tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = load_study(tmp_path, "random_lr_wd")
+    assert states(study) == {"COMPLETE": 6}
+    place = {trial.number: tuple(trial.user_attrs["job_id"].split("_")) for trial in study.trials}
+    first, second = place[0][0], place[4][0]
+    expected = [(first, task) for task in "0123"] + [(second, task) for task in "01"]
+    assert [place[number] for number in range(6)] == expected
+    assert accounting([first, second]) == {first: "COMPLETED", second: "COMPLETED"}
+    names = accounting([first, second], "JobName")
+    assert names == {first: "random_lr_wd-trials-0+1+2+3", second: "random_lr_wd-trials-4+5"}
+    ran = {trial.number: trial.user_attrs["ran"] for trial in study.trials}
+    assert min(ran[number][0] for number in (4, 5)) >= max(
+        ran[number][1] for number in range(4)
+    )  # slots freed together
+    _, children = sweep_runs(tmp_path, "sweepwise")
+    assert len(children) == 6 and {child.info.status for child in children} == {"FINISHED"}
+    client = mlflow_client(tmp_path)
+    gpu_of = {}
+    for child in children:
+        number = int(child.data.tags["sweepwise.trial_number"])
+        job, task = place[number]
+        gpu_of[number] = child.data.tags["sweepwise.cuda_visible_devices"]
+        assert child.data.tags["sweepwise.slurm.job_id"] == job
+        assert f"{job}_{task}_log.out" in {artifact.path for artifact in client.list_artifacts(child.info.run_id)}
+    assert len(gpu_of[0]) == 1 and gpu_of[0] == gpu_of[1] != gpu_of[2] == gpu_of[3]  # two trials on each GPU
+    assert gpu_of[4] == gpu_of[5]
+    submission = (tmp_path / "multirun" / "random_lr_wd" / "slurm" / "packs" / f"{first}_submission.sh").read_text()
+    assert "#SBATCH --ntasks-per-node=4" in submission and "#SBATCH --gpus-per-node=2" in submission
+
+
+@pytest.mark.reliability
+def test_a_preempted_pack_resumes_each_trial_from_its_checkpoint_in_its_run(slurm, tmp_path: Path):
+    packing = ["hydra.launcher.trials_per_gpu=2", "hydra.sweeper.n_jobs=2", "hydra/sweeper/pruner=none"]
+    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=2", "trainer.epochs=150"]
+    sweep = start(REPO / "train.py", [*args, *packing], tmp_path)
+    folders = [tmp_path / "multirun" / "random_lr_wd" / str(number) for number in (0, 1)]
+    checkpoints = [folder / "checkpoints" / "last.pt" for folder in folders]
+    # long enough that neither trial ends in the seconds SLURM grants a requeued job's tasks to stop
+    wait_for(lambda: all(path.exists() for path in checkpoints), 180, "both trials' first checkpoints")
+    (job_id,) = {
+        path.name.split("_")[0]
+        for path in (tmp_path / "multirun" / "random_lr_wd" / "slurm" / "packs").glob("*_submitted.pkl")
+    }
+    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+    assert sweep.wait(timeout=600) == 0, (tmp_path / "orchestrator.log").read_text()[-3000:]
+    trials = load_study(tmp_path, "random_lr_wd").trials
+    assert [trial.state.name for trial in trials] == ["COMPLETE", "COMPLETE"]
+    assert all(sorted(trial.intermediate_values) == list(range(1, 151)) for trial in trials)
+    _, children = sweep_runs(tmp_path, "sweepwise")
+    assert len(children) == 2
+    resumed = []
+    for child in children:
+        tags = child.data.tags
+        assert child.info.status == "FINISHED" and tags["sweepwise.slurm.restart_count"] == "1"
+        assert tags["sweepwise.slurm.job_id"] == job_id
+        steps = [metric.step for metric in mlflow_client(tmp_path).get_metric_history(child.info.run_id, "val/acc")]
+        assert sorted(steps) == list(range(1, 151))  # every epoch once, in the run the first start made
+        resumed.append(int(tags["sweepwise.resumed_from_epoch"]))
+    assert all(1 <= epoch < 150 for epoch in resumed)
+    record(
+        "fault",
+        "SLURM preemption of a pack: `scancel --signal=USR2` on a job running 2 trials (trials_per_gpu=2)",
+        f"job {job_id} was requeued once; each trial resumed from its own checkpoint (epochs {sorted(resumed)}) in "
+        "its own MLflow run; 2 of 2 COMPLETE",
+        "nothing: each trial's val/acc steps 1..150, each once; 150 reports each",
+    )
+
+
+def test_plain_multirun_packs_its_jobs(slurm, tmp_path: Path):
+    args = ["--config-name", "plain", "-m", *ON_SLURM, "hydra.launcher.trials_per_gpu=3", "x=0.1,0.2,0.3,0.4"]
+    done = run_script(TOY, args, tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    packs = tmp_path / "multirun" / "plain" / "slurm" / "packs"
+    jobs = sorted(path.name.split("_")[0] for path in packs.glob("*_submitted.pkl"))
+    assert len(jobs) == 2 and sorted(accounting(jobs, "JobName").values()) == ["toy-jobs-0+1+2", "toy-jobs-3"]
+    assert all((tmp_path / "multirun" / "plain" / str(num) / ".hydra" / "overrides.yaml").exists() for num in range(4))
+    assert "4 jobs: 4 complete, 0 failed" in done.stdout and "up to 3 packed in each SLURM job" in done.stdout

@@ -191,7 +191,8 @@ class LocalLauncherConf:
 
 @dataclass
 class SlurmLauncherConf:
-    """Each job (each trial of a sweep) is its own SLURM job, submitted through submitit."""
+    """Each job (each trial of a sweep) is its own SLURM job, submitted through submitit; with trials_per_gpu
+    above 1, a job runs a pack of trials."""
 
     _target_: str = "hydra_plugins.sweepwise_plugins.slurm_launcher.SlurmLauncher"
     partition: str | None = None
@@ -210,6 +211,9 @@ class SlurmLauncherConf:
     tasks_per_node: int = 1
     # a plain multirun's jobs in flight at once (a sweep keeps n_jobs trials in flight)
     array_parallelism: int = 256
+    # trials sharing each GPU: above 1, one job runs trials_per_gpu x max(gpus_per_node, 1) one-process trials
+    # at once, each as its own task (small models that leave a GPU idle; one queue wait for several trials)
+    trials_per_gpu: int = 1
     # more sbatch options, e.g. {exclude: "node[1-3]", mail-type: END}
     additional_parameters: dict[str, Any] = field(default_factory=dict)
     # shell lines run in the job before Python starts, e.g. ["module load cuda", "source .venv/bin/activate"]

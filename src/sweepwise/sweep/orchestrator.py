@@ -174,10 +174,20 @@ class Orchestrator:
         while (
             not (self.stop_message or self.tracking_lost)
             and self.to_launch > 0
-            and len(self.in_flight) < self.settings.n_jobs
+            and max(len(self.in_flight), self.executor.held) < self.settings.n_jobs
         ):
             self._launch()
             self.to_launch -= 1
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Start what the executor held back (trials packed into one SLURM job), noting each trial's job."""
+        started = self.executor.dispatch()
+        for number, job_id in started.items():
+            self.in_flight[number].trial.set_user_attr(JOB_ID_ATTR, job_id)
+        if started:
+            where = ", ".join(f"trial {number} as {job_id}" for number, job_id in started.items())
+            self.progress.event(f"packed in one {self.executor.job_kind}: {where}")
 
     def _continue_interrupted(self, trials: list[optuna.trial.FrozenTrial]) -> None:
         """Queue every interrupted trial that nothing continues yet: the next trials asked take their params (and,

@@ -22,8 +22,18 @@ class Executor(Protocol):
     # how its jobs are called in messages: "worker process", "SLURM job"
     job_kind: str
 
+    @property
+    def held(self) -> int:
+        """The slots its jobs hold: each job submitted and not yet reported ended, and each ended trial of a pack
+        whose job runs on (a pack's slots free together)."""
+
     def submit(self, key: int, job: "TrialJob") -> str | None:
-        """Start `job`; returns the id the job has outside this process (a SLURM job id), if any."""
+        """Start `job`, or hold it for `dispatch`; returns the id the job has outside this process (a SLURM job
+        id), if any."""
+
+    def dispatch(self) -> dict[int, str]:
+        """Start the jobs held back (a pack of trials for one SLURM job); the ids of jobs started since the last
+        call that `submit` did not return."""
 
     def wait(self, timeout: float | None) -> list[tuple[int, "TrialOutcome | Died"]]:
         """The jobs that ended, waiting up to `timeout` seconds for at least one."""

@@ -18,10 +18,12 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
+from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import SweepwiseError, hide_password
 from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement, trial_processes
 from sweepwise.sweep.launch.executor import Died, Executor
 from sweepwise.sweep.launch.gpus import LocalSettings
+from sweepwise.sweep.launch.slurm import trials_per_job
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 from sweepwise.sweep.progress import JobRow, jobs_table
 from sweepwise.sweep.tracker import SweepTracker
@@ -97,7 +99,11 @@ class MultirunLauncher:
         ]
         runner = TrialRunner(self.hydra_context, self.task_function, self.config)
         executor = make_executor(settings, runner, slots.first(len(pending)), sweep_dir / "slurm")
-        log.info(f"Launching {len(pending)} jobs, {slots.size} at a time, one {executor.job_kind} each")
+        per_job = trials_per_job(settings) if isinstance(settings, SlurmLauncherConf) else 1
+        each = (
+            f"one {executor.job_kind} each" if per_job == 1 else f"up to {per_job} packed in each {executor.job_kind}"
+        )
+        log.info(f"Launching {len(pending)} jobs, {slots.size} at a time, {each}")
         if slots.describe():
             log.info(slots.describe())
         status = "KILLED"
@@ -156,12 +162,14 @@ def _run_all(executor: Executor, pending: list[TrialJob], slots: int) -> dict[in
     running: set[int] = set()
     try:
         while pending or running:
-            while pending and len(running) < slots:
+            while pending and max(len(running), executor.held) < slots:
                 job = pending.pop(0)
                 job_id = executor.submit(job.job_num, job)
                 where = f" ({executor.job_kind} {job_id})" if job_id else ""
                 log.info(f"\t#{job.job_num}{where} : {' '.join(filter_overrides(job.overrides))}")
                 running.add(job.job_num)
+            for number, job_id in executor.dispatch().items():
+                log.info(f"\t#{number} packed in {executor.job_kind} {job_id}")
             for key, outcome in executor.wait(None):
                 running.discard(key)
                 outcomes[key] = outcome

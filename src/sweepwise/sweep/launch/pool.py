@@ -104,6 +104,14 @@ class WorkerPool(Generic[K]):
     def busy_keys(self) -> list[K]:
         return [worker.job_key for worker in self._workers if worker.job_key is not None]
 
+    @property
+    def held(self) -> int:
+        return len(self._workers) - self.idle
+
+    def dispatch(self) -> dict[int, str]:
+        """Every job starts as it is submitted."""
+        return {}
+
     def submit(self, key: K, job: Any) -> None:
         """Hand `job` to an idle worker; `key` identifies its result in `wait`."""
         worker = next(worker for worker in self._workers if worker.job_key is None)

@@ -1,17 +1,21 @@
-"""Trials as SLURM jobs, submitted through submitit, one job per trial (no arrays, so no batch barrier).
+"""Trials as SLURM jobs, submitted through submitit, one job per trial (no arrays, so no batch barrier), or with
+`trials_per_gpu` above 1, packs of trials in one job each (`slurm_packs`).
 
 A job's result is its result file, which the orchestrator checks for every quarter second (a `stat` per job in
 flight); the cluster is asked with one `sacct` call every `poll_interval_s` for jobs that ended without one
 (cancelled, out of memory, node failure, time limit reached too often), which are reported as died with
 SLURM's state, so the sweep never waits for a job that no longer exists. Each trial's submitit files (its
-pickles and SLURM's stdout/stderr) sit in `<trial folder>/slurm`.
+pickles and SLURM's stdout/stderr) sit in `<trial folder>/slurm`; those of packs, in `<sweep folder>/slurm/packs`.
+
+A pack holds its slots until its last trial ends: the trials of a pack start together, so the next pack can
+fill a job again, rather than one trial per job as slots free one by one.
 """
 
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,13 @@ from submitit.slurm.slurm import _make_sbatch_string
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.sweep.launch.executor import Died
+from sweepwise.sweep.launch.slurm_packs import (
+    PackedTrials,
+    outcome_path,
+    pack_job_id,
+    read_outcome,
+    split_pack_job_id,
+)
 from sweepwise.sweep.launch.slurm_requeue import RequeueableTrial
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 from sweepwise.sweep.trial.runner import TrialJob, TrialRunner
@@ -56,6 +67,7 @@ def slurm_settings(config: Mapping[str, Any], processes: int = 1) -> SlurmLaunch
         "nodes": 1,
         "tasks_per_node": 1,
         "array_parallelism": 1,
+        "trials_per_gpu": 1,
         "max_num_timeout": 0,
         "signal_delay_s": 0,
     }
@@ -67,6 +79,18 @@ def slurm_settings(config: Mapping[str, Any], processes: int = 1) -> SlurmLaunch
             "hydra.launcher.tasks_per_node",
             settings.tasks_per_node,
             "a trial's processes per node are trainer.devices (set it instead: the tasks follow it)",
+        )
+    if settings.trials_per_gpu > 1 and processes > 1:
+        raise ConfigError(
+            "hydra.launcher.trials_per_gpu",
+            settings.trials_per_gpu,
+            f"packs one-process trials, and trainer.devices={processes} gives each trial {processes} processes",
+        )
+    if settings.trials_per_gpu > 1 and settings.nodes > 1:
+        raise ConfigError(
+            "hydra.launcher.trials_per_gpu",
+            settings.trials_per_gpu,
+            f"packs trials on one node, not nodes={settings.nodes}",
         )
     if settings.mem_gb is not None and settings.mem_gb <= 0:
         raise ConfigError("hydra.launcher.mem_gb", settings.mem_gb, "must be positive (or null for the default)")
@@ -83,13 +107,21 @@ def slurm_settings(config: Mapping[str, Any], processes: int = 1) -> SlurmLaunch
     return replace(settings, tasks_per_node=processes, gpus_per_node=gpus)
 
 
-def sbatch_parameters(settings: SlurmLauncherConf) -> dict[str, Any]:
-    """The parameters of `submitit.SlurmExecutor.update_parameters`."""
+def trials_per_job(settings: SlurmLauncherConf) -> int:
+    """How many trials a job runs at once: one, or packed, `trials_per_gpu` on each of its GPUs (or its CPUs)."""
+    if settings.trials_per_gpu == 1:
+        return 1
+    return settings.trials_per_gpu * max(settings.gpus_per_node, 1)
+
+
+def sbatch_parameters(settings: SlurmLauncherConf, trials: int = 1) -> dict[str, Any]:
+    """The parameters of `submitit.SlurmExecutor.update_parameters`, for a job of `trials` trials (a pack's
+    trials are one task each, and `mem_gb` is each trial's)."""
     parameters: dict[str, Any] = {
         "job_name": settings.name,
         "time": settings.timeout_min,
         "nodes": settings.nodes,
-        "ntasks_per_node": settings.tasks_per_node,
+        "ntasks_per_node": settings.tasks_per_node * trials,
         "cpus_per_task": settings.cpus_per_task,
         "signal_delay_s": settings.signal_delay_s,
         "array_parallelism": settings.array_parallelism,
@@ -99,7 +131,7 @@ def sbatch_parameters(settings: SlurmLauncherConf) -> dict[str, Any]:
     if settings.gpus_per_node:
         parameters["gpus_per_node"] = settings.gpus_per_node
     if settings.mem_gb is not None:
-        parameters["mem"] = f"{settings.mem_gb}GB"
+        parameters["mem"] = f"{settings.mem_gb * trials}GB"
     for key in ("partition", "account", "qos", "constraint"):
         if getattr(settings, key) is not None:
             parameters[key] = getattr(settings, key)
@@ -114,11 +146,22 @@ def job_name(settings: SlurmLauncherConf, job: TrialJob) -> str:
     return f"{settings.name}-job-{job.job_num}"
 
 
+def pack_name(settings: SlurmLauncherConf, jobs: Sequence[TrialJob]) -> str:
+    """What `squeue` and `sacct` show for a pack's job: its study and trials (`random_lr_wd-trials-4+5`)."""
+    numbers = "+".join(str(job.context.trial_number if job.context else job.job_num) for job in jobs)
+    first = jobs[0].context
+    return f"{first.study_name}-trials-{numbers}" if first is not None else f"{settings.name}-jobs-{numbers}"
+
+
 @dataclass
 class _Submitted:
-    job: submitit.Job[TrialOutcome | None]  # task 0's: the other tasks of a trial return None
-    folder: Path
+    job: submitit.Job[Any]  # the trial's: task 0's for a trial of several ranks (the others return None)
+    outcome: Path | None = None  # a packed trial's outcome file (else the job's result is the outcome)
     final_state: str | None = None  # a final state sacct gave while the result file was still missing
+
+    @property
+    def ended(self) -> bool:
+        return (self.outcome or self.job.paths.result_pickle).exists()
 
 
 def check_cluster(settings: SlurmLauncherConf) -> None:
@@ -127,7 +170,8 @@ def check_cluster(settings: SlurmLauncherConf) -> None:
         raise ConfigError("hydra/launcher", "slurm", "sbatch is not on PATH: run the sweep where SLURM's commands work")
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "check.sh"
-        script.write_text(_make_sbatch_string(command="true", folder=folder, **sbatch_parameters(settings)))
+        parameters = sbatch_parameters(settings, trials_per_job(settings))
+        script.write_text(_make_sbatch_string(command="true", folder=folder, **parameters))
         checked = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True)
     if checked.returncode != 0:
         message = first_line(checked.stderr.replace("sbatch: error:", "").strip() or "rejected")
@@ -135,41 +179,97 @@ def check_cluster(settings: SlurmLauncherConf) -> None:
 
 
 class SlurmExecutor:
-    """Runs each submitted trial job as its own SLURM job."""
+    """Runs each submitted trial job as its own SLURM job, or in a pack of trials sharing one."""
 
     job_kind = "SLURM job"
 
     def __init__(self, runner: TrialRunner, settings: SlurmLauncherConf, default_folder: Path) -> None:
         self.runner, self.settings, self.default_folder = runner, settings, default_folder
+        self.pack_size = trials_per_job(settings)
         self.submitted: dict[int, _Submitted] = {}
-        self.folders: dict[int, Path] = {}
+        self.logs: dict[int, list[tuple[Path, str]]] = {}  # each trial's SLURM output files: (folder, glob)
         self.next_poll = 0.0
+        self.waiting: list[tuple[int, TrialJob]] = []  # trials for the next pack
+        self.started: dict[int, str] = {}  # packed trials' job ids, until `dispatch` hands them over
+        self.packs: dict[str, tuple[int, set[int]]] = {}  # pack job id: (its slots, its trials not yet ended)
+
+    @property
+    def packs_folder(self) -> Path:
+        return self.default_folder / "packs"
+
+    @property
+    def held(self) -> int:
+        alone = sum(entry.outcome is None for entry in self.submitted.values())
+        return alone + len(self.waiting) + sum(slots for slots, _ in self.packs.values())
 
     def _folder(self, log_file: str | None, number: int) -> Path:
         """Where a job's submitit files go: beside its log in the trial's folder, else a folder of its own."""
         return Path(log_file).parent / "slurm" if log_file else self.default_folder / str(number)
 
-    def submit(self, key: int, job: TrialJob) -> str:
+    def submit(self, key: int, job: TrialJob) -> str | None:
+        if self.pack_size > 1:
+            self.waiting.append((key, job))
+            if len(self.waiting) == self.pack_size:
+                self._submit_pack()
+            return None
         folder = self._folder(job.log_file, job.job_num)
         executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_num_timeout)
         executor.update_parameters(**{**sbatch_parameters(self.settings), "job_name": job_name(self.settings, job)})
         submitted = executor.submit(RequeueableTrial(self.runner), job)
         if submitted.num_tasks > 1:
             submitted = submitted.task(0)  # the trial's rank 0 returns its outcome; the other tasks return nothing
-        self.submitted[key] = _Submitted(submitted, folder)
-        self.folders[key] = folder
+        self._watch(key, _Submitted(submitted), folder, "*_log.*")
         return submitted.job_id
+
+    def dispatch(self) -> dict[int, str]:
+        """Start the pack of the trials submitted so far, however few; the job ids of the packed trials started
+        since the last call (`1234_1`: task 1 of job 1234)."""
+        if self.waiting:
+            self._submit_pack()
+        started, self.started = self.started, {}
+        return started
+
+    def _submit_pack(self) -> None:
+        keys, jobs = [key for key, _ in self.waiting], tuple(job for _, job in self.waiting)
+        self.waiting = []
+        folder = self.packs_folder
+        executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_num_timeout)
+        parameters = sbatch_parameters(self.settings, len(jobs))
+        executor.update_parameters(**{**parameters, "job_name": pack_name(self.settings, jobs)})
+        submitted = executor.submit(PackedTrials(self.runner, self.settings.trials_per_gpu), jobs)
+        for task, key in enumerate(keys):
+            self._watch_packed(key, submitted.job_id, task)
+            self.started[key] = pack_job_id(submitted.job_id, task)
+        self.packs[submitted.job_id] = (len(keys), set(keys))
+
+    def _watch(self, key: int, entry: _Submitted, folder: Path, logs: str) -> None:
+        self.submitted[key] = entry
+        self.logs.setdefault(key, []).append((folder, logs))
+
+    def _watch_packed(self, key: int, job_id: str, task: int) -> None:
+        folder = self.packs_folder
+        job: submitit.Job[Any] = submitit.SlurmJob(folder=folder, job_id=job_id, tasks=(task,))
+        self._watch(key, _Submitted(job, outcome_path(folder, job_id, task)), folder, f"{job_id}_{task}_log.*")
 
     def adopt(self, key: int, job_id: str, log_file: str | None) -> bool:
         """Watch a job an earlier orchestrator submitted, when SLURM still has it queued or running or it left its
         result file (submitit keeps all that is needed in the job's folder)."""
-        folder = self._folder(log_file, key)
-        job: submitit.Job[TrialOutcome | None] = submitit.SlurmJob(folder=folder, job_id=job_id)
-        state = cluster_states([job_id]).get(job_id, "")
-        if not job.paths.result_pickle.exists() and (not state or state.startswith(FINAL_STATES)):
+        packed = split_pack_job_id(job_id)
+        cluster_id = packed[0] if packed else job_id
+        state = cluster_states([cluster_id]).get(cluster_id, "")
+        if packed:
+            job: submitit.Job[Any] = submitit.SlurmJob(folder=self.packs_folder, job_id=cluster_id, tasks=packed[1:])
+            entry = _Submitted(job, outcome_path(self.packs_folder, *packed))
+        else:
+            entry = _Submitted(submitit.SlurmJob(folder=self._folder(log_file, key), job_id=job_id))
+        if not entry.ended and (not state or state.startswith(FINAL_STATES)):
             return False
-        self.submitted[key] = _Submitted(job, folder)
-        self.folders[key] = folder
+        if packed:
+            self._watch_packed(key, *packed)
+            slots, waiting = self.packs.get(cluster_id, (0, set()))
+            self.packs[cluster_id] = (slots + 1, waiting | {key})
+        else:
+            self._watch(key, entry, self._folder(log_file, key), "*_log.*")
         return True
 
     def wait(self, timeout: float | None) -> list[tuple[int, TrialOutcome | Died]]:
@@ -183,25 +283,38 @@ class SlurmExecutor:
     def _ended(self) -> list[tuple[int, TrialOutcome | Died]]:
         ended: list[tuple[int, TrialOutcome | Died]] = []
         for key, entry in list(self.submitted.items()):
-            if entry.job.paths.result_pickle.exists():
-                ended.append((key, self._outcome(entry.job)))
-                del self.submitted[key]
+            if entry.ended:
+                ended.append((key, self._outcome(entry)))
         if self.submitted and time.monotonic() >= self.next_poll:
             self.next_poll = time.monotonic() + self.settings.poll_interval_s
-            states = cluster_states([entry.job.job_id for entry in self.submitted.values()])
+            states = cluster_states(list({entry.job.job_id for entry in self.submitted.values()}))
             for key, entry in list(self.submitted.items()):
                 state = states.get(entry.job.job_id, "")
                 if not state.startswith(FINAL_STATES):
                     entry.final_state = None
                 elif entry.final_state is None:
                     entry.final_state = state  # look again at the next poll: the result file may be on its way
-                elif not entry.job.paths.result_pickle.exists():
+                elif not entry.ended:
                     ended.append((key, Died(f"SLURM job {entry.job.job_id} ended {state} without a result")))
-                    del self.submitted[key]
+        for key, _ in ended:
+            self._forget(key)
         return ended
 
+    def _forget(self, key: int) -> None:
+        """An ended trial's job is no longer watched; its pack frees its slots once its last trial has ended."""
+        entry = self.submitted.pop(key)
+        if entry.outcome is None:
+            return
+        slots, waiting = self.packs[entry.job.job_id]
+        self.packs[entry.job.job_id] = (slots, waiting - {key})
+        if not waiting - {key}:
+            del self.packs[entry.job.job_id]
+
     @staticmethod
-    def _outcome(job: submitit.Job[TrialOutcome | None]) -> TrialOutcome | Died:
+    def _outcome(entry: _Submitted) -> TrialOutcome | Died:
+        job = entry.job
+        if entry.outcome is not None:
+            return read_outcome(entry.outcome)
         try:
             outcome = job.result()
         except Exception as error:  # submitit's own failure (the trial's errors are in its TrialOutcome)
@@ -210,20 +323,23 @@ class SlurmExecutor:
         return outcome or TrialOutcome(TrialStatus.FAIL, reason=f"SLURM job {job.job_id}: its task 0 ran no trial")
 
     def kill(self, key: int) -> None:
+        """Cancel the trial's job (a pack's with it: its other trials are stopped along with this one)."""
         if key in self.submitted:
             self.submitted[key].job.cancel(check=False)
 
     def cancel_stale(self, job_id: str) -> None:
-        subprocess.run(["scancel", job_id], capture_output=True, check=False)
+        packed = split_pack_job_id(job_id)
+        subprocess.run(["scancel", packed[0] if packed else job_id], capture_output=True, check=False)
 
     def log_files(self, key: int) -> list[Path]:
         """SLURM's stdout and stderr of every job the trial had (a retry is a new job)."""
-        return sorted(self.folders[key].glob("*_log.*")) if key in self.folders else []
+        return sorted(path for folder, pattern in self.logs.get(key, []) for path in folder.glob(pattern))
 
     def shutdown(self) -> None:
         for entry in self.submitted.values():
             entry.job.cancel(check=False)
         self.submitted.clear()
+        self.waiting.clear()
 
 
 def cluster_states(job_ids: list[str]) -> dict[str, str]:
