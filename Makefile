@@ -99,7 +99,7 @@ db-up: ## start a local PostgreSQL server (Debian's packages) for studies and ru
 db-down: ## stop the local PostgreSQL server (its data and password stay for the next db-up)
 	@bash tests/cluster/postgres_down.sh
 
-slurm-up: ## install and start a one-node SLURM test cluster with 4 fake GPUs; prints the SLURM_CONF to export
+slurm-up: ## install and start a SLURM test cluster (two nodes here, 6 fake GPUs); prints the SLURM_CONF to export
 	@bash tests/cluster/slurm_up.sh
 
 slurm-down: ## stop the test cluster

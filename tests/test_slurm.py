@@ -325,3 +325,33 @@ def test_plain_multirun_packs_its_jobs(slurm, tmp_path: Path):
     assert len(jobs) == 2 and sorted(accounting(jobs, "JobName").values()) == ["toy-jobs-0+1+2", "toy-jobs-3"]
     assert all((tmp_path / "multirun" / "plain" / str(num) / ".hydra" / "overrides.yaml").exists() for num in range(4))
     assert "4 jobs: 4 complete, 0 failed" in done.stdout and "up to 3 packed in each SLURM job" in done.stdout
+
+
+def test_a_trial_on_two_nodes_runs_as_one_job_of_their_processes_with_one_run_and_one_trial(slurm, tmp_path: Path):
+    """`pair` is the test cluster's partition of two nodes (two slurmd on this machine)."""
+    on_two = ["hydra.launcher.partition=pair", "hydra.launcher.nodes=2", "trainer.devices=2"]
+    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=1", *on_two]
+    done = run_train(args, tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (trial,) = load_study(tmp_path, "random_lr_wd").trials
+    assert trial.state.name == "COMPLETE" and sorted(trial.intermediate_values) == [1, 2]
+    job_id = trial.user_attrs["job_id"]
+    steps = subprocess.run(
+        ["sacct", "-n", "-P", "-j", job_id, "-o", "JobID,NodeList,NTasks,State"], capture_output=True, text=True
+    ).stdout
+    (training,) = [line.split("|") for line in steps.splitlines() if line.startswith(f"{job_id}.0|")]
+    assert len(training[1].split(",")) == 2 and training[2:] == ["4", "COMPLETED"]  # 4 processes over 2 nodes
+    _, children = sweep_runs(tmp_path, "sweepwise")
+    (child,) = children
+    assert child.info.status == "FINISHED" and child.data.tags["sweepwise.processes"] == "4"
+    folder = tmp_path / "multirun" / "random_lr_wd" / "0" / "slurm"
+    submission = next(folder.glob("*_submission.sh")).read_text()
+    assert "#SBATCH --nodes=2" in submission and "#SBATCH --ntasks-per-node=2" in submission
+    assert sorted(path.name.split("_")[1] for path in folder.glob("*_result.pkl")) == ["0", "1", "2", "3"]
+    assert "node=1(2)" in (folder / f"{job_id}_3_log.out").read_text()  # the last rank ran on the second node
+    (tmp_path / "one").mkdir()
+    alone = run_train([*args[: -len(on_two)], "trainer.devices=1"], tmp_path / "one", timeout=600)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    (one,) = load_study(tmp_path / "one", "random_lr_wd").trials
+    assert one.params == trial.params  # each sample once per epoch over the 4 ranks: the same training as one process
+    assert one.intermediate_values == pytest.approx(trial.intermediate_values, abs=1e-4)

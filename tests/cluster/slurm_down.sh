@@ -17,7 +17,7 @@ stop() {  # stop PIDFILE: TERM, wait up to 20 s, then KILL
   rm -f "$1"
 }
 
-for daemon in slurmd slurmctld slurmdbd; do stop "$DIR/run/$daemon.pid"; done
+for daemon in slurmd-"$(hostname -s)" slurmd-"$(hostname -s)"-b slurmctld slurmdbd; do stop "$DIR/run/$daemon.pid"; done
 stop "$DIR/mariadb/mariadb.pid"
 if [ -f "$DIR/run/munged.ours" ]; then
   stop /run/munge/munged.pid

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Start a single-node SLURM cluster on this machine, with accounting (slurmdbd + a private MariaDB) and four fake
-# GPUs, installing the Debian packages first when they are missing. Idempotent: running daemons are left alone.
+# Start a SLURM cluster on this machine, with accounting (slurmdbd + a private MariaDB): node $(hostname -s) with
+# four fake GPUs in the default partition `debug`, and a second node, <name>-b with two, that only the partition
+# `pair` adds (for jobs on two nodes; both slurmd run here), installing the Debian packages first when they are
+# missing. Idempotent: running daemons are left alone.
 # The state lives in $SWEEPWISE_SLURM_DIR (default /tmp/sweepwise-slurm); the last line printed is the export
 # every SLURM client needs. Needs root (or sudo) for the packages, munge and the daemons.
 set -euo pipefail
@@ -39,8 +41,8 @@ install_packages() {
 }
 
 write_configs() {
-  mkdir -p "$DIR"/{state,spool,log,run,gpus,mariadb}
-  for index in 0 1 2 3; do ln -sfn /dev/null "$DIR/gpus/nvidia$index"; done
+  mkdir -p "$DIR"/{state,spool/"$NODE",spool/"$NODE"-b,log,run,gpus,mariadb}
+  for index in 0 1 2 3 4 5; do ln -sfn /dev/null "$DIR/gpus/nvidia$index"; done
   cat >"$DIR/slurm.conf" <<CONF
 ClusterName=sweepwise
 SlurmctldHost=$NODE(127.0.0.1)
@@ -48,11 +50,11 @@ SlurmUser=root
 AuthType=auth/munge
 AuthInfo=cred_expire=10
 StateSaveLocation=$DIR/state
-SlurmdSpoolDir=$DIR/spool
+SlurmdSpoolDir=$DIR/spool/%n
 SlurmctldPidFile=$DIR/run/slurmctld.pid
-SlurmdPidFile=$DIR/run/slurmd.pid
+SlurmdPidFile=$DIR/run/slurmd-%n.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
-SlurmdLogFile=$DIR/log/slurmd.log
+SlurmdLogFile=$DIR/log/slurmd-%n.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 MpiDefault=none
@@ -67,10 +69,15 @@ AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort=6819
 JobAcctGatherType=jobacct_gather/none
-NodeName=$NODE NodeAddr=127.0.0.1 CPUs=32 RealMemory=16000 Gres=gpu:4 State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+NodeName=$NODE NodeAddr=127.0.0.1 Port=6818 CPUs=32 RealMemory=16000 Gres=gpu:4 State=UNKNOWN
+NodeName=$NODE-b NodeAddr=127.0.0.1 Port=6828 CPUs=8 RealMemory=8000 Gres=gpu:2 State=UNKNOWN
+PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+PartitionName=pair Nodes=$NODE,$NODE-b MaxTime=INFINITE State=UP
 CONF
-  echo "NodeName=$NODE Name=gpu File=$DIR/gpus/nvidia[0-3]" >"$DIR/gres.conf"
+  cat >"$DIR/gres.conf" <<CONF
+NodeName=$NODE Name=gpu File=$DIR/gpus/nvidia[0-3]
+NodeName=$NODE-b Name=gpu File=$DIR/gpus/nvidia[4-5]
+CONF
   cat >"$DIR/slurmdbd.conf" <<CONF
 AuthType=auth/munge
 DbdHost=localhost
@@ -122,10 +129,12 @@ start_slurm() {
   if ! alive "$DIR/run/slurmctld.pid"; then
     $SUDO env SLURM_CONF="$SLURM_CONF" slurmctld -f "$SLURM_CONF"
   fi
-  if ! alive "$DIR/run/slurmd.pid"; then
-    $SUDO env SLURM_CONF="$SLURM_CONF" slurmd -f "$SLURM_CONF"
-  fi
-  wait_for 90 "the node to be idle" bash -c "sinfo -h -o %T | grep -qx idle"
+  for node in "$NODE" "$NODE-b"; do
+    if ! alive "$DIR/run/slurmd-$node.pid"; then
+      $SUDO env SLURM_CONF="$SLURM_CONF" slurmd -f "$SLURM_CONF" -N "$node"
+    fi
+  done
+  wait_for 90 "both nodes to be idle" bash -c "[ \"\$(sinfo -h -N -o %T | sort -u)\" = idle ]"
 }
 
 install_packages
@@ -133,5 +142,5 @@ write_configs
 start_munge
 start_mariadb
 start_slurm
-say "cluster up: $(sinfo -h -o '%P %D nodes %C cpus (alloc/idle/other/total) %G %T')"
+say "cluster up: $(sinfo -h -o '%P %D nodes %C cpus (alloc/idle/other/total) %G %T' | paste -sd ';')"
 echo "export SLURM_CONF=$DIR/slurm.conf"
