@@ -16,6 +16,7 @@ from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import RUN_ID_ATTR
 from sweepwise.sweep.launch import slurm_packs
+from sweepwise.sweep.launch.choose import placement
 from sweepwise.sweep.launch.slurm import pack_name, sbatch_parameters, slurm_settings, trials_per_job
 from sweepwise.sweep.launch.slurm_packs import continued, outcome_path, pack_job_id, split_pack_job_id
 from sweepwise.sweep.trial.context import TrialContext
@@ -98,3 +99,8 @@ def test_task_zero_waits_for_the_other_trials_outcomes_and_not_for_a_killed_task
     started = time.monotonic()
     slurm_packs._wait_for_other_tasks(tmp_path, "9", 3)
     assert 0.5 <= time.monotonic() - started < 5
+
+
+def test_a_sweeps_slurm_slots_carry_the_packing_for_the_preflights_memory_check():
+    slots = placement(slurm_settings({**SETTINGS, "trials_per_gpu": 3}), "hydra.sweeper.n_jobs", 6)
+    assert slots.size == 6 and slots.trials_per_gpu == 3 and slots.environments() == [{}] * 6

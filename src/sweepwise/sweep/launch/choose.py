@@ -41,10 +41,10 @@ def trial_processes(config: DictConfig) -> int:
 
 def placement(settings: SlurmLauncherConf | LocalSettings, slots_key: str, slots: int | None) -> Placement:
     """How many jobs run at once (`slots`, named `slots_key` in errors; null: as the machine's GPUs allow) and,
-    for local workers, the GPUs of each; SLURM places each job on its own node's GPUs."""
+    for local workers, the GPUs of each; SLURM places each job on its own node's GPUs (packs included)."""
     if isinstance(settings, LocalSettings):
         return place(settings, slots_key, slots)
-    return Placement((None,) * (slots or CPU_SLOTS))
+    return Placement((None,) * (slots or CPU_SLOTS), trials_per_gpu=settings.trials_per_gpu)
 
 
 def make_executor(
