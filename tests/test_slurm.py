@@ -231,7 +231,8 @@ def test_a_sweep_of_two_process_trials_runs_each_trial_as_two_tasks_one_run_and_
     assert done.returncode == 0, done.stderr[-3000:]
     study = load_study(tmp_path, "random_lr_wd")
     assert states(study) == {"COMPLETE": 2}
-    assert len({trial.user_attrs["job_id"] for trial in study.trials}) == 2
+    jobs = sorted({trial.user_attrs["job_id"] for trial in study.trials})
+    assert len(jobs) == 2 and set(accounting(jobs).values()) == {"COMPLETED"}  # every task ended cleanly
     parents, children = sweep_runs(tmp_path, "sweepwise")
     assert len(parents) == 1 and len(children) == 2
     for child in children:

@@ -9,6 +9,7 @@ first (its trial failed before training, or is over), its store goes with it and
 no task outlives the trial.
 """
 
+import atexit
 import contextlib
 import os
 import pickle
@@ -24,7 +25,7 @@ import torch.distributed as dist
 from torch.distributed import TCPStore  # type: ignore[attr-defined]  # exported at run time only
 
 from sweepwise.errors import ConfigError, SweepwiseError, first_line
-from sweepwise.training.distributed import COLLECTIVE_TIMEOUT, RankDied, Ranks, backend_for
+from sweepwise.training.distributed import COLLECTIVE_TIMEOUT, RankDied, Ranks, backend_for, end_at_once
 
 PLACE_ENV = "SWEEPWISE_CLUSTER_RANK"
 FOLLOW_KEY = "sweepwise/follow"
@@ -116,6 +117,8 @@ def follow_rank_zero(place: ClusterRank) -> None:
         follow(*arguments, Ranks(place.rank, place.world, place.local_rank))
     finally:
         dist.destroy_process_group()
+    # the job's launcher writes this task's result once this returns; the process then ends without its teardown
+    atexit.register(end_at_once)
 
 
 def _own_address() -> str:

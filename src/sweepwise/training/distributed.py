@@ -113,13 +113,18 @@ def _join(rank: int, world: int, port: int, backend: str, store: TCPStore | None
 def _rank_main(
     follow: Callable[..., None], arguments: tuple[Any, ...], rank: int, world: int, port: int, backend: str
 ) -> None:
-    """A child rank: join the group, then train as `follow(*arguments, ranks)` says. Having trained, it ends at
-    once: tearing down the group and the interpreter while rank 0 still holds its end can abort the process
-    (SIGABRT from a collective library's destructor), which would read as a rank that failed."""
+    """A child rank: join the group, then train as `follow(*arguments, ranks)` says; having trained, it ends at
+    once (`end_at_once`)."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is rank 0's to handle
     _join(rank, world, port, backend)
     follow(*arguments, Ranks(rank, world, rank))
+    end_at_once()
+
+
+def end_at_once() -> None:
+    """End a rank r > 0 that has trained, with its output flushed and without the interpreter's teardown, where a
+    collective library's destructor can abort the process (SIGABRT) and make a finished rank read as failed."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
