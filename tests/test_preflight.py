@@ -244,8 +244,7 @@ def test_each_model_family_is_checked_once_a_rerun_keeps_its_preflight_and_the_b
     assert "sweepwise.models.MLP" in base_config
 
     # the best trial's model, on the parent run, predicts what the trial's best checkpoint predicts
-    (line,) = [line for line in first.stdout.splitlines() if line.startswith("best model (trial ")]
-    uri = line.split(": ", 1)[1].split(" ", 1)[0]
+    uri = logged_uri(first)
     client = mlflow_client(tmp_path)
     logged = client.get_logged_model(uri.removeprefix("models:/"))
     assert logged.source_run_id == study.user_attrs["mlflow_parent_run_id"]
@@ -268,8 +267,24 @@ def test_each_model_family_is_checked_once_a_rerun_keeps_its_preflight_and_the_b
     assert "not run again" in again.stdout and "regularisation off)" not in again.stdout
     assert "estimated sweep cost" not in again.stdout
     assert len(load_study(tmp_path, "random_lr_wd").trials) == 3
+    models = client.search_logged_models(experiment_ids=[logged.experiment_id])
+    assert len(models) == 2 - ("as before" in model_line(again))  # a new best trial logs its model, once
 
     # a setting the checks depend on (outside the study's definition) makes them run again
     changed = run_train([*args, "hydra.sweeper.n_trials=3", "recipe.budget_steps=120"], tmp_path, timeout=600)
     assert changed.returncode == 0, changed.stderr[-2000:]
     assert "regularisation off)" in changed.stdout and "not run again" not in changed.stdout
+    # a re-run of the finished study points at the best model already on the parent run instead of logging another
+    assert model_line(changed).endswith("on the parent run, as before")
+    assert logged_uri(changed) == logged_uri(again)
+    assert len(client.search_logged_models(experiment_ids=[logged.experiment_id])) == len(models)
+
+
+def model_line(done: subprocess.CompletedProcess) -> str:
+    """The sweep's `best model (trial N): URI on the parent run...` line."""
+    (line,) = [line for line in done.stdout.splitlines() if line.startswith("best model (trial ")]
+    return line
+
+
+def logged_uri(done: subprocess.CompletedProcess) -> str:
+    return model_line(done).split(": ", 1)[1].split(" ", 1)[0]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_config, service_missing
+from conftest import TRAIN_PY, compose_config, run_script, service_missing
 
 from sweepwise import configure
 from sweepwise.app import train, training_parts
@@ -40,6 +40,17 @@ def test_a_speed_option_trains_the_same_model(model: list[str], option: str, tmp
     assert plain[-2] < plain[0]  # the training loss fell: the match means something
     if option == "trainer.compile=true":
         assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the steps ran compiled
+
+
+def test_a_compiled_run_ends_normally_under_w_error(tmp_path: Path):
+    """torch.compile's CPU backend imports a module of torch's that warns about itself; a user's harness running
+    the app under `-W error` must still see the run complete."""
+    if shutil.which("g++") is None:
+        service_missing("no C++ compiler: torch.compile's CPU backend needs g++ (Debian's g++ package)")
+    args = [*PLAIN, "data=synthetic", "model=mlp", "trainer.epochs=1", "trainer.compile=true", "output_dir=out"]
+    done = run_script(TRAIN_PY, [*args, "tracking.uri=sqlite:///mlflow.db"], tmp_path, python_flags=("-W", "error"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "out" / "checkpoints" / "last.pt").is_file()
 
 
 def test_channels_last_lays_out_an_image_models_weights_channels_last():

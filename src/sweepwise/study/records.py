@@ -26,3 +26,7 @@ TRIAL_NUMBER_TAG = "sweepwise.trial_number"
 TRIAL_STATE_TAG = "sweepwise.trial_state"
 FAIL_REASON_TAG = "sweepwise.fail_reason"
 PRUNE_REASON_TAG = "sweepwise.prune_reason"
+# on a parent run: the trial whose model is logged there, and the model's URI (a re-run logs it once only)
+MODEL_TRIAL_TAG = "sweepwise.model_trial"
+MODEL_URI_TAG = "sweepwise.model_uri"
+MODEL_ERROR_TAG = "sweepwise.model_error"

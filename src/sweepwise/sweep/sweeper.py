@@ -20,7 +20,13 @@ from sweepwise.configure import log_model_enabled
 from sweepwise.errors import ConfigError, SweepwiseError, first_line, hide_password
 from sweepwise.recipe.report import PreflightFailed
 from sweepwise.recipe.settings import ensemble_size, preflight_mode
-from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
+from sweepwise.study.records import (
+    DEFINITION_ATTR,
+    MODEL_ERROR_TAG,
+    MODEL_TRIAL_TAG,
+    MODEL_URI_TAG,
+    SWEEP_DIR_ATTR,
+)
 from sweepwise.study.storage import DATABASE_SCHEMES, check_storage, open_storage
 from sweepwise.sweep.definition import check_definition, definition_of
 from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement, trial_processes
@@ -211,11 +217,15 @@ class Sweep:
         tracker.writer.call(log_to_parent, tracker.client, tracker.parent_run_id, rows, gain, gain_se, files)
 
     def _log_best_model(self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker) -> None:
-        """The best trial's model on the parent run. The sweep's results stand without it, so a model that cannot
+        """The best trial's model on the parent run, once: a re-run of a finished sweep whose best trial has not
+        changed points at the model already there. The sweep's results stand without it, so a model that cannot
         be exported (or a missing checkpoint) is a warning line, not a failed sweep."""
         from sweepwise.recipe.best_model import log_best_model  # imports torch
 
-        tracker.writer.flush()  # then the store has one writer: this thread, whose failure is not the writer's
+        logged = tracker.parent_tags()  # also flushes: then the store has one writer, this thread
+        if logged.get(MODEL_TRIAL_TAG) == str(study.best_trial.number) and MODEL_URI_TAG in logged:
+            print(f"best model (trial {study.best_trial.number}): {logged[MODEL_URI_TAG]} on the parent run, as before")
+            return
         try:
             best = log_best_model(study, plan.sweep_dir, plan.tracking_uri, tracker.parent_run_id)
         except MlflowException as error:
@@ -225,6 +235,7 @@ class Sweep:
         except Exception as error:  # torch.export refusing a user's model, a trial folder gone, ...
             self._model_not_logged(tracker, error)
         else:
+            tracker.log_parent({}, {MODEL_TRIAL_TAG: str(best.trial), MODEL_URI_TAG: best.logged.uri}, step=0)
             size = best.logged.size_bytes / 1e6
             print(
                 f"best model (trial {best.trial}): {best.logged.uri} on the parent run, {size:.1f} MB, logged in "
@@ -234,7 +245,7 @@ class Sweep:
     @staticmethod
     def _model_not_logged(tracker: SweepTracker, error: Exception) -> None:
         reason = f"{type(error).__name__}: {first_line(error)}"
-        tracker.log_parent({}, {"sweepwise.model_error": reason}, step=0)
+        tracker.log_parent({}, {MODEL_ERROR_TAG: reason}, step=0)
         print(f"warning: the best trial's model was not logged as an MLflow model ({reason})")
 
     def _study(self, plan: SweepPlan) -> optuna.Study:

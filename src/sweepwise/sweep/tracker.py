@@ -118,6 +118,11 @@ class SweepTracker:
         tag_list = [RunTag(k, v) for k, v in tags.items()]
         self.writer.call(self.client.log_batch, self.parent_run_id, metrics=batch, tags=tag_list)
 
+    def parent_tags(self) -> dict[str, str]:
+        """The parent run's tags as the store has them now (what an earlier run of the sweep left there)."""
+        self.writer.flush()
+        return dict(self.writer.call(self.client.get_run, self.parent_run_id).data.tags)
+
     def log_parent_artifact(self, path: Path, folder: str | None = None) -> None:
         self.writer.call(self.client.log_artifact, self.parent_run_id, str(path), artifact_path=folder)
 

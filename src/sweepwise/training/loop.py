@@ -2,6 +2,7 @@
 
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, field
@@ -26,6 +27,16 @@ LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 RECORDED_STEPS = "recorded_steps"
 SINGLE_PROCESS = Ranks()
+
+
+def compiled(network: nn.Module) -> nn.Module:
+    """`torch.compile`. Its CPU backend imports a module of torch's own that warns about torch's own deprecated
+    decorator; under `-W error` (a user's test harness) that warning would fail the trial, so the module is imported
+    first with that one warning silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`torch.jit.script_method` is deprecated", DeprecationWarning)
+        import torch.utils.mkldnn
+    return cast(nn.Module, torch.compile(network))
 
 
 def planned_steps(settings: TrainerSettings, steps_per_epoch: int) -> int:
@@ -130,7 +141,7 @@ class Trainer:
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         network = self.ranks.wrap(self.model)
         if self.settings.compile:
-            network = cast(nn.Module, torch.compile(network))
+            network = compiled(network)
         self.model.train()
         if self._replay_last_epoch and self.state.history and self.ranks.main:
             # the process may have stopped between saving the checkpoint and the callbacks: callbacks skip
