@@ -63,15 +63,16 @@ def test_a_process_count_that_cannot_split_the_batch_is_refused(devices: int, ba
 
 @pytest.mark.slow
 def test_a_sweep_of_two_process_trials_has_one_run_and_one_trial_per_trial(tmp_path: Path):
-    result = run_train(
-        ["-m", "sweeps=random_lr_wd", "hydra.sweeper.n_trials=3", *SMALL, "trainer.epochs=2", "trainer.devices=2"],
-        tmp_path,
-    )
+    """On (fake) GPUs, each trial gets a GPU per process, and 4 GPUs hold 2 such trials at once."""
+    sweep = ["-m", "sweeps=random_lr_wd", "hydra.sweeper.n_trials=3", "hydra.launcher.gpus=[0,1,2,3]"]
+    result = run_train([*sweep, *SMALL, "trainer.epochs=2", "trainer.devices=2"], tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
+    assert "placement: 2 trials at a time on GPUs 0,1,2,3 (2 GPU(s) per trial" in result.stdout
     assert states(load_study(tmp_path, "random_lr_wd")) == {"COMPLETE": 3}
     _, children = sweep_runs(tmp_path, "sweepwise")
     assert len(children) == 3
     assert {run.data.tags["sweepwise.processes"] for run in children} == {"2"}
+    assert {run.data.tags["sweepwise.gpus"] for run in children} == {"0,1", "2,3"}
     assert all(run.info.status == "FINISHED" for run in children)
 
 

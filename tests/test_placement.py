@@ -9,7 +9,7 @@ from pool_jobs import visible_gpus as job_gpus
 from sweep_helpers import sweep_runs
 
 from sweepwise.errors import ConfigError
-from sweepwise.sweep.launch.gpus import LocalSettings, check_packing, place
+from sweepwise.sweep.launch.gpus import LocalSettings, check_packing, place, visible_gpus
 from sweepwise.sweep.launch.pool import WorkerPool
 
 FOUR = ("0", "1", "2", "3")
@@ -54,6 +54,9 @@ def test_cpu_trials_on_a_gpu_machine_see_no_gpu():
         (LocalSettings(gpus=FOUR), 5, KEY, "5"),  # more trials at once than the GPUs hold
         (LocalSettings(gpus=("0",), gpus_per_trial=2), None, "hydra.launcher.gpus_per_trial", "2"),
         (LocalSettings(gpus=(), gpus_per_trial=1), None, "hydra.launcher.gpus_per_trial", "1"),
+        # a trial of 2 processes needs 2 GPUs: fewer would fail every trial on a real GPU machine
+        (LocalSettings(gpus=FOUR, gpus_per_trial=1, processes=2), None, "hydra.launcher.gpus_per_trial", "1"),
+        (LocalSettings(gpus=("0",), processes=2), None, "trainer.devices", "2"),
     ],
 )
 def test_a_placement_that_cannot_be_met_is_one_line_naming_the_key(settings, slots, key, value):
@@ -62,17 +65,40 @@ def test_a_placement_that_cannot_be_met_is_one_line_naming_the_key(settings, slo
     assert str(caught.value).startswith(f"{key}={value}: ")
 
 
+def test_a_trial_of_several_processes_gets_a_gpu_for_each_unless_told():
+    assert gpus_of(LocalSettings(gpus=FOUR, processes=2)) == [("0", "1"), ("2", "3")]
+    assert gpus_of(LocalSettings(gpus=(), processes=2)) == [None, None]  # CPU processes
+
+
 @pytest.mark.parametrize(
-    ("field", "value"), [("trials_per_gpu", 0), ("gpus_per_trial", -1), ("n_workers", 0), ("gpus", ["1", "1"])]
+    ("field", "value"),
+    [
+        ("trials_per_gpu", 0),
+        ("gpus_per_trial", -1),
+        ("n_workers", 0),
+        ("gpus", ["1", "1"]),
+        ("gpus", ["a"]),  # CUDA would ignore such ids, and the trials train on the CPU unnoticed
+        ("gpus", [0, -1]),
+    ],
 )
 def test_bad_launcher_fields_are_refused(field, value):
     with pytest.raises(ConfigError, match=f"^hydra.launcher.{field}="):
         LocalSettings.of({field: value})
 
 
+def test_gpu_uuids_are_gpus():
+    assert gpus_of(LocalSettings.of({"gpus": ["GPU-8f2a", "MIG-1c0e"]})) == [("GPU-8f2a",), ("MIG-1c0e",)]
+
+
 def test_gpus_default_to_those_cuda_visible_devices_lists(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
     assert gpus_of(LocalSettings()) == [("4",), ("6",)]
+
+
+@pytest.mark.parametrize(("listed", "gpus"), [("-1", []), ("", []), ("2,-1,3", ["2"])])
+def test_cuda_visible_devices_is_read_as_cuda_reads_it(monkeypatch: pytest.MonkeyPatch, listed: str, gpus: list[str]):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", listed)
+    assert visible_gpus(None) == gpus  # ids up to the first that is not one
 
 
 def test_a_replaced_worker_keeps_its_slots_gpus():

@@ -37,6 +37,8 @@ def test_a_sweep_on_postgresql_keeps_its_study_and_runs_there_and_hides_the_pass
     password = postgres.server.split(":")[2].split("@")[0]
     assert password not in done.stdout + done.stderr
     assert all(password not in str(run.data.params) + str(run.data.tags) for run in runs)
+    assert all(password not in str(trial.user_attrs) + str(trial.system_attrs) for trial in study.trials)
+    assert password not in str(study.user_attrs)
     assert not (tmp_path / "studies").exists() and not (tmp_path / "mlflow.db").exists()
 
 

@@ -39,6 +39,7 @@ from sweepwise.sweep.tracker import SweepTracker
 from sweepwise.sweep.trial.context import TrialContext
 from sweepwise.sweep.trial.runner import TrialJob
 from sweepwise.tracking.retry import RESUME_HINT, TrackingUnreachable
+from sweepwise.tracking.secrets import redact, redact_overrides
 
 WAIT_SECONDS = 5.0
 # the count of trials that are FAIL in the study through no fault of their own (`is_interrupted`): shown and logged
@@ -209,7 +210,7 @@ class Orchestrator:
             folder = first_of_its_work(trial, trials)
             log_file = self.log_file(folder) if self.log_file else None
             if job_id is not None and self.executor.adopt(trial.number, str(job_id), log_file):
-                overrides = list(trial.user_attrs.get(OVERRIDES_ATTR, []))
+                overrides = trial_overrides(trial.params, self.space.fixed)  # stored ones are redacted
                 attempt = int(trial.user_attrs.get(ATTEMPTS_ATTR, 1)) - 1
                 run_id = trial.user_attrs.get(RUN_ID_ATTR)
                 moved = folder if folder != trial.number else None
@@ -239,7 +240,7 @@ class Orchestrator:
         trial = self.study.ask()
         for name, distribution in self.space.distributions.items():
             suggest(trial, name, distribution)
-        for name, value in self.space.fixed.items():
+        for name, value in redact(self.space.fixed).items():  # the study is read by more people than the sweep
             trial.set_user_attr(name, value)
         if self.custom_search_space is not None:
             assert self.task_config is not None  # the sweep passes its task config with a custom search space
@@ -252,7 +253,7 @@ class Orchestrator:
             self.study.tell(trial, state=TrialState.FAIL)
             raise SweepStopped(message)
         overrides = trial_overrides(params, self.space.fixed)
-        trial.set_user_attr(OVERRIDES_ATTR, overrides)
+        trial.set_user_attr(OVERRIDES_ATTR, redact_overrides(overrides))
         flight = Flight(trial, overrides)
         continued = trial.user_attrs.get(CONTINUES_ATTR)
         if continued is not None:  # an interrupted trial's work, continued from its last checkpoint in its run

@@ -24,7 +24,7 @@ def launcher_settings(launcher: Mapping[str, Any], processes: int = 1) -> SlurmL
     would run such jobs, each trial as `processes` tasks per node), placement settings for the local launchers."""
     target = str(launcher.get("_target_", ""))
     if target.endswith(LOCAL_LAUNCHERS):
-        return LocalSettings.of(launcher)
+        return LocalSettings.of(launcher, processes)
     if target.endswith(SLURM_LAUNCHER):
         settings = slurm_settings(launcher, processes)
         check_cluster(settings)

@@ -6,6 +6,7 @@ process), so a trial sees only its own GPUs, as `cuda:0`, `cuda:1`, ...; the slo
 are dealt round-robin over the groups, so that two slots on four GPUs take two GPUs, not one GPU twice.
 """
 
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,14 +30,16 @@ class LocalSettings:
     gpus_per_trial: int | None = None
     trials_per_gpu: int = 1
     gpus: tuple[str, ...] | None = None
+    processes: int = 1  # each trial's processes (`trainer.devices`): each needs a GPU of its own
 
     @classmethod
-    def of(cls, launcher: Mapping[str, Any]) -> "LocalSettings":
+    def of(cls, launcher: Mapping[str, Any], processes: int = 1) -> "LocalSettings":
         settings = cls(
             n_workers=launcher.get("n_workers"),
             gpus_per_trial=launcher.get("gpus_per_trial"),
             trials_per_gpu=launcher.get("trials_per_gpu", 1),
             gpus=None if launcher.get("gpus") is None else tuple(str(gpu) for gpu in launcher["gpus"]),
+            processes=processes,
         )
         for key, value, low in (
             ("n_workers", settings.n_workers, 1),
@@ -45,9 +48,24 @@ class LocalSettings:
         ):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
                 raise ConfigError(f"hydra.launcher.{key}", value, f"must be an integer >= {low}")
-        if settings.gpus is not None and len(set(settings.gpus)) != len(settings.gpus):
-            raise ConfigError("hydra.launcher.gpus", list(settings.gpus), "lists a GPU twice")
+        if settings.gpus is not None:
+            if len(set(settings.gpus)) != len(settings.gpus):
+                raise ConfigError("hydra.launcher.gpus", list(settings.gpus), "lists a GPU twice")
+            named = [gpu for gpu in settings.gpus if not is_gpu_id(gpu)]
+            if named:
+                raise ConfigError(
+                    "hydra.launcher.gpus",
+                    list(settings.gpus),
+                    f"{named[0]!r} is not a GPU: give indexes (0, 1, ...) or UUIDs (GPU-..., MIG-...) as nvidia-smi "
+                    "-L lists them",
+                )
         return settings
+
+
+def is_gpu_id(gpu: str) -> bool:
+    """What `CUDA_VISIBLE_DEVICES` takes for one GPU: an index or a UUID. CUDA ignores anything else, and a trial
+    given it would quietly train on the CPU."""
+    return gpu.isdigit() or gpu.startswith(("GPU-", "MIG-"))
 
 
 def visible_gpus(configured: Sequence[str] | None) -> list[str]:
@@ -57,8 +75,9 @@ def visible_gpus(configured: Sequence[str] | None) -> list[str]:
     if configured is not None:
         return list(configured)
     listed = os.environ.get(GPU_ENV)
-    if listed is not None:
-        return [gpu.strip() for gpu in listed.split(",") if gpu.strip()]
+    if listed is not None:  # as CUDA reads it: the ids before the first that is not one (`-1` hides every GPU)
+        ids = [gpu.strip() for gpu in listed.split(",")]
+        return list(itertools.takewhile(is_gpu_id, ids))
     import torch
 
     return [str(index) for index in range(torch.cuda.device_count())]
@@ -98,7 +117,13 @@ def place(settings: LocalSettings, slots_key: str, slots: int | None) -> Placeme
     """Slots and their GPUs. `slots` (`n_jobs`, named `slots_key` in errors) null: as many as the GPUs hold, or
     `CPU_SLOTS` without GPUs; more slots than the GPUs hold is an error, as they would share GPUs unasked."""
     gpus = visible_gpus(settings.gpus)
-    per_trial = settings.gpus_per_trial if settings.gpus_per_trial is not None else min(1, len(gpus))
+    per_trial = settings.gpus_per_trial if settings.gpus_per_trial is not None else _default_per_trial(settings, gpus)
+    if 0 < per_trial < settings.processes:
+        raise ConfigError(
+            "hydra.launcher.gpus_per_trial",
+            per_trial,
+            f"fewer GPUs than trainer.devices={settings.processes} processes per trial, each of which needs its own",
+        )
     if per_trial == 0:
         # trials on the CPU: GPUs there are hidden from them, so that none is shared unasked
         hidden: tuple[str, ...] | None = () if gpus else None
@@ -118,6 +143,19 @@ def place(settings: LocalSettings, slots_key: str, slots: int | None) -> Placeme
         )
     count = slots if slots is not None else capacity
     return Placement(tuple(groups[slot % len(groups)] for slot in range(count)), per_trial, settings.trials_per_gpu)
+
+
+def _default_per_trial(settings: LocalSettings, gpus: Sequence[str]) -> int:
+    """A GPU for each of a trial's processes where there are GPUs, none where there are not."""
+    if not gpus:
+        return 0
+    if settings.processes > len(gpus):
+        raise ConfigError(
+            "trainer.devices",
+            settings.processes,
+            f"more processes than the {len(gpus)} GPU(s) visible ({_listed(gpus)})",
+        )
+    return settings.processes
 
 
 def _gpu_order(gpu: str) -> tuple[int, str]:
