@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import TINY, TRAIN_PY, run_script
+from conftest import TINY, TRAIN_PY, mlflow_client, run_script
 from optuna.distributions import FloatDistribution, IntDistribution
 from sweep_helpers import TOY, load_study, states, sweep_runs
 
@@ -120,10 +120,17 @@ def test_a_rerun_never_serves_an_old_study_as_a_new_one(tmp_path: Path):
     first = toy(["hydra.sweeper.n_trials=2"], tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     journal, store = tmp_path / "studies" / "toy.journal", tmp_path / "mlflow.db"
+    written = journal.read_bytes()
 
-    same = toy(["hydra.sweeper.n_trials=2"], tmp_path)  # the same command: the study is complete, nothing runs
-    assert same.returncode == 0 and "study toy is complete: 2 trials finished" in same.stdout
-    assert "hydra.sweeper.n_trials" in same.stdout and states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}
+    for _ in range(2):  # the same command: the study is complete, nothing runs, nothing is written twice
+        same = toy(["hydra.sweeper.n_trials=2"], tmp_path)
+        assert same.returncode == 0 and "study toy is complete: 2 trials finished" in same.stdout
+        assert "hydra.sweeper.n_trials" in same.stdout and states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}
+    assert journal.read_bytes() == written
+    (parent,), _ = sweep_runs(tmp_path, "toy")
+    client = mlflow_client(tmp_path)
+    for metric in ("trials/complete", "best_value"):
+        assert len(client.get_metric_history(parent.info.run_id, metric)) == 1  # one point, not one per re-run
 
     before = journal.read_bytes(), store.read_bytes()
     changed = toy(["hydra.sweeper.n_trials=4", "x=interval(0, 2)", "short_sleep=0.01"], tmp_path)

@@ -112,7 +112,8 @@ class Sweep:
         study = self._study(plan)
         if record:
             study.set_user_attr(DEFINITION_ATTR, definition)
-        study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
+        if study.user_attrs.get(SWEEP_DIR_ATTR) != str(plan.sweep_dir.resolve()):
+            study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
         parent = tracker.start_parent(study, self._settings_params(plan), provenance_tags(self._overrides()))
         settings = plan.settings
         if is_grid(plan.sampler):
@@ -222,7 +223,7 @@ class Sweep:
         be exported (or a missing checkpoint) is a warning line, not a failed sweep."""
         from sweepwise.recipe.best_model import log_best_model  # imports torch
 
-        logged = tracker.parent_tags()  # also flushes: then the store has one writer, this thread
+        logged = tracker.parent_data().tags  # also flushes: then the store has one writer, this thread
         if logged.get(MODEL_TRIAL_TAG) == str(study.best_trial.number) and MODEL_URI_TAG in logged:
             print(f"best model (trial {study.best_trial.number}): {logged[MODEL_URI_TAG]} on the parent run, as before")
             return
@@ -249,16 +250,22 @@ class Sweep:
         print(f"warning: the best trial's model was not logged as an MLflow model ({reason})")
 
     def _study(self, plan: SweepPlan) -> optuna.Study:
-        """Create or load the study, then give it the configured sampler, seeded past the trials it already has."""
+        """Load or create the study, then give it the configured sampler, seeded past the trials it already has.
+        An existing study is loaded rather than created with `load_if_exists`, which would append a creation
+        record to a journal on every re-run."""
+        storage = open_storage(plan.storage)
         try:
-            study = optuna.create_study(
-                study_name=plan.settings.study_name,
-                storage=open_storage(plan.storage),
-                directions=list(plan.directions),
-                load_if_exists=True,
-            )
-        except ValueError as error:
-            raise ConfigError("hydra.sweeper.direction", list(plan.directions), str(error)) from error
+            study = optuna.load_study(study_name=plan.settings.study_name, storage=storage)
+        except KeyError:
+            try:
+                study = optuna.create_study(
+                    study_name=plan.settings.study_name,
+                    storage=storage,
+                    directions=list(plan.directions),
+                    load_if_exists=True,  # another sweep may create it meanwhile
+                )
+            except ValueError as error:
+                raise ConfigError("hydra.sweeper.direction", list(plan.directions), str(error)) from error
         kwargs: dict[str, Any] = {}
         if plan.sampler.get("seed") is not None:
             kwargs["seed"] = plan.sampler["seed"] + len(study.trials)
@@ -296,7 +303,7 @@ class Sweep:
                 metrics["objective"] = best.value  # the trials' objective column, so the parent's row shows it
                 tags.update({f"best.{mlflow_key(name)}": str(value) for name, value in best.params.items()})
                 tags["best.trial"] = str(best.number)
-        tracker.log_parent(metrics, tags, step=sum(counts.values()))
+        tracker.log_parent_changes(metrics, tags, step=sum(counts.values()))
         for path in save_study_plots(study, plan.sweep_dir / "plots"):
             tracker.log_parent_artifact(path, "plots")
         finished_with_best = status == "FINISHED" and len(plan.directions) == 1 and results is not None

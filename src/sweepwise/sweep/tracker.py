@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param, Run, RunData, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 from sweepwise.study.records import PARENT_RUN_ATTR, ROLE_TAG, TRIAL_NUMBER_TAG
@@ -118,10 +118,20 @@ class SweepTracker:
         tag_list = [RunTag(k, v) for k, v in tags.items()]
         self.writer.call(self.client.log_batch, self.parent_run_id, metrics=batch, tags=tag_list)
 
-    def parent_tags(self) -> dict[str, str]:
-        """The parent run's tags as the store has them now (what an earlier run of the sweep left there)."""
+    def parent_data(self) -> RunData:
+        """The parent run's metrics and tags as the store has them now (what an earlier run of the sweep left)."""
         self.writer.flush()
-        return dict(self.writer.call(self.client.get_run, self.parent_run_id).data.tags)
+        run: Run = self.writer.call(self.client.get_run, self.parent_run_id)
+        return run.data
+
+    def log_parent_changes(self, metrics: Mapping[str, float], tags: Mapping[str, str], step: int) -> None:
+        """Log the metrics and tags whose values differ from the parent run's latest ones, so that re-running a
+        finished sweep adds no repeated points to its charts."""
+        logged = self.parent_data()
+        metrics = {key: value for key, value in metrics.items() if logged.metrics.get(key) != value}
+        tags = {key: value for key, value in tags.items() if logged.tags.get(key) != value}
+        if metrics or tags:
+            self.log_parent(metrics, tags, step)
 
     def log_parent_artifact(self, path: Path, folder: str | None = None) -> None:
         self.writer.call(self.client.log_artifact, self.parent_run_id, str(path), artifact_path=folder)
