@@ -145,3 +145,12 @@ def test_a_rerun_never_serves_an_old_study_as_a_new_one(tmp_path: Path):
     assert go_on.returncode == 0, go_on.stderr[-3000:]
     study = load_study(tmp_path, "toy")
     assert states(study) == {"COMPLETE": 4} and all(0 <= t.params["x"] <= 2 for t in study.trials[2:])
+
+
+def test_an_app_with_a_trainer_of_its_own_is_swept_as_it_is(tmp_path: Path):
+    """Many apps have a `trainer` config of their own (Lightning's `devices`, `max_epochs`): sweepwise reads such
+    keys only in its own training's config, so the app's trials run once each, as the app wrote them."""
+    own = ["+trainer.devices=2", "+trainer.max_epochs=3", "x=choice(0.1, 0.2)", "hydra.sweeper.n_trials=2"]
+    done = toy(own, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}

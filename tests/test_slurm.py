@@ -212,7 +212,7 @@ def test_plain_multirun_runs_each_job_on_slurm(slurm, tmp_path: Path):
     [
         ("hydra.launcher.signal_delay_s=600", "hydra.launcher.signal_delay_s"),
         ("hydra.launcher.cpus_per_task=0", "hydra.launcher.cpus_per_task"),
-        ("hydra.launcher.partition=no_such_partition", "no_such_partition"),
+        ("hydra.launcher.partition=no_such_partition", "hydra.launcher.partition='no_such_partition': SLURM would"),
         ("hydra.launcher.tasks_per_node=2", "hydra.launcher.tasks_per_node=2: a trial's processes per node are"),
         ("hydra.launcher.trials_per_gpu=0", "hydra.launcher.trials_per_gpu=0: must be at least 1"),
     ],
@@ -223,6 +223,16 @@ def test_bad_launcher_settings_stop_the_sweep_before_any_trial(slurm, tmp_path: 
     (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert named in line
     assert not (tmp_path / "studies").exists() and not (tmp_path / "multirun" / "toy" / "0").exists()
+
+
+def test_trials_of_more_processes_than_a_node_has_gpus_are_refused_naming_what_the_job_asked(slurm, tmp_path: Path):
+    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "recipe.preflight=off", "trainer.devices=8"]
+    done = run_train(args, tmp_path, timeout=120)
+    assert done.returncode != 0
+    (line,) = [line for line in done.stderr.splitlines() if line.strip()]
+    assert "SLURM would not run jobs of nodes=1, tasks_per_node=8 (trainer.devices x trials_per_gpu)" in line
+    assert "gpus_per_node=8" in line  # raised to the trial's processes
+    assert not (tmp_path / "studies").exists() and not (tmp_path / "mlflow.db").exists()
 
 
 def test_a_sweep_of_two_process_trials_runs_each_trial_as_two_tasks_one_run_and_one_trial(slurm, tmp_path: Path):

@@ -59,6 +59,15 @@ def trainer_settings(cfg: DictConfig, resolve_paths: bool = True) -> TrainerSett
     )
 
 
+def is_sweepwise_training(cfg: DictConfig) -> bool:
+    """A config of sweepwise's own training (`train.py task=train`): a sweep checks its values before the first
+    trial and runs `trainer.devices` processes per trial. Another app's config, even one with a `trainer` of its
+    own, is run as it is."""
+    parts = ("trainer", "tracking", "objective")
+    trains = OmegaConf.select(cfg, "task", default="train") == "train"
+    return trains and all(OmegaConf.select(cfg, part, default=None) is not None for part in parts)
+
+
 def check_values(cfg: DictConfig) -> None:
     """The checks a training run makes on its values before building anything (the trainer's sizes and budget,
     the learning rate, the objective, step logging): a sweep makes them on every variant of its search space, so

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hydra_plugins.sweepwise_plugins.config import OptunaSweeperConf
-from sweepwise.configure import check_values
+from sweepwise.configure import check_values, is_sweepwise_training
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.launch.gpus import CPU_SLOTS
@@ -111,14 +111,8 @@ def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, spa
             composed = hydra_context.config_loader.load_sweep_config(config, overrides)
         except (HydraException, OmegaConfBaseException) as error:
             raise _culprit(hydra_context, config, space, variant, error) from None
-        if _is_training(composed):
+        if is_sweepwise_training(composed):
             check_values(composed)
-
-
-def _is_training(config: DictConfig) -> bool:
-    """A config of sweepwise's training (as `train.py task=train` runs it)."""
-    trains = OmegaConf.select(config, "task", default="train") == "train"
-    return trains and OmegaConf.select(config, "trainer", default=None) is not None
 
 
 def _culprit(

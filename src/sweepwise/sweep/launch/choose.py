@@ -8,6 +8,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
+from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import ConfigError
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.gpus import CPU_SLOTS, LocalSettings, Placement, place
@@ -35,6 +36,8 @@ def launcher_settings(launcher: Mapping[str, Any], processes: int = 1) -> SlurmL
 def trial_processes(config: DictConfig) -> int:
     """The processes of each trial (sweepwise training's `trainer.devices`; 1 for any other task). A bad value
     is the trial's own error, reported by its checks."""
+    if not is_sweepwise_training(config):
+        return 1
     devices = OmegaConf.select(config, "trainer.devices", default=1)
     return devices if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1 else 1
 

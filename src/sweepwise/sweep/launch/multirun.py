@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
+from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import SweepwiseError, hide_password
 from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement, trial_processes
 from sweepwise.sweep.launch.executor import Died, Executor
@@ -49,10 +50,8 @@ class Grouping:
 
     @classmethod
     def of(cls, config: DictConfig) -> "Grouping | None":
-        """For a config of sweepwise's training (it has `tracking` and trains); None for any other task."""
-        if OmegaConf.select(config, "tracking", default=None) is None:
-            return None
-        if OmegaConf.select(config, "task", default="train") != "train":
+        """For a config of sweepwise's training; None for any other task."""
+        if not is_sweepwise_training(config):
             return None
         return cls(
             tracking_uri=resolve_tracking_uri(OmegaConf.select(config, "tracking.uri", default=None)),

@@ -175,7 +175,25 @@ def check_cluster(settings: SlurmLauncherConf) -> None:
         checked = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True)
     if checked.returncode != 0:
         message = first_line(checked.stderr.replace("sbatch: error:", "").strip() or "rejected")
-        raise ConfigError("hydra.launcher", settings.partition or "slurm", f"SLURM would not run the jobs: {message}")
+        if "partition" in message.lower() and settings.partition is not None:
+            raise ConfigError(
+                "hydra.launcher.partition", settings.partition, f"SLURM would not run the jobs: {message}"
+            )
+        raise ConfigError("hydra.launcher", "slurm", f"SLURM would not run jobs of {_request(parameters)}: {message}")
+
+
+def _request(parameters: Mapping[str, Any]) -> str:
+    """What a job asks of SLURM, in the words of the settings that decide it (`trainer.devices` sets the tasks and
+    raises the GPUs), for an error that says which to change."""
+    asked = [
+        f"nodes={parameters['nodes']}",
+        f"tasks_per_node={parameters['ntasks_per_node']} (trainer.devices x trials_per_gpu)",
+        f"cpus_per_task={parameters['cpus_per_task']}",
+        f"gpus_per_node={parameters.get('gpus_per_node', 0)}",
+    ]
+    if "mem" in parameters:
+        asked.append(f"mem={parameters['mem']}")
+    return ", ".join(asked) + f" on partition {parameters.get('partition', '(default)')}"
 
 
 class SlurmExecutor:
