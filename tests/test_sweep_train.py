@@ -6,6 +6,8 @@ import pytest
 from conftest import mlflow_client, run_train
 from sweep_helpers import load_study, sweep_runs
 
+from sweepwise.sweep.sweeper import ui_hint
+
 pytestmark = pytest.mark.slow
 SMALL = ["trainer.progress=plain", "hydra.sweeper.n_jobs=2"]
 
@@ -65,7 +67,8 @@ def test_random_search_with_median_pruning_stops_bad_trials_early(tmp_path: Path
         assert run.data.metrics["objective"] == trial.value == run.data.metrics["best/val/acc"]
         assert run.data.params["optimizer.lr"] == str(trial.params["optimizer.lr"])
         assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"config.yaml", "curves.png", "trial.log"}
-    assert "best trial" in done.stdout and "make ui" in done.stdout
+    assert "best trial" in done.stdout
+    assert f"compare the trials: make ui DB=sqlite:///{tmp_path / 'mlflow.db'}  (in sweepwise's folder" in done.stdout
 
 
 def test_architecture_sweep_varies_the_model_and_its_conditional_sizes(tmp_path: Path):
@@ -81,3 +84,20 @@ def test_architecture_sweep_varies_the_model_and_its_conditional_sizes(tmp_path:
             assert trial.params["model.depth"] in (10, 18)
         else:
             assert 1 <= trial.params["model.depth"] <= 4
+
+
+@pytest.mark.parametrize(
+    ("uri", "in_repo", "hint"),
+    [
+        ("sqlite:///{here}/mlflow.db", True, "make ui  (experiment e)"),
+        ("sqlite:///{here}/mlflow.db", False, "make ui DB=sqlite:///{here}/mlflow.db  (in sweepwise's folder;"),
+        ("postgresql+psycopg://me:pw@db/runs", True, "make ui DB=postgresql+psycopg://me:[redacted]@db/runs  (in"),
+        ("http://tracker:5000", True, "open http://tracker:5000 (experiment e)"),
+    ],
+)
+def test_the_ui_hint_names_the_store_the_sweep_logged_to(tmp_path: Path, monkeypatch, uri, in_repo, hint):
+    monkeypatch.chdir(tmp_path)
+    if in_repo:
+        (tmp_path / "Makefile").write_text("ui:\n")
+    line = ui_hint(uri.format(here=tmp_path), "e")
+    assert line.startswith(f"compare the trials: {hint.format(here=tmp_path)}")

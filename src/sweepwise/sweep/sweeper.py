@@ -320,11 +320,18 @@ class Sweep:
                 best = study.best_trial
                 console.print(f"best trial {best.number}: value {best.value:.4g} with {best.params}", markup=False)
             console.print(f"results: {results}", markup=False)
-        console.print(
-            f"compare the trials: make ui  (MLflow UI on {hide_password(plan.tracking_uri)}, "
-            f"experiment {plan.experiment})",
-            markup=False,
-        )
+        console.print(ui_hint(plan.tracking_uri, plan.experiment), markup=False)
+
+
+def ui_hint(uri: str, experiment: str) -> str:
+    """How to compare the trials in the MLflow UI: `make ui` in sweepwise's folder serves its `./mlflow.db`, any
+    other store (a sweep run elsewhere, a database) is named with `DB=`, and a tracking server serves its own UI."""
+    if uri.startswith(("http://", "https://")):
+        return f"compare the trials: open {uri} (experiment {experiment})"
+    here = Path.cwd()
+    if uri == f"sqlite:///{here / 'mlflow.db'}" and (here / "Makefile").is_file():
+        return f"compare the trials: make ui  (experiment {experiment})"
+    return f"compare the trials: make ui DB={hide_password(uri)}  (in sweepwise's folder; experiment {experiment})"
 
 
 def _existing_study(plan: SweepPlan) -> optuna.Study | None:
