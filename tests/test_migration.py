@@ -119,6 +119,7 @@ def test_a_plain_multirun_runs_in_parallel_under_one_parent_run(tmp_path: Path):
 def test_a_rerun_never_serves_an_old_study_as_a_new_one(tmp_path: Path):
     first = toy(["hydra.sweeper.n_trials=2"], tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
+    assert "INFO" not in first.stderr  # a new store's routine notes are not shown as if they were news
     journal, store = tmp_path / "studies" / "toy.journal", tmp_path / "mlflow.db"
     written = journal.read_bytes()
 

@@ -1,6 +1,7 @@
 """One MLflow run, written through MlflowClient so it works the same in any process (trials, SLURM jobs)."""
 
 import functools
+import logging
 import time
 import traceback
 import warnings
@@ -35,6 +36,12 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _quiet_schema_notes() -> None:
+    """MLflow logs at INFO, to stderr, each time it creates or checks a new store's tables ("Creating initial MLflow
+    database tables..."): routine on a first run, and read as a problem there. Its warnings and errors still show."""
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
+
 def _import_database_store() -> None:
     """MLflow's database store sets up its SQLAlchemy mappers when imported, with a loader strategy (`noload`) that
     SQLAlchemy 2.1 deprecates: nothing for us to act on, and under `python -W error` (as Hydra's test harness runs
@@ -50,6 +57,7 @@ def client_for(uri: str) -> MlflowClient:
     check), which costs more than the write it is built for."""
     if not uri.startswith(("http:", "https:", "databricks")):
         _import_database_store()
+        _quiet_schema_notes()
     return MlflowClient(tracking_uri=uri)
 
 
