@@ -205,9 +205,10 @@ class PackingExecutor(ScriptedExecutor):
         return {key: f"pack-{len(self.packs)}_{task}" for task, key in enumerate(self.packs[-1])}
 
 
-def test_packed_trials_record_their_pack_and_a_pack_frees_its_slots_together(study: optuna.Study) -> None:
+def test_packed_trials_record_their_pack_and_a_pack_frees_its_slots_together(study: optuna.Study, capsys) -> None:
     executor = PackingExecutor()
     make_orchestrator(study, executor, RecordingTracker(), n_trials=6, n_jobs=2).run()
+    assert "packed in scripted job pack-2: trial 2 as pack-2_0, trial 3 as pack-2_1\n" in capsys.readouterr().out
     assert states(study) == ["COMPLETE"] * 6
     # one trial ends per wait: had a slot been freed by each trial, packs would be of one trial after the first
     assert executor.packs == [[0, 1], [2, 3], [4, 5]] and executor.most_held == 2

@@ -186,9 +186,11 @@ class Orchestrator:
         started = self.executor.dispatch()
         for number, job_id in started.items():
             self.in_flight[number].trial.set_user_attr(JOB_ID_ATTR, job_id)
-        if started:
-            where = ", ".join(f"trial {number} as {job_id}" for number, job_id in started.items())
-            self.progress.event(f"packed in one {self.executor.job_kind}: {where}")
+        packs: dict[str, list[str]] = {}
+        for number, job_id in started.items():  # a packed trial's job id is `<job>_<task>`
+            packs.setdefault(job_id.rsplit("_", 1)[0], []).append(f"trial {number} as {job_id}")
+        for job, trials in packs.items():
+            self.progress.event(f"packed in {self.executor.job_kind} {job}: {', '.join(trials)}")
 
     def _continue_interrupted(self, trials: list[optuna.trial.FrozenTrial]) -> None:
         """Queue every interrupted trial that nothing continues yet: the next trials asked take their params (and,
