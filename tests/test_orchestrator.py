@@ -243,7 +243,7 @@ def test_a_job_that_dies_past_its_retries_fails_with_the_reason(study: optuna.St
     assert orchestrator.counts["FAIL"] == 2
 
 
-def test_failures_past_the_rate_stop_launching_and_let_running_trials_end(study: optuna.Study) -> None:
+def test_failures_past_the_rate_stop_launching_and_let_running_trials_end(study: optuna.Study, capsys) -> None:
     def fails(job: TrialJob) -> TrialOutcome:
         return TrialOutcome(TrialStatus.FAIL, reason="RuntimeError: cfg.error is True\n(more lines of the error)")
 
@@ -256,6 +256,9 @@ def test_failures_past_the_rate_stop_launching_and_let_running_trials_end(study:
     assert len(executor.submitted) == 4
     assert states(study) == ["FAIL"] * 4
     assert study.trials[0].user_attrs[FAIL_REASON_ATTR] == "RuntimeError: cfg.error is True\n(more lines of the error)"
+    lines = capsys.readouterr().out.splitlines()
+    (stopped,) = [index for index, line in enumerate(lines) if line.startswith("sweep stopped: 3 of 8")]
+    assert lines[stopped - 1].startswith("trial 2 FAIL in ")  # told right after the failure that caused it
 
 
 def test_a_pruned_trial_keeps_its_reason(study: optuna.Study) -> None:

@@ -114,6 +114,7 @@ class Orchestrator:
         self.to_launch = 0
         self.best: tuple[float, int] | None = None
         self.stop_message = ""
+        self.stopped_by: int | None = None  # the failed trial that stopped the sweep
         self.tracking_lost = ""  # why the MLflow server is taken to be gone (a trial's failure reason)
 
     # --- the loop ---
@@ -312,7 +313,7 @@ class Orchestrator:
             return flight, replace(result, reason=interrupted(result.reason).reason)
         self.counts[result.status] += 1
         if result.status is TrialStatus.FAIL:
-            self._check_failure_rate(result.reason)
+            self._check_failure_rate(number, result.reason)
         return flight, result
 
     def _record(self, flight: Flight, outcome: TrialOutcome) -> None:
@@ -337,6 +338,8 @@ class Orchestrator:
         shown = f"value {', '.join(f'{v:.4g}' for v in ended)}" if ended else first_line(outcome.reason)
         state = outcome.status.study_state.name
         self.progress.event(f"trial {number} {state} in {outcome.ended - outcome.started:.1f} s: {shown}")
+        if number == self.stopped_by:  # the stop is told after the line of the failure that caused it
+            self.progress.event(self.stop_message + "; waiting for the running trials to end")
 
     def _params(self, trial: Trial | optuna.trial.FrozenTrial) -> dict[str, Any]:
         """The trial's params as its MLflow run records them: the searched values and the fixed overrides."""
@@ -347,18 +350,18 @@ class Orchestrator:
         trial.set_user_attr(FAIL_REASON_ATTR, outcome.reason)
         trial.set_user_attr(INTERRUPTED_ATTR, True)
 
-    def _check_failure_rate(self, reason: str) -> None:
+    def _check_failure_rate(self, number: int, reason: str) -> None:
         """Stop launching once failures exceed the rate, saying why the latest one failed (the first line of its
         error; the whole of it is in the trial's log and its `fail_reason`)."""
         failed, allowed = self.counts["FAIL"], self.settings.max_failure_rate * self.settings.n_trials
         if failed > allowed and not self.stop_message:
+            self.stopped_by = number
             self.stop_message = (
                 f"sweep stopped: {failed} of {self.settings.n_trials} trials failed, more than "
                 f"max_failure_rate={self.settings.max_failure_rate} allows ({allowed:g}); the last: "
                 f"{first_line(reason)}; see the fail_reason of the failed trials (Optuna user attribute, MLflow tag "
                 "sweepwise.fail_reason) and their trial.log"
             )
-            self.progress.event(self.stop_message + "; waiting for the running trials to end")
 
     def _abandon_in_flight(self, outcome: TrialOutcome) -> None:
         for number, flight in list(self.in_flight.items()):
