@@ -30,7 +30,15 @@ def one_error_line(done) -> str:
             ["sweeps=random_lr_wd", "model.widht=choice(16, 32)"],
             "error: model.widht='choice(16, 32)': Could not override 'model.widht'.",
         ),
-        (["sweeps=random_lr_wd", "trainer.batch_size=choice(32, 0)"], "error: trainer.batch_size=0: must be >= 1"),
+        (
+            ["sweeps=random_lr_wd", "trainer.batch_size=choice(32, 0)"],
+            "error: trainer.batch_size=0: must be >= 1 (the search space can draw trainer.batch_size=0)",
+        ),
+        (
+            ["sweeps=random_lr_wd", "trainer.devices=2", "trainer.batch_size=int(interval(32, 34))"],
+            "error: trainer.devices=2: must divide trainer.batch_size=33 (the search space can draw "
+            "trainer.batch_size=33)",
+        ),
         (["sweeps=random_lr_wd", "optimizer.lr=interval(0, 0.1)"], "error: optimizer.lr=0.0: must be > 0"),
     ],
     ids=[
@@ -38,6 +46,7 @@ def one_error_line(done) -> str:
         "interval without a sweep",
         "misspelt key in a choice",
         "a choice a run refuses",
+        "an integer range with values a run refuses",
         "an interval bound a run refuses",
     ],
 )

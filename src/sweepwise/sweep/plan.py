@@ -97,22 +97,42 @@ def custom_search_space_function(path: str | None) -> Callable[[DictConfig, optu
 def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, space: SearchSpace) -> None:
     """Compose the job config for sample values of every parameter (every choice of a categorical one, both ends
     of a numeric one), so an unknown parameter path or config-group option is caught before any trial runs; a
-    config of sweepwise's training also gets the run's own checks of its values on each."""
+    config of sweepwise's training also gets the run's own checks of its values on each, and a value they refuse
+    is named as one the search space can draw."""
     samples = {name: _sample(distribution) for name, distribution in space.distributions.items()}
-    variants = [samples] + [
-        {**samples, name: value}
+    variants = [(samples, sorted(samples))] + [
+        ({**samples, name: value}, [name])
         for name, distribution in space.distributions.items()
-        for value in (getattr(distribution, "choices", ())[1:] or [getattr(distribution, "high", None)])
-        if value is not None
+        for value in _other_values(distribution)
     ]
-    for variant in variants:
+    for variant, varied in variants:
         overrides = trial_overrides(variant, space.fixed)
         try:
             composed = hydra_context.config_loader.load_sweep_config(config, overrides)
         except (HydraException, OmegaConfBaseException) as error:
             raise _culprit(hydra_context, config, space, variant, error) from None
-        if is_sweepwise_training(composed):
+        if not is_sweepwise_training(composed):
+            continue
+        try:
             check_values(composed)
+        except ConfigError as error:
+            drawn = [error.key] if error.key in variant else varied
+            values = ", ".join(f"{name}={variant[name]!r}" for name in drawn)
+            raise ConfigError(error.key, error.value, f"{error.reason} (the search space can draw {values})") from None
+
+
+def _other_values(distribution: optuna.distributions.BaseDistribution) -> list[Any]:
+    """Values to check besides the first: every other choice, the top of a range, and an integer range's second
+    value (with the first, it shows whether every value is a multiple of something, as a batch split over
+    processes must be)."""
+    if hasattr(distribution, "choices"):
+        return list(distribution.choices[1:])
+    assert isinstance(distribution, optuna.distributions.IntDistribution | optuna.distributions.FloatDistribution)
+    values = [distribution.high]
+    if isinstance(distribution, optuna.distributions.IntDistribution):
+        second = distribution.low + distribution.step
+        values += [second] if second < distribution.high else []
+    return values
 
 
 def _culprit(
