@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import TINY, all_runs, mlflow_client, run_train, write_csv, write_image_folder
+from conftest import REPO, TINY, all_runs, mlflow_client, run_train, write_csv, write_image_folder
 
 pytestmark = pytest.mark.slow
 
@@ -61,6 +61,16 @@ def test_git_commit_and_dirty_flag_come_from_the_working_directory(tmp_path: Pat
     (run,) = all_runs(tmp_path)
     assert run.data.tags["sweepwise.git_commit"] == commit
     assert run.data.tags["sweepwise.git_dirty"] == "true"
+
+
+def test_a_run_started_outside_a_repository_records_the_commit_of_sweepwises_checkout(tmp_path: Path):
+    import subprocess
+
+    from sweepwise.tracking.provenance import provenance_tags
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    assert head  # the tests run from a checkout
+    assert provenance_tags((), cwd=tmp_path)["sweepwise.git_commit"] == head
 
 
 def test_image_folder_and_csv_data_train_end_to_end(tmp_path: Path):

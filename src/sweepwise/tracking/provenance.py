@@ -25,9 +25,18 @@ def _git(args: Sequence[str], cwd: Path) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+def _repository(cwd: Path) -> Path:
+    """Where the code that runs is versioned: the working folder's repository (a user's project, with its own
+    models and data), else the one sweepwise's sources are checked out in (a run started from another folder)."""
+    if _git(["rev-parse", "--git-dir"], cwd) is None:
+        return Path(sweepwise.__file__).resolve().parent
+    return cwd
+
+
 def provenance_tags(overrides: Sequence[str], cwd: Path | None = None) -> dict[str, str]:
-    """Tags for a run; git fields read `unknown` outside a repository."""
-    cwd = cwd or Path.cwd()
+    """Tags for a run; git fields read `unknown` when neither folder is in a repository (an installed package
+    started outside one)."""
+    cwd = _repository(cwd or Path.cwd())
     commit = _git(["rev-parse", "HEAD"], cwd)
     status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
     tags = {
@@ -59,7 +68,7 @@ def run_name(model_target: str, overrides: Sequence[str]) -> str:
 def code_version(cwd: Path | None = None) -> str:
     """A digest of the code a run executes: this package's version and source files, and the working tree's commit
     and uncommitted changes (a user's own models and data live there), so an edit anywhere changes it."""
-    cwd = cwd or Path.cwd()
+    cwd = _repository(cwd or Path.cwd())
     digest = hashlib.sha256(sweepwise.__version__.encode())
     for source in sorted(Path(sweepwise.__file__).parent.rglob("*.py")):
         digest.update(source.read_bytes())
