@@ -17,8 +17,9 @@ from sweepwise.errors import ConfigError
 from sweepwise.study.records import RUN_ID_ATTR
 from sweepwise.sweep.launch import slurm_packs
 from sweepwise.sweep.launch.choose import placement
+from sweepwise.sweep.launch.executor import pack_job_id, split_pack_job_id
 from sweepwise.sweep.launch.slurm import pack_name, sbatch_parameters, slurm_settings, trials_per_job
-from sweepwise.sweep.launch.slurm_packs import continued, outcome_path, pack_job_id, split_pack_job_id
+from sweepwise.sweep.launch.slurm_packs import continued, outcome_path
 from sweepwise.sweep.trial.context import TrialContext
 from sweepwise.sweep.trial.runner import TrialJob
 

@@ -31,7 +31,7 @@ from sweepwise.study.records import (
     RUN_ID_ATTR,
 )
 from sweepwise.study.trials import first_of_its_work
-from sweepwise.sweep.launch.executor import Died, Executor
+from sweepwise.sweep.launch.executor import Died, Executor, split_pack_job_id
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 from sweepwise.sweep.param_grammar import SearchSpace, suggest, trial_overrides
 from sweepwise.sweep.progress import SweepProgress
@@ -188,8 +188,9 @@ class Orchestrator:
         for number, job_id in started.items():
             self.in_flight[number].trial.set_user_attr(JOB_ID_ATTR, job_id)
         packs: dict[str, list[str]] = {}
-        for number, job_id in started.items():  # a packed trial's job id is `<job>_<task>`
-            packs.setdefault(job_id.rsplit("_", 1)[0], []).append(f"trial {number} as {job_id}")
+        for number, job_id in started.items():
+            job = (split_pack_job_id(job_id) or (job_id, 0))[0]
+            packs.setdefault(job, []).append(f"trial {number} as {job_id}")
         for job, trials in packs.items():
             self.progress.event(f"packed in {self.executor.job_kind} {job}: {', '.join(trials)}")
 

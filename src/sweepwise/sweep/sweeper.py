@@ -109,7 +109,7 @@ class Sweep:
         if checked is not None and slots.trials_per_gpu > 1:
             check_packing(slots.trials_per_gpu, checked.cuda_peak_mb, gpu_memory_mb())
         tracker = SweepTracker(plan.tracking_uri, plan.experiment)  # the server answers before the study is made
-        study = self._study(plan)
+        study = self._study(plan, existing)
         if record:
             study.set_user_attr(DEFINITION_ATTR, definition)
         if study.user_attrs.get(SWEEP_DIR_ATTR) != str(plan.sweep_dir.resolve()):
@@ -249,20 +249,18 @@ class Sweep:
         tracker.log_parent({}, {MODEL_ERROR_TAG: reason}, step=0)
         print(f"warning: the best trial's model was not logged as an MLflow model ({reason})")
 
-    def _study(self, plan: SweepPlan) -> optuna.Study:
-        """Load or create the study, then give it the configured sampler, seeded past the trials it already has.
-        An existing study is loaded rather than created with `load_if_exists`, which would append a creation
-        record to a journal on every re-run."""
-        storage = open_storage(plan.storage)
-        try:
-            study = optuna.load_study(study_name=plan.settings.study_name, storage=storage)
-        except KeyError:
+    def _study(self, plan: SweepPlan, existing: optuna.Study | None) -> optuna.Study:
+        """The existing study (already loaded: creating it again with `load_if_exists` would append a creation
+        record to a journal on every re-run) or a new one, given the configured sampler, seeded past the trials
+        it already has."""
+        study = existing
+        if study is None:
             try:
                 study = optuna.create_study(
                     study_name=plan.settings.study_name,
-                    storage=storage,
+                    storage=open_storage(plan.storage),
                     directions=list(plan.directions),
-                    load_if_exists=True,  # another sweep may create it meanwhile
+                    load_if_exists=True,  # another sweep may have created it meanwhile
                 )
             except ValueError as error:
                 raise ConfigError("hydra.sweeper.direction", list(plan.directions), str(error)) from error

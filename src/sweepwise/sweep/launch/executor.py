@@ -16,6 +16,18 @@ class Died:
     reason: str
 
 
+def pack_job_id(job_id: str, task: int) -> str:
+    """The id a packed trial's job has for the sweep (what `dispatch` returns): the SLURM job and the trial's
+    task, as submitit names the task's files (`1234_1`)."""
+    return f"{job_id}_{task}"
+
+
+def split_pack_job_id(job_id: str) -> tuple[str, int] | None:
+    """(SLURM job id, task) of a packed trial's job id; None for a job of its own."""
+    base, _, task = job_id.partition("_")
+    return (base, int(task)) if task.isdigit() else None
+
+
 class Executor(Protocol):
     """Runs trial jobs somewhere and reports each one's outcome as it ends."""
 
@@ -33,7 +45,7 @@ class Executor(Protocol):
 
     def dispatch(self) -> dict[int, str]:
         """Start the jobs held back (a pack of trials for one SLURM job); the ids of jobs started since the last
-        call that `submit` did not return."""
+        call that `submit` did not return (a packed trial's: `pack_job_id`)."""
 
     def wait(self, timeout: float | None) -> list[tuple[int, "TrialOutcome | Died"]]:
         """The jobs that ended, waiting up to `timeout` seconds for at least one."""

@@ -25,14 +25,8 @@ from submitit.slurm.slurm import _make_sbatch_string
 
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError, first_line
-from sweepwise.sweep.launch.executor import Died
-from sweepwise.sweep.launch.slurm_packs import (
-    PackedTrials,
-    outcome_path,
-    pack_job_id,
-    read_outcome,
-    split_pack_job_id,
-)
+from sweepwise.sweep.launch.executor import Died, pack_job_id, split_pack_job_id
+from sweepwise.sweep.launch.slurm_packs import PackedTrials, outcome_path, read_outcome
 from sweepwise.sweep.launch.slurm_requeue import RequeueableTrial
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 from sweepwise.sweep.trial.runner import TrialJob, TrialRunner

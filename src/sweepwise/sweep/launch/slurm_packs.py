@@ -30,18 +30,6 @@ POLL_S = 1.0
 START_GRACE_S = 300.0  # a task that has not started by then never will (SLURM starts a step's tasks together)
 
 
-def pack_job_id(job_id: str, task: int) -> str:
-    """The id a packed trial's job has for the sweep: the SLURM job and the trial's task, as submitit names the
-    task's files (`1234_1`)."""
-    return f"{job_id}_{task}"
-
-
-def split_pack_job_id(job_id: str) -> tuple[str, int] | None:
-    """(SLURM job id, task) of a packed trial's job id; None for a job of its own."""
-    base, _, task = job_id.partition("_")
-    return (base, int(task)) if task.isdigit() else None
-
-
 def outcome_path(folder: Path, job_id: str, task: int) -> Path:
     return folder / f"{job_id}_{task}_outcome.pkl"
 
