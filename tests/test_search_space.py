@@ -69,6 +69,14 @@ def test_override_text_reads_back_as_the_same_value(value):
     assert parsed == value and type(parsed) is type(value)
 
 
+def test_deletions_reach_each_trial_as_typed():
+    """`~model.width` deletes whatever the value is (as the README's own-model line uses it); `~key=value` only
+    that value."""
+    space = parse_search_space(None, ["~model.width", "~model.depth=2", "lr=choice(0.1, 0.2)"])
+    assert space.fixed == {"~model.width": None, "~model.depth": "2"}
+    assert trial_overrides({"lr": 0.1}, space.fixed) == ["lr=0.1", "~model.width", "~model.depth=2"]
+
+
 def test_trial_overrides_and_grid():
     assert trial_overrides({"lr": 0.01, "model": "mlp"}, {"+w": "1"}) == ["lr=0.01", "model=mlp", "+w=1"]
     space = parse_search_space({"x": "range(0, 1, 0.25)", "m": "choice(a, b)"}, [])

@@ -40,7 +40,7 @@ class SearchSpace:
     was defined and its value as typed, for error messages."""
 
     distributions: dict[str, BaseDistribution]
-    fixed: dict[str, str]
+    fixed: dict[str, str | None]  # None: a deletion without a value (`~model.width`), whatever the value is
     sources: dict[str, str]
     typed: dict[str, str] = field(default_factory=dict)
 
@@ -55,7 +55,7 @@ def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str
     lines += [(argument.split("=", 1)[0], argument) for argument in arguments]
     parser = OverridesParser.create()
     distributions: dict[str, BaseDistribution] = {}
-    fixed: dict[str, str] = {}
+    fixed: dict[str, str | None] = {}
     sources: dict[str, str] = {}
     typed: dict[str, str] = {}
     for source, line in lines:
@@ -66,9 +66,11 @@ def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str
         name = override.get_key_element()
         distributions.pop(name, None)
         fixed.pop(name, None)
-        sources[name], typed[name] = source, line.split("=", 1)[1]
+        sources[name], typed[name] = source, line.partition("=")[2]
         if override.is_sweep_override():
-            distributions[name] = to_distribution(override, source, line.split("=", 1)[1])
+            distributions[name] = to_distribution(override, source, typed[name])
+        elif override.is_delete() and override.value() is None:
+            fixed[name] = None
         else:
             fixed[name] = override.get_value_element_as_str()
     return SearchSpace(distributions, fixed, sources, typed)
@@ -147,9 +149,9 @@ def override_text(value: Any) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def trial_overrides(params: Mapping[str, Any], fixed: Mapping[str, str]) -> list[str]:
+def trial_overrides(params: Mapping[str, Any], fixed: Mapping[str, str | None]) -> list[str]:
     return [f"{name}={override_text(value)}" for name, value in params.items()] + [
-        f"{name}={value}" for name, value in fixed.items()
+        name if value is None else f"{name}={value}" for name, value in fixed.items()
     ]
 
 
