@@ -18,8 +18,8 @@ from hydra.experimental.callback import Callback
 from hydra.types import HydraContext, RunMode
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sweepwise.sweep.trial.compose import SweepComposer
 from sweepwise.sweep.trial.hydra_job import run_owned_job
+from sweepwise.sweep.trial.trial_compose import SweepComposer
 
 
 @pytest.fixture(autouse=True)

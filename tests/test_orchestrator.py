@@ -19,13 +19,13 @@ from sweepwise.study.records import (
     PRUNE_REASON_ATTR,
     RUN_ID_ATTR,
 )
-from sweepwise.sweep.launch.executor import Died
-from sweepwise.sweep.orchestrator import Orchestrator, SweepSettings, SweepStopped
-from sweepwise.sweep.outcome import TrialOutcome, TrialStatus, objective_outcome
-from sweepwise.sweep.param_grammar import parse_search_space
-from sweepwise.sweep.progress import SweepProgress
-from sweepwise.sweep.trial.context import TrialContext
-from sweepwise.sweep.trial.runner import TrialJob
+from sweepwise.sweep.driver.orchestrator import Orchestrator, SweepSettings, SweepStopped
+from sweepwise.sweep.driver.param_grammar import parse_search_space
+from sweepwise.sweep.driver.progress import SweepProgress
+from sweepwise.sweep.launch.executor import StartedJob
+from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus, objective_outcome
+from sweepwise.sweep.trial.trial_context import TrialContext
+from sweepwise.sweep.trial.trial_runner import TrialJob
 from sweepwise.tracking.retry import TrackingUnreachable
 
 Script = Callable[[TrialJob], TrialOutcome | Died]
@@ -65,8 +65,8 @@ class ScriptedExecutor:
     def held(self) -> int:
         return len(self.running)
 
-    def dispatch(self) -> dict[int, str]:
-        return {}
+    def dispatch(self) -> list[StartedJob]:
+        return []
 
     def wait(self, timeout: float | None) -> list[tuple[Hashable, TrialOutcome | Died]]:
         self.waits += 1
@@ -196,13 +196,14 @@ class PackingExecutor(ScriptedExecutor):
     def held(self) -> int:
         return sum(len(pack) for pack in self.packs if set(pack) & set(self.running)) + len(self.waiting)
 
-    def dispatch(self) -> dict[int, str]:
+    def dispatch(self) -> list[StartedJob]:
         if not self.waiting:
-            return {}
+            return []
         self.packs.append(self.waiting)
         self.waiting = []
         self.most_held = max(self.most_held, self.held)
-        return {key: f"pack-{len(self.packs)}_{task}" for task, key in enumerate(self.packs[-1])}
+        job_id = f"pack-{len(self.packs)}"
+        return [StartedJob(job_id, {int(key): f"{job_id}_{task}" for task, key in enumerate(self.packs[-1])})]
 
 
 def test_packed_trials_record_their_pack_and_a_pack_frees_its_slots_together(study: optuna.Study, capsys) -> None:
@@ -374,7 +375,7 @@ def test_the_trial_decides_its_outcome_from_what_the_task_returned(
 def test_a_trial_whose_tracking_server_gave_up_is_tracking_lost_even_behind_a_one_line_exit() -> None:
     from mlflow.exceptions import MlflowException
 
-    from sweepwise.sweep.trial.runner import _failure
+    from sweepwise.sweep.trial.trial_runner import _failure
 
     def task() -> None:
         try:
@@ -392,7 +393,7 @@ def test_a_trial_whose_tracking_server_gave_up_is_tracking_lost_even_behind_a_on
 
 
 def test_the_status_line_counts_interrupted_trials_apart_from_failures() -> None:
-    from sweepwise.sweep.progress import status_line
+    from sweepwise.sweep.driver.progress import status_line
 
     counts = {"COMPLETE": 1, "RUNNING": 1, "FAIL": 0, "INTERRUPTED": 2}
     line = status_line(counts, 4, "0.5 (trial 0)")

@@ -9,8 +9,8 @@ from pool_jobs import visible_gpus as job_gpus
 from sweep_helpers import sweep_runs
 
 from sweepwise.errors import ConfigError
-from sweepwise.sweep.launch.gpus import LocalSettings, check_packing, place, visible_gpus
-from sweepwise.sweep.launch.pool import WorkerPool
+from sweepwise.sweep.launch.gpu_placement import LocalSettings, check_packing, place, visible_gpus
+from sweepwise.sweep.launch.worker_pool import WorkerPool
 
 FOUR = ("0", "1", "2", "3")
 KEY = "hydra.sweeper.n_jobs"

@@ -4,8 +4,8 @@ import time
 
 from pool_jobs import die_on, sleep_then_echo
 
-from sweepwise.sweep.launch.executor import Died
-from sweepwise.sweep.launch.pool import WorkerPool, threads_per_worker
+from sweepwise.sweep.launch.worker_pool import WorkerPool, threads_per_worker
+from sweepwise.sweep.outcome import Died
 
 
 def collect(pool: WorkerPool, count: int) -> list:

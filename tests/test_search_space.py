@@ -5,7 +5,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from sweepwise.errors import ConfigError
-from sweepwise.sweep.param_grammar import grid_of, override_text, parse_search_space, trial_overrides
+from sweepwise.sweep.driver.param_grammar import grid_of, override_text, parse_search_space, trial_overrides
 
 GRAMMAR = [
     ("interval(0, 1)", FloatDistribution(0.0, 1.0)),

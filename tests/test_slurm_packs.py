@@ -16,12 +16,11 @@ from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import RUN_ID_ATTR
 from sweepwise.sweep.launch import slurm_packs
-from sweepwise.sweep.launch.choose import placement
-from sweepwise.sweep.launch.executor import pack_job_id, split_pack_job_id
-from sweepwise.sweep.launch.slurm import pack_name, sbatch_parameters, slurm_settings, trials_per_job
-from sweepwise.sweep.launch.slurm_packs import continued, outcome_path
-from sweepwise.sweep.trial.context import TrialContext
-from sweepwise.sweep.trial.runner import TrialJob
+from sweepwise.sweep.launch.executor_choice import placement
+from sweepwise.sweep.launch.slurm_packs import continued, outcome_path, pack_job_id, split_pack_job_id
+from sweepwise.sweep.launch.slurm_requests import pack_name, sbatch_parameters, slurm_settings, trials_per_job
+from sweepwise.sweep.trial.trial_context import TrialContext
+from sweepwise.sweep.trial.trial_runner import TrialJob
 
 SETTINGS = {"_target_": "slurm", "name": "sweep"}
 

@@ -13,9 +13,9 @@ from sweepwise.console import make_progress, print_summary
 from sweepwise.data import DataModule
 from sweepwise.schedules import Schedule
 from sweepwise.session import TrialSession
+from sweepwise.tracking.curve_plots import save_curves
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
-from sweepwise.tracking.plots import save_curves
 from sweepwise.tracking.provenance import provenance_tags, run_name
 from sweepwise.tracking.retry import gave_up
 from sweepwise.tracking.secrets import redact

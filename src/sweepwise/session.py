@@ -1,6 +1,6 @@
 """What a training run is told about the trial it belongs to, if any: one small object instead of hidden state.
 
-A sweep's trial process hands its run a session (`sweepwise.sweep.trial.session.SweepSession`) that knows the
+A sweep's trial process hands its run a session (`sweepwise.sweep.trial.sweep_session.SweepSession`) that knows the
 trial's MLflow run, reports each epoch to the study (and says when to prune), and tells whether the run continues an
 attempt that died. A run outside a sweep gets the plain `TrialSession`. The training code asks the session and
 never imports Optuna or the sweep.

@@ -15,7 +15,7 @@ class ExecutorLauncher(Launcher):
     """A launcher whose jobs run on a sweepwise executor, chosen from the `hydra.launcher` config."""
 
     def __init__(self, **settings: Any) -> None:
-        from sweepwise.sweep.launch.multirun import MultirunLauncher
+        from sweepwise.sweep.driver.multirun import MultirunLauncher
 
         self._impl = MultirunLauncher()
 

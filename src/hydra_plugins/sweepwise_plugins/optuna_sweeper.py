@@ -12,7 +12,7 @@ import hydra_plugins.sweepwise_plugins.config  # noqa: F401  (registers the conf
 
 class OptunaSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
-        from sweepwise.sweep.sweeper import Sweep
+        from sweepwise.sweep.driver.sweeper import Sweep
 
         self._impl = Sweep(**settings)
 

@@ -26,6 +26,14 @@ class TrialStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class Died:
+    """A job whose process ended without a result (killed, crashed, cancelled by the cluster): no outcome came
+    back, so the sweep decides whether to retry it."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class JobRecord:
     """What Hydra's `JobReturn` tells the caller of a plain multirun besides the result: the job's task config,
     its Hydra config, where it ran and its task name. (A sweep's trials return none of it: it would cost a copy

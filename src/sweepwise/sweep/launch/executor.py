@@ -5,27 +5,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from sweepwise.sweep.outcome import TrialOutcome
-    from sweepwise.sweep.trial.runner import TrialJob
+    from sweepwise.sweep.outcome import Died, TrialOutcome
+    from sweepwise.sweep.trial.trial_runner import TrialJob
 
 
 @dataclass(frozen=True)
-class Died:
-    """A job whose process ended without a result (killed, crashed, cancelled by the cluster)."""
+class StartedJob:
+    """A job that `dispatch` started for trials it held back (a pack of trials in one SLURM job): the job's id, and
+    each trial's id (what `adopt` takes back after a restart)."""
 
-    reason: str
-
-
-def pack_job_id(job_id: str, task: int) -> str:
-    """The id a packed trial's job has for the sweep (what `dispatch` returns): the SLURM job and the trial's
-    task, as submitit names the task's files (`1234_1`)."""
-    return f"{job_id}_{task}"
-
-
-def split_pack_job_id(job_id: str) -> tuple[str, int] | None:
-    """(SLURM job id, task) of a packed trial's job id; None for a job of its own."""
-    base, _, task = job_id.partition("_")
-    return (base, int(task)) if task.isdigit() else None
+    job_id: str
+    trial_ids: dict[int, str]
 
 
 class Executor(Protocol):
@@ -43,9 +33,9 @@ class Executor(Protocol):
         """Start `job`, or hold it for `dispatch`; returns the id the job has outside this process (a SLURM job
         id), if any."""
 
-    def dispatch(self) -> dict[int, str]:
-        """Start the jobs held back (a pack of trials for one SLURM job); the ids of jobs started since the last
-        call that `submit` did not return (a packed trial's: `pack_job_id`)."""
+    def dispatch(self) -> list[StartedJob]:
+        """Start the jobs held back (a pack of trials for one SLURM job): those started since the last call, whose
+        ids `submit` did not return."""
 
     def wait(self, timeout: float | None) -> list[tuple[int, "TrialOutcome | Died"]]:
         """The jobs that ended, waiting up to `timeout` seconds for at least one."""

@@ -24,10 +24,22 @@ from sweepwise.study.records import RUN_ID_ATTR
 from sweepwise.study.storage import open_storage
 from sweepwise.sweep.launch.slurm_requeue import note_requeue
 from sweepwise.sweep.outcome import TrialOutcome
-from sweepwise.sweep.trial.runner import TrialJob, TrialRunner
+from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner
 
 POLL_S = 1.0
 START_GRACE_S = 300.0  # a task that has not started by then never will (SLURM starts a step's tasks together)
+
+
+def pack_job_id(job_id: str, task: int) -> str:
+    """A packed trial's id for the sweep (stored with the trial, handed back to `adopt`): the SLURM job and the
+    trial's task, as submitit names the task's files (`1234_1`)."""
+    return f"{job_id}_{task}"
+
+
+def split_pack_job_id(job_id: str) -> tuple[str, int] | None:
+    """(SLURM job id, task) of a packed trial's id; None for a job of its own."""
+    base, _, task = job_id.partition("_")
+    return (base, int(task)) if task.isdigit() else None
 
 
 def outcome_path(folder: Path, job_id: str, task: int) -> Path:

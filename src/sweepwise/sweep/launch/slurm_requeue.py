@@ -15,7 +15,7 @@ from submitit.helpers import DelayedSubmission
 
 from sweepwise.session import TrialSession
 from sweepwise.sweep.outcome import TrialOutcome
-from sweepwise.sweep.trial.runner import TrialJob, TrialRunner
+from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner
 from sweepwise.training.cluster_ranks import ClusterRank, follow_rank_zero, meeting_point
 
 

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 from sweepwise.recipe.preflight import PreflightReport, log_preflight, preflight_fingerprint, run_preflight
 from sweepwise.recipe.report import FAIL, CheckResult, PreflightFailed, failure_message, overall_status, slug
 from sweepwise.study.records import PREFLIGHT_ATTR
-from sweepwise.sweep.tracker import SweepTracker
+from sweepwise.sweep.driver.tracker import SweepTracker
 
 BASE = ""  # the variant name of the sweep's base config
 

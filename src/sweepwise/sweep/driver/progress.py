@@ -14,8 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sweepwise.errors import first_line, hide_password
-from sweepwise.sweep.launch.executor import Died
-from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
+from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
 
 
 def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:

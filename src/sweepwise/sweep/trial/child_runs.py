@@ -23,7 +23,7 @@ from sweepwise.study.records import (
 )
 from sweepwise.study.storage import open_storage
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
-from sweepwise.sweep.trial.context import TrialContext
+from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.mlflow_run import client_for, now_ms
 from sweepwise.tracking.secrets import REDACTED, is_secret
 

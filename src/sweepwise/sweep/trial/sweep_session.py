@@ -8,8 +8,8 @@ from hydra.utils import instantiate
 
 from sweepwise.session import EpochReport, TrialSession
 from sweepwise.study.storage import open_storage
-from sweepwise.sweep.trial.context import TrialContext
-from sweepwise.sweep.trial_runs import mlflow_key, open_child_run
+from sweepwise.sweep.trial.child_runs import mlflow_key, open_child_run
+from sweepwise.sweep.trial.trial_context import TrialContext
 
 
 class SweepSession(TrialSession):

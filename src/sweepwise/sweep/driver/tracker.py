@@ -12,7 +12,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 from sweepwise.study.records import PARENT_RUN_ATTR, ROLE_TAG, TRIAL_NUMBER_TAG
 from sweepwise.sweep.outcome import TrialOutcome
-from sweepwise.sweep.trial_runs import close_run, create_child_run
+from sweepwise.sweep.trial.child_runs import close_run, create_child_run
 from sweepwise.tracking.background import BackgroundWriter
 from sweepwise.tracking.mlflow_run import client_for, ensure_experiment, now_ms
 from sweepwise.tracking.params import flatten

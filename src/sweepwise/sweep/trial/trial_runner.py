@@ -20,10 +20,10 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sweepwise.session import TrialSession, handing_over
 from sweepwise.sweep.outcome import JobRecord, TrialOutcome, TrialStatus, objective_outcome
-from sweepwise.sweep.trial.compose import SweepComposer
-from sweepwise.sweep.trial.context import TrialContext
 from sweepwise.sweep.trial.hydra_job import run_owned_job
-from sweepwise.sweep.trial.session import SweepSession
+from sweepwise.sweep.trial.sweep_session import SweepSession
+from sweepwise.sweep.trial.trial_compose import SweepComposer
+from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.retry import gave_up, unreachable_error
 
 

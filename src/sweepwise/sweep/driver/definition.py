@@ -15,7 +15,7 @@ import optuna
 
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import DEFINITION_ATTR
-from sweepwise.sweep.param_grammar import SearchSpace
+from sweepwise.sweep.driver.param_grammar import SearchSpace
 
 PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective")
 CONTINUE_HINT = "hydra.sweeper.on_change=continue"

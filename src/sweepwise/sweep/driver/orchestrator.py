@@ -31,13 +31,13 @@ from sweepwise.study.records import (
     RUN_ID_ATTR,
 )
 from sweepwise.study.trials import first_of_its_work
-from sweepwise.sweep.launch.executor import Died, Executor, split_pack_job_id
-from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
-from sweepwise.sweep.param_grammar import SearchSpace, suggest, trial_overrides
-from sweepwise.sweep.progress import SweepProgress
-from sweepwise.sweep.tracker import SweepTracker
-from sweepwise.sweep.trial.context import TrialContext
-from sweepwise.sweep.trial.runner import TrialJob
+from sweepwise.sweep.driver.param_grammar import SearchSpace, suggest, trial_overrides
+from sweepwise.sweep.driver.progress import SweepProgress
+from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.launch.executor import Executor
+from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
+from sweepwise.sweep.trial.trial_context import TrialContext
+from sweepwise.sweep.trial.trial_runner import TrialJob
 from sweepwise.tracking.retry import RESUME_HINT, TrackingUnreachable
 from sweepwise.tracking.secrets import redact, redact_overrides
 
@@ -184,15 +184,11 @@ class Orchestrator:
 
     def _dispatch(self) -> None:
         """Start what the executor held back (trials packed into one SLURM job), noting each trial's job."""
-        started = self.executor.dispatch()
-        for number, job_id in started.items():
-            self.in_flight[number].trial.set_user_attr(JOB_ID_ATTR, job_id)
-        packs: dict[str, list[str]] = {}
-        for number, job_id in started.items():
-            job = (split_pack_job_id(job_id) or (job_id, 0))[0]
-            packs.setdefault(job, []).append(f"trial {number} as {job_id}")
-        for job, trials in packs.items():
-            self.progress.event(f"packed in {self.executor.job_kind} {job}: {', '.join(trials)}")
+        for job in self.executor.dispatch():
+            for number, trial_job_id in job.trial_ids.items():
+                self.in_flight[number].trial.set_user_attr(JOB_ID_ATTR, trial_job_id)
+            trials = ", ".join(f"trial {number} as {trial_job_id}" for number, trial_job_id in job.trial_ids.items())
+            self.progress.event(f"packed in {self.executor.job_kind} {job.job_id}: {trials}")
 
     def _continue_interrupted(self, trials: list[optuna.trial.FrozenTrial]) -> None:
         """Queue every interrupted trial that nothing continues yet: the next trials asked take their params (and,

@@ -28,29 +28,29 @@ from sweepwise.study.records import (
     SWEEP_DIR_ATTR,
 )
 from sweepwise.study.storage import DATABASE_SCHEMES, check_storage, open_storage
-from sweepwise.sweep.definition import check_definition, definition_of
-from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement, trial_processes
+from sweepwise.sweep.driver.definition import check_definition, definition_of
+from sweepwise.sweep.driver.orchestrator import INTERRUPTED, Orchestrator, SweepStopped
+from sweepwise.sweep.driver.param_grammar import grid_of, trial_overrides
+from sweepwise.sweep.driver.plan import SWEEPER_FIELDS, SweepPlan, make_plan, sweeper_config
+from sweepwise.sweep.driver.progress import SweepProgress, top_trials_table
+from sweepwise.sweep.driver.results import write_results
+from sweepwise.sweep.driver.samplers import build_sampler, is_grid
+from sweepwise.sweep.driver.study_plots import save_study_plots
+from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.launch.executor import Executor
-from sweepwise.sweep.launch.gpus import LocalSettings, Placement, check_packing, gpu_memory_mb
-from sweepwise.sweep.orchestrator import INTERRUPTED, Orchestrator, SweepStopped
-from sweepwise.sweep.param_grammar import grid_of, trial_overrides
-from sweepwise.sweep.plan import SWEEPER_FIELDS, SweepPlan, make_plan, sweeper_config
-from sweepwise.sweep.plots import save_study_plots
-from sweepwise.sweep.progress import SweepProgress, top_trials_table
-from sweepwise.sweep.results import write_results
-from sweepwise.sweep.samplers import build_sampler, is_grid
-from sweepwise.sweep.tracker import SweepTracker
-from sweepwise.sweep.trial.context import TrialContext
+from sweepwise.sweep.launch.executor_choice import launcher_settings, make_executor, placement, trial_processes
+from sweepwise.sweep.launch.gpu_placement import LocalSettings, Placement, check_packing, gpu_memory_mb
+from sweepwise.sweep.trial.child_runs import mlflow_key
 from sweepwise.sweep.trial.hydra_job import task_part
-from sweepwise.sweep.trial.runner import TrialRunner
-from sweepwise.sweep.trial_runs import mlflow_key
+from sweepwise.sweep.trial.trial_context import TrialContext
+from sweepwise.sweep.trial.trial_runner import TrialRunner
 from sweepwise.tracking.mlflow_run import check_database_store
 from sweepwise.tracking.provenance import provenance_tags
 from sweepwise.tracking.retry import RESUME_HINT, apply_retry_policy, gave_up, unreachable_error
 from sweepwise.tracking.secrets import redact
 
 if TYPE_CHECKING:
-    from sweepwise.sweep.preflight import SweepPreflight
+    from sweepwise.sweep.driver.sweep_preflight import SweepPreflight
 
 
 class Sweep:
@@ -179,7 +179,7 @@ class Sweep:
     def _preflight(self, plan: SweepPlan, existing: optuna.Study | None) -> "SweepPreflight":
         """The recipe's checks on the sweep's base config and on each model family the search space draws, unless
         they passed on these configs and this code before."""
-        from sweepwise.sweep.preflight import BASE, SweepPreflight  # imports torch: only when asked for
+        from sweepwise.sweep.driver.sweep_preflight import BASE, SweepPreflight  # imports torch: only when asked for
 
         families = self._families(plan)
         first = {group: options[0] for group, options in families.items()}
@@ -221,7 +221,7 @@ class Sweep:
         """The best trial's model on the parent run, once: a re-run of a finished sweep whose best trial has not
         changed points at the model already there. The sweep's results stand without it, so a model that cannot
         be exported (or a missing checkpoint) is a warning line, not a failed sweep."""
-        from sweepwise.recipe.best_model import log_best_model  # imports torch
+        from sweepwise.sweep.driver.best_model import log_best_model  # imports torch
 
         logged = tracker.parent_data().tags  # also flushes: then the store has one writer, this thread
         if logged.get(MODEL_TRIAL_TAG) == str(study.best_trial.number) and MODEL_URI_TAG in logged:

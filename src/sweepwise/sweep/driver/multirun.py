@@ -21,14 +21,14 @@ from rich.console import Console
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import SweepwiseError, hide_password
-from sweepwise.sweep.launch.choose import launcher_settings, make_executor, placement, trial_processes
-from sweepwise.sweep.launch.executor import Died, Executor
-from sweepwise.sweep.launch.gpus import LocalSettings
-from sweepwise.sweep.launch.slurm import trials_per_job
-from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
-from sweepwise.sweep.progress import JobRow, jobs_table
-from sweepwise.sweep.tracker import SweepTracker
-from sweepwise.sweep.trial.runner import TrialJob, TrialRunner
+from sweepwise.sweep.driver.progress import JobRow, jobs_table
+from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.launch.executor import Executor
+from sweepwise.sweep.launch.executor_choice import launcher_settings, make_executor, placement, trial_processes
+from sweepwise.sweep.launch.gpu_placement import LocalSettings
+from sweepwise.sweep.launch.slurm_requests import trials_per_job
+from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
+from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner
 from sweepwise.tracking.mlflow_run import resolve_tracking_uri
 from sweepwise.tracking.provenance import provenance_tags
 
@@ -167,8 +167,9 @@ def _run_all(executor: Executor, pending: list[TrialJob], slots: int) -> dict[in
                 where = f" ({executor.job_kind} {job_id})" if job_id else ""
                 log.info(f"\t#{job.job_num}{where} : {' '.join(filter_overrides(job.overrides))}")
                 running.add(job.job_num)
-            for number, job_id in executor.dispatch().items():
-                log.info(f"\t#{number} packed in {executor.job_kind} {job_id}")
+            for started in executor.dispatch():
+                for number, job_id in started.trial_ids.items():
+                    log.info(f"\t#{number} packed in {executor.job_kind} {job_id}")
             for key, outcome in executor.wait(None):
                 running.discard(key)
                 outcomes[key] = outcome

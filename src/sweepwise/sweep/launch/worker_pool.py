@@ -20,7 +20,8 @@ from typing import Any, Generic, TypeVar
 
 import cloudpickle
 
-from sweepwise.sweep.launch.executor import Died
+from sweepwise.sweep.launch.executor import StartedJob
+from sweepwise.sweep.outcome import Died
 
 PR_SET_PDEATHSIG = 1
 
@@ -108,9 +109,9 @@ class WorkerPool(Generic[K]):
     def held(self) -> int:
         return len(self._workers) - self.idle
 
-    def dispatch(self) -> dict[int, str]:
+    def dispatch(self) -> list[StartedJob]:
         """Every job starts as it is submitted."""
-        return {}
+        return []
 
     def submit(self, key: K, job: Any) -> None:
         """Hand `job` to an idle worker; `key` identifies its result in `wait`."""

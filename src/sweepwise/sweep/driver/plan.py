@@ -17,10 +17,10 @@ from hydra_plugins.sweepwise_plugins.config import OptunaSweeperConf
 from sweepwise.configure import check_values, is_sweepwise_training
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.study.storage import storage_spec
-from sweepwise.sweep.launch.gpus import CPU_SLOTS
-from sweepwise.sweep.orchestrator import SweepSettings
-from sweepwise.sweep.param_grammar import SearchSpace, parse_search_space, trial_overrides
-from sweepwise.sweep.samplers import REMOVED_SAMPLERS, is_grid
+from sweepwise.sweep.driver.orchestrator import SweepSettings
+from sweepwise.sweep.driver.param_grammar import SearchSpace, parse_search_space, trial_overrides
+from sweepwise.sweep.driver.samplers import REMOVED_SAMPLERS, is_grid
+from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS
 from sweepwise.tracking.mlflow_run import resolve_tracking_uri
 from sweepwise.training.settings import Objective
 

@@ -11,10 +11,11 @@ from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import ConfigError
 from sweepwise.sweep.launch.executor import Executor
-from sweepwise.sweep.launch.gpus import CPU_SLOTS, LocalSettings, Placement, place
-from sweepwise.sweep.launch.pool import WorkerPool
-from sweepwise.sweep.launch.slurm import SlurmExecutor, check_cluster, slurm_settings
-from sweepwise.sweep.trial.runner import TrialRunner
+from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS, LocalSettings, Placement, place
+from sweepwise.sweep.launch.slurm_executor import SlurmExecutor
+from sweepwise.sweep.launch.slurm_requests import check_cluster, slurm_settings
+from sweepwise.sweep.launch.worker_pool import WorkerPool
+from sweepwise.sweep.trial.trial_runner import TrialRunner
 
 LOCAL_LAUNCHERS = ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", "LocalLauncher")
 SLURM_LAUNCHER = "SlurmLauncher"

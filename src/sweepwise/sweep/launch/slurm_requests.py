@@ -1,0 +1,149 @@
+"""What a sweep's jobs ask of SLURM: the `slurm` launcher's settings, checked; the sbatch parameters and names of a
+trial's or a pack's job; and SLURM's own answer to such a request (`sbatch --test-only`) before the first trial."""
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from submitit.slurm.slurm import _make_sbatch_string
+
+from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
+from sweepwise.errors import ConfigError, first_line
+from sweepwise.sweep.trial.trial_runner import TrialJob
+
+# each job's threads match its CPUs unless the user says otherwise (torch would use every core of the node)
+THREADS_SETUP = 'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"'
+
+
+def slurm_settings(config: Mapping[str, Any], processes: int = 1) -> SlurmLauncherConf:
+    """The `slurm` launcher's fields (its config type says what each means), each checked; errors name the
+    `hydra.launcher` key. A trial of `processes` processes per node (`trainer.devices`) runs them as that many
+    tasks per node, each with a GPU of its node where the jobs have GPUs."""
+    settings = SlurmLauncherConf(**config)
+    minimums = {
+        "gpus_per_node": 0,
+        "cpus_per_task": 1,
+        "timeout_min": 1,
+        "nodes": 1,
+        "tasks_per_node": 1,
+        "array_parallelism": 1,
+        "trials_per_gpu": 1,
+        "max_num_timeout": 0,
+        "signal_delay_s": 0,
+    }
+    for key, minimum in minimums.items():
+        if getattr(settings, key) < minimum:
+            raise ConfigError(f"hydra.launcher.{key}", getattr(settings, key), f"must be at least {minimum}")
+    if settings.tasks_per_node > 1:
+        raise ConfigError(
+            "hydra.launcher.tasks_per_node",
+            settings.tasks_per_node,
+            "a trial's processes per node are trainer.devices (set it instead: the tasks follow it)",
+        )
+    if settings.trials_per_gpu > 1 and processes > 1:
+        raise ConfigError(
+            "hydra.launcher.trials_per_gpu",
+            settings.trials_per_gpu,
+            f"packs one-process trials, and trainer.devices={processes} gives each trial {processes} processes",
+        )
+    if settings.trials_per_gpu > 1 and settings.nodes > 1:
+        raise ConfigError(
+            "hydra.launcher.trials_per_gpu",
+            settings.trials_per_gpu,
+            f"packs trials on one node, not nodes={settings.nodes}",
+        )
+    if settings.mem_gb is not None and settings.mem_gb <= 0:
+        raise ConfigError("hydra.launcher.mem_gb", settings.mem_gb, "must be positive (or null for the default)")
+    if settings.poll_interval_s <= 0:
+        raise ConfigError("hydra.launcher.poll_interval_s", settings.poll_interval_s, "must be positive")
+    if settings.signal_delay_s >= settings.timeout_min * 60:
+        raise ConfigError(
+            "hydra.launcher.signal_delay_s",
+            settings.signal_delay_s,
+            f"must be shorter than the time limit (timeout_min={settings.timeout_min} minutes), or jobs are "
+            "signalled to checkpoint as soon as they start",
+        )
+    gpus = max(settings.gpus_per_node, processes) if settings.gpus_per_node else 0
+    return replace(settings, tasks_per_node=processes, gpus_per_node=gpus)
+
+
+def trials_per_job(settings: SlurmLauncherConf) -> int:
+    """How many trials a job runs at once: one, or packed, `trials_per_gpu` on each of its GPUs (or its CPUs)."""
+    if settings.trials_per_gpu == 1:
+        return 1
+    return settings.trials_per_gpu * max(settings.gpus_per_node, 1)
+
+
+def sbatch_parameters(settings: SlurmLauncherConf, trials: int = 1) -> dict[str, Any]:
+    """The parameters of `submitit.SlurmExecutor.update_parameters`, for a job of `trials` trials (a pack's
+    trials are one task each, and `mem_gb` is each trial's)."""
+    parameters: dict[str, Any] = {
+        "job_name": settings.name,
+        "time": settings.timeout_min,
+        "nodes": settings.nodes,
+        "ntasks_per_node": settings.tasks_per_node * trials,
+        "cpus_per_task": settings.cpus_per_task,
+        "signal_delay_s": settings.signal_delay_s,
+        "array_parallelism": settings.array_parallelism,
+        "setup": [THREADS_SETUP, *settings.setup],
+        "additional_parameters": dict(settings.additional_parameters),
+    }
+    if settings.gpus_per_node:
+        parameters["gpus_per_node"] = settings.gpus_per_node
+    if settings.mem_gb is not None:
+        parameters["mem"] = f"{settings.mem_gb * trials}GB"
+    for key in ("partition", "account", "qos", "constraint"):
+        if getattr(settings, key) is not None:
+            parameters[key] = getattr(settings, key)
+    return parameters
+
+
+def job_name(settings: SlurmLauncherConf, job: TrialJob) -> str:
+    """What `squeue` and `sacct` show for a job: its study and trial (`random_lr_wd-trial-7`), or the launcher's
+    name and the job's number in a plain multirun."""
+    if job.context is not None:
+        return f"{job.context.study_name}-trial-{job.context.trial_number}"
+    return f"{settings.name}-job-{job.job_num}"
+
+
+def pack_name(settings: SlurmLauncherConf, jobs: Sequence[TrialJob]) -> str:
+    """What `squeue` and `sacct` show for a pack's job: its study and trials (`random_lr_wd-trials-4+5`)."""
+    numbers = "+".join(str(job.context.trial_number if job.context else job.job_num) for job in jobs)
+    first = jobs[0].context
+    return f"{first.study_name}-trials-{numbers}" if first is not None else f"{settings.name}-jobs-{numbers}"
+
+
+def check_cluster(settings: SlurmLauncherConf) -> None:
+    """Ask SLURM whether it would accept these jobs (`sbatch --test-only`), before any trial is created."""
+    if shutil.which("sbatch") is None:
+        raise ConfigError("hydra/launcher", "slurm", "sbatch is not on PATH: run the sweep where SLURM's commands work")
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "check.sh"
+        parameters = sbatch_parameters(settings, trials_per_job(settings))
+        script.write_text(_make_sbatch_string(command="true", folder=folder, **parameters))
+        checked = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True)
+    if checked.returncode != 0:
+        message = first_line(checked.stderr.replace("sbatch: error:", "").strip() or "rejected")
+        if "partition" in message.lower() and settings.partition is not None:
+            raise ConfigError(
+                "hydra.launcher.partition", settings.partition, f"SLURM would not run the jobs: {message}"
+            )
+        raise ConfigError("hydra.launcher", "slurm", f"SLURM would not run jobs of {_request(parameters)}: {message}")
+
+
+def _request(parameters: Mapping[str, Any]) -> str:
+    """What a job asks of SLURM, in the words of the settings that decide it (`trainer.devices` sets the tasks and
+    raises the GPUs), for an error that says which to change."""
+    asked = [
+        f"nodes={parameters['nodes']}",
+        f"tasks_per_node={parameters['ntasks_per_node']} (trainer.devices x trials_per_gpu)",
+        f"cpus_per_task={parameters['cpus_per_task']}",
+        f"gpus_per_node={parameters.get('gpus_per_node', 0)}",
+    ]
+    if "mem" in parameters:
+        asked.append(f"mem={parameters['mem']}")
+    return ", ".join(asked) + f" on partition {parameters.get('partition', '(default)')}"
