@@ -10,7 +10,7 @@ one line; once the server is back, the same command resumes it.
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,6 @@ from sweepwise.study.records import (
     ATTEMPTS_ATTR,
     CONTINUES_ATTR,
     FAIL_REASON_ATTR,
-    INTERRUPTED_ATTR,
     JOB_ID_ATTR,
     OVERRIDES_ATTR,
     PRUNE_REASON_ATTR,
@@ -31,9 +30,19 @@ from sweepwise.study.records import (
     RUN_ID_ATTR,
 )
 from sweepwise.study.trials import first_of_its_work
+from sweepwise.sweep.driver.left_running import continue_interrupted, settle_left_running
 from sweepwise.sweep.driver.param_grammar import SearchSpace, suggest, trial_overrides
-from sweepwise.sweep.driver.progress import SweepProgress
+from sweepwise.sweep.driver.plan import SweepSettings, failure_stop
+from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress
 from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.driver.trial_flights import (
+    Flight,
+    interrupted,
+    is_interrupted,
+    mark_interrupted,
+    recorded_outcome,
+    run_params,
+)
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
 from sweepwise.sweep.trial.trial_context import TrialContext
@@ -49,45 +58,6 @@ INTERRUPTED = "INTERRUPTED"
 
 class SweepStopped(SweepwiseError):
     """Too many trials failed."""
-
-
-@dataclass(frozen=True)
-class SweepSettings:
-    study_name: str
-    n_trials: int
-    n_jobs: int
-    max_failure_rate: float
-    retries: int
-
-
-@dataclass
-class Flight:
-    """A trial in flight: its Optuna trial, overrides, MLflow run and how many times it was started."""
-
-    trial: Trial
-    overrides: list[str]
-    run_id: str | None = None
-    attempt: int = 0
-    started: float = field(default_factory=time.time)
-    # the trial number whose folder the job runs in: its own, or that of the interrupted trial it continues
-    folder: int | None = None
-
-
-def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
-    """A FAIL that was not the trial's own doing (a stopped sweep, a lost tracking server): it is run again."""
-    return trial.state == TrialState.FAIL and bool(trial.user_attrs.get(INTERRUPTED_ATTR))
-
-
-def recorded_outcome(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
-    """How a finished trial ended, as the study recorded it."""
-    reason = trial.user_attrs.get(FAIL_REASON_ATTR if trial.state == TrialState.FAIL else PRUNE_REASON_ATTR, "")
-    values = tuple(trial.values) if trial.state == TrialState.COMPLETE else None
-    return TrialOutcome(TrialStatus(trial.state.name), values=values, reason=str(reason))
-
-
-def interrupted(reason: str) -> TrialOutcome:
-    """The FAIL recorded for a trial that was interrupted (see `is_interrupted`)."""
-    return TrialOutcome(TrialStatus.FAIL, reason=f"interrupted: {reason}")
 
 
 class Orchestrator:
@@ -112,12 +82,10 @@ class Orchestrator:
         self.in_flight: dict[int, Flight] = {}
         self.counts: Counter[str] = Counter()
         self.to_launch = 0
-        self.best: tuple[float, int] | None = None
+        self.best = BestSoFar(maximize=study.directions[0] == optuna.study.StudyDirection.MAXIMIZE)
         self.stop_message = ""
         self.stopped_by: int | None = None  # the failed trial that stopped the sweep
         self.tracking_lost = ""  # why the MLflow server is taken to be gone (a trial's failure reason)
-
-    # --- the loop ---
 
     def run(self) -> None:
         """Run trials until `n_trials` have finished in the study (or failures stop the sweep)."""
@@ -147,21 +115,23 @@ class Orchestrator:
         """Count what the study already holds; trials a killed sweep left running are failed and run again, and
         every ended trial gets an ended run (an unreachable MLflow server may have kept one from ending, or from
         being created)."""
-        self._settle_left_running()
+        self.in_flight.update(
+            settle_left_running(self.study, self.space, self.executor, self.tracker, self.progress, self.log_file)
+        )
         trials = self.study.get_trials(deepcopy=False)
         ended = [t for t in trials if t.state.is_finished()]
         if ended:
             self.tracker.match_children(
                 {t.number: (recorded_outcome(t), self._params(t), t.user_attrs.get(RUN_ID_ATTR)) for t in ended}
             )
-        self._continue_interrupted(trials)
+        continue_interrupted(self.study, trials)
         finished = [t for t in ended if not is_interrupted(t)]
         self.counts.update(trial.state.name for trial in finished)
         self.counts[INTERRUPTED] = len(ended) - len(finished)
         for trial in finished:
             if trial.state == TrialState.COMPLETE and len(trial.values) == 1:
                 assert trial.value is not None  # a COMPLETE trial of one objective has its value
-                self._note_best(trial.value, trial.number)
+                self.best.note(trial.value, trial.number)
         self.to_launch = max(0, self.settings.n_trials - len(finished) - len(self.in_flight))
         name = self.study.study_name
         if finished and self.to_launch == 0:
@@ -189,52 +159,6 @@ class Orchestrator:
                 self.in_flight[number].trial.set_user_attr(JOB_ID_ATTR, trial_job_id)
             trials = ", ".join(f"trial {number} as {trial_job_id}" for number, trial_job_id in job.trial_ids.items())
             self.progress.event(f"packed in {self.executor.job_kind} {job.job_id}: {trials}")
-
-    def _continue_interrupted(self, trials: list[optuna.trial.FrozenTrial]) -> None:
-        """Queue every interrupted trial that nothing continues yet: the next trials asked take their params (and,
-        at launch, their folder and run), so their work goes on from its last checkpoint instead of starting over
-        with new params. Optuna cannot reopen a finished trial, so each continuation is a new trial linked by
-        `continues`."""
-        continued = {int(t.user_attrs[CONTINUES_ATTR]) for t in trials if CONTINUES_ATTR in t.user_attrs}
-        for trial in trials:
-            if is_interrupted(trial) and trial.number not in continued:
-                self.study.enqueue_trial(trial.params, user_attrs={CONTINUES_ATTR: trial.number})
-
-    def _settle_left_running(self) -> None:
-        """Trials that a killed orchestrator left RUNNING: a job still queued or running on a cluster (or done, its
-        result waiting) is adopted and watched again; any other such trial is FAIL as interrupted (its job, if
-        any, cancelled), and the next trials continue its work."""
-        trials = self.study.get_trials(deepcopy=False)
-        for trial in [t for t in trials if t.state == TrialState.RUNNING]:
-            job_id = trial.user_attrs.get(JOB_ID_ATTR)
-            folder = first_of_its_work(trial, trials)
-            log_file = self.log_file(folder) if self.log_file else None
-            if job_id is not None and self.executor.adopt(trial.number, str(job_id), log_file):
-                overrides = trial_overrides(trial.params, self.space.fixed)  # stored ones are redacted
-                attempt = int(trial.user_attrs.get(ATTEMPTS_ATTR, 1)) - 1
-                run_id = trial.user_attrs.get(RUN_ID_ATTR)
-                moved = folder if folder != trial.number else None
-                self.in_flight[trial.number] = Flight(
-                    Trial(self.study, trial._trial_id), overrides, run_id, attempt, folder=moved
-                )
-                self.progress.event(
-                    f"trial {trial.number}: adopted {self.executor.job_kind} {job_id}, left running by an earlier sweep"
-                )
-                continue
-            outcome = interrupted("the sweep stopped before this trial ended")
-            if job_id is not None:
-                self.executor.cancel_stale(str(job_id))
-            stale = Trial(self.study, trial._trial_id)
-            run_id = trial.user_attrs.get(RUN_ID_ATTR)
-            if run_id is None:  # killed before its run was recorded: the one found or made now is its run
-                run_id = self.tracker.child_run(trial.number, self._params(trial))
-                stale.set_user_attr(RUN_ID_ATTR, run_id)
-            self._mark_interrupted(stale, outcome)
-            self.study.tell(trial.number, state=TrialState.FAIL)
-            self.tracker.end_child(trial.number, run_id, outcome, self._params(trial))
-            self.progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
-
-    # --- one trial ---
 
     def _launch(self) -> None:
         trial = self.study.ask()
@@ -318,14 +242,14 @@ class Orchestrator:
         trial, number = flight.trial, flight.trial.number
         trial.set_user_attr(RAN_ATTR, [outcome.started, outcome.ended])
         if outcome.status is TrialStatus.TRACKING_LOST:
-            self._mark_interrupted(trial, outcome)
+            mark_interrupted(trial, outcome)
         elif outcome.reason:
             reason_attr = FAIL_REASON_ATTR if outcome.status is TrialStatus.FAIL else PRUNE_REASON_ATTR
             trial.set_user_attr(reason_attr, outcome.reason)
         values = list(outcome.values) if outcome.values is not None else None
         self.study.tell(trial, values=values, state=outcome.status.study_state)
         if outcome.values is not None and len(outcome.values) == 1:
-            self._note_best(outcome.values[0], number)
+            self.best.note(outcome.values[0], number)
         self.tracker.end_child(number, flight.run_id, outcome, self._params(trial))
         logs = [Path(self.log_file(number))] if self.log_file else []
         for log in logs + self.executor.log_files(number):
@@ -339,31 +263,18 @@ class Orchestrator:
             self.progress.event(self.stop_message + "; waiting for the running trials to end")
 
     def _params(self, trial: Trial | optuna.trial.FrozenTrial) -> dict[str, Any]:
-        """The trial's params as its MLflow run records them: the searched values and the fixed overrides."""
-        return {**trial.params, **self.space.fixed}
-
-    @staticmethod
-    def _mark_interrupted(trial: Trial, outcome: TrialOutcome) -> None:
-        trial.set_user_attr(FAIL_REASON_ATTR, outcome.reason)
-        trial.set_user_attr(INTERRUPTED_ATTR, True)
+        return run_params(trial, self.space.fixed)
 
     def _check_failure_rate(self, number: int, reason: str) -> None:
-        """Stop launching once failures exceed the rate, saying why the latest one failed (the first line of its
-        error; the whole of it is in the trial's log and its `fail_reason`)."""
-        failed, allowed = self.counts["FAIL"], self.settings.max_failure_rate * self.settings.n_trials
-        if failed > allowed and not self.stop_message:
-            self.stopped_by = number
-            self.stop_message = (
-                f"sweep stopped: {failed} of {self.settings.n_trials} trials failed, more than "
-                f"max_failure_rate={self.settings.max_failure_rate} allows ({allowed:g}); the last: "
-                f"{first_line(reason)}; see the fail_reason of the failed trials (Optuna user attribute, MLflow tag "
-                "sweepwise.fail_reason) and their trial.log"
-            )
+        """Stop launching once failures exceed the rate."""
+        message = failure_stop(self.counts["FAIL"], self.settings, reason)
+        if message and not self.stop_message:
+            self.stopped_by, self.stop_message = number, message
 
     def _abandon_in_flight(self, outcome: TrialOutcome) -> None:
         for number, flight in list(self.in_flight.items()):
             self.executor.kill(number)
-            self._mark_interrupted(flight.trial, outcome)
+            mark_interrupted(flight.trial, outcome)
             self.study.tell(flight.trial, state=TrialState.FAIL)
             self.counts[INTERRUPTED] += 1
             self.tracker.end_child(number, self._run_id_of(flight.trial), outcome, self._params(flight.trial))
@@ -374,21 +285,11 @@ class Orchestrator:
         frozen = self.study.get_trials(deepcopy=False)[trial.number]
         return frozen.user_attrs.get(RUN_ID_ATTR)
 
-    # --- display ---
-
     def _show(self) -> None:
         counts = {**self.counts, "RUNNING": len(self.in_flight)}
         self.progress.update(counts, self.best_text())
 
     def best_text(self) -> str:
-        """The best value so far, kept as trials end (reading the study back each time would grow with it)."""
         if len(self.study.directions) > 1:
             return f"{self.counts['COMPLETE']} complete (Pareto front at the end)"
-        if self.best is None:
-            return "-"
-        return f"{self.best[0]:.4g} (trial {self.best[1]})"
-
-    def _note_best(self, value: float, number: int) -> None:
-        maximize = self.study.direction == optuna.study.StudyDirection.MAXIMIZE
-        if self.best is None or (value > self.best[0] if maximize else value < self.best[0]):
-            self.best = (value, number)
+        return self.best.text()

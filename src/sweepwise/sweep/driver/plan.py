@@ -17,7 +17,6 @@ from hydra_plugins.sweepwise_plugins.config import OptunaSweeperConf
 from sweepwise.configure import check_values, is_sweepwise_training
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.study.storage import storage_spec
-from sweepwise.sweep.driver.orchestrator import SweepSettings
 from sweepwise.sweep.driver.param_grammar import SearchSpace, parse_search_space, trial_overrides
 from sweepwise.sweep.driver.samplers import REMOVED_SAMPLERS, is_grid
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS
@@ -32,6 +31,31 @@ SWEEPER_FIELDS = tuple(
     field.name for field in fields(OptunaSweeperConf) if not field.name.startswith("_") and field.name != "defaults"
 )
 NOP_PRUNER = {"_target_": "optuna.pruners.NopPruner"}
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """What the orchestrator runs: how many trials, how many at once, and how failures count."""
+
+    study_name: str
+    n_trials: int
+    n_jobs: int
+    max_failure_rate: float
+    retries: int
+
+
+def failure_stop(failed: int, settings: SweepSettings, reason: str) -> str | None:
+    """Why the sweep stops once `failed` trials exceed `max_failure_rate` of `n_trials`, naming why the latest one
+    failed (the first line of its error; the whole of it is in the trial's log and its `fail_reason`)."""
+    allowed = settings.max_failure_rate * settings.n_trials
+    if failed <= allowed:
+        return None
+    return (
+        f"sweep stopped: {failed} of {settings.n_trials} trials failed, more than "
+        f"max_failure_rate={settings.max_failure_rate} allows ({allowed:g}); the last: "
+        f"{first_line(reason)}; see the fail_reason of the failed trials (Optuna user attribute, MLflow tag "
+        "sweepwise.fail_reason) and their trial.log"
+    )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,22 @@ from sweepwise.errors import first_line, hide_password
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
 
 
+@dataclass
+class BestSoFar:
+    """The best value so far and its trial, kept as trials end (reading the study back each time would grow with
+    it)."""
+
+    maximize: bool
+    best: tuple[float, int] | None = None
+
+    def note(self, value: float, number: int) -> None:
+        if self.best is None or (value > self.best[0] if self.maximize else value < self.best[0]):
+            self.best = (value, number)
+
+    def text(self) -> str:
+        return "-" if self.best is None else f"{self.best[0]:.4g} (trial {self.best[1]})"
+
+
 def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:
     return (
         f"sweep: {counts.get('COMPLETE', 0)} complete, {counts.get('RUNNING', 0)} running, "

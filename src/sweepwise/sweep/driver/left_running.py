@@ -1,0 +1,68 @@
+"""What a killed sweep left in its study, settled when the same command runs again: a job still queued or running
+on a cluster is adopted, any other trial left RUNNING is FAIL as interrupted, and the work of every interrupted
+trial is queued to go on from its last checkpoint."""
+
+from collections.abc import Callable
+
+import optuna
+from optuna.trial import Trial, TrialState
+
+from sweepwise.study.records import ATTEMPTS_ATTR, CONTINUES_ATTR, JOB_ID_ATTR, RUN_ID_ATTR
+from sweepwise.study.trials import first_of_its_work
+from sweepwise.sweep.driver.param_grammar import SearchSpace, trial_overrides
+from sweepwise.sweep.driver.progress import SweepProgress
+from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.driver.trial_flights import Flight, interrupted, is_interrupted, mark_interrupted, run_params
+from sweepwise.sweep.launch.executor import Executor
+
+
+def settle_left_running(
+    study: optuna.Study,
+    space: SearchSpace,
+    executor: Executor,
+    tracker: SweepTracker,
+    progress: SweepProgress,
+    log_file: Callable[[int], str] | None,
+) -> dict[int, Flight]:
+    """Trials that a killed orchestrator left RUNNING: a job still queued or running on a cluster (or done, its
+    result waiting) is adopted and watched again, and returned in flight; any other such trial is FAIL as
+    interrupted (its job, if any, cancelled), and the next trials continue its work."""
+    adopted: dict[int, Flight] = {}
+    trials = study.get_trials(deepcopy=False)
+    for trial in [t for t in trials if t.state == TrialState.RUNNING]:
+        job_id = trial.user_attrs.get(JOB_ID_ATTR)
+        folder = first_of_its_work(trial, trials)
+        log = log_file(folder) if log_file else None
+        if job_id is not None and executor.adopt(trial.number, str(job_id), log):
+            overrides = trial_overrides(trial.params, space.fixed)  # stored ones are redacted
+            attempt = int(trial.user_attrs.get(ATTEMPTS_ATTR, 1)) - 1
+            moved = folder if folder != trial.number else None
+            live = Trial(study, trial._trial_id)
+            adopted[trial.number] = Flight(live, overrides, trial.user_attrs.get(RUN_ID_ATTR), attempt, folder=moved)
+            progress.event(
+                f"trial {trial.number}: adopted {executor.job_kind} {job_id}, left running by an earlier sweep"
+            )
+            continue
+        outcome = interrupted("the sweep stopped before this trial ended")
+        if job_id is not None:
+            executor.cancel_stale(str(job_id))
+        stale = Trial(study, trial._trial_id)
+        run_id = trial.user_attrs.get(RUN_ID_ATTR)
+        if run_id is None:  # killed before its run was recorded: the one found or made now is its run
+            run_id = tracker.child_run(trial.number, run_params(trial, space.fixed))
+            stale.set_user_attr(RUN_ID_ATTR, run_id)
+        mark_interrupted(stale, outcome)
+        study.tell(trial.number, state=TrialState.FAIL)
+        tracker.end_child(trial.number, run_id, outcome, run_params(trial, space.fixed))
+        progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
+    return adopted
+
+
+def continue_interrupted(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> None:
+    """Queue every interrupted trial that nothing continues yet: the next trials asked take their params (and, at
+    launch, their folder and run), so their work goes on from its last checkpoint instead of starting over with new
+    params. Optuna cannot reopen a finished trial, so each continuation is a new trial linked by `continues`."""
+    continued = {int(t.user_attrs[CONTINUES_ATTR]) for t in trials if CONTINUES_ATTR in t.user_attrs}
+    for trial in trials:
+        if is_interrupted(trial) and trial.number not in continued:
+            study.enqueue_trial(trial.params, user_attrs={CONTINUES_ATTR: trial.number})

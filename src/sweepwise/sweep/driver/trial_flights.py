@@ -1,0 +1,53 @@
+"""A trial as the orchestrator sees it: in flight (its Optuna trial, overrides, MLflow run and attempts), or ended as
+the study recorded it, and whether that end was its own doing."""
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import Trial, TrialState
+
+from sweepwise.study.records import FAIL_REASON_ATTR, INTERRUPTED_ATTR, PRUNE_REASON_ATTR
+from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
+
+
+@dataclass
+class Flight:
+    """A trial in flight: its Optuna trial, overrides, MLflow run and how many times it was started."""
+
+    trial: Trial
+    overrides: list[str]
+    run_id: str | None = None
+    attempt: int = 0
+    started: float = field(default_factory=time.time)
+    # the trial number whose folder the job runs in: its own, or that of the interrupted trial it continues
+    folder: int | None = None
+
+
+def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
+    """A FAIL that was not the trial's own doing (a stopped sweep, a lost tracking server): it is run again."""
+    return trial.state == TrialState.FAIL and bool(trial.user_attrs.get(INTERRUPTED_ATTR))
+
+
+def recorded_outcome(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
+    """How a finished trial ended, as the study recorded it."""
+    reason = trial.user_attrs.get(FAIL_REASON_ATTR if trial.state == TrialState.FAIL else PRUNE_REASON_ATTR, "")
+    values = tuple(trial.values) if trial.state == TrialState.COMPLETE else None
+    return TrialOutcome(TrialStatus(trial.state.name), values=values, reason=str(reason))
+
+
+def interrupted(reason: str) -> TrialOutcome:
+    """The FAIL recorded for a trial that was interrupted (see `is_interrupted`)."""
+    return TrialOutcome(TrialStatus.FAIL, reason=f"interrupted: {reason}")
+
+
+def mark_interrupted(trial: Trial, outcome: TrialOutcome) -> None:
+    """Record why the trial was interrupted, so that a resumed sweep runs its work again."""
+    trial.set_user_attr(FAIL_REASON_ATTR, outcome.reason)
+    trial.set_user_attr(INTERRUPTED_ATTR, True)
+
+
+def run_params(trial: Trial | optuna.trial.FrozenTrial, fixed: dict[str, Any]) -> dict[str, Any]:
+    """The trial's params as its MLflow run records them: the searched values and the fixed overrides."""
+    return {**trial.params, **fixed}
