@@ -61,11 +61,12 @@ test: $(STAMP) ## run the test suite
 reliability: $(STAMP) ## rerun the load, fault and bad-input tests and write docs/reliability.md (needs make slurm-up)
 	SWEEPWISE_REQUIRE_SERVICES=1 SWEEPWISE_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(PY) -m pytest -m reliability
 
-lint: $(STAMP) ## ruff check and format check, the layer contracts, mypy
+lint: $(STAMP) ## ruff check and format check, the layer contracts, mypy, the layout rules (module size, unique names)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_layout.py
 
 format: $(STAMP) ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .

@@ -6,7 +6,7 @@ import pytest
 from conftest import mlflow_client, run_train
 from sweep_helpers import load_study, sweep_runs
 
-from sweepwise.sweep.driver.sweeper import ui_hint
+from sweepwise.sweep.driver.sweep_report import ui_hint
 
 pytestmark = pytest.mark.slow
 SMALL = ["trainer.progress=plain", "hydra.sweeper.n_jobs=2"]

@@ -1,10 +1,14 @@
-"""Hyperparameter sweeps, by the process each part runs in.
+"""Hyperparameter sweeps, layered by the process each part runs in (`make lint` holds the order):
 
-Here, the driver (the sweep's own process): `sweeper` (what the `optuna` plugin runs), `plan` (the sweeper's
-settings and search space, checked before anything is written), `orchestrator` (ask -> run -> tell, retries,
-failure rate, resume), `tracker` (the parent run, and the end of every trial's run), and the end-of-sweep report
-(`progress`, `results`, `plots`). Shared with the trial side: `outcome` (how a trial ended), `param_grammar`
-(hydra-optuna-sweeper's `params` grammar as Optuna distributions) and `trial_runs` (a trial's MLflow run).
+- `driver/`: the sweep's own process. `sweeper` starts a sweep (plan, stores, preflight, study, parent run),
+  `orchestrator` runs it (ask -> run -> tell, retries, failure rate, resume through `left_running`) and
+  `sweep_report` ends it (results, plots, ensemble, best model, the way to the UI); `multirun` runs plain
+  multiruns.
+- `launch/`: how trials start and are watched: the `Executor` protocol, worker processes on this machine, SLURM
+  jobs (alone or packed), and the choice between them.
+- `trial/`: what runs inside a trial's process: its runner, its Hydra job, its MLflow run and the session its
+  training is handed.
+- `outcome`: how a trial ended (or died), the one vocabulary every layer shares.
 
-`launch/` starts trials (worker processes, SLURM jobs, plain multiruns); `trial/` runs inside a trial's process.
+A file imports only from its own layer or those below it.
 """

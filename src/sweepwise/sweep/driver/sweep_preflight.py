@@ -12,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from omegaconf import DictConfig
+from hydra.types import HydraContext
+from omegaconf import DictConfig, OmegaConf
+from optuna.distributions import CategoricalDistribution
 
 from sweepwise.recipe.preflight import PreflightReport, log_preflight, preflight_fingerprint, run_preflight
 from sweepwise.recipe.report import FAIL, CheckResult, PreflightFailed, failure_message, overall_status, slug
 from sweepwise.study.records import PREFLIGHT_ATTR
+from sweepwise.sweep.driver.param_grammar import trial_overrides
+from sweepwise.sweep.driver.plan import SweepPlan
 from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.trial.hydra_job import task_part
 
 BASE = ""  # the variant name of the sweep's base config
 
@@ -103,3 +108,38 @@ def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def preflight_sweep(
+    plan: SweepPlan, config: DictConfig, hydra_context: HydraContext, existing: optuna.Study | None
+) -> SweepPreflight:
+    """The recipe's checks on the sweep's base config and on each model family the search space draws, unless they
+    passed on these configs and this code before."""
+    families = _families(plan, config)
+    first = {group: options[0] for group, options in families.items()}
+    configs = {BASE: _compose(plan, config, hydra_context, first)}
+    for group, options in families.items():
+        for option in options[1:]:
+            configs[f"{group}={option}"] = _compose(plan, config, hydra_context, {**first, group: option})
+    folder = plan.sweep_dir / "preflight"
+    for name, variant in configs.items():
+        OmegaConf.update(variant, "output_dir", str(folder / name if name != BASE else folder))
+    return SweepPreflight.run(configs, folder, existing, plan.settings.n_trials, plan.settings.n_jobs)
+
+
+def _families(plan: SweepPlan, config: DictConfig) -> dict[str, list[Any]]:
+    """The options of each config group the search space chooses from (`model=choice(mlp, convnet)`)."""
+    groups = config.hydra.runtime.choices
+    return {
+        name: list(distribution.choices)
+        for name, distribution in plan.space.distributions.items()
+        if isinstance(distribution, CategoricalDistribution) and name in groups
+    }
+
+
+def _compose(plan: SweepPlan, config: DictConfig, hydra_context: HydraContext, options: dict[str, Any]) -> DictConfig:
+    """The sweep's config with these config-group options (the base config itself when there are none)."""
+    if not options:
+        return task_part(config)
+    overrides = trial_overrides(options, plan.space.fixed)
+    return task_part(hydra_context.config_loader.load_sweep_config(config, overrides))

@@ -1,4 +1,4 @@
-"""How trials are started and watched: the `Executor` protocol the orchestrator drives, persistent worker processes
-on this machine (`pool`), SLURM jobs through submitit (`slurm`, requeued on preemption by `slurm_requeue`), the
-executor a `hydra.launcher` config names (`choose`), and plain multiruns (`multirun`, the `local`/`slurm`
-launchers' own work)."""
+"""How trials are started and watched: the `Executor` protocol the driver runs them through, persistent worker
+processes on this machine (`worker_pool`, placed on GPUs by `gpu_placement`), SLURM jobs through submitit
+(`slurm_executor`, asking what `slurm_requests` says, packed by `slurm_packs`, requeued by `slurm_requeue`), and the
+executor a `hydra.launcher` config names (`executor_choice`)."""

@@ -1,0 +1,120 @@
+"""The end of a sweep, however it ended: the results file, the study's plots, the counts and best trial on the
+parent run, the ensemble and best model when asked for, and the top trials and the way to the MLflow UI on the
+terminal."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from mlflow.exceptions import MlflowException
+from rich.console import Console
+
+from sweepwise.errors import first_line, hide_password
+from sweepwise.study.records import MODEL_ERROR_TAG, MODEL_TRIAL_TAG, MODEL_URI_TAG
+from sweepwise.sweep.driver.plan import SweepPlan
+from sweepwise.sweep.driver.progress import top_trials_table
+from sweepwise.sweep.driver.results import write_results
+from sweepwise.sweep.driver.study_plots import save_study_plots
+from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.trial.child_runs import mlflow_key
+from sweepwise.tracking.retry import gave_up
+from sweepwise.tracking.secrets import redact
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What the sweep's config asks of its end: how many best trials to ensemble, whether to log the best model,
+    and the sweeper's config to keep on the parent run."""
+
+    ensemble_k: int
+    log_model: bool
+    sweeper_config: Any
+
+    def write(
+        self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker, counts: Mapping[str, int], status: str
+    ) -> None:
+        """Results file, plots, counts and best trial on the parent run; the top trials on the terminal."""
+        metrics: dict[str, float] = {f"trials/{state.lower()}": count for state, count in counts.items()}
+        tags: dict[str, str] = {"sweepwise.study": study.study_name, "sweepwise.storage": hide_password(plan.storage)}
+        results = write_results(study, plan.sweep_dir)
+        if results is not None:
+            tracker.log_parent_artifact(results)
+            if len(plan.directions) == 1:
+                best = study.best_trial
+                assert best.value is not None  # the best trial of one objective is COMPLETE with a value
+                metrics["best_value"] = best.value
+                metrics["objective"] = best.value  # the trials' objective column, so the parent's row shows it
+                tags.update({f"best.{mlflow_key(name)}": str(value) for name, value in best.params.items()})
+                tags["best.trial"] = str(best.number)
+        tracker.log_parent_changes(metrics, tags, step=sum(counts.values()))
+        for path in save_study_plots(study, plan.sweep_dir / "plots"):
+            tracker.log_parent_artifact(path, "plots")
+        finished_with_best = status == "FINISHED" and len(plan.directions) == 1 and results is not None
+        if self.ensemble_k and finished_with_best:
+            self._ensemble(study, plan, tracker)
+        if self.log_model and finished_with_best:
+            _log_best_model(study, plan, tracker)
+        tracker.log_parent_json(redact(self.sweeper_config), "sweep_config.json")
+        tracker.end_parent(status)
+        console = Console(soft_wrap=True)
+        if results is not None:
+            console.print(top_trials_table(study))
+            if len(plan.directions) == 1:
+                best = study.best_trial
+                console.print(f"best trial {best.number}: value {best.value:.4g} with {best.params}", markup=False)
+            console.print(f"results: {results}", markup=False)
+        console.print(ui_hint(plan.tracking_uri, plan.experiment), markup=False)
+
+    def _ensemble(self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker) -> None:
+        """The best `recipe.ensemble_top_k` trials alone and averaged, on the parent run."""
+        from sweepwise.recipe.ensemble import evaluate_ensemble, log_to_parent, report  # imports torch
+
+        rows, gain, gain_se = evaluate_ensemble(study, plan.sweep_dir, self.ensemble_k)
+        files = report(rows, gain, gain_se, plan.sweep_dir / "ensemble")
+        tracker.writer.call(log_to_parent, tracker.client, tracker.parent_run_id, rows, gain, gain_se, files)
+
+
+def _log_best_model(study: optuna.Study, plan: SweepPlan, tracker: SweepTracker) -> None:
+    """The best trial's model on the parent run, once: a re-run of a finished sweep whose best trial has not
+    changed points at the model already there. The sweep's results stand without it, so a model that cannot be
+    exported (or a missing checkpoint) is a warning line, not a failed sweep."""
+    from sweepwise.sweep.driver.best_model import log_best_model  # imports torch
+
+    logged = tracker.parent_data().tags  # also flushes: then the store has one writer, this thread
+    if logged.get(MODEL_TRIAL_TAG) == str(study.best_trial.number) and MODEL_URI_TAG in logged:
+        print(f"best model (trial {study.best_trial.number}): {logged[MODEL_URI_TAG]} on the parent run, as before")
+        return
+    try:
+        best = log_best_model(study, plan.sweep_dir, plan.tracking_uri, tracker.parent_run_id)
+    except MlflowException as error:
+        if gave_up(error):
+            raise
+        _model_not_logged(tracker, error)
+    except Exception as error:  # torch.export refusing a user's model, a trial folder gone, ...
+        _model_not_logged(tracker, error)
+    else:
+        tracker.log_parent({}, {MODEL_TRIAL_TAG: str(best.trial), MODEL_URI_TAG: best.logged.uri}, step=0)
+        size = best.logged.size_bytes / 1e6
+        print(
+            f"best model (trial {best.trial}): {best.logged.uri} on the parent run, {size:.1f} MB, logged in "
+            f"{best.seconds:.1f} s; register it from the run's Artifacts tab in the MLflow UI",
+        )
+
+
+def _model_not_logged(tracker: SweepTracker, error: Exception) -> None:
+    reason = f"{type(error).__name__}: {first_line(error)}"
+    tracker.log_parent({}, {MODEL_ERROR_TAG: reason}, step=0)
+    print(f"warning: the best trial's model was not logged as an MLflow model ({reason})")
+
+
+def ui_hint(uri: str, experiment: str) -> str:
+    """How to compare the trials in the MLflow UI: `make ui` in sweepwise's folder serves its `./mlflow.db`, any
+    other store (a sweep run elsewhere, a database) is named with `DB=`, and a tracking server serves its own UI."""
+    if uri.startswith(("http://", "https://")):
+        return f"compare the trials: open {uri} (experiment {experiment})"
+    here = Path.cwd()
+    if uri == f"sqlite:///{here / 'mlflow.db'}" and (here / "Makefile").is_file():
+        return f"compare the trials: make ui  (experiment {experiment})"
+    return f"compare the trials: make ui DB={hide_password(uri)}  (in sweepwise's folder; experiment {experiment})"

@@ -1,0 +1,118 @@
+"""The start of a sweep, in the order that keeps a bad config from writing anything: the stores are checked, the
+study a re-run continues is loaded and its definition compared, the preflight runs, and only then are the study
+and its MLflow parent run written, and the sweep's first lines printed."""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import optuna
+from hydra.types import HydraContext
+from omegaconf import DictConfig, OmegaConf
+
+import sweepwise
+from sweepwise.errors import hide_password
+from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
+from sweepwise.study.storage import DATABASE_SCHEMES, check_storage
+from sweepwise.sweep.driver.definition import check_definition, definition_of
+from sweepwise.sweep.driver.param_grammar import grid_of
+from sweepwise.sweep.driver.plan import SweepPlan, SweepSettings
+from sweepwise.sweep.driver.progress import SweepProgress
+from sweepwise.sweep.driver.samplers import is_grid
+from sweepwise.sweep.driver.study_opening import existing_study, open_study, settings_params
+from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.launch.gpu_placement import Placement, check_packing, gpu_memory_mb
+from sweepwise.sweep.trial.trial_context import TrialContext
+from sweepwise.tracking.mlflow_run import check_database_store
+from sweepwise.tracking.provenance import provenance_tags
+
+if TYPE_CHECKING:
+    from sweepwise.sweep.driver.sweep_preflight import SweepPreflight
+
+
+@dataclass(frozen=True)
+class StartedSweep:
+    """A sweep ready to run: its study, its parent run and tracker, the settings it runs with (a grid's trials
+    capped at its size), its progress display and its preflight (None when off)."""
+
+    plan: SweepPlan
+    study: optuna.Study
+    tracker: SweepTracker
+    parent_run_id: str
+    settings: SweepSettings
+    progress: SweepProgress
+    preflight: "SweepPreflight | None"
+
+    def trial_context(
+        self, trial: optuna.Trial, params: dict[str, Any], run_id: str | None, attempt: int
+    ) -> TrialContext:
+        """What the sweep tells a trial's process about the trial."""
+        plan = self.plan
+        return TrialContext(
+            study_name=self.study.study_name,
+            storage=plan.storage,
+            trial_id=trial._trial_id,
+            trial_number=trial.number,
+            directions=plan.directions,
+            pruner=plan.pruner,
+            tracking_uri=plan.tracking_uri,
+            experiment_id=self.tracker.experiment_id,
+            parent_run_id=self.parent_run_id,
+            params=params,
+            run_id=run_id,
+            attempt=attempt,
+        )
+
+    def log_file(self, number: int) -> str:
+        return str(self.plan.sweep_dir / str(number) / "trial.log")
+
+
+def start_sweep(
+    plan: SweepPlan, config: DictConfig, hydra_context: HydraContext, slots: Placement, preflight: str
+) -> StartedSweep:
+    """Check, then write the study and the parent run; a config error met on the way leaves nothing written."""
+    journal_folder = None if plan.storage.startswith(DATABASE_SCHEMES) else Path(plan.storage).parent
+    new_folder = journal_folder is not None and not journal_folder.exists()
+    check_storage(plan.storage)  # the study's storage can hold it, checked before any store is written to
+    check_database_store(plan.tracking_uri)
+    objective = OmegaConf.select(config, "objective.metric", default=None)
+    definition = definition_of(plan.space, plan.sampler, plan.directions, objective, plan.conf.definition_ignores)
+    existing = existing_study(plan)
+    record = existing is None or check_definition(existing, definition, plan.conf.on_change)
+    checked = None
+    if preflight != "off":
+        from sweepwise.sweep.driver.sweep_preflight import preflight_sweep  # imports torch: only when asked for
+
+        checked = preflight_sweep(plan, config, hydra_context, existing)
+        if slots.trials_per_gpu > 1:
+            check_packing(slots.trials_per_gpu, checked.cuda_peak_mb, gpu_memory_mb())
+    tracker = SweepTracker(plan.tracking_uri, plan.experiment)  # the server answers before the study is made
+    study = open_study(plan, existing)
+    if record:
+        study.set_user_attr(DEFINITION_ATTR, definition)
+    if study.user_attrs.get(SWEEP_DIR_ATTR) != str(plan.sweep_dir.resolve()):
+        study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
+    parent = tracker.start_parent(study, settings_params(plan), provenance_tags(_typed_overrides(config)))
+    settings = plan.settings
+    if is_grid(plan.sampler):
+        grid_size = math.prod(len(values) for values in grid_of(plan.space).values())
+        settings = replace(settings, n_trials=min(settings.n_trials, grid_size))
+    progress = SweepProgress(settings.n_trials)
+    progress.event(
+        f"sweepwise {sweepwise.__version__} optuna sweeper: study {study.study_name} ({hide_password(plan.storage)}"
+        f"{'; its folder was created' if new_folder else ''}), "
+        f"MLflow experiment {plan.experiment} run {parent} ({hide_password(plan.tracking_uri)})"
+    )
+    if slots.describe():
+        progress.event(slots.describe())
+    if not plan.space.distributions and plan.custom_search_space is None:
+        progress.event(f"no parameters to search: every trial runs the same config ({settings.n_trials} trials)")
+    return StartedSweep(plan, study, tracker, parent, settings, progress, checked)
+
+
+def _typed_overrides(config: DictConfig) -> Sequence[str]:
+    """The command line's overrides as typed (an interpolation in one is text here, resolved in the trials)."""
+    overrides = OmegaConf.select(config, "hydra.overrides.task", default=None)
+    return list(cast(list[str], OmegaConf.to_container(overrides, resolve=False))) if overrides is not None else []
