@@ -20,8 +20,8 @@ from sweepwise.study.records import (
     RUN_ID_ATTR,
 )
 from sweepwise.sweep.driver.orchestrator import Orchestrator, SweepStopped
-from sweepwise.sweep.driver.plan import SweepSettings
 from sweepwise.sweep.driver.param_grammar import parse_search_space
+from sweepwise.sweep.driver.plan import SweepSettings
 from sweepwise.sweep.driver.progress import SweepProgress
 from sweepwise.sweep.launch.executor import StartedJob
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus, objective_outcome

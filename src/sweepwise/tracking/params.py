@@ -1,11 +1,23 @@
-"""Config leaves as MLflow params (values under secret-looking keys redacted)."""
+"""Config leaves and override keys as MLflow params (values under secret-looking keys redacted)."""
 
+import posixpath
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from sweepwise.tracking.secrets import redact
 
 MAX_PARAM_LENGTH = 6000
+# what MLflow accepts in a param, metric or tag name (on Windows, without the colon)
+NOT_IN_MLFLOW_NAMES = re.compile(r"[^/\w.\- ]")
+
+
+def mlflow_name(key: str) -> str:
+    """A Hydra override key as an MLflow param or tag name. The override's own marks go (`+w`, `++w` and `~w` name
+    `w`), and each character MLflow refuses becomes `_` (`db@backup` is `db_backup`). A name that a path would
+    normalise to another name (`a//b`) keeps its parts apart with `_` too."""
+    name = NOT_IN_MLFLOW_NAMES.sub("_", key.lstrip("+~"))
+    return name if posixpath.normpath(name) == name or not name else name.replace("/", "_")
 
 
 def flatten(tree: Any) -> dict[str, str]:
@@ -19,7 +31,7 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, str]:
         return {prefix: _text(tree)}
     leaves: dict[str, str] = {}
     for key, value in tree.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
+        path = f"{prefix}.{mlflow_name(str(key))}" if prefix else mlflow_name(str(key))
         leaves.update(_flatten(value, path) if isinstance(value, Mapping) and value else {path: _text(value)})
     return leaves
 

@@ -12,7 +12,7 @@ from sweepwise.study.storage import DATABASE_SCHEMES, open_storage
 from sweepwise.sweep.driver.param_grammar import grid_of
 from sweepwise.sweep.driver.plan import SWEEPER_FIELDS, SweepPlan
 from sweepwise.sweep.driver.samplers import build_sampler, is_grid
-from sweepwise.sweep.trial.child_runs import mlflow_key
+from sweepwise.tracking.params import mlflow_name
 
 
 def existing_study(plan: SweepPlan) -> optuna.Study | None:
@@ -57,6 +57,6 @@ def open_study(plan: SweepPlan, existing: optuna.Study | None) -> optuna.Study:
 def settings_params(plan: SweepPlan) -> dict[str, Any]:
     """The sweeper's settings, search space and fixed overrides, as the parent run's params."""
     sweeper = {name: getattr(plan.conf, name) for name in SWEEPER_FIELDS if name != "params"}
-    space = {name: repr(distribution) for name, distribution in plan.space.distributions.items()}
-    fixed = {mlflow_key(key): value for key, value in plan.space.fixed.items()}
+    space = {mlflow_name(name): repr(distribution) for name, distribution in plan.space.distributions.items()}
+    fixed = {mlflow_name(key): value for key, value in plan.space.fixed.items()}
     return {"sweeper": sweeper, "search_space": space, "fixed": fixed}

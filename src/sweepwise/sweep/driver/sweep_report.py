@@ -18,7 +18,7 @@ from sweepwise.sweep.driver.progress import top_trials_table
 from sweepwise.sweep.driver.results import write_results
 from sweepwise.sweep.driver.study_plots import save_study_plots
 from sweepwise.sweep.driver.tracker import SweepTracker
-from sweepwise.sweep.trial.child_runs import mlflow_key
+from sweepwise.tracking.params import mlflow_name
 from sweepwise.tracking.retry import gave_up
 from sweepwise.tracking.secrets import redact
 
@@ -46,7 +46,7 @@ class SweepReport:
                 assert best.value is not None  # the best trial of one objective is COMPLETE with a value
                 metrics["best_value"] = best.value
                 metrics["objective"] = best.value  # the trials' objective column, so the parent's row shows it
-                tags.update({f"best.{mlflow_key(name)}": str(value) for name, value in best.params.items()})
+                tags.update({f"best.{mlflow_name(name)}": str(value) for name, value in best.params.items()})
                 tags["best.trial"] = str(best.number)
         tracker.log_parent_changes(metrics, tags, step=sum(counts.values()))
         for path in save_study_plots(study, plan.sweep_dir / "plots"):

@@ -25,6 +25,7 @@ from sweepwise.study.storage import open_storage
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.mlflow_run import client_for, now_ms
+from sweepwise.tracking.params import mlflow_name
 from sweepwise.tracking.secrets import REDACTED, is_secret
 
 PLACEMENT_TAGS = {
@@ -41,11 +42,6 @@ RUN_STATUS = {
     TrialStatus.FAIL: "FAILED",
     TrialStatus.TRACKING_LOST: "FAILED",
 }
-
-
-def mlflow_key(override_key: str) -> str:
-    """An override key as an MLflow name: `+w` (a key added to the config) is `w`; MLflow names cannot hold `+`."""
-    return override_key.lstrip("+~")
 
 
 def objective_metrics(values: Sequence[float] | None) -> dict[str, float]:
@@ -107,7 +103,7 @@ def create_child_run(
     }
     run_id: str = client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags).info.run_id
     param_list = [
-        Param(mlflow_key(key), REDACTED if is_secret(key) else hide_password(str(value)))
+        Param(mlflow_name(key), REDACTED if is_secret(key) else hide_password(str(value)))
         for key, value in params.items()
     ]
     if param_list:

@@ -8,8 +8,9 @@ from hydra.utils import instantiate
 
 from sweepwise.session import EpochReport, TrialSession
 from sweepwise.study.storage import open_storage
-from sweepwise.sweep.trial.child_runs import mlflow_key, open_child_run
+from sweepwise.sweep.trial.child_runs import open_child_run
 from sweepwise.sweep.trial.trial_context import TrialContext
+from sweepwise.tracking.params import mlflow_name
 
 
 class SweepSession(TrialSession):
@@ -21,7 +22,7 @@ class SweepSession(TrialSession):
             run_id=open_child_run(context),
             continues_attempt=context.attempt > 0,
             ends_run=False,
-            logged_params=frozenset(mlflow_key(key) for key in context.params),
+            logged_params=frozenset(mlflow_name(key) for key in context.params),
         )
         self.context = context
 
