@@ -164,11 +164,11 @@ class OptunaSweeperConf:
     # a re-run whose definition (search space, overrides, sampler, direction, objective) differs from the study's:
     # stop (with what differs) or continue the study under the new definition
     on_change: str = "stop"
-    # override keys (with everything under them) that do not change what a trial computes: where it logs, how it
-    # prints, the recipe's checks; they are left out of the study's definition, so changing them is no new sweep
-    definition_ignores: list[str] = field(
-        default_factory=lambda: ["tracking", "recipe", "trainer.progress", "trainer.device", "task"]
-    )
+    # override keys (with everything under them) that do not change what a trial computes, left out of the study's
+    # definition, so changing them is no new sweep; null: for sweepwise's own training, where it logs, how it
+    # prints and the recipe's checks (tracking, recipe, trainer.progress, trainer.device, task); for another app,
+    # nothing (its keys of those names may well change what it computes)
+    definition_ignores: list[str] | None = None
 
 
 @dataclass

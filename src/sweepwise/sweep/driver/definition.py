@@ -4,7 +4,8 @@ override of the command line, sampler, directions, objective metric), recorded o
 Running the same command again continues the study; a command that would sweep something else under the same
 study name stops before anything is written, naming what differs and the two ways on. Not part of the definition:
 `n_trials` (running more trials is what a re-run is for), `n_jobs`, the launcher, retries, the pruner, and the
-overrides of `definition_ignores` (where trials log, how they print, the recipe's checks).
+overrides of `definition_ignores` (for sweepwise's own training by default: where trials log, how they print, the
+recipe's checks; for another app, none unless its config names them).
 """
 
 import json
@@ -18,6 +19,8 @@ from sweepwise.study.records import DEFINITION_ATTR
 from sweepwise.sweep.driver.param_grammar import SearchSpace
 
 PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective")
+# what sweepwise's own training ignores by default: where a trial logs, how it prints, the recipe's checks
+OWN_APP_IGNORES = ("tracking", "recipe", "trainer.progress", "trainer.device", "task")
 CONTINUE_HINT = "hydra.sweeper.on_change=continue"
 
 
@@ -40,6 +43,14 @@ def definition_of(
     }
     result: dict[str, Any] = json.loads(json.dumps(definition, default=str))
     return result
+
+
+def ignored_keys(configured: Sequence[str] | None, own_app: bool) -> tuple[str, ...]:
+    """`definition_ignores` as set; unset, sweepwise's own training ignores `OWN_APP_IGNORES`, and another app
+    nothing: its own `task` or `tracking` key may change what it computes."""
+    if configured is not None:
+        return tuple(configured)
+    return OWN_APP_IGNORES if own_app else ()
 
 
 def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:

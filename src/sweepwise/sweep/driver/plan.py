@@ -224,7 +224,7 @@ def make_plan(
         raise ConfigError("hydra.sweeper.pruner", pruner, "must be a pruner config with a _target_")
     check_target("hydra.sweeper.pruner", pruner, optuna.pruners.BasePruner)
     ignores = conf.definition_ignores
-    if not isinstance(ignores, list) or not all(isinstance(key, str) for key in ignores):
+    if ignores is not None and (not isinstance(ignores, list) or not all(isinstance(key, str) for key in ignores)):
         raise ConfigError("hydra.sweeper.definition_ignores", ignores, "must be a list of override keys")
     if conf.on_change not in ON_CHANGE:
         raise ConfigError("hydra.sweeper.on_change", conf.on_change, f"must be {' or '.join(ON_CHANGE)}")

@@ -13,10 +13,11 @@ from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf
 
 import sweepwise
+from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import hide_password
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
 from sweepwise.study.storage import DATABASE_SCHEMES, check_storage
-from sweepwise.sweep.driver.definition import check_definition, definition_of
+from sweepwise.sweep.driver.definition import check_definition, definition_of, ignored_keys
 from sweepwise.sweep.driver.param_grammar import grid_of
 from sweepwise.sweep.driver.plan import SweepPlan, SweepSettings
 from sweepwise.sweep.driver.progress import SweepProgress
@@ -78,7 +79,8 @@ def start_sweep(
     check_storage(plan.storage)  # the study's storage can hold it, checked before any store is written to
     check_database_store(plan.tracking_uri)
     objective = OmegaConf.select(config, "objective.metric", default=None)
-    definition = definition_of(plan.space, plan.sampler, plan.directions, objective, plan.conf.definition_ignores)
+    ignores = ignored_keys(plan.conf.definition_ignores, is_sweepwise_training(config))
+    definition = definition_of(plan.space, plan.sampler, plan.directions, objective, ignores)
     existing = existing_study(plan)
     record = existing is None or check_definition(existing, definition, plan.conf.on_change)
     checked = None

@@ -1,0 +1,38 @@
+"""Another Hydra app swept by sweepwise keeps its config as its own: keys that sweepwise's own training reads in a
+special way (`task`, `tracking`, `recipe`, `trainer.*`) mean nothing special in another app's config."""
+
+from pathlib import Path
+
+import pytest
+from sweep_helpers import load_study, run_toy, states
+
+from sweepwise.sweep.driver.definition import OWN_APP_IGNORES, ignored_keys
+
+
+def test_only_sweepwise_training_leaves_its_own_keys_out_of_a_studys_identity_by_default() -> None:
+    assert ignored_keys(None, own_app=True) == OWN_APP_IGNORES
+    assert ignored_keys(None, own_app=False) == ()
+    assert ignored_keys(["task"], own_app=False) == ("task",)
+    assert ignored_keys([], own_app=True) == ()
+
+
+@pytest.mark.slow
+def test_an_apps_own_task_key_is_part_of_its_studys_identity(tmp_path: Path) -> None:
+    easy = run_toy(["hydra.sweeper.n_trials=2", "+task=easy"], tmp_path)
+    assert easy.returncode == 0, easy.stderr[-2000:]
+    journal = tmp_path / "studies" / "toy.journal"
+    written = journal.read_bytes()
+
+    hard = run_toy(["hydra.sweeper.n_trials=4", "+task=hard"], tmp_path)
+    assert hard.returncode == 1
+    (line,) = [line for line in hard.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: hydra.sweeper.study_name='toy': this study was defined otherwise (")
+    assert "fixed overrides +task: easy -> hard" in line
+    assert journal.read_bytes() == written and states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}
+
+    # the app's config may still say that its task is no new sweep
+    ignoring = ["hydra.sweeper.study_name=either", "hydra.sweeper.definition_ignores=[task]"]
+    for task, trials in (("easy", 2), ("hard", 4)):
+        said = run_toy([*ignoring, f"hydra.sweeper.n_trials={trials}", f"+task={task}"], tmp_path)
+        assert said.returncode == 0, said.stderr[-2000:]
+    assert states(load_study(tmp_path, "either")) == {"COMPLETE": 4}
