@@ -4,6 +4,7 @@ special way (`task`, `tracking`, `recipe`, `trainer.*`) mean nothing special in 
 from pathlib import Path
 
 import pytest
+from mlflow import MlflowClient
 from sweep_helpers import load_study, run_toy, states
 
 from sweepwise.sweep.driver.definition import OWN_APP_IGNORES, ignored_keys
@@ -36,3 +37,25 @@ def test_an_apps_own_task_key_is_part_of_its_studys_identity(tmp_path: Path) -> 
         said = run_toy([*ignoring, f"hydra.sweeper.n_trials={trials}", f"+task={task}"], tmp_path)
         assert said.returncode == 0, said.stderr[-2000:]
     assert states(load_study(tmp_path, "either")) == {"COMPLETE": 4}
+
+
+@pytest.mark.slow
+def test_mlflow_tracking_uri_in_the_environment_is_where_the_runs_go_when_no_config_names_a_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "store" / "elsewhere.db"
+    elsewhere.parent.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere}")
+    done = run_toy(["hydra.sweeper.n_trials=2"], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not (tmp_path / "mlflow.db").exists()
+    client = MlflowClient(tracking_uri=f"sqlite:///{elsewhere}")
+    runs = client.search_runs([client.get_experiment_by_name("toy").experiment_id])
+    assert len(runs) == 3  # the parent run and a run per trial
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "mlruns")
+    bad = run_toy(["hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=bad"], tmp_path)
+    assert bad.returncode == 1
+    (line,) = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: MLFLOW_TRACKING_URI='mlruns': not an MLflow tracking store URI")
+    assert not (tmp_path / "studies" / "bad.journal").exists()

@@ -2,6 +2,7 @@
 
 import functools
 import logging
+import os
 import time
 import traceback
 import warnings
@@ -24,6 +25,8 @@ MAX_TAG_LENGTH = 5000
 # stores MLflow's client supports, but for the file store, which MLflow has retired
 TRACKING_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
 DATABASE_STORES = ("postgresql", "mysql", "mssql")
+# where MLflow's own tools read the store from when nothing else names it
+TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"
 MAX_METRICS_PER_CALL = 1000  # MLflow's limit for one log_batch
 STEP_LOSS, STEP_LR = "step/train_loss", "step/lr"
 # MLflow 3's UI picks an experiment's default view from this tag: runs for model training, traces for GenAI
@@ -84,13 +87,21 @@ def _root_cause(error: BaseException) -> BaseException:
 
 
 def resolve_tracking_uri(uri: str | None) -> str:
-    """MLflow's default store, `sqlite:///<cwd>/mlflow.db`, unless a URI of a store MLflow supports is given."""
-    if not uri:
-        return f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    """The store to log to: the config's `tracking.uri`; unset, `MLFLOW_TRACKING_URI` from the environment, as
+    MLflow's own tools read it; else `sqlite:///<cwd>/mlflow.db`."""
+    if uri:
+        return _checked_uri("tracking.uri", uri)
+    from_environment = os.environ.get(TRACKING_URI_VARIABLE)
+    if from_environment:
+        return _checked_uri(TRACKING_URI_VARIABLE, from_environment)
+    return f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+
+
+def _checked_uri(key: str, uri: str) -> str:
     scheme = uri.split("://")[0].split("+")[0] if "://" in uri else ""
     if scheme not in TRACKING_SCHEMES:
         raise ConfigError(
-            "tracking.uri",
+            key,
             uri,
             f"not an MLflow tracking store URI ({', '.join(TRACKING_SCHEMES)}; e.g. sqlite:///mlflow.db or "
             "http://127.0.0.1:5000)",
