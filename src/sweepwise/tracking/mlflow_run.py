@@ -1,10 +1,12 @@
 """One MLflow run, written through MlflowClient so it works the same in any process (trials, SLURM jobs)."""
 
+import contextlib
 import functools
 import logging
 import os
 import time
 import traceback
+import uuid
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,7 +63,25 @@ def client_for(uri: str) -> MlflowClient:
     if not uri.startswith(("http:", "https:", "databricks")):
         _import_database_store()
         _quiet_schema_notes()
+    if uri.startswith("sqlite:///"):
+        _create_whole(Path(uri.removeprefix("sqlite:///")))
     return MlflowClient(tracking_uri=uri)
+
+
+def _create_whole(database: Path) -> None:
+    """A new sqlite store is built under a name of its own and linked into place once MLflow has created and
+    migrated every table. A process stopped meanwhile (Ctrl-C in a sweep's first seconds) leaves no half-built
+    store for every later run to fail on (`table ... already exists`); of processes creating it at once, the first
+    to finish wins and the others use its store."""
+    if database.exists() or not database.parent.is_dir():
+        return  # an existing store; or a folder MLflow will name in its own error
+    building = database.with_name(f".{database.name}.{uuid.uuid4().hex}.building")
+    try:
+        MlflowClient(tracking_uri=f"sqlite:///{building}").search_experiments(max_results=1)  # creates the tables
+        with contextlib.suppress(FileExistsError):
+            os.link(building, database)
+    finally:
+        building.unlink(missing_ok=True)
 
 
 def check_database_store(uri: str) -> None:
