@@ -4,6 +4,7 @@ special way (`task`, `tracking`, `recipe`, `trainer.*`) mean nothing special in 
 from pathlib import Path
 
 import pytest
+from conftest import REPO, run_script
 from mlflow import MlflowClient
 from sweep_helpers import load_study, run_toy, states
 
@@ -59,3 +60,21 @@ def test_mlflow_tracking_uri_in_the_environment_is_where_the_runs_go_when_no_con
     (line,) = [line for line in bad.stderr.splitlines() if line.strip()]
     assert line.startswith("error: MLFLOW_TRACKING_URI='mlruns': not an MLflow tracking store URI")
     assert not (tmp_path / "studies" / "bad.journal").exists()
+
+
+STATEFUL = REPO / "tests" / "apps" / "stateful.py"
+
+
+@pytest.mark.slow
+def test_a_task_whose_module_holds_a_lock_runs_and_its_traceback_names_its_own_file_and_line(tmp_path: Path) -> None:
+    done = run_script(STATEFUL, ["-m", "hydra.sweeper.n_trials=2"], tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}
+
+    args = ["-m", "hydra.sweeper.n_trials=1", "hydra.sweeper.study_name=raises", "behaviour=raise"]
+    failed = run_script(STATEFUL, args, tmp_path, python_flags=["-W", "error"])
+    assert failed.returncode == 1 and "ValueError: planted failure" in failed.stderr
+    log = (tmp_path / "multirun" / "toy" / "0" / "trial.log").read_text()
+    line = next(n for n, text in enumerate(STATEFUL.read_text().splitlines(), 1) if "planted failure" in text)
+    assert f'File "{STATEFUL}", line {line}, in stateful' in log
+    assert "<dynamic-code>" not in log

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from sweepwise.session import TrialSession, handing_over
 from sweepwise.sweep.outcome import JobRecord, TrialOutcome, TrialStatus, objective_outcome
 from sweepwise.sweep.trial.hydra_job import run_owned_job
+from sweepwise.sweep.trial.script_task import ScriptTask, portable
 from sweepwise.sweep.trial.sweep_session import SweepSession
 from sweepwise.sweep.trial.trial_compose import SweepComposer
 from sweepwise.sweep.trial.trial_context import TrialContext
@@ -76,7 +77,12 @@ class TrialRunner:
         self.session: TrialSession | None = None  # the session of the job running now, if any
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_composer": None, "session": None}  # each process keeps its own
+        # each process keeps its own composer and session; the task function goes by where it is defined
+        return {**self.__dict__, "_composer": None, "session": None, "task_function": portable(self.task_function)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        task = state["task_function"]
+        self.__dict__.update(state, task_function=task.load() if isinstance(task, ScriptTask) else task)
 
     def __call__(self, job: TrialJob) -> TrialOutcome:
         started = time.time()
