@@ -19,6 +19,7 @@ from omegaconf import DictConfig
 from optuna.trial import Trial, TrialState
 
 from sweepwise.errors import SweepwiseError, first_line
+from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.study.records import (
     ATTEMPTS_ATTR,
     CONTINUES_ATTR,
@@ -219,7 +220,7 @@ class Orchestrator:
                 run_id = trial.user_attrs.get(RUN_ID_ATTR)
                 moved = folder if folder != trial.number else None
                 self.in_flight[trial.number] = Flight(
-                    Trial(self.study, trial._trial_id), overrides, run_id, attempt, folder=moved
+                    Trial(self.study, trial_id(trial)), overrides, run_id, attempt, folder=moved
                 )
                 self.progress.event(
                     f"trial {trial.number}: adopted {self.executor.job_kind} {job_id}, left running by an earlier sweep"
@@ -228,7 +229,7 @@ class Orchestrator:
             outcome = interrupted("the sweep stopped before this trial ended")
             if job_id is not None:
                 self.executor.cancel_stale(str(job_id))
-            stale = Trial(self.study, trial._trial_id)
+            stale = Trial(self.study, trial_id(trial))
             run_id = trial.user_attrs.get(RUN_ID_ATTR)
             if run_id is None:  # killed before its run was recorded: the one found or made now is its run
                 run_id = self.tracker.child_run(trial.number, self._params(trial))

@@ -18,6 +18,8 @@ import sweepwise
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.configure import log_model_enabled
 from sweepwise.errors import ConfigError, SweepwiseError, first_line, hide_password
+from sweepwise.internals.omegaconf_internals import task_part
+from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.recipe.report import PreflightFailed
 from sweepwise.recipe.settings import ensemble_size, preflight_mode
 from sweepwise.study.records import (
@@ -41,7 +43,6 @@ from sweepwise.sweep.results import write_results
 from sweepwise.sweep.samplers import build_sampler, is_grid
 from sweepwise.sweep.tracker import SweepTracker
 from sweepwise.sweep.trial.context import TrialContext
-from sweepwise.sweep.trial.hydra_job import task_part
 from sweepwise.sweep.trial.runner import TrialRunner
 from sweepwise.sweep.trial_runs import mlflow_key
 from sweepwise.tracking.mlflow_run import check_database_store
@@ -134,7 +135,7 @@ class Sweep:
             return TrialContext(
                 study_name=study.study_name,
                 storage=plan.storage,
-                trial_id=trial._trial_id,
+                trial_id=trial_id(trial),
                 trial_number=trial.number,
                 directions=plan.directions,
                 pruner=plan.pruner,

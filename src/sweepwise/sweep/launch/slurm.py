@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import submitit
-from submitit.slurm.slurm import _make_sbatch_string
 
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError, first_line
+from sweepwise.internals.submitit_internals import sbatch_script
 from sweepwise.sweep.launch.executor import Died, pack_job_id, split_pack_job_id
 from sweepwise.sweep.launch.slurm_packs import PackedTrials, outcome_path, read_outcome
 from sweepwise.sweep.launch.slurm_requeue import RequeueableTrial
@@ -165,7 +165,7 @@ def check_cluster(settings: SlurmLauncherConf) -> None:
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "check.sh"
         parameters = sbatch_parameters(settings, trials_per_job(settings))
-        script.write_text(_make_sbatch_string(command="true", folder=folder, **parameters))
+        script.write_text(sbatch_script("true", Path(folder), parameters))
         checked = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True)
     if checked.returncode != 0:
         message = first_line(checked.stderr.replace("sbatch: error:", "").strip() or "rejected")
