@@ -61,8 +61,9 @@ test: $(STAMP) ## run the test suite
 reliability: $(STAMP) ## rerun the load, fault and bad-input tests and write docs/reliability.md (needs make slurm-up)
 	SWEEPWISE_REQUIRE_SERVICES=1 SWEEPWISE_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(PY) -m pytest -m reliability
 
-lint: $(STAMP) ## ruff check and format check, the layer contracts, mypy, the layout rules (module size, unique names)
+lint: $(STAMP) ## ruff check (private names of other libraries too) and format check, the layer contracts, mypy, the layout rules
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff check --preview --select PLC2701 .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy

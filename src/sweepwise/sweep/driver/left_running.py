@@ -7,6 +7,7 @@ from collections.abc import Callable
 import optuna
 from optuna.trial import Trial, TrialState
 
+from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.study.records import ATTEMPTS_ATTR, CONTINUES_ATTR, JOB_ID_ATTR, RUN_ID_ATTR
 from sweepwise.study.trials import first_of_its_work
 from sweepwise.sweep.driver.param_grammar import SearchSpace, trial_overrides
@@ -37,7 +38,7 @@ def settle_left_running(
             overrides = trial_overrides(trial.params, space.fixed)  # stored ones are redacted
             attempt = int(trial.user_attrs.get(ATTEMPTS_ATTR, 1)) - 1
             moved = folder if folder != trial.number else None
-            live = Trial(study, trial._trial_id)
+            live = Trial(study, trial_id(trial))
             adopted[trial.number] = Flight(live, overrides, trial.user_attrs.get(RUN_ID_ATTR), attempt, folder=moved)
             progress.event(
                 f"trial {trial.number}: adopted {executor.job_kind} {job_id}, left running by an earlier sweep"
@@ -46,7 +47,7 @@ def settle_left_running(
         outcome = interrupted("the sweep stopped before this trial ended")
         if job_id is not None:
             executor.cancel_stale(str(job_id))
-        stale = Trial(study, trial._trial_id)
+        stale = Trial(study, trial_id(trial))
         run_id = trial.user_attrs.get(RUN_ID_ATTR)
         if run_id is None:  # killed before its run was recorded: the one found or made now is its run
             run_id = tracker.child_run(trial.number, run_params(trial, space.fixed))

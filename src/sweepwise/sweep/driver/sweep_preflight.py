@@ -16,13 +16,13 @@ from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import CategoricalDistribution
 
+from sweepwise.internals.omegaconf_internals import task_part
 from sweepwise.recipe.preflight import PreflightReport, log_preflight, preflight_fingerprint, run_preflight
 from sweepwise.recipe.report import FAIL, CheckResult, PreflightFailed, failure_message, overall_status, slug
 from sweepwise.study.records import PREFLIGHT_ATTR
 from sweepwise.sweep.driver.param_grammar import trial_overrides
 from sweepwise.sweep.driver.plan import SweepPlan
 from sweepwise.sweep.driver.tracker import SweepTracker
-from sweepwise.sweep.trial.hydra_job import task_part
 
 BASE = ""  # the variant name of the sweep's base config
 

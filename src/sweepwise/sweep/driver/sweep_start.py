@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 import sweepwise
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import hide_password
+from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
 from sweepwise.study.storage import DATABASE_SCHEMES, check_storage
 from sweepwise.sweep.driver.definition import check_definition, definition_of, ignored_keys
@@ -54,7 +55,7 @@ class StartedSweep:
         return TrialContext(
             study_name=self.study.study_name,
             storage=plan.storage,
-            trial_id=trial._trial_id,
+            trial_id=trial_id(trial),
             trial_number=trial.number,
             directions=plan.directions,
             pruner=plan.pruner,

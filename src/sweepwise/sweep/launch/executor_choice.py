@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import ConfigError
+from sweepwise.internals.hydra_internals import BASIC_LAUNCHER
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS, LocalSettings, Placement, place
 from sweepwise.sweep.launch.slurm_executor import SlurmExecutor
@@ -17,7 +18,7 @@ from sweepwise.sweep.launch.slurm_requests import check_cluster, slurm_settings
 from sweepwise.sweep.launch.worker_pool import WorkerPool
 from sweepwise.sweep.trial.trial_runner import TrialRunner
 
-LOCAL_LAUNCHERS = ("hydra._internal.core_plugins.basic_launcher.BasicLauncher", "LocalLauncher")
+LOCAL_LAUNCHERS = (BASIC_LAUNCHER, "LocalLauncher")
 SLURM_LAUNCHER = "SlurmLauncher"
 
 

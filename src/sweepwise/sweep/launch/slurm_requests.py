@@ -9,10 +9,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from submitit.slurm.slurm import _make_sbatch_string
-
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError, first_line
+from sweepwise.internals.submitit_internals import sbatch_script
 from sweepwise.sweep.trial.trial_runner import TrialJob
 
 # each job's threads match its CPUs unless the user says otherwise (torch would use every core of the node)
@@ -124,7 +123,7 @@ def check_cluster(settings: SlurmLauncherConf) -> None:
     with tempfile.TemporaryDirectory() as folder:
         script = Path(folder) / "check.sh"
         parameters = sbatch_parameters(settings, trials_per_job(settings))
-        script.write_text(_make_sbatch_string(command="true", folder=folder, **parameters))
+        script.write_text(sbatch_script("true", Path(folder), parameters))
         checked = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True)
     if checked.returncode != 0:
         message = first_line(checked.stderr.replace("sbatch: error:", "").strip() or "rejected")

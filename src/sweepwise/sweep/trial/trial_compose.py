@@ -5,6 +5,7 @@ pick config files (`model=mlp`, `sweeps=...`) repeat. Hydra recomposes everythin
 here, more than the whole of a short trial's bookkeeping), so this keeps the composition of the config-group
 overrides and applies the value overrides to a fresh copy with Hydra's own override code, then records
 the job's overrides as Hydra does. Overrides that change the defaults list (config groups) always go through Hydra.
+The parts of Hydra this uses beyond its public API are in `sweepwise.internals.hydra_internals`.
 """
 
 import io
@@ -12,10 +13,12 @@ import pickle
 from collections.abc import Sequence
 from typing import cast
 
-from hydra._internal.config_loader_impl import ConfigLoaderImpl, get_overrides_dirname
+from hydra.core.config_loader import ConfigLoader
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, open_dict
+
+from sweepwise.internals.hydra_internals import apply_overrides, is_config_group, overrides_dirname
 
 
 class ConfigSnapshot:
@@ -59,7 +62,7 @@ class _ClassKeepingUnpickler(pickle.Unpickler):
 
 
 class SweepComposer:
-    def __init__(self, config_loader: ConfigLoaderImpl, master_config: DictConfig) -> None:
+    def __init__(self, config_loader: ConfigLoader, master_config: DictConfig) -> None:
         self.loader, self.master = config_loader, master_config
         self.parser = OverridesParser.create()
         self.bases: dict[tuple[str, ...], ConfigSnapshot] = {}
@@ -69,7 +72,7 @@ class SweepComposer:
         return (
             not override.is_hydra_override()
             and override.package is None
-            and not self.loader.repository.group_exists(override.key_or_group)
+            and not is_config_group(self.loader, override.key_or_group)
         )
 
     def compose(self, overrides: Sequence[str]) -> DictConfig:
@@ -83,14 +86,9 @@ class SweepComposer:
         if shared not in self.bases:
             self.bases[shared] = ConfigSnapshot(self.loader.load_sweep_config(self.master, list(shared)))
         config = self.bases[shared].thaw()
-        ConfigLoaderImpl._apply_overrides_to_config(values, config)
+        apply_overrides(values, config)
         task = [override for override in parsed if not override.is_hydra_override()]
         with open_dict(config.hydra):
             config.hydra.overrides.task = [override.input_line for override in task]
-            config.hydra.job.override_dirname = get_overrides_dirname(
-                overrides=task,
-                kv_sep=config.hydra.job.config.override_dirname.kv_sep,
-                item_sep=config.hydra.job.config.override_dirname.item_sep,
-                exclude_keys=config.hydra.job.config.override_dirname.exclude_keys,
-            )
+            config.hydra.job.override_dirname = overrides_dirname(task, config)
         return config

@@ -9,18 +9,17 @@ import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import optuna
-from hydra._internal.config_loader_impl import ConfigLoaderImpl
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from sweepwise.internals.hydra_internals import run_owned_job
 from sweepwise.session import TrialSession, handing_over
 from sweepwise.sweep.outcome import JobRecord, TrialOutcome, TrialStatus, objective_outcome
-from sweepwise.sweep.trial.hydra_job import run_owned_job
 from sweepwise.sweep.trial.script_task import ScriptTask, portable
 from sweepwise.sweep.trial.sweep_session import SweepSession
 from sweepwise.sweep.trial.trial_compose import SweepComposer
@@ -124,9 +123,7 @@ class TrialRunner:
         if self._composer is None:
             Singleton.set_state(self.singletons)
             setup_globals()
-            # Hydra's only config loader: `SweepComposer` uses its repository
-            loader = cast(ConfigLoaderImpl, self.hydra_context.config_loader)
-            self._composer = SweepComposer(loader, self.config)
+            self._composer = SweepComposer(self.hydra_context.config_loader, self.config)
         sweep_config = self._composer.compose(job.overrides)
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = job.job_num
