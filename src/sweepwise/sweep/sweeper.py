@@ -16,10 +16,9 @@ from rich.console import Console
 
 import sweepwise
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
-from sweepwise.configure import log_model_enabled
 from sweepwise.errors import ConfigError, SweepwiseError, first_line, hide_password
 from sweepwise.recipe.report import PreflightFailed
-from sweepwise.recipe.settings import ensemble_size, preflight_mode
+from sweepwise.spec.run import task_spec
 from sweepwise.study.records import (
     DEFINITION_ATTR,
     MODEL_ERROR_TAG,
@@ -68,16 +67,16 @@ class Sweep:
         """Run the sweep; every error the user can fix ends it with one line and a non-zero exit."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            apply_retry_policy(self.config)
+            task = task_spec(self.config)
+            apply_retry_policy(task.retry)
             # parsed (and resolved) here, where a bad value ends the sweep with one line
             plan = make_plan(sweeper_config(self.raw), arguments, self.hydra_context, self.config)
             launcher_config = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
             launcher = launcher_settings(cast(dict[str, Any], launcher_config), trial_processes(self.config))
             slots = placement(launcher, "hydra.sweeper.n_jobs", plan.conf.n_jobs)
             plan = replace(plan, settings=replace(plan.settings, n_jobs=slots.size))
-            preflight, self.ensemble_k = preflight_mode(self.config), ensemble_size(self.config)
-            self.log_model = log_model_enabled(self.config)
-            self._run(plan, launcher, slots, preflight)
+            self.ensemble_k, self.log_model = task.ensemble_top_k, task.log_model
+            self._run(plan, launcher, slots, task.preflight)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
         except MlflowException as error:
