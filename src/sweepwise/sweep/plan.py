@@ -16,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 from hydra_plugins.sweepwise_plugins.config import OptunaSweeperConf
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import ConfigError, first_line
+from sweepwise.spec.convert import compose_value_error
 from sweepwise.spec.launch import bounded
 from sweepwise.spec.run import run_spec
 from sweepwise.spec.schema import Objective
@@ -142,7 +143,8 @@ def _culprit(
             hydra_context.config_loader.load_sweep_config(config, overrides)
         except (HydraException, OmegaConfBaseException) as single_error:
             value = space.typed.get(name, overrides[-1].split("=", 1)[1])
-            return ConfigError(space.key(name), value, first_line(single_error))
+            refused = compose_value_error(single_error)  # a value of the wrong type for the config's schema
+            return ConfigError(space.key(name), value, refused.reason if refused else first_line(single_error))
     return ConfigError("hydra.sweeper.params", dict(variant), first_line(error))
 
 
