@@ -20,17 +20,19 @@ def main(cfg: DictConfig) -> float:
     from sweepwise.recipe.inspection import run_inspect
     from sweepwise.recipe.preflight import run_standalone
     from sweepwise.session import session_for_task
+    from sweepwise.spec.run import run_spec
     from sweepwise.tracking.retry import apply_retry_policy, gave_up, unreachable_error
 
     try:
-        apply_retry_policy(cfg)
+        spec = run_spec(cfg)  # the config's one check
+        apply_retry_policy(spec.tracking.retry)
         if cfg.task not in ("train", "preflight", "inspect"):
             raise ConfigError("task", cfg.task, "must be train, preflight or inspect")
         if cfg.task == "preflight":
-            raise SystemExit(run_standalone(cfg))
+            raise SystemExit(run_standalone(cfg, spec))
         if cfg.task == "inspect":
             raise SystemExit(run_inspect(cfg))
-        return train(cfg, overrides=HydraConfig.get().overrides.task, session=session_for_task())
+        return train(cfg, overrides=HydraConfig.get().overrides.task, session=session_for_task(), spec=spec)
     except SweepwiseError as error:
         raise SystemExit(f"error: {error}") from None
     except OmegaConfBaseException as error:  # a missing value or an interpolation that cannot resolve

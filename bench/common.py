@@ -10,6 +10,7 @@ from sweepwise import configure
 from sweepwise.app import training_parts
 from sweepwise.console import SilentProgress
 from sweepwise.data import DataModule
+from sweepwise.spec.run import run_spec
 from sweepwise.training.loop import Trainer
 from sweepwise.training.runtime import autocast_for
 
@@ -23,20 +24,21 @@ def compose_config(overrides: list[str]) -> DictConfig:
 
 def build_parts(cfg: DictConfig, device: torch.device) -> tuple[DataModule, torch.nn.Module, torch.optim.Optimizer]:
     """Data, model and optimiser as `train.py` builds them."""
-    data, model, optimizer, _ = training_parts(cfg, configure.trainer_settings(cfg), device)
+    data, model, optimizer, _ = training_parts(cfg, run_spec(cfg), device)
     return data, model, optimizer
 
 
 def build_trainer(cfg: DictConfig, device: torch.device) -> Trainer:
     """sweepwise's training loop on the parts of `cfg`, silent, without MLflow."""
     data, model, optimizer = build_parts(cfg, device)
+    spec = run_spec(cfg)
     return Trainer(
         model,
         optimizer,
         configure.build(cfg.schedule, "schedule"),
         data,
-        configure.trainer_settings(cfg),
-        configure.objective(cfg),
-        autocast_for(device, cfg.trainer.precision),
+        spec.trainer,
+        spec.objective,
+        autocast_for(device, spec.trainer.precision),
         SilentProgress(),
     )

@@ -1,11 +1,14 @@
 """Shared fixtures: composing the project's config, running train.py in a subprocess, reading the MLflow store."""
 
+import functools
 import os
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +19,9 @@ from mlflow_server import MlflowServer
 from omegaconf import DictConfig
 from PIL import Image
 from postgres_server import Databases, answers, server_url
+
+from sweepwise.spec.run import RunSpec, run_spec
+from sweepwise.spec.schema import TrainerSettings
 
 REPO = Path(__file__).resolve().parent.parent
 CONF_DIR = REPO / "conf"
@@ -38,6 +44,17 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
         overrides.append(f"output_dir={Path(tempfile.gettempdir()) / 'sweepwise-tests'}")
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
+
+
+@functools.cache
+def default_spec() -> RunSpec:
+    """The default config's spec: conf/'s values, the only defaults there are."""
+    return run_spec(compose_config())
+
+
+def trainer_settings(**fields: Any) -> TrainerSettings:
+    """conf/'s trainer settings with `fields` changed, writing no checkpoints unless given a folder."""
+    return replace(default_spec().trainer, **{"checkpoint_dir": None, **fields})
 
 
 def run_script(

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import default_spec, trainer_settings
 
 from sweepwise.console import SilentProgress
 from sweepwise.data.synthetic import make_synthetic
@@ -12,7 +13,6 @@ from sweepwise.schedules import Cosine
 from sweepwise.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sweepwise.training.loop import BEST_CHECKPOINT, LAST_CHECKPOINT, Trainer
 from sweepwise.training.runtime import autocast_for, seed_everything
-from sweepwise.training.settings import Objective, TrainerSettings
 
 TIMING = "train/samples_per_sec"
 
@@ -27,8 +27,8 @@ def make_trainer(checkpoint_dir: Path, callbacks=(), progress: SilentProgress | 
         torch.optim.Adam(model.parameters(), lr=3e-3),
         Cosine(warmup_fraction=0.1),
         data,
-        TrainerSettings(epochs=4, batch_size=32, checkpoint_dir=checkpoint_dir),
-        Objective(),
+        trainer_settings(epochs=4, batch_size=32, checkpoint_dir=checkpoint_dir),
+        default_spec().objective,
         autocast_for(torch.device("cpu"), "fp32"),
         progress or SilentProgress(),
         callbacks,

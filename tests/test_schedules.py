@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from conftest import default_spec, trainer_settings
 
 from sweepwise.console import SilentProgress
 from sweepwise.data.synthetic import make_synthetic
@@ -13,7 +14,6 @@ from sweepwise.schedules import Constant, Cosine, Step
 from sweepwise.schedules import Linear as LinearSchedule
 from sweepwise.training.loop import Trainer
 from sweepwise.training.runtime import autocast_for
-from sweepwise.training.settings import Objective, TrainerSettings
 
 
 class LearningRates(SilentProgress):
@@ -33,8 +33,8 @@ def learning_rates(schedule, num_samples: int, epochs: int, batch_size: int = 32
         torch.optim.SGD(model.parameters(), lr=0.1),
         schedule,
         data,
-        TrainerSettings(epochs=epochs, batch_size=batch_size),
-        Objective(),
+        trainer_settings(epochs=epochs, batch_size=batch_size),
+        default_spec().objective,
         autocast_for(torch.device("cpu"), "fp32"),
         recorder,
     )

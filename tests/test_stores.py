@@ -7,10 +7,10 @@ from pathlib import Path
 
 import optuna
 import pytest
-from omegaconf import OmegaConf
 from optuna.storages.journal import JournalFileOpenLock
 
 from sweepwise.errors import ConfigError
+from sweepwise.spec.schema import RetrySettings
 from sweepwise.study.storage import TORN_SUFFIX, open_storage, repair_torn_tail
 from sweepwise.tracking.background import BackgroundWriter
 from sweepwise.tracking.retry import ENVIRONMENT, apply_retry_policy, backoff_budget_s
@@ -94,13 +94,13 @@ def test_after_a_failure_the_writer_fails_every_later_call_at_once():
 def test_the_retry_policy_reaches_mlflow_through_its_environment(monkeypatch: pytest.MonkeyPatch):
     for variable in ENVIRONMENT.values():
         monkeypatch.delenv(variable, raising=False)
-    apply_retry_policy(OmegaConf.create({"tracking": {"retry": {"max_retries": 3, "backoff_factor": 1}}}))
+    apply_retry_policy(RetrySettings(max_retries=3, backoff_factor=1, timeout_s=None))
     assert os.environ[ENVIRONMENT["max_retries"]] == "3" and os.environ[ENVIRONMENT["backoff_factor"]] == "1"
     assert ENVIRONMENT["timeout_s"] not in os.environ
     assert backoff_budget_s(3, 1) == 2 + 4  # urllib3 sleeps 0, then 2f, 4f, ...
     assert backoff_budget_s(20, 2) == 4 + 8 + 16 + 32 + 64 + 120 * 14  # each sleep capped at 120 s
-    with pytest.raises(ConfigError, match="tracking.retry.timeout_s=0"):
-        apply_retry_policy(OmegaConf.create({"tracking": {"retry": {"timeout_s": 0}}}))
+    with pytest.raises(ConfigError, match="tracking.retry.timeout_s=0: must be a positive whole number"):
+        RetrySettings(max_retries=None, backoff_factor=None, timeout_s=0)
 
 
 def test_the_study_catalog_finds_the_latest_study_and_lists_them_on_a_miss(tmp_path: Path):

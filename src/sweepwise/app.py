@@ -1,6 +1,7 @@
 """One training run: config -> data, model, optimiser, schedule -> training loop -> MLflow -> objective value."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from sweepwise.console import make_progress, print_summary
 from sweepwise.data import DataModule
 from sweepwise.schedules import Schedule
 from sweepwise.session import TrialSession
+from sweepwise.spec.run import RunSpec, run_spec
+from sweepwise.spec.schema import TrainerSettings
 from sweepwise.tracking.curve_plots import save_curves
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
@@ -27,64 +30,63 @@ from sweepwise.training.distributed import Ranks, check_devices, started_ranks
 from sweepwise.training.loop import LAST_CHECKPOINT, SINGLE_PROCESS, Progress, Trainer, planned_steps
 from sweepwise.training.predictions import PredictionDynamics, mistakes
 from sweepwise.training.runtime import autocast_for, device_tags, resolve_device, seed_everything
-from sweepwise.training.settings import TrainerSettings
 
 RUN_ID_KEY = "mlflow_run_id"
 
 
-def train(cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession | None = None) -> float:
+def train(
+    cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession | None = None, spec: RunSpec | None = None
+) -> float:
     """Train once as `cfg` says and return the best value of `cfg.objective.metric` over the epochs.
 
-    `session` says what the run is part of (a sweep's trial, or nothing: a plain session). Everything the user can
-    get wrong is checked before the MLflow run is created, so a bad config leaves no run behind; a run that starts
-    and then dies records its error (and, when it ends its own run, ends it FAILED).
+    `session` says what the run is part of (a sweep's trial, or nothing: a plain session); `spec` is `cfg` checked
+    (built here when not given). Everything the user can get wrong is checked before the MLflow run is created, so
+    a bad config leaves no run behind; a run that starts and then dies records its error (and, when it ends its
+    own run, ends it FAILED).
     """
     session = session or TrialSession()
-    settings = configure.trainer_settings(cfg)
-    configure.objective(cfg)
-    configure.check_learning_rate(cfg)
-    configure.log_every_n_steps(cfg)
-    configure.checkpoint_to_log(cfg)
-    device = resolve_device(cfg.trainer.device)
-    devices = check_devices(settings.devices, device)
-    autocast_for(device, cfg.trainer.precision)
-    make_progress(cfg.trainer.progress, settings.batch_size)
-    checkpoint = _checkpoint_to_resume(cfg, settings.checkpoint_dir, session)
+    spec = spec or run_spec(cfg)
+    device = resolve_device(spec.trainer.device)
+    devices = check_devices(spec.trainer.devices, device)
+    checkpoint = _checkpoint_to_resume(spec.trainer, session)
     resolved = OmegaConf.to_container(cfg, resolve=True)  # the other ranks' config: no Hydra where they run
-    place, arguments = ClusterRank.of_environment(), (resolved, checkpoint)
+    place, arguments = ClusterRank.of_environment(), (resolved, spec, checkpoint)
     with (
         cluster_rank_zero(place, devices, device, _train_as_rank, arguments)
         if place is not None
         else started_ranks(devices, device, _train_as_rank, arguments)
     ) as ranks:
-        return _train_main(cfg, overrides, session, ranks, checkpoint)
+        return _train_main(cfg, spec, overrides, session, ranks, checkpoint)
 
 
 def _train_main(
-    cfg: DictConfig, overrides: Sequence[str], session: TrialSession, ranks: Ranks, checkpoint_file: Path | None
+    cfg: DictConfig,
+    spec: RunSpec,
+    overrides: Sequence[str],
+    session: TrialSession,
+    ranks: Ranks,
+    checkpoint_file: Path | None,
 ) -> float:
     """Rank 0 (the only rank of most runs): trains, and logs, checkpoints and reports for every rank."""
-    settings = configure.trainer_settings(cfg)
-    objective = configure.objective(cfg)
-    every = configure.log_every_n_steps(cfg)
-    kept = configure.checkpoint_to_log(cfg)
-    device = ranks.device(resolve_device(cfg.trainer.device))
-    progress = make_progress(cfg.trainer.progress, settings.batch_size)
-    data, model, optimizer, schedule = training_parts(cfg, settings, device, ranks)
+    settings, objective, tracking = spec.trainer, spec.objective, spec.tracking
+    device = ranks.device(resolve_device(settings.device))
+    autocast = autocast_for(device, settings.precision)
+    progress = make_progress(settings.progress, settings.batch_size)
+    data, model, optimizer, schedule = training_parts(cfg, spec, device, ranks)
     steps = planned_steps(settings, data.steps_per_epoch(settings.batch_size))
     for warning in budget_warnings(data.num_train, settings.batch_size, steps):
         print(f"warning: {warning}", flush=True)
-    checkpoint = load_checkpoint(checkpoint_file, _checkpoint_key(cfg)) if checkpoint_file else None
+    checkpoint = load_checkpoint(checkpoint_file, _checkpoint_key(settings)) if checkpoint_file else None
     output_dir = Path(cfg.output_dir)
 
     run = MlflowRun.start(
-        uri=session.tracking_uri or resolve_tracking_uri(cfg.tracking.uri),
-        experiment=cfg.tracking.experiment,
-        run_name=cfg.tracking.run_name or session.run_name or run_name(str(cfg.model._target_), overrides),
+        uri=session.tracking_uri or resolve_tracking_uri(tracking.uri),
+        experiment=tracking.experiment,
+        run_name=tracking.run_name or session.run_name or run_name(str(cfg.model._target_), overrides),
         tags={**provenance_tags(overrides), **device_tags(device, ranks.world)},
-        parent_run_id=cfg.tracking.parent_run_id or session.parent_run_id,
+        parent_run_id=tracking.parent_run_id or session.parent_run_id,
         resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else session.run_id,
-        every=every,
+        every=tracking.log_every_n_steps,
     )
     try:
         if checkpoint is None:
@@ -96,15 +98,15 @@ def _train_main(
             run.log_artifact(config_file)
         dynamics = PredictionDynamics(data, steps, settings.eval_batch_size)
         trainer = _trainer(
-            cfg,
+            spec,
             (data, model, optimizer, schedule),
-            device,
+            autocast,
             progress,
             ranks,
             callbacks=[run, *session.epoch_reports(objective.metric)],
             checkpoint_extra={RUN_ID_KEY: run.run_id},
             probe=dynamics,
-            recorder=run if every else None,
+            recorder=run if tracking.log_every_n_steps else None,
         )
         if checkpoint is not None:
             trainer.resume(checkpoint)
@@ -113,8 +115,10 @@ def _train_main(
         state = trainer.fit()
         progress.close()
         run.log_artifact(save_curves(state.history, output_dir / "curves.png"))
-        if kept and settings.checkpoint_dir and (settings.checkpoint_dir / kept).is_file():
-            run.log_artifact(settings.checkpoint_dir / kept, "checkpoints")
+        kept = tracking.checkpoint_file
+        folder = settings.checkpoint_folder
+        if kept and folder and (folder / kept).is_file():
+            run.log_artifact(folder / kept, "checkpoints")
         for path in [
             *dynamics.save(output_dir / "prediction_dynamics.png"),
             *mistakes(model, data, settings.eval_batch_size, output_dir),
@@ -157,59 +161,62 @@ def _train_main(
 
 
 def training_parts(
-    cfg: DictConfig, settings: TrainerSettings, device: torch.device, ranks: Ranks = SINGLE_PROCESS
+    cfg: DictConfig, spec: RunSpec, device: torch.device, ranks: Ranks = SINGLE_PROCESS
 ) -> tuple[DataModule, nn.Module, torch.optim.Optimizer, Schedule]:
     """Data (this rank's share of it), model, optimiser and schedule, built alike on every rank."""
-    seed_everything(settings.seed, bool(cfg.trainer.deterministic))
+    settings = spec.trainer
+    seed_everything(settings.seed, settings.deterministic)
     data: DataModule = configure.build(cfg.data, "data").to(device).shard(ranks.rank, ranks.world)
     model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes)
     model = model.to(device)
     if settings.channels_last and data.is_image:
         model = model.to(memory_format=torch.channels_last)
-    if OmegaConf.select(cfg, "recipe.init_bias", default=False):
+    if spec.recipe.init_bias:
         init_final_bias(model, class_priors(data, settings.batch_size))
     optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
     return data, model, optimizer, configure.build(cfg.schedule, "schedule")
 
 
-def _train_as_rank(resolved: dict[str, Any], checkpoint_file: Path | None, ranks: Ranks) -> None:
-    """Rank r > 0 of a multi-process run: trains its slice of each batch, logging and saving nothing."""
+def _train_as_rank(resolved: dict[str, Any], spec: RunSpec, checkpoint_file: Path | None, ranks: Ranks) -> None:
+    """Rank r > 0 of a multi-process run: trains its slice of each batch, logging and saving nothing (rank 0's
+    spec comes with it: nothing is checked twice)."""
     cfg = OmegaConf.create(resolved)
-    settings = configure.trainer_settings(cfg)
-    device = ranks.device(resolve_device(cfg.trainer.device))
-    parts = training_parts(cfg, settings, device, ranks)
-    trainer = _trainer(cfg, parts, device, make_progress("off", settings.batch_size), ranks)
+    device = ranks.device(resolve_device(spec.trainer.device))
+    parts = training_parts(cfg, spec, device, ranks)
+    autocast = autocast_for(device, spec.trainer.precision)
+    trainer = _trainer(spec, parts, autocast, make_progress("off", spec.trainer.batch_size), ranks)
     if checkpoint_file is not None:
-        trainer.resume(load_checkpoint(checkpoint_file, _checkpoint_key(cfg)))
+        trainer.resume(load_checkpoint(checkpoint_file, _checkpoint_key(spec.trainer)))
     trainer.fit()
 
 
 def _trainer(
-    cfg: DictConfig,
+    spec: RunSpec,
     parts: tuple[DataModule, nn.Module, torch.optim.Optimizer, Schedule],
-    device: torch.device,
+    autocast: Callable[[], AbstractContextManager[None]],
     progress: Progress,
     ranks: Ranks,
     **hooks: Any,
 ) -> Trainer:
-    """The training loop over `parts` as `cfg` says, on every rank (rank 0 adds its callbacks and probes)."""
+    """The training loop over `parts` as `spec` says, on every rank (rank 0 adds its callbacks and probes)."""
     data, model, optimizer, schedule = parts
-    settings, objective = configure.trainer_settings(cfg), configure.objective(cfg)
-    autocast = autocast_for(device, cfg.trainer.precision)
-    return Trainer(model, optimizer, schedule, data, settings, objective, autocast, progress, ranks=ranks, **hooks)
+    return Trainer(
+        model, optimizer, schedule, data, spec.trainer, spec.objective, autocast, progress, ranks=ranks, **hooks
+    )
 
 
-def _checkpoint_key(cfg: DictConfig) -> str:
-    return "trainer.resume_from" if cfg.trainer.resume_from else "trainer.checkpoint_dir"
+def _checkpoint_key(settings: TrainerSettings) -> str:
+    return "trainer.resume_from" if settings.resume_from else "trainer.checkpoint_dir"
 
 
-def _checkpoint_to_resume(cfg: DictConfig, checkpoint_dir: Path | None, session: TrialSession) -> Path | None:
+def _checkpoint_to_resume(settings: TrainerSettings, session: TrialSession) -> Path | None:
     """`trainer.resume_from` when given (it must exist); a trial started again after its process died continues
     from its own last checkpoint."""
-    if cfg.trainer.resume_from:
-        path = Path(cfg.trainer.resume_from)
+    if settings.resume_from:
+        path = Path(settings.resume_from)
         load_checkpoint(path)  # a missing or unreadable file is the config's error, before anything starts
         return path
-    if session.continues_attempt and checkpoint_dir and (checkpoint_dir / LAST_CHECKPOINT).is_file():
-        return checkpoint_dir / LAST_CHECKPOINT
+    folder = settings.checkpoint_folder
+    if session.continues_attempt and folder and (folder / LAST_CHECKPOINT).is_file():
+        return folder / LAST_CHECKPOINT
     return None

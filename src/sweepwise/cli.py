@@ -15,6 +15,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from hydra_plugins.sweepwise_plugins.config import PRUNERS, SAMPLERS
 from sweepwise.errors import one_line
+from sweepwise.spec.convert import compose_value_error
 
 PLUGIN_GROUPS = {"hydra/sweeper/sampler": SAMPLERS, "hydra/sweeper/pruner": PRUNERS}
 SEARCH_PATH_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn")
@@ -92,7 +93,8 @@ def run_app(main: Callable[[], Any], conf_dir: Path) -> None:
     except (HydraException, OmegaConfBaseException) as error:
         enumerating_only = BASIC_SWEEPER_REFUSAL in str(error)  # Hydra's basic sweeper met an interval
         needs_optuna = sweep_needs_optuna(sys.argv[1:]) if enumerating_only else None
-        raise SystemExit(needs_optuna or f"error: {one_line(error)}") from None
+        refused = compose_value_error(error)  # a value of the wrong type for its field's schema
+        raise SystemExit(needs_optuna or f"error: {refused or one_line(error)}") from None
     except yaml.MarkedYAMLError as error:
         raise SystemExit(f"error: {yaml_error_line(error)}") from None
 

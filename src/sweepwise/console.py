@@ -10,8 +10,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from sweepwise.errors import ConfigError
-
 REFRESH_SECONDS = 0.2
 
 
@@ -97,13 +95,9 @@ class BarProgress:
         self.bar.stop()
 
 
-PROGRESS_MODES = ("auto", "bar", "plain", "off")
-
-
 def make_progress(mode: str, batch_size: int) -> SilentProgress | BarProgress:
-    """`auto` draws a bar on a terminal and plain lines elsewhere; `bar` and `plain` force one; `off` prints none."""
-    if mode not in PROGRESS_MODES:
-        raise ConfigError("trainer.progress", mode, f"must be one of {', '.join(PROGRESS_MODES)}")
+    """`auto` draws a bar on a terminal and plain lines elsewhere; `bar` and `plain` force one; `off` prints none
+    (`trainer.progress`, one of `spec.schema.PROGRESS_MODES`)."""
     if mode == "bar" or (mode == "auto" and sys.stdout.isatty()):
         return BarProgress(batch_size)
     return SilentProgress() if mode == "off" else PlainProgress()

@@ -246,7 +246,10 @@ PRUNERS = {
 
 
 def register() -> None:
+    from sweepwise.spec import schema  # imported here: the app's schema is no plugin config
+
     store = ConfigStore.instance()
+    schema.register(store)  # Hydra imports this module before it composes any config
     store.store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="sweepwise")
     for name, node in SAMPLERS.items():
         store.store(group="hydra/sweeper/sampler", name=name, node=node, provider="sweepwise")

@@ -26,8 +26,8 @@ from rich.table import Table
 from sweepwise import configure
 from sweepwise.data import DataModule
 from sweepwise.errors import ConfigError, SweepwiseError
-from sweepwise.recipe.settings import MAX_ENSEMBLE
 from sweepwise.recipe.trial_models import trial_config, trial_model
+from sweepwise.spec.schema import MAX_ENSEMBLE
 from sweepwise.study.records import PARENT_RUN_ATTR, SWEEP_DIR_ATTR
 from sweepwise.study.trials import trial_folder
 from sweepwise.training.runtime import resolve_device

@@ -21,10 +21,11 @@ from sweepwise.console import SilentProgress
 from sweepwise.data import DataModule
 from sweepwise.data.module import Batch
 from sweepwise.schedules import Constant
+from sweepwise.spec.run import RunSpec, run_spec
+from sweepwise.spec.schema import TrainerSettings
 from sweepwise.training.bias_init import class_priors, init_final_bias
 from sweepwise.training.loop import StepRecorder, Trainer, TrainState, planned_steps
 from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
-from sweepwise.training.settings import EarlyStopping, TrainerSettings
 
 # the recipe's "simplify": what regularises is switched off wherever the config has it
 REGULARISATION_OFF = {
@@ -65,25 +66,32 @@ class ZeroedInputs:
 @dataclass
 class Pipeline:
     cfg: DictConfig
-    settings: TrainerSettings
+    spec: RunSpec
     data: DataModule
     device: torch.device
-    init_bias: bool
 
     @classmethod
-    def build(cls, cfg: DictConfig) -> "Pipeline":
+    def build(cls, cfg: DictConfig, spec: RunSpec | None = None) -> "Pipeline":
+        """The pipeline of `cfg` simplified; `spec` is `cfg` checked (built here when not given: the
+        simplification changes none of the values it holds)."""
         simple = simplified(cfg)
-        settings = configure.trainer_settings(simple)
-        configure.check_learning_rate(simple)
-        device = resolve_device(simple.trainer.device)
+        spec = spec or run_spec(simple)
+        device = resolve_device(spec.trainer.device)
         data = configure.build(simple.data, "data").to(device)
-        data.steps_per_epoch(settings.batch_size)
-        init_bias = bool(OmegaConf.select(simple, "recipe.init_bias", default=False))
-        return cls(simple, settings, data, device, init_bias)
+        data.steps_per_epoch(spec.trainer.batch_size)
+        return cls(simple, spec, data, device)
+
+    @property
+    def settings(self) -> TrainerSettings:
+        return self.spec.trainer
+
+    @property
+    def init_bias(self) -> bool:
+        return self.spec.recipe.init_bias
 
     @property
     def autocast(self) -> Callable[[], AbstractContextManager[None]]:
-        return autocast_for(self.device, self.cfg.trainer.precision)
+        return autocast_for(self.device, self.settings.precision)
 
     @property
     def planned_steps(self) -> int:
@@ -91,7 +99,7 @@ class Pipeline:
 
     def model(self, seed: int) -> nn.Module:
         """A freshly initialised model (seeded), with the output bias from the priors when asked for."""
-        seed_everything(seed, bool(self.cfg.trainer.deterministic))
+        seed_everything(seed, self.settings.deterministic)
         model: nn.Module = configure.build(
             self.cfg.model, "model", input_shape=self.data.input_shape, num_classes=self.data.num_classes
         ).to(self.device)
@@ -100,10 +108,9 @@ class Pipeline:
         return model
 
     @property
-    def learning_rate(self) -> float | None:
-        """The configured learning rate (None for an optimiser config without `lr`)."""
-        lr = OmegaConf.select(self.cfg, "optimizer.lr", default=None)
-        return float(lr) if lr is not None else None
+    def learning_rate(self) -> float:
+        """The configured learning rate."""
+        return self.spec.learning_rate
 
     def optimizer(self, model: nn.Module, lr: float | None = None) -> torch.optim.Optimizer:
         """The configured optimiser over `model`'s parameters, at learning rate `lr` when given."""
@@ -127,16 +134,15 @@ class Pipeline:
         """Train `model` (by default a fresh one) for `steps` optimiser steps with the real loop; returns its state
         (and history)."""
         model = model if model is not None else self.model(seed)
-        settings = replace(
-            self.settings, max_steps=steps, seed=seed, checkpoint_dir=None, early_stopping=EarlyStopping()
-        )
+        never = replace(self.settings.early_stopping, patience=None)
+        settings = replace(self.settings, max_steps=steps, seed=seed, checkpoint_dir=None, early_stopping=never)
         trainer = Trainer(
             model,
             self.optimizer(model),
             Constant(),
             data or self.data,  # type: ignore[arg-type]
             settings,
-            configure.objective(self.cfg),
+            self.spec.objective,
             self.autocast,
             SilentProgress(),
             recorder=recorder,

@@ -38,7 +38,7 @@ from sweepwise.recipe.report import (
     slug,
     write_reports,
 )
-from sweepwise.recipe.settings import preflight_mode
+from sweepwise.spec.run import RunSpec
 from sweepwise.tracking.provenance import code_version
 
 # where the checks write and how they print: not what they check
@@ -64,15 +64,14 @@ class PreflightReport:
     cuda_peak_mb: float | None = None  # CUDA memory its training allocated at most (None off CUDA)
 
 
-def run_preflight(cfg: DictConfig, folder: Path) -> PreflightReport:
-    """Run every check on `cfg` and write the reports and plots to `folder`."""
+def run_preflight(cfg: DictConfig, folder: Path, spec: RunSpec | None = None) -> PreflightReport:
+    """Run every check on `cfg` (`spec`: `cfg` checked, built when not given) and write the reports and plots to
+    `folder`."""
     started = time.perf_counter()
-    pipeline = Pipeline.build(cfg)
-    seed = pipeline.settings.seed
-    budget_steps = int(OmegaConf.select(cfg, "recipe.budget_steps", default=150))
-    overfit_samples = int(OmegaConf.select(cfg, "recipe.overfit_samples", default=16))
-    overfit_steps = int(OmegaConf.select(cfg, "recipe.overfit_steps", default=500))
-    range_steps = int(OmegaConf.select(cfg, "recipe.lr_range_steps", default=200))
+    pipeline = Pipeline.build(cfg, spec)
+    seed, recipe = pipeline.settings.seed, pipeline.spec.recipe
+    budget_steps, range_steps = recipe.budget_steps, recipe.lr_range_steps
+    overfit_samples, overfit_steps = recipe.overfit_samples, recipe.overfit_steps
     batch_check, grid = guarded(
         "batch entering the model", model_checks.batch_entering_the_model, pipeline, seed, folder
     )
@@ -202,20 +201,19 @@ def log_preflight(
         client.log_artifact(run_id, str(path), artifact_path=metric.rstrip("/"))
 
 
-def run_standalone(cfg: DictConfig) -> int:
+def run_standalone(cfg: DictConfig, spec: RunSpec) -> int:
     """`python train.py task=preflight`: the checks in `<output_dir>/preflight` and an MLflow run of their own;
     the exit code is 1 when a check failed."""
     from sweepwise.tracking.mlflow_run import MlflowRun, now_ms, resolve_tracking_uri
     from sweepwise.tracking.provenance import provenance_tags
 
-    preflight_mode(cfg)  # a bad mode is an error here too, though only sweeps act on it
     started = now_ms()
     folder = Path(cfg.output_dir) / "preflight"
-    report = run_preflight(cfg, folder)
+    report = run_preflight(cfg, folder, spec)
     results, files = report.results, report.files
     run = MlflowRun.start(
-        uri=resolve_tracking_uri(cfg.tracking.uri),
-        experiment=cfg.tracking.experiment,
+        uri=resolve_tracking_uri(spec.tracking.uri),
+        experiment=spec.tracking.experiment,
         run_name="preflight",
         tags={**provenance_tags(()), "sweepwise.role": "preflight"},
         start_time=started,

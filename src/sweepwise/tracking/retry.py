@@ -10,9 +10,9 @@ import os
 import re
 
 from mlflow.exceptions import MlflowException
-from omegaconf import DictConfig, OmegaConf
 
-from sweepwise.errors import ConfigError, SweepwiseError
+from sweepwise.errors import SweepwiseError
+from sweepwise.spec.schema import RetrySettings
 
 MAX_SLEEP_S = 120  # urllib3's cap on one backoff sleep
 ENVIRONMENT = {
@@ -30,19 +30,13 @@ class TrackingUnreachable(SweepwiseError):
     """The MLflow tracking server did not answer within the retry budget."""
 
 
-def apply_retry_policy(config: DictConfig) -> None:
-    """Set MLflow's retry policy from `tracking.retry` for this process and the processes it starts (missing keys
-    keep MLflow's)."""
-    retry = OmegaConf.select(config, "tracking.retry", default=None)
-    if retry is not None and not isinstance(retry, DictConfig):
-        raise ConfigError("tracking.retry", retry, f"must be a mapping of {', '.join(ENVIRONMENT)}")
-    for key, value in (retry or {}).items():
-        if key not in ENVIRONMENT:
-            raise ConfigError(f"tracking.retry.{key!s}", value, f"unknown key (known: {', '.join(ENVIRONMENT)})")
-        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if key == "timeout_s" else 0):
-            floor = "a positive" if key == "timeout_s" else "a non-negative"
-            raise ConfigError(f"tracking.retry.{key}", value, f"must be {floor} whole number")
-        os.environ[ENVIRONMENT[key]] = str(value)
+def apply_retry_policy(retry: RetrySettings | None) -> None:
+    """Set MLflow's retry policy from `tracking.retry` for this process and the processes it starts (None, or a
+    null field, keeps MLflow's)."""
+    for key, variable in ENVIRONMENT.items():
+        value = getattr(retry, key, None)
+        if value is not None:
+            os.environ[variable] = str(value)
 
 
 def backoff_budget_s(max_retries: int, backoff_factor: int) -> float:

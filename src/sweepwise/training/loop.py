@@ -15,11 +15,11 @@ from torch import nn
 from sweepwise.data import DataModule
 from sweepwise.errors import TrainingDiverged
 from sweepwise.schedules import Schedule
+from sweepwise.spec.schema import Objective, TrainerSettings
 from sweepwise.training.checkpoint import save_checkpoint
 from sweepwise.training.distributed import Ranks
 from sweepwise.training.evaluate import evaluate
 from sweepwise.training.runtime import restore_rng_state, rng_state
-from sweepwise.training.settings import Objective, TrainerSettings
 
 # Without clipping the gradient norm costs a reduction per step; sampling every few steps keeps it near free.
 GRAD_NORM_EVERY = 8
@@ -246,7 +246,8 @@ class Trainer:
             self.state.stop_reason = f"early stopping: {rule.metric} did not improve for {rule.patience} epochs"
 
     def _save(self, name: str) -> None:
-        if self.settings.checkpoint_dir is None:
+        folder = self.settings.checkpoint_folder
+        if folder is None:
             return
         state = {
             "model": self.model.state_dict(),
@@ -258,4 +259,4 @@ class Trainer:
             RECORDED_STEPS: self.recorder.pending() if self.recorder is not None else [],
             **self.checkpoint_extra,
         }
-        save_checkpoint(state, self.settings.checkpoint_dir / name)
+        save_checkpoint(state, folder / name)

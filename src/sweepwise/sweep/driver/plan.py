@@ -14,14 +14,17 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from hydra_plugins.sweepwise_plugins.config import OptunaSweeperConf
-from sweepwise.configure import check_values, is_sweepwise_training
+from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import ConfigError, first_line
+from sweepwise.spec.convert import compose_value_error
+from sweepwise.spec.launch import bounded
+from sweepwise.spec.run import run_spec
+from sweepwise.spec.schema import Objective
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.driver.param_grammar import SearchSpace, parse_search_space, trial_overrides
 from sweepwise.sweep.driver.samplers import REMOVED_SAMPLERS, is_grid
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS
 from sweepwise.tracking.mlflow_run import resolve_tracking_uri
-from sweepwise.training.settings import Objective
 
 Direction = Literal["minimize", "maximize"]
 DIRECTIONS = ("minimize", "maximize")
@@ -100,14 +103,6 @@ def check_target(key: str, node: Mapping[str, Any], base: type, supplied: Sequen
         raise ConfigError(key, fields, f"{cls.__name__} does not accept these fields ({error})") from error
 
 
-def _number(key: str, value: Any, low: float, high: float | None = None, integer: bool = True) -> Any:
-    ok = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not ok or value < low or (high is not None and value > high):
-        bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ConfigError(key, value, f"must be {'an integer' if integer else 'a number'} {bounds}")
-    return value
-
-
 def custom_search_space_function(path: str | None) -> Callable[[DictConfig, optuna.Trial], Any] | None:
     """A dotted path (a leading dot, as in hydra-optuna-sweeper's example, means "beside the script")."""
     if not path:
@@ -138,7 +133,7 @@ def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, spa
         if not is_sweepwise_training(composed):
             continue
         try:
-            check_values(composed)
+            run_spec(composed, resolve_paths=False)
         except ConfigError as error:
             drawn = [error.key] if error.key in variant else varied
             values = ", ".join(f"{name}={variant[name]!r}" for name in drawn)
@@ -172,7 +167,8 @@ def _culprit(
             hydra_context.config_loader.load_sweep_config(config, overrides)
         except (HydraException, OmegaConfBaseException) as single_error:
             value = space.typed.get(name, overrides[-1].split("=", 1)[1])
-            return ConfigError(space.key(name), value, first_line(single_error))
+            refused = compose_value_error(single_error)  # a value of the wrong type for the config's schema
+            return ConfigError(space.key(name), value, refused.reason if refused else first_line(single_error))
     return ConfigError("hydra.sweeper.params", dict(variant), first_line(error))
 
 
@@ -208,11 +204,11 @@ def make_plan(
     directions = directions_of(conf.direction)
     settings = SweepSettings(
         study_name=str(conf.study_name or config.hydra.job.name),
-        n_trials=_number("hydra.sweeper.n_trials", conf.n_trials, 1),
+        n_trials=bounded("hydra.sweeper.n_trials", conf.n_trials, 1),
         # null: as the launcher's GPUs allow (`placement`), which sets the final count
-        n_jobs=_number("hydra.sweeper.n_jobs", conf.n_jobs, 1) if conf.n_jobs is not None else CPU_SLOTS,
-        max_failure_rate=float(_number("hydra.sweeper.max_failure_rate", conf.max_failure_rate, 0, 1, integer=False)),
-        retries=_number("hydra.sweeper.retries", conf.retries, 0),
+        n_jobs=bounded("hydra.sweeper.n_jobs", conf.n_jobs, 1) if conf.n_jobs is not None else CPU_SLOTS,
+        max_failure_rate=float(bounded("hydra.sweeper.max_failure_rate", conf.max_failure_rate, 0, 1, integer=False)),
+        retries=bounded("hydra.sweeper.retries", conf.retries, 0),
     )
     sampler = conf.sampler
     if not isinstance(sampler, dict) or "_target_" not in sampler:

@@ -10,10 +10,9 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
-from sweepwise.configure import log_model_enabled
 from sweepwise.errors import SweepwiseError
 from sweepwise.recipe.report import PreflightFailed
-from sweepwise.recipe.settings import ensemble_size, preflight_mode
+from sweepwise.spec.run import task_spec
 from sweepwise.sweep.driver.orchestrator import INTERRUPTED, Orchestrator, SweepStopped
 from sweepwise.sweep.driver.plan import SweepPlan, make_plan, sweeper_config
 from sweepwise.sweep.driver.sweep_report import SweepReport
@@ -38,7 +37,8 @@ class Sweep:
         """Run the sweep; every error the user can fix ends it with one line and a non-zero exit."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            apply_retry_policy(self.config)
+            task = task_spec(self.config)
+            apply_retry_policy(task.retry)
             # parsed (and resolved) here, where a bad value ends the sweep with one line
             plan = make_plan(sweeper_config(self.raw), arguments, self.hydra_context, self.config)
             launcher_config = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
@@ -46,8 +46,8 @@ class Sweep:
             slots = placement(launcher, "hydra.sweeper.n_jobs", plan.conf.n_jobs)
             plan = replace(plan, settings=replace(plan.settings, n_jobs=slots.size))
             sweeper = OmegaConf.to_container(self.config.hydra.sweeper)
-            report = SweepReport(ensemble_size(self.config), log_model_enabled(self.config), sweeper)
-            self._run(plan, launcher, slots, preflight_mode(self.config), report)
+            report = SweepReport(task.ensemble_top_k, task.log_model, sweeper)
+            self._run(plan, launcher, slots, task.preflight, report)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
         except MlflowException as error:

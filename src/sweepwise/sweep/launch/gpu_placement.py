@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweepwise.errors import ConfigError
+from sweepwise.spec.launch import is_gpu_id, local_launcher
 
 GPU_ENV = "CUDA_VISIBLE_DEVICES"
 CPU_SLOTS = 2  # the slots when neither n_jobs nor GPUs say how many
@@ -34,38 +35,9 @@ class LocalSettings:
 
     @classmethod
     def of(cls, launcher: Mapping[str, Any], processes: int = 1) -> "LocalSettings":
-        settings = cls(
-            n_workers=launcher.get("n_workers"),
-            gpus_per_trial=launcher.get("gpus_per_trial"),
-            trials_per_gpu=launcher.get("trials_per_gpu", 1),
-            gpus=None if launcher.get("gpus") is None else tuple(str(gpu) for gpu in launcher["gpus"]),
-            processes=processes,
-        )
-        for key, value, low in (
-            ("n_workers", settings.n_workers, 1),
-            ("gpus_per_trial", settings.gpus_per_trial, 0),
-            ("trials_per_gpu", settings.trials_per_gpu, 1),
-        ):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
-                raise ConfigError(f"hydra.launcher.{key}", value, f"must be an integer >= {low}")
-        if settings.gpus is not None:
-            if len(set(settings.gpus)) != len(settings.gpus):
-                raise ConfigError("hydra.launcher.gpus", list(settings.gpus), "lists a GPU twice")
-            named = [gpu for gpu in settings.gpus if not is_gpu_id(gpu)]
-            if named:
-                raise ConfigError(
-                    "hydra.launcher.gpus",
-                    list(settings.gpus),
-                    f"{named[0]!r} is not a GPU: give indexes (0, 1, ...) or UUIDs (GPU-..., MIG-...) as nvidia-smi "
-                    "-L lists them",
-                )
-        return settings
-
-
-def is_gpu_id(gpu: str) -> bool:
-    """What `CUDA_VISIBLE_DEVICES` takes for one GPU: an index or a UUID. CUDA ignores anything else, and a trial
-    given it would quietly train on the CPU."""
-    return gpu.isdigit() or gpu.startswith(("GPU-", "MIG-"))
+        conf = local_launcher(launcher)
+        gpus = None if conf.gpus is None else tuple(conf.gpus)
+        return cls(conf.n_workers, conf.gpus_per_trial, conf.trials_per_gpu, gpus, processes)
 
 
 def visible_gpus(configured: Sequence[str] | None) -> list[str]:

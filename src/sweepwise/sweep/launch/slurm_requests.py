@@ -12,6 +12,7 @@ from typing import Any
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.internals.submitit_internals import sbatch_script
+from sweepwise.spec.launch import slurm_launcher
 from sweepwise.sweep.trial.trial_runner import TrialJob
 
 # each job's threads match its CPUs unless the user says otherwise (torch would use every core of the node)
@@ -22,50 +23,7 @@ def slurm_settings(config: Mapping[str, Any], processes: int = 1) -> SlurmLaunch
     """The `slurm` launcher's fields (its config type says what each means), each checked; errors name the
     `hydra.launcher` key. A trial of `processes` processes per node (`trainer.devices`) runs them as that many
     tasks per node, each with a GPU of its node where the jobs have GPUs."""
-    settings = SlurmLauncherConf(**config)
-    minimums = {
-        "gpus_per_node": 0,
-        "cpus_per_task": 1,
-        "timeout_min": 1,
-        "nodes": 1,
-        "tasks_per_node": 1,
-        "array_parallelism": 1,
-        "trials_per_gpu": 1,
-        "max_num_timeout": 0,
-        "signal_delay_s": 0,
-    }
-    for key, minimum in minimums.items():
-        if getattr(settings, key) < minimum:
-            raise ConfigError(f"hydra.launcher.{key}", getattr(settings, key), f"must be at least {minimum}")
-    if settings.tasks_per_node > 1:
-        raise ConfigError(
-            "hydra.launcher.tasks_per_node",
-            settings.tasks_per_node,
-            "a trial's processes per node are trainer.devices (set it instead: the tasks follow it)",
-        )
-    if settings.trials_per_gpu > 1 and processes > 1:
-        raise ConfigError(
-            "hydra.launcher.trials_per_gpu",
-            settings.trials_per_gpu,
-            f"packs one-process trials, and trainer.devices={processes} gives each trial {processes} processes",
-        )
-    if settings.trials_per_gpu > 1 and settings.nodes > 1:
-        raise ConfigError(
-            "hydra.launcher.trials_per_gpu",
-            settings.trials_per_gpu,
-            f"packs trials on one node, not nodes={settings.nodes}",
-        )
-    if settings.mem_gb is not None and settings.mem_gb <= 0:
-        raise ConfigError("hydra.launcher.mem_gb", settings.mem_gb, "must be positive (or null for the default)")
-    if settings.poll_interval_s <= 0:
-        raise ConfigError("hydra.launcher.poll_interval_s", settings.poll_interval_s, "must be positive")
-    if settings.signal_delay_s >= settings.timeout_min * 60:
-        raise ConfigError(
-            "hydra.launcher.signal_delay_s",
-            settings.signal_delay_s,
-            f"must be shorter than the time limit (timeout_min={settings.timeout_min} minutes), or jobs are "
-            "signalled to checkpoint as soon as they start",
-        )
+    settings = slurm_launcher(config, processes)
     gpus = max(settings.gpus_per_node, processes) if settings.gpus_per_node else 0
     return replace(settings, tasks_per_node=processes, gpus_per_node=gpus)
 

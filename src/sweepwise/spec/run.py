@@ -1,0 +1,98 @@
+"""A composed config validated once into one typed spec: what a run, the recipe and a sweep's checks read.
+
+`run_spec` is the only place a config of sweepwise's training is checked: a run builds it once and hands it down
+(to its other processes too), the preflight reads its budgets from it, and a sweep builds it for every variant of
+its search space before the first trial. `task_spec` is the little a sweep reads of its task's config, which
+may be another app's: it reads a section only where sweepwise's schema is attached (its own conf/).
+"""
+
+import copy
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+
+from sweepwise.errors import ConfigError
+from sweepwise.spec.convert import typed
+from sweepwise.spec.schema import Objective, RecipeSettings, RetrySettings, TrackingSettings, TrainerSettings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a training run reads of its config besides the parts it builds (data, model, optimiser and
+    schedule, whose own constructors check their arguments)."""
+
+    trainer: TrainerSettings
+    objective: Objective
+    tracking: TrackingSettings
+    recipe: RecipeSettings
+    learning_rate: float
+
+
+def run_spec(cfg: DictConfig, resolve_paths: bool = True) -> RunSpec:
+    """Check `cfg` (a config of sweepwise's training) and type it. `resolve_paths=False` leaves the checkpoint
+    folder out: it may name the job's output folder, which exists only once the job runs (a sweep's checks)."""
+    return RunSpec(
+        trainer=typed(_trainer_node(cfg, resolve_paths), TrainerSettings, "trainer"),
+        objective=typed(_section(cfg, "objective"), Objective, "objective"),
+        tracking=typed(_section(cfg, "tracking"), TrackingSettings, "tracking"),
+        recipe=typed(_section(cfg, "recipe"), RecipeSettings, "recipe"),
+        learning_rate=learning_rate(cfg),
+    )
+
+
+def learning_rate(cfg: DictConfig) -> float:
+    """`optimizer.lr`: the optimiser group has no schema (each option names its own target), but every
+    optimiser of a run takes a positive learning rate."""
+    lr = OmegaConf.select(cfg, "optimizer.lr", throw_on_missing=False)
+    if isinstance(lr, bool) or not isinstance(lr, int | float):
+        raise ConfigError("optimizer.lr", lr, "must be a number")
+    if lr <= 0:
+        raise ConfigError("optimizer.lr", float(lr), "must be > 0")
+    return float(lr)
+
+
+def _section(cfg: DictConfig, key: str) -> Any:
+    return OmegaConf.select(cfg, key, default=None)
+
+
+def _trainer_node(cfg: DictConfig, resolve_paths: bool) -> Any:
+    node = _section(cfg, "trainer")
+    if resolve_paths or not isinstance(node, DictConfig):
+        return node
+    unresolved = copy.deepcopy(node)  # the config itself stays as it was
+    unresolved.checkpoint_dir = None
+    return unresolved
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a sweep reads of its task's config: sweepwise's sections where the config has them, else the
+    behaviour of an app without them (MLflow's retry policy, no preflight, no ensemble, no logged model)."""
+
+    retry: RetrySettings | None
+    preflight: str
+    ensemble_top_k: int
+    log_model: bool
+
+
+def task_spec(cfg: DictConfig) -> TaskSpec:
+    tracking = _with_schema(cfg, "tracking", TrackingSettings)
+    recipe = _with_schema(cfg, "recipe", RecipeSettings)
+    return TaskSpec(
+        retry=tracking.retry if tracking else None,
+        preflight=recipe.preflight if recipe else "off",
+        ensemble_top_k=recipe.ensemble_top_k if recipe else 0,
+        log_model=tracking.log_model if tracking else False,
+    )
+
+
+def _with_schema(cfg: DictConfig, key: str, schema: type[T]) -> T | None:
+    """The section at `key` typed, where sweepwise's conf/ attached `schema` to it; None in another app's config
+    (even one with a section of that name)."""
+    node = _section(cfg, key)
+    if isinstance(node, DictConfig) and OmegaConf.get_type(node) is schema:
+        return typed(node, schema, key)
+    return None

@@ -1,0 +1,195 @@
+"""The schema of sweepwise's config groups: each dataclass is a group's fields, their types and their checks.
+
+The values live in `conf/` alone (the fields have no defaults: a value missing from the YAML is an error, not a
+second default). A dataclass is built from a composed config by `spec.run.run_spec`; its `__post_init__` checks
+what a type cannot say and names the key of the value it refuses. Adding a trainer option is adding a field to
+`TrainerSettings` and its value to `conf/trainer/default.yaml`.
+
+The dataclasses are not frozen: OmegaConf makes a frozen dataclass's node read-only, and Hydra could then not
+merge the YAML's values onto it.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra.core.config_store import ConfigStore
+
+from sweepwise.errors import ConfigError
+
+SCHEMA_GROUP = "sweepwise_schema"  # conf/ YAML pulls a schema in with `- /sweepwise_schema/NAME@_here_`
+METRICS = ("train/loss", "val/loss", "val/acc")
+DIRECTIONS = ("maximize", "minimize")
+PRECISIONS = ("auto", "bf16", "fp32")
+PROGRESS_MODES = ("auto", "bar", "plain", "off")
+CHECKPOINTS_TO_LOG = {"best": "best.pt", "last": "last.pt", "none": None}
+PREFLIGHT_MODES = ("fail", "warn", "off")
+MAX_ENSEMBLE = 5
+
+
+@dataclass
+class Objective:
+    """The metric a sweep optimises and whether larger is better."""
+
+    metric: str
+    direction: str
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ConfigError("objective.metric", self.metric, f"must be one of {', '.join(METRICS)}")
+        if self.direction not in DIRECTIONS:
+            raise ConfigError("objective.direction", self.direction, "must be maximize or minimize")
+
+    def improves(self, value: float, best: float | None, min_delta: float = 0.0) -> bool:
+        if best is None:
+            return True
+        return value > best + min_delta if self.direction == "maximize" else value < best - min_delta
+
+
+@dataclass
+class EarlyStopping:
+    """Stop after `patience` epochs without an improvement of `min_delta` in `metric`; patience null = off."""
+
+    patience: int | None
+    metric: str
+    direction: str
+    min_delta: float
+
+    def __post_init__(self) -> None:
+        if self.patience is not None and self.patience < 1:
+            raise ConfigError("trainer.early_stopping.patience", self.patience, "must be >= 1 or null (off)")
+        Objective(self.metric, self.direction)
+
+    @property
+    def criterion(self) -> Objective:
+        return Objective(self.metric, self.direction)
+
+
+@dataclass
+class TrainerSettings:
+    """`trainer`: how one run trains (conf/trainer/default.yaml says what each field means)."""
+
+    epochs: int
+    max_steps: int | None
+    batch_size: int
+    eval_batch_size: int
+    device: str
+    devices: int  # processes training one run together, each on an equal slice of every batch
+    compile: bool
+    channels_last: bool
+    precision: str
+    grad_clip: float | None
+    seed: int
+    deterministic: bool
+    progress: str
+    checkpoint_dir: str | None  # paths as strings: a config that holds Path objects cannot be saved as YAML
+    resume_from: str | None
+    early_stopping: EarlyStopping
+
+    def __post_init__(self) -> None:
+        if self.max_steps is None and self.epochs < 1:
+            raise ConfigError("trainer.epochs", self.epochs, "must be >= 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError("trainer.max_steps", self.max_steps, "must be >= 1 or null (use epochs)")
+        if self.batch_size < 1:
+            raise ConfigError("trainer.batch_size", self.batch_size, "must be >= 1")
+        if self.eval_batch_size < 1:
+            raise ConfigError("trainer.eval_batch_size", self.eval_batch_size, "must be >= 1")
+        if self.devices < 1:
+            raise ConfigError("trainer.devices", self.devices, "must be >= 1")
+        if self.batch_size % self.devices:
+            raise ConfigError("trainer.devices", self.devices, f"must divide trainer.batch_size={self.batch_size}")
+        if self.grad_clip is not None and self.grad_clip <= 0:
+            raise ConfigError("trainer.grad_clip", self.grad_clip, "must be > 0 or null (off)")
+        if self.precision not in PRECISIONS:
+            raise ConfigError("trainer.precision", self.precision, "must be auto, bf16 or fp32")
+        if self.progress not in PROGRESS_MODES:
+            raise ConfigError("trainer.progress", self.progress, f"must be one of {', '.join(PROGRESS_MODES)}")
+
+    @property
+    def checkpoint_folder(self) -> Path | None:
+        """Where the loop saves its checkpoints (None: nowhere)."""
+        return Path(self.checkpoint_dir) if self.checkpoint_dir else None
+
+
+@dataclass
+class RetrySettings:
+    """`tracking.retry`: MLflow's HTTP retry policy (null keeps MLflow's own value)."""
+
+    max_retries: int | None
+    backoff_factor: int | None
+    timeout_s: int | None
+
+    def __post_init__(self) -> None:
+        for key, value, floor in (
+            ("max_retries", self.max_retries, 0),
+            ("backoff_factor", self.backoff_factor, 0),
+            ("timeout_s", self.timeout_s, 1),
+        ):
+            if value is not None and value < floor:
+                kind = "a positive" if floor else "a non-negative"
+                raise ConfigError(f"tracking.retry.{key}", value, f"must be {kind} whole number")
+
+
+@dataclass
+class TrackingSettings:
+    """`tracking`: where and what a run logs to MLflow."""
+
+    uri: str | None
+    experiment: str
+    run_name: str | None
+    parent_run_id: str | None
+    log_checkpoints: str
+    log_model: bool
+    log_every_n_steps: int
+    retry: RetrySettings
+
+    def __post_init__(self) -> None:
+        if self.log_checkpoints not in CHECKPOINTS_TO_LOG:
+            raise ConfigError("tracking.log_checkpoints", self.log_checkpoints, "must be best, last or none")
+        if self.log_every_n_steps < 0:
+            raise ConfigError(
+                "tracking.log_every_n_steps", self.log_every_n_steps, "must be >= 0 (0 logs per epoch only)"
+            )
+
+    @property
+    def checkpoint_file(self) -> str | None:
+        """The checkpoint file a run logs to MLflow at its end (None: none)."""
+        return CHECKPOINTS_TO_LOG[self.log_checkpoints]
+
+
+@dataclass
+class RecipeSettings:
+    """`recipe`: the preflight checks' mode and budgets, and a sweep's ensemble."""
+
+    preflight: str
+    init_bias: bool
+    budget_steps: int
+    overfit_samples: int
+    overfit_steps: int
+    lr_range_steps: int
+    ensemble_top_k: int
+
+    def __post_init__(self) -> None:
+        if self.preflight not in PREFLIGHT_MODES:
+            raise ConfigError("recipe.preflight", self.preflight, f"must be one of {', '.join(PREFLIGHT_MODES)}")
+        for key in ("budget_steps", "overfit_samples", "overfit_steps", "lr_range_steps"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"recipe.{key}", getattr(self, key), "must be >= 1")
+        if not 0 <= self.ensemble_top_k <= MAX_ENSEMBLE:
+            raise ConfigError(
+                "recipe.ensemble_top_k", self.ensemble_top_k, f"must be an integer from 0 (off) to {MAX_ENSEMBLE}"
+            )
+
+
+SCHEMAS: dict[str, type] = {
+    "trainer": TrainerSettings,
+    "tracking": TrackingSettings,
+    "recipe": RecipeSettings,
+    "objective": Objective,
+}
+
+
+def register(store: ConfigStore) -> None:
+    """Put each group's schema in Hydra's ConfigStore, where only sweepwise's own conf/ refers to it."""
+    for name, node in SCHEMAS.items():
+        store.store(group=SCHEMA_GROUP, name=name, node=node, provider="sweepwise")
