@@ -13,8 +13,10 @@ DB ?= sqlite:///$(CURDIR)/mlflow.db
 ARTIFACTS ?= $(CURDIR)/mlartifacts
 SWEEP ?= random_lr_wd
 TRIALS ?= 12
+# test-newest's environment: the newest releases of every dependency
+NEWEST_VENV ?= .venv-newest
 
-.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test reliability lint format bench ui mlflow-server db-up db-down slurm-up slurm-down clean
+.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test test-newest reliability lint format bench ui mlflow-server db-up db-down slurm-up slurm-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(HOST)/$(HOST)/g; s/$$(PORT)/$(PORT)/g; s/$$(DASHBOARD_PORT)/$(DASHBOARD_PORT)/g; s/$$(SWEEP)/$(SWEEP)/g' \
@@ -57,6 +59,9 @@ sweep-slurm: $(STAMP) ## the same sweep, every trial a SLURM job (one GPU each; 
 
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest
+
+test-newest: ## the fast tests on the newest release of every dependency, in .venv-newest (its torch: several GB)
+	PYTHON=$(PYTHON) NEWEST_VENV=$(NEWEST_VENV) bash tests/newest_releases.sh
 
 reliability: $(STAMP) ## rerun the load, fault and bad-input tests and write docs/reliability.md (needs make slurm-up)
 	SWEEPWISE_REQUIRE_SERVICES=1 SWEEPWISE_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(PY) -m pytest -m reliability
