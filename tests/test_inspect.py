@@ -4,7 +4,7 @@ class balance, statistics and grids, for images and tables."""
 import shutil
 from pathlib import Path
 
-from conftest import compose_config, mlflow_client, run_train, write_csv, write_image_folder
+from helpers import compose_config, mlflow_client, run_train, write_csv, write_image_folder
 
 from sweepwise.recipe.inspection import inspect_data
 from sweepwise.recipe.samples import load_samples

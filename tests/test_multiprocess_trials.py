@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_config, run_train
+from helpers import compose_config, run_train
 from sweep_helpers import load_study, states, sweep_runs
 
 from sweepwise.app import train

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY, compose_config, mlflow_client, write_csv
+from helpers import TINY, compose_config, mlflow_client, write_csv
 
 from sweepwise.app import train
 

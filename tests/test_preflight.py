@@ -9,7 +9,7 @@ from pathlib import Path
 import mlflow
 import pytest
 import torch
-from conftest import compose_config, mlflow_client, run_train, write_csv
+from helpers import compose_config, mlflow_client, run_train, write_csv
 from sweep_helpers import load_study
 
 from sweepwise import configure

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TRAIN_PY, compose_config, run_script, service_missing
+from helpers import TRAIN_PY, compose_config, run_script, service_missing
 
 from sweepwise import configure
 from sweepwise.app import train, training_parts

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TINY, all_runs, mlflow_client, run_train, write_csv, write_image_folder
+from helpers import REPO, TINY, all_runs, mlflow_client, run_train, write_csv, write_image_folder
 
 pytestmark = pytest.mark.slow
 
