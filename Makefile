@@ -13,8 +13,10 @@ DB ?= sqlite:///$(CURDIR)/mlflow.db
 ARTIFACTS ?= $(CURDIR)/mlartifacts
 SWEEP ?= random_lr_wd
 TRIALS ?= 12
+# `make test` runs its tests on this many processes; most tests train in subprocesses of their own
+TEST_WORKERS ?= 2
 
-.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test reliability lint format bench ui mlflow-server db-up db-down slurm-up slurm-down clean
+.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test test-fast reliability lint format bench ui mlflow-server db-up db-down slurm-up slurm-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(HOST)/$(HOST)/g; s/$$(PORT)/$(PORT)/g; s/$$(DASHBOARD_PORT)/$(DASHBOARD_PORT)/g; s/$$(SWEEP)/$(SWEEP)/g' \
@@ -55,8 +57,11 @@ sweep-slurm: $(STAMP) ## the same sweep, every trial a SLURM job (one GPU each; 
 	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS) hydra/launcher=slurm \
 		hydra.sweeper.study_name=$(or $(STUDY),$(SWEEP)-slurm)
 
-test: $(STAMP) ## run the test suite
-	$(PY) -m pytest
+test: $(STAMP) ## run the test suite, on TEST_WORKERS=2 processes (the tests of one SLURM cluster or database on one)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+test-fast: $(STAMP) ## the unit and in-process tests alone, in under 3 minutes: the everyday check (CI runs all)
+	$(PY) -m pytest -m "not slow and not reliability"
 
 reliability: $(STAMP) ## rerun the load, fault and bad-input tests and write docs/reliability.md (needs make slurm-up)
 	SWEEPWISE_REQUIRE_SERVICES=1 SWEEPWISE_RELIABILITY_REPORT=$(CURDIR)/docs/reliability.md $(PY) -m pytest -m reliability
