@@ -90,7 +90,7 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ScriptedCluster:
 
 @pytest.fixture
 def executor(tmp_path: Path, cluster: ScriptedCluster) -> Iterator[SlurmExecutor]:
-    executor = SlurmExecutor(ScriptedTrial(), slurm_settings(LAUNCHER), tmp_path / "slurm")  # type: ignore[arg-type]
+    executor = SlurmExecutor(ScriptedTrial(), slurm_settings(LAUNCHER), tmp_path / "slurm")
     yield executor
     executor.shutdown()
 
@@ -258,7 +258,7 @@ def test_a_new_executor_adopts_the_jobs_a_killed_one_left_and_cancels_those_it_c
     run_task(cluster, ids[4])  # finished while no orchestrator watched: its result waits in its folder
     cluster.script(ids[4], "COMPLETED")
     # the orchestrator is killed: its executor is gone, the jobs are not. The re-run's executor:
-    again = SlurmExecutor(ScriptedTrial(), slurm_settings(LAUNCHER), tmp_path / "slurm")  # type: ignore[arg-type]
+    again = SlurmExecutor(ScriptedTrial(), slurm_settings(LAUNCHER), tmp_path / "slurm")
     adopted = {number: again.adopt(number, ids[number], jobs[number].log_file) for number in jobs}
     assert adopted == {1: True, 2: True, 3: False, 4: True}
     assert not again.adopt(5, "3999", None)  # a job SLURM no longer knows
@@ -275,7 +275,7 @@ def test_a_pack_is_one_job_of_a_task_per_trial_holding_its_slots_until_its_last_
     tmp_path: Path, cluster: ScriptedCluster
 ):
     settings = slurm_settings({**LAUNCHER, "trials_per_gpu": 2})
-    executor = SlurmExecutor(ScriptedTrial(), settings, tmp_path / "slurm")  # type: ignore[arg-type]
+    executor = SlurmExecutor(ScriptedTrial(), settings, tmp_path / "slurm")
     assert executor.submit(4, trial(4, tmp_path)) is None and cluster.calls("sbatch") == []
     assert executor.submit(5, trial(5, tmp_path)) is None  # the pack is full: its job is submitted
     assert executor.dispatch() == {4: "4001_0", 5: "4001_1"} and executor.dispatch() == {}
@@ -288,7 +288,7 @@ def test_a_pack_is_one_job_of_a_task_per_trial_holding_its_slots_until_its_last_
     run_task(cluster, "4001", task=1, tasks=2)
     assert without_times(poll(executor)) == [(5, complete(5))] and executor.held == 2
     # a re-run's executor adopts the pack's other trial by its task's id
-    again = SlurmExecutor(ScriptedTrial(), settings, tmp_path / "slurm")  # type: ignore[arg-type]
+    again = SlurmExecutor(ScriptedTrial(), settings, tmp_path / "slurm")
     assert again.adopt(4, "4001_0", None) and again.held == 1
     run_task(cluster, "4001", task=0, tasks=2)
     assert without_times(poll(executor)) == [(4, complete(4))] and executor.held == 0
