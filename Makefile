@@ -15,8 +15,10 @@ SWEEP ?= random_lr_wd
 TRIALS ?= 12
 # test-newest's environment: the newest releases of every dependency
 NEWEST_VENV ?= .venv-newest
+# `make test` runs its tests on this many processes; most tests train in subprocesses of their own
+TEST_WORKERS ?= 2
 
-.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test test-newest reliability lint format bench ui mlflow-server db-up db-down slurm-up slurm-down clean
+.PHONY: help install demo train inspect preflight sweep ensemble dashboard sweep-slurm test test-fast test-newest reliability lint format bench ui mlflow-server db-up db-down slurm-up slurm-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/$$(HOST)/$(HOST)/g; s/$$(PORT)/$(PORT)/g; s/$$(DASHBOARD_PORT)/$(DASHBOARD_PORT)/g; s/$$(SWEEP)/$(SWEEP)/g' \
@@ -57,8 +59,11 @@ sweep-slurm: $(STAMP) ## the same sweep, every trial a SLURM job (one GPU each; 
 	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS) hydra/launcher=slurm \
 		hydra.sweeper.study_name=$(or $(STUDY),$(SWEEP)-slurm)
 
-test: $(STAMP) ## run the test suite
-	$(PY) -m pytest
+test: $(STAMP) ## run the test suite, on TEST_WORKERS=2 processes (the tests of one SLURM cluster or database on one)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
+
+test-fast: $(STAMP) ## the unit and in-process tests alone, in under 3 minutes: the everyday check (CI runs all)
+	$(PY) -m pytest -m "not slow and not reliability"
 
 test-newest: ## the fast tests on the newest release of every dependency, in .venv-newest (its torch: several GB)
 	PYTHON=$(PYTHON) NEWEST_VENV=$(NEWEST_VENV) bash tests/newest_releases.sh

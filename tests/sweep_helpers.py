@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
-from conftest import REPO, mlflow_client, run_script
+from helpers import REPO, mlflow_client, run_script
 
 from sweepwise.study.storage import open_storage
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import run_train, write_csv, write_image_folder
+from helpers import run_train, write_csv, write_image_folder
 from reliability import record
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]

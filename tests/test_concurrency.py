@@ -5,7 +5,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import run_train
+from helpers import run_train
 from mlflow import MlflowClient
 from mlflow_server import MlflowServer
 from postgres_server import Databases
@@ -65,9 +65,9 @@ ON_SLURM = [  # one SLURM job per trial, on CPUs, so that all 8 fit the test clu
 @pytest.fixture(
     params=[
         "HTTP server, journal file",
-        "SLURM jobs, HTTP server, journal file",
+        pytest.param("SLURM jobs, HTTP server, journal file", marks=pytest.mark.xdist_group("slurm")),
         "sqlite store, sqlite storage",
-        "PostgreSQL store, PostgreSQL storage",
+        pytest.param("PostgreSQL store, PostgreSQL storage", marks=pytest.mark.xdist_group("postgres")),
     ]
 )
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, list[str], str, str]:

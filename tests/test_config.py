@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import CONF_DIR, compose_config
+from helpers import CONF_DIR, compose_config
 
 from sweepwise import configure
 from sweepwise.cli import unknown_group_choice

@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from helpers import REPO
 from mlflow_server import free_port
 from sweep_helpers import run_toy
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import write_csv, write_image_folder
+from helpers import write_csv, write_image_folder
 
 from sweepwise.data.augment import Augment
 from sweepwise.data.digits import load_digits

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import REPO, TRAIN_PY, run_train
+from helpers import REPO, TRAIN_PY, run_train
 from mlflow import MlflowClient
 from mlflow_server import MlflowServer
 from optuna.storages import JournalStorage
@@ -164,7 +164,7 @@ def wait_for_epochs(client: MlflowClient, epochs: int, finished: int = 0, timeou
     raise AssertionError(f"no running trial logged {epochs} epochs after {finished} finished, in {timeout} s")
 
 
-@pytest.fixture(params=["sqlite", "PostgreSQL"])
+@pytest.fixture(params=["sqlite", pytest.param("PostgreSQL", marks=pytest.mark.xdist_group("postgres"))])
 def restartable_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MlflowServer]:
     """A real `mlflow server` whose backend store is a sqlite file, or a PostgreSQL database."""
     backend = None
@@ -315,7 +315,12 @@ def test_a_torn_last_journal_line_is_set_aside_and_no_finished_trial_is_lost(tmp
     )
 
 
-@pytest.fixture(params=["journal file, sqlite store", "PostgreSQL storage and store"])
+@pytest.fixture(
+    params=[
+        "journal file, sqlite store",
+        pytest.param("PostgreSQL storage and store", marks=pytest.mark.xdist_group("postgres")),
+    ]
+)
 def local_stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[list[str], str, str]:
     """(the overrides that pick the study storage and MLflow store, the tracking URI, the storage)"""
     if request.param.startswith("PostgreSQL"):

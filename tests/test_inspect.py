@@ -4,7 +4,8 @@ class balance, statistics and grids, for images and tables."""
 import shutil
 from pathlib import Path
 
-from conftest import compose_config, mlflow_client, run_train, write_csv, write_image_folder
+import pytest
+from helpers import compose_config, mlflow_client, run_train, write_csv, write_image_folder
 
 from sweepwise.recipe.inspection import inspect_data
 from sweepwise.recipe.samples import load_samples
@@ -55,6 +56,7 @@ def test_tabular_report_names_rows_with_missing_values(tmp_path: Path):
     assert "- line 8" in (tmp_path / "report" / "summary.md").read_text()
 
 
+@pytest.mark.slow
 def test_inspect_task_exits_non_zero_on_corrupt_data_and_logs_its_report(tmp_path: Path):
     root = flawed_image_folder(tmp_path / "images")
     done = run_train(["task=inspect", "data=image_folder", f"data.root={root}"], tmp_path)

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import TINY, TRAIN_PY, mlflow_client, run_script
+from helpers import TINY, TRAIN_PY, mlflow_client, run_script
 from optuna.distributions import FloatDistribution, IntDistribution
 from sweep_helpers import TOY, load_study, states, sweep_runs
 

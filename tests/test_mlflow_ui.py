@@ -5,7 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import service_missing
+from helpers import service_missing
 from mlflow_server import MlflowServer
 from sweep_helpers import run_toy
 

@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import compose_config, run_train
+from helpers import compose_config, run_train
 from sweep_helpers import load_study, states, sweep_runs
 
 from sweepwise.app import train
 from sweepwise.errors import ConfigError
 from sweepwise.session import TrialSession
 
+# each test starts gloo process groups of real training processes: seconds apiece
+pytestmark = pytest.mark.slow
 SMALL = ["data=synthetic", "model=mlp", "trainer.batch_size=32", "trainer.progress=off", "recipe.preflight=off"]
 
 
@@ -61,7 +63,6 @@ def test_a_process_count_that_cannot_split_the_batch_is_refused(devices: int, ba
     assert not (tmp_path / "mlflow.db").exists()  # refused before any run was created
 
 
-@pytest.mark.slow
 def test_a_sweep_of_two_process_trials_has_one_run_and_one_trial_per_trial(tmp_path: Path):
     """On (fake) GPUs, each trial gets a GPU per process, and 4 GPUs hold 2 such trials at once."""
     sweep = ["-m", "sweeps=random_lr_wd", "hydra.sweeper.n_trials=3", "hydra.launcher.gpus=[0,1,2,3]"]
@@ -76,7 +77,6 @@ def test_a_sweep_of_two_process_trials_has_one_run_and_one_trial_per_trial(tmp_p
     assert all(run.info.status == "FINISHED" for run in children)
 
 
-@pytest.mark.slow
 def test_a_killed_rank_fails_the_run_in_one_line_and_leaves_no_process(tmp_path: Path):
     pids = tmp_path / "pids"
     model = [
@@ -96,7 +96,6 @@ def test_a_killed_rank_fails_the_run_in_one_line_and_leaves_no_process(tmp_path:
             os.kill(int(path.read_text()), 0)
 
 
-@pytest.mark.slow
 def test_a_pruning_decision_stops_every_process_of_the_trial_at_the_same_epoch(tmp_path: Path):
     always = [
         "hydra/sweeper/pruner=none",

@@ -4,7 +4,7 @@ special way (`task`, `tracking`, `recipe`, `trainer.*`) mean nothing special in 
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_script
+from helpers import REPO, run_script
 from mlflow import MlflowClient
 from sweep_helpers import load_study, run_toy, states
 

@@ -4,7 +4,7 @@ per trial, k trials per GPU when packing, the slots following the GPUs, each tri
 from pathlib import Path
 
 import pytest
-from conftest import mlflow_client, run_train
+from helpers import mlflow_client, run_train
 from pool_jobs import visible_gpus as job_gpus
 from sweep_helpers import sweep_runs
 

@@ -4,7 +4,7 @@ does not exist, a server that is down) is one line naming the key, with nothing 
 
 import psycopg
 import pytest
-from conftest import run_train
+from helpers import run_train
 from mlflow import MlflowClient
 from postgres_server import Databases
 from reliability import record

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY, compose_config, mlflow_client, write_csv
+from helpers import TINY, compose_config, mlflow_client, write_csv
 
 from sweepwise.app import train
+
+pytestmark = pytest.mark.slow  # each run trains for seconds
 
 
 def trained_run(overrides: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -19,8 +21,15 @@ def trained_run(overrides: list[str], tmp_path: Path, monkeypatch: pytest.Monkey
     return run, artifacts, tmp_path / "run"
 
 
-def test_prediction_dynamics_show_the_true_class_being_learnt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    _, artifacts, output = trained_run([], tmp_path, monkeypatch)
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory: pytest.TempPathFactory):
+    """One run of the default data, read by every test of what it shows."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        return trained_run([], tmp_path_factory.mktemp("default"), monkeypatch)
+
+
+def test_prediction_dynamics_show_the_true_class_being_learnt(default_run):
+    _, artifacts, output = default_run
     assert {"predictions/prediction_dynamics.png", "predictions/confusion_matrix.png"} <= artifacts
     # the numbers behind the pictures, as the README says
     assert {"predictions/prediction_dynamics.npz", "predictions/confusion_matrix.csv"} <= artifacts
@@ -32,10 +41,10 @@ def test_prediction_dynamics_show_the_true_class_being_learnt(tmp_path: Path, mo
     assert p_true[:, -1].mean() > p_true[:, 0].mean() + 0.3  # the model learns the fixed examples
 
 
-def test_confusion_matrix_counts_every_validation_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    run, _, output = trained_run([], tmp_path, monkeypatch)
+def test_confusion_matrix_counts_every_validation_sample(default_run):
+    run, _, output = default_run
     confusion = np.loadtxt(output / "confusion_matrix.csv", delimiter=",", dtype=np.int64)
-    client = mlflow_client(tmp_path)
+    client = mlflow_client(output.parent)
     history = client.get_metric_history(run.info.run_id, "val/acc")
     last_accuracy = max(history, key=lambda metric: metric.step).value
     assert confusion.shape == (10, 10) and confusion.sum() == 359  # digits' validation split

@@ -4,12 +4,13 @@ catch it, in real (short) training; a sweep whose base config fails launches no 
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
 import pytest
 import torch
-from conftest import compose_config, mlflow_client, run_train, write_csv
+from helpers import compose_config, mlflow_client, run_train, write_csv
 from sweep_helpers import load_study
 
 from sweepwise import configure
@@ -17,6 +18,8 @@ from sweepwise.recipe.preflight import run_preflight
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN
 from sweepwise.recipe.trial_models import trial_config, trial_model
 
+# every test runs the preflight's checks, each of which trains: seconds to a minute apiece
+pytestmark = pytest.mark.slow
 SMALL = ["model=mlp", "model.width=64", "trainer.epochs=5"]
 
 
@@ -29,6 +32,21 @@ def statuses(overrides: list[str], folder: Path) -> dict[str, str]:
     results, files = report.results, report.files
     assert {path.name for path in files} >= {"preflight.json", "preflight.md", "learning_rate_schedule.png"}
     return {result.name: result.status for result in results}
+
+
+@pytest.fixture(scope="module")
+def planted_preflight(tmp_path_factory: pytest.TempPathFactory) -> Callable[[list[str]], tuple[dict[str, str], str]]:
+    """The preflight's statuses and its preflight.md for a planted bug, run once for all the checks meant to catch
+    that bug (a bug caught by two checks is one pipeline, checked once)."""
+    reports: dict[tuple[str, ...], tuple[dict[str, str], str]] = {}
+
+    def report(planted: list[str]) -> tuple[dict[str, str], str]:
+        if tuple(planted) not in reports:
+            folder = tmp_path_factory.mktemp("planted")
+            reports[tuple(planted)] = statuses(planted, folder), (folder / "preflight.md").read_text()
+        return reports[tuple(planted)]
+
+    return report
 
 
 def test_a_correct_pipeline_passes_every_check(tmp_path: Path):
@@ -103,10 +121,9 @@ def test_the_default_convnet_passes_with_the_output_bias_from_the_priors(tmp_pat
         "duplicates-across-split",
     ],
 )
-def test_a_planted_bug_fails_its_check(planted: list[str], caught_by: set[str], tmp_path: Path):
-    found = statuses(planted, tmp_path)
+def test_a_planted_bug_fails_its_check(planted_preflight, planted: list[str], caught_by: set[str]):
+    found, meaning = planted_preflight(planted)
     assert {found[name] for name in caught_by} == {FAIL}, found
-    meaning = (tmp_path / "preflight.md").read_text()
     assert all(f"**{name}** (FAIL)" in meaning for name in caught_by)
 
 
@@ -158,7 +175,6 @@ def test_a_planned_run_shorter_than_the_checks_needed_is_warned(tmp_path: Path):
     assert FAIL not in found.values(), found
 
 
-@pytest.mark.slow
 def test_a_sweep_whose_base_config_fails_the_preflight_runs_no_trial(tmp_path: Path):
     args = ["-m", "sweeps=random_lr_wd", *SMALL, "trainer.progress=plain", "hydra.sweeper.n_trials=2"]
     planted = "model._target_=planted_bugs.BatchMixingModel"
@@ -179,7 +195,6 @@ def test_a_sweep_whose_base_config_fails_the_preflight_runs_no_trial(tmp_path: P
     assert len(load_study(tmp_path, "warned").trials) == 2
 
 
-@pytest.mark.slow
 def test_preflight_alone_exits_non_zero_on_a_fail_and_logs_a_run(tmp_path: Path):
     failed = run_train(["task=preflight", *SMALL, "data._target_=planted_bugs.unnormalised_digits"], tmp_path)
     (line,) = [line for line in failed.stdout.splitlines() if line.startswith("preflight failed")]
@@ -200,7 +215,6 @@ def test_preflight_alone_exits_non_zero_on_a_fail_and_logs_a_run(tmp_path: Path)
     assert all(run.info.end_time - run.info.start_time > 1000 for run in runs)
 
 
-@pytest.mark.slow
 def test_a_sweep_ends_with_an_ensemble_of_its_best_trials(tmp_path: Path):
     args = ["-m", "sweeps=random_lr_wd", *SMALL, "trainer.progress=plain", "hydra.sweeper.n_trials=4"]
     done = run_train([*args, "recipe.ensemble_top_k=3", "hydra/sweeper/pruner=none"], tmp_path, timeout=600)
@@ -226,7 +240,6 @@ def test_a_sweep_ends_with_an_ensemble_of_its_best_trials(tmp_path: Path):
     assert "ensemble of 2" in again.stdout
 
 
-@pytest.mark.slow
 def test_each_model_family_is_checked_once_a_rerun_keeps_its_preflight_and_the_best_model_is_logged(tmp_path: Path):
     args = ["-m", "sweeps=random_lr_wd", "model=choice(mlp, linear)", "trainer.epochs=1", "trainer.progress=plain"]
     first = run_train([*args, "hydra.sweeper.n_trials=2"], tmp_path, timeout=600)

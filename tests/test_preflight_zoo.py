@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_script
+from helpers import REPO, run_script
 
 ZOO = REPO / "bench" / "preflight_zoo.py"
 FAST = "@iris,@wine,@breast_cancer,mlp@digits32"

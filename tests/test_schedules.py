@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from conftest import default_spec, trainer_settings
+from helpers import default_spec, trainer_settings
 
 from sweepwise.console import SilentProgress
 from sweepwise.data.synthetic import make_synthetic

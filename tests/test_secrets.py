@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import TINY, mlflow_client, run_train
+from helpers import TINY, mlflow_client, run_train
 from sweep_helpers import run_toy, sweep_runs
 
 from sweepwise.tracking.secrets import REDACTED, is_secret, redact, redact_overrides

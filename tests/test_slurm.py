@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TINY, mlflow_client, run_script, run_train
+from helpers import REPO, TINY, mlflow_client, run_script, run_train
 from reliability import record
 from sweep_helpers import TOY, load_study, run_toy, states, study_so_far, sweep_runs
 

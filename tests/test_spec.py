@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import CONF_DIR, REPO, compose_config, default_spec, run_train, trainer_settings
+from helpers import CONF_DIR, REPO, compose_config, default_spec, run_train, trainer_settings
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 

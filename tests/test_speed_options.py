@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TRAIN_PY, compose_config, run_script, service_missing
+from helpers import TRAIN_PY, compose_config, run_script, service_missing
 from hydra.errors import ConfigCompositionException
 
 from sweepwise.app import train, training_parts
@@ -30,6 +30,7 @@ def losses(overrides: list[str], folder: Path, store: Path) -> list[float]:
     ],
     ids=["compile", "channels-last"],
 )
+@pytest.mark.slow  # two trainings each, one of them compiled
 def test_a_speed_option_trains_the_same_model(model: list[str], option: str, tmp_path: Path):
     if option == "trainer.compile=true" and shutil.which("g++") is None:
         service_missing("no C++ compiler: torch.compile's CPU backend needs g++ (Debian's g++ package)")
@@ -43,6 +44,7 @@ def test_a_speed_option_trains_the_same_model(model: list[str], option: str, tmp
         assert torch._dynamo.utils.counters["stats"]["unique_graphs"] >= 1  # the steps ran compiled
 
 
+@pytest.mark.slow
 def test_a_compiled_run_ends_normally_under_w_error(tmp_path: Path):
     """torch.compile's CPU backend imports a module of torch's that warns about itself; a user's harness running
     the app under `-W error` must still see the run complete."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import run_script
+from helpers import run_script
 from reliability import record
 from sweep_helpers import TOY, load_study, run_toy, states, study_so_far, sweep_runs
 

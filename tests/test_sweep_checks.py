@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import TINY, run_train
+from helpers import TINY, run_train
 
 pytestmark = pytest.mark.slow
 

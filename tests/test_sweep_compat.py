@@ -5,7 +5,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_script
+from helpers import REPO, run_script
 from omegaconf import OmegaConf
 from sweep_helpers import load_study, sweep_runs
 

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import mlflow_client, run_train
+from helpers import mlflow_client, run_train
 from sweep_helpers import load_study, sweep_runs
 
 from sweepwise.sweep.driver.sweep_report import ui_hint

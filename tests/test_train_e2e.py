@@ -1,9 +1,10 @@
 """End to end: `python train.py` in a subprocess, then the MLflow store read back and checked."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, TINY, all_runs, mlflow_client, run_train, write_csv, write_image_folder
+from helpers import REPO, TINY, all_runs, mlflow_client, run_train, write_csv, write_image_folder
 
 pytestmark = pytest.mark.slow
 
@@ -14,8 +15,15 @@ def artifacts(client, run_id: str) -> set[str]:
     return {item.path for item in client.list_artifacts(run_id)}
 
 
-def test_default_pipeline_trains_and_logs_one_complete_run(tmp_path: Path):
-    done = run_train([*TINY, "trainer.epochs=3", "tracking.run_name=e2e"], tmp_path)
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One run of the default pipeline (tiny), read by the tests of what a run logs: (its folder, its process)."""
+    folder = tmp_path_factory.mktemp("default")
+    return folder, run_train([*TINY, "trainer.epochs=3", "tracking.run_name=e2e"], folder)
+
+
+def test_default_pipeline_trains_and_logs_one_complete_run(default_run: tuple[Path, subprocess.CompletedProcess]):
+    tmp_path, done = default_run
     assert done.returncode == 0, done.stderr
     (run,) = all_runs(tmp_path)
     assert run.info.status == "FINISHED" and run.info.run_name == "e2e"
@@ -47,8 +55,6 @@ def test_runs_get_names_that_say_what_ran_and_differ(tmp_path: Path):
 
 
 def test_git_commit_and_dirty_flag_come_from_the_working_directory(tmp_path: Path):
-    import subprocess
-
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     (tmp_path / "notes.txt").write_text("v1")
     subprocess.run(["git", "add", "notes.txt"], cwd=tmp_path, check=True)
@@ -64,8 +70,6 @@ def test_git_commit_and_dirty_flag_come_from_the_working_directory(tmp_path: Pat
 
 
 def test_a_run_started_outside_a_repository_records_the_commit_of_sweepwises_checkout(tmp_path: Path):
-    import subprocess
-
     from sweepwise.tracking.provenance import provenance_tags
 
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
@@ -157,15 +161,17 @@ def test_tracking_uri_and_experiment_come_from_config(tmp_path: Path):
     assert len(client.search_runs([experiment.experiment_id])) == 1
 
 
-def test_a_run_logs_its_best_checkpoint_to_mlflow_unless_told_otherwise(tmp_path: Path):
-    (tmp_path / "best").mkdir()
+def test_a_run_logs_its_best_checkpoint_to_mlflow_unless_told_otherwise(
+    default_run: tuple[Path, subprocess.CompletedProcess], tmp_path: Path
+):
+    best, done = default_run
     (tmp_path / "none").mkdir()
-    assert run_train([*TINY, "trainer.epochs=2"], tmp_path / "best").returncode == 0
+    assert done.returncode == 0, done.stderr
     assert run_train([*TINY, "trainer.epochs=2", "tracking.log_checkpoints=none"], tmp_path / "none").returncode == 0
-    (kept,) = all_runs(tmp_path / "best")
-    client = mlflow_client(tmp_path / "best")
+    (kept,) = all_runs(best)
+    client = mlflow_client(best)
     logged = client.download_artifacts(kept.info.run_id, "checkpoints/best.pt", str(tmp_path))
-    (local,) = (tmp_path / "best" / "outputs").glob("*/*/checkpoints/best.pt")
+    (local,) = (best / "outputs").glob("*/*/checkpoints/best.pt")
     assert Path(logged).read_bytes() == local.read_bytes()  # the checkpoint itself, loadable by resume_from
     (plain,) = all_runs(tmp_path / "none")
     assert not mlflow_client(tmp_path / "none").list_artifacts(plain.info.run_id, "checkpoints")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import default_spec, trainer_settings
+from helpers import default_spec, trainer_settings
 from rich.console import Console
 
 from sweepwise.console import BarProgress, PlainProgress, SilentProgress

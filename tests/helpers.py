@@ -1,0 +1,119 @@
+"""What tests share besides fixtures: the project's paths, a tiny training config, composing the config, running
+train.py and other scripts in a subprocess, reading the MLflow store a run left, writing small data sets, and
+skipping (or, where CI requires every service, failing) a test whose service is absent."""
+
+import functools
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from mlflow import MlflowClient
+from omegaconf import DictConfig
+from PIL import Image
+
+from sweepwise.spec.run import RunSpec, run_spec
+from sweepwise.spec.schema import TrainerSettings
+
+REPO = Path(__file__).resolve().parent.parent
+CONF_DIR = REPO / "conf"
+TRAIN_PY = REPO / "train.py"
+# Small, fast settings for end-to-end runs on two CPU cores.
+TINY = [
+    "model=mlp",
+    "model.width=32",
+    "trainer.epochs=2",
+    "trainer.batch_size=64",
+    "trainer.progress=plain",
+    "optimizer.lr=0.01",
+]
+
+
+def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The project's config outside a Hydra app (`output_dir` defaults to a temporary folder, one for each pytest-xdist
+    worker, so that tests running at once never share checkpoints)."""
+    overrides = list(overrides)
+    if not any(item.startswith("output_dir=") for item in overrides):
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        overrides.append(f"output_dir={Path(tempfile.gettempdir()) / f'sweepwise-tests-{worker}'}")
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="config", overrides=overrides)
+
+
+@functools.cache
+def default_spec() -> RunSpec:
+    """The default config's spec: conf/'s values, the only defaults there are."""
+    return run_spec(compose_config())
+
+
+def trainer_settings(**fields: object) -> TrainerSettings:
+    """conf/'s trainer settings with `fields` changed, writing no checkpoints unless given a folder."""
+    return replace(default_spec().trainer, **{"checkpoint_dir": None, **fields})
+
+
+def run_script(
+    script: Path, args: Sequence[str], cwd: Path, timeout: float = 300, python_flags: Sequence[str] = ()
+) -> subprocess.CompletedProcess:
+    """`python [FLAGS] SCRIPT ARGS` in `cwd`, with tests/plugins importable (custom model and data targets)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests" / "plugins"), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, *python_flags, str(script), *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def run_train(args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    return run_script(TRAIN_PY, args, cwd, timeout)
+
+
+def mlflow_client(cwd: Path) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{cwd / 'mlflow.db'}")
+
+
+def all_runs(cwd: Path, experiment: str = "sweepwise") -> list:
+    """Every run of `experiment` in `cwd/mlflow.db` (none when the store or experiment does not exist)."""
+    if not (cwd / "mlflow.db").exists():
+        return []
+    client = mlflow_client(cwd)
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id]) if found else []
+
+
+def write_image_folder(root: Path, classes: Sequence[str], per_class: int = 12, size: int = 10) -> Path:
+    """Class folders of PNGs whose brightness pattern depends on the class, so a model can learn them."""
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for sample in range(per_class):
+            pixels = rng.integers(0, 60, size=(size, size, 3))
+            pixels[:, index * 3 : index * 3 + 3] += 180
+            Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(folder / f"{sample}.png")
+    return root
+
+
+def write_csv(path: Path, rows: int = 200, label_column: str = "species") -> Path:
+    """Three numeric features; the label is which feature is largest (learnable by a linear model)."""
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((rows, 3))
+    names = np.array(["a", "b", "c"])[features.argmax(axis=1)]
+    lines = ["f1,f2,f3," + label_column] + [
+        f"{x:.5f},{y:.5f},{z:.5f},{n}" for (x, y, z), n in zip(features, names, strict=True)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+REQUIRE_SERVICES = "SWEEPWISE_REQUIRE_SERVICES"
+DEFAULT_SLURM_CONF = Path("/tmp/sweepwise-slurm/slurm.conf")  # where `make slurm-up` puts the test cluster
+
+
+def service_missing(reason: str) -> None:
+    """Skip a test whose service (SLURM, a browser) is absent here; a failure where CI requires every service."""
+    if os.environ.get(REQUIRE_SERVICES) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_SERVICES}=1 requires it)")
+    pytest.skip(reason)
