@@ -16,15 +16,16 @@ import pytest
 from scripted_slurm import ScriptedCluster
 from submitit.core.submission import process_job
 from submitit.core.utils import DelayedSubmission
-from sweepwise.sweep.launch.slurm import SlurmExecutor, check_cluster, slurm_settings
-from sweepwise.sweep.trial.context import TrialContext
-from sweepwise.sweep.trial.runner import TrialJob
 
 from sweepwise.errors import ConfigError
-from sweepwise.sweep.launch.executor import Died
+from sweepwise.sweep.launch.executor import StartedJob
+from sweepwise.sweep.launch.slurm_executor import SlurmExecutor
 from sweepwise.sweep.launch.slurm_packs import PackedTrials
+from sweepwise.sweep.launch.slurm_requests import check_cluster, slurm_settings
 from sweepwise.sweep.launch.slurm_requeue import RequeueableTrial
-from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
+from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
+from sweepwise.sweep.trial.trial_context import TrialContext
+from sweepwise.sweep.trial.trial_runner import TrialJob
 
 POLL_S = 0.002
 LAUNCHER = {
@@ -278,7 +279,7 @@ def test_a_pack_is_one_job_of_a_task_per_trial_holding_its_slots_until_its_last_
     executor = SlurmExecutor(ScriptedTrial(), settings, tmp_path / "slurm")
     assert executor.submit(4, trial(4, tmp_path)) is None and cluster.calls("sbatch") == []
     assert executor.submit(5, trial(5, tmp_path)) is None  # the pack is full: its job is submitted
-    assert executor.dispatch() == {4: "4001_0", 5: "4001_1"} and executor.dispatch() == {}
+    assert executor.dispatch() == [StartedJob("4001", {4: "4001_0", 5: "4001_1"})] and executor.dispatch() == []
     script = cluster.submitted_script("4001")
     assert "#SBATCH --job-name=study-trials-4+5" in script and "#SBATCH --ntasks-per-node=2" in script
     assert "#SBATCH --mem=16GB" in script and f"submitit.core._submit {tmp_path / 'slurm' / 'packs'}" in script
