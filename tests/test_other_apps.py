@@ -9,6 +9,7 @@ from mlflow import MlflowClient
 from sweep_helpers import load_study, run_toy, states
 
 from sweepwise.sweep.driver.definition import OWN_APP_IGNORES, ignored_keys
+from sweepwise.sweep.driver.progress import TAIL_LINES, output_tail
 
 
 def test_only_sweepwise_training_leaves_its_own_keys_out_of_a_studys_identity_by_default() -> None:
@@ -78,3 +79,18 @@ def test_a_task_whose_module_holds_a_lock_runs_and_its_traceback_names_its_own_f
     line = next(n for n, text in enumerate(STATEFUL.read_text().splitlines(), 1) if "planted failure" in text)
     assert f'File "{STATEFUL}", line {line}, in stateful' in log
     assert "<dynamic-code>" not in log
+    shown = failed.stdout.splitlines()
+    fail_line = next(n for n, text in enumerate(shown) if text.startswith("trial 0 FAIL in "))
+    assert shown[fail_line + 1].startswith("  the last lines of trial 0's output (")
+    assert "  | ValueError: planted failure" in shown[fail_line + 2 : fail_line + 2 + TAIL_LINES]
+
+
+def test_a_failed_trials_output_tail_is_its_last_lines(tmp_path: Path) -> None:
+    log = tmp_path / "trial.log"
+    log.write_text("".join(f"line {n}\n\n" for n in range(30)))
+    tail = output_tail(7, log).splitlines()
+    assert tail[0] == f"  the last lines of trial 7's output ({log}):"
+    assert tail[1:] == [f"  | line {n}" for n in range(30 - TAIL_LINES, 30)]
+    log.write_text("")
+    assert output_tail(7, log) == "  trial 7 printed nothing"
+    assert "wrote no output" in output_tail(7, tmp_path / "missing.log")

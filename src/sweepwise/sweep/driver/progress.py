@@ -4,6 +4,7 @@ import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -31,6 +32,25 @@ class BestSoFar:
 
     def text(self) -> str:
         return "-" if self.best is None else f"{self.best[0]:.4g} (trial {self.best[1]})"
+
+
+TAIL_LINES = 10
+TAIL_BYTES = 16_384
+
+
+def output_tail(number: int, log: Path, lines: int = TAIL_LINES) -> str:
+    """The last lines a failed trial printed (its traceback, most often), to show under its FAIL line: the reason
+    alone seldom says where it failed, and the log is one more file to open."""
+    if not log.is_file():
+        return f"  trial {number} wrote no output ({log} is missing)"
+    with open(log, "rb") as file:
+        file.seek(max(0, log.stat().st_size - TAIL_BYTES))
+        text = file.read().decode(errors="replace")
+    tail = [line for line in text.splitlines() if line.strip()][-lines:]
+    shown = "\n".join(f"  | {line}" for line in tail)
+    if not tail:
+        return f"  trial {number} printed nothing"
+    return f"  the last lines of trial {number}'s output ({log}):\n{shown}"
 
 
 def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:
