@@ -169,6 +169,9 @@ class OptunaSweeperConf:
     # prints and the recipe's checks (tracking, recipe, trainer.progress, trainer.device, task); for another app,
     # nothing (its keys of those names may well change what it computes)
     definition_ignores: list[str] | None = None
+    # show each running trial's output (its trial.log) on the sweep's terminal, each line prefixed with its trial;
+    # off, a failed trial's line is followed by the last lines of its output
+    show_trial_output: bool = False
 
 
 @dataclass

@@ -33,7 +33,7 @@ from sweepwise.study.trials import first_of_its_work
 from sweepwise.sweep.driver.left_running import continue_interrupted, settle_left_running
 from sweepwise.sweep.driver.param_grammar import SearchSpace, suggest, trial_overrides
 from sweepwise.sweep.driver.plan import SweepSettings, failure_stop
-from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress, output_tail
+from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.driver.trial_flights import (
     Flight,
@@ -208,6 +208,8 @@ class Orchestrator:
         if flight.folder is not None:
             again = f" (continuing interrupted trial {flight.folder} from its last checkpoint)"
         self.progress.event(f"trial {number} started{where}{again}: {' '.join(flight.overrides)}")
+        if job.log_file:
+            self.progress.trial_started(number, Path(job.log_file))
 
     def _settle(self, number: int, result: TrialOutcome | Died) -> tuple[Flight, TrialOutcome] | None:
         """Decide what an ended job means, without I/O: resubmit it (a retry) or return its outcome as the study
@@ -259,8 +261,8 @@ class Orchestrator:
         shown = f"value {', '.join(f'{v:.4g}' for v in ended)}" if ended else first_line(outcome.reason)
         state = outcome.status.study_state.name
         self.progress.event(f"trial {number} {state} in {outcome.ended - outcome.started:.1f} s: {shown}")
-        if outcome.status is TrialStatus.FAIL and logs:
-            self.progress.event(output_tail(number, logs[0]))
+        if logs:
+            self.progress.trial_ended(number, logs[0], failed=outcome.status is TrialStatus.FAIL)
         if number == self.stopped_by:  # the stop is told after the line of the failure that caused it
             self.progress.event(self.stop_message + "; waiting for the running trials to end")
 

@@ -2,6 +2,7 @@
 
 import math
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sweepwise.errors import first_line, hide_password
+from sweepwise.sweep.driver.trial_output import TrialOutput
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
 
 
@@ -65,7 +67,7 @@ def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:
 class SweepProgress:
     """`complete / running / pruned / failed of n_trials, best so far`, redrawn as trials start and end."""
 
-    def __init__(self, n_trials: int, live: bool | None = None) -> None:
+    def __init__(self, n_trials: int, live: bool | None = None, trial_output: bool = False) -> None:
         self.n_trials = n_trials
         self.console = Console(soft_wrap=True)
         self.live = (
@@ -74,27 +76,44 @@ class SweepProgress:
         if self.live:
             self.live.start()
         self.last = ""
+        self.printing = threading.Lock()  # the trials' output is shown from a thread of its own
+        self.trial_output = TrialOutput(self.event) if trial_output else None
 
     def event(self, message: str) -> None:
         """A line about one trial (started, ended, retried), printed above the status line (a database URL's
         password hidden)."""
         message = hide_password(message)
-        if self.live:
-            self.console.print(message, highlight=False, markup=False)
-        else:
-            print(message, flush=True)
+        with self.printing:
+            if self.live:
+                self.console.print(message, highlight=False, markup=False)
+            else:
+                print(message, flush=True)
+
+    def trial_started(self, number: int, log: Path) -> None:
+        if self.trial_output is not None:
+            self.trial_output.follow(number, log)
+
+    def trial_ended(self, number: int, log: Path, failed: bool) -> None:
+        """The rest of a followed trial's output; else, for a failed trial, the last lines of it."""
+        if self.trial_output is not None:
+            self.trial_output.end(number)
+        elif failed:
+            self.event(output_tail(number, log))
 
     def update(self, counts: Mapping[str, int], best: str) -> None:
         line = status_line(counts, self.n_trials, best)
         if line == self.last:
             return
         self.last = line
-        if self.live:
-            self.live.update(Text(line, style="bold"), refresh=True)
-        else:
-            print(line, flush=True)
+        with self.printing:
+            if self.live:
+                self.live.update(Text(line, style="bold"), refresh=True)
+            else:
+                print(line, flush=True)
 
     def close(self) -> None:
+        if self.trial_output is not None:
+            self.trial_output.close()
         if self.live:
             self.live.stop()
 

@@ -102,7 +102,7 @@ def start_sweep(
     if is_grid(plan.sampler):
         grid_size = math.prod(len(values) for values in grid_of(plan.space).values())
         settings = replace(settings, n_trials=min(settings.n_trials, grid_size))
-    progress = SweepProgress(settings.n_trials)
+    progress = SweepProgress(settings.n_trials, trial_output=plan.conf.show_trial_output)
     progress.event(
         f"sweepwise {sweepwise.__version__} optuna sweeper: study {study.study_name} ({hide_password(plan.storage)}"
         f"{'; its folder was created' if new_folder else ''}), "
