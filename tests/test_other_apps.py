@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO, run_script
 from mlflow import MlflowClient
-from sweep_helpers import load_study, run_toy, states
+from sweep_helpers import load_study, run_toy, states, sweep_runs
 
 from sweepwise.sweep.driver.definition import OWN_APP_IGNORES, ignored_keys
 from sweepwise.sweep.driver.progress import TAIL_LINES, output_tail
@@ -94,3 +94,14 @@ def test_a_failed_trials_output_tail_is_its_last_lines(tmp_path: Path) -> None:
     log.write_text("")
     assert output_tail(7, log) == "  trial 7 printed nothing"
     assert "wrote no output" in output_tail(7, tmp_path / "missing.log")
+
+
+@pytest.mark.slow
+def test_an_apps_own_tracking_section_is_its_own(tmp_path: Path) -> None:
+    """sweepwise reads `tracking` only in its own training's config: an app's section of that name, whatever it
+    holds, neither moves the runs nor renames the experiment."""
+    own = ["hydra.sweeper.n_trials=2", "+tracking.uri=wandb", "+tracking.experiment=elsewhere"]
+    done = run_toy(own, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    parents, children = sweep_runs(tmp_path, "toy")
+    assert len(parents) == 1 and len(children) == 2

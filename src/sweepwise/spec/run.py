@@ -76,12 +76,18 @@ class TaskSpec:
     preflight: str
     ensemble_top_k: int
     log_model: bool
+    # the MLflow store and experiment the config names (None: the environment's or the default store, and an
+    # experiment named after the study); another app's own `tracking` section names neither
+    tracking_uri: str | None
+    experiment: str | None
 
 
 def task_spec(cfg: DictConfig) -> TaskSpec:
     tracking = _with_schema(cfg, "tracking", TrackingSettings)
     recipe = _with_schema(cfg, "recipe", RecipeSettings)
     return TaskSpec(
+        tracking_uri=tracking.uri if tracking else None,
+        experiment=tracking.experiment if tracking else None,
         retry=tracking.retry if tracking else None,
         preflight=recipe.preflight if recipe else "off",
         ensemble_top_k=recipe.ensemble_top_k if recipe else 0,

@@ -18,7 +18,7 @@ from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.spec.convert import compose_value_error
 from sweepwise.spec.launch import bounded
-from sweepwise.spec.run import run_spec
+from sweepwise.spec.run import run_spec, task_spec
 from sweepwise.spec.schema import Objective
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.driver.param_grammar import SearchSpace, parse_search_space, trial_overrides
@@ -201,6 +201,7 @@ def make_plan(
     conf: OptunaSweeperConf, arguments: Sequence[str], hydra_context: HydraContext, config: DictConfig
 ) -> SweepPlan:
     """Validate the sweeper's fields and the search space against the task's config."""
+    task = task_spec(config)
     directions = directions_of(conf.direction)
     settings = SweepSettings(
         study_name=str(conf.study_name or config.hydra.job.name),
@@ -237,8 +238,8 @@ def make_plan(
         pruner=pruner,
         storage=storage_spec(conf.storage, settings.study_name, Path.cwd()),
         custom_search_space=custom,
-        tracking_uri=resolve_tracking_uri(OmegaConf.select(config, "tracking.uri", default=None)),
-        experiment=str(OmegaConf.select(config, "tracking.experiment", default=None) or settings.study_name),
+        tracking_uri=resolve_tracking_uri(task.tracking_uri),
+        experiment=task.experiment or settings.study_name,
         sweep_dir=Path(str(config.hydra.sweep.dir)).absolute(),
     )
 
