@@ -1,5 +1,6 @@
 """The sweep in MLflow, as the sweep's own process writes it: one parent run per study, and the end of every
-trial's run (see `trial_runs`), all through one background writer so the sweep's loop never waits for the store."""
+trial's run (see `trial.child_runs`), all through one background writer so the sweep's loop never waits for the
+store."""
 
 import json
 from collections.abc import Mapping
