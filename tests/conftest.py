@@ -27,6 +27,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(pytest.mark.xdist_group(group))
 
 
+@pytest.fixture(autouse=True)
+def no_tracking_uri_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs log where each test says: an MLFLOW_TRACKING_URI in the shell that runs the tests would send every run
+    that names no store to it (a test about that variable sets it itself)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 @pytest.fixture(scope="session")
 def slurm_conf() -> Path:
     """The SLURM cluster's config file, once `sinfo` has shown a node that can take jobs."""
