@@ -17,6 +17,7 @@ from sweepwise import configure
 from sweepwise.recipe.preflight import run_preflight
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN
 from sweepwise.recipe.trial_models import trial_config, trial_model
+from sweepwise.tracking.mlflow_run import mlflow_store
 
 # every test runs the preflight's checks, each of which trains: seconds to a minute apiece
 pytestmark = pytest.mark.slow
@@ -264,13 +265,9 @@ def test_each_model_family_is_checked_once_a_rerun_keeps_its_preflight_and_the_b
     folder = tmp_path / "multirun" / "random_lr_wd" / str(study.best_trial.number)
     data = build_data(trial_config(folder))
     inputs = next(iter(data.val_batches(7)))[0]  # another batch size than the example's: the batch stays free
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    try:
+    with mlflow_store(f"sqlite:///{tmp_path / 'mlflow.db'}"):  # put back after, for the runs started next
         info = mlflow.models.get_model_info(uri)
         exported = mlflow.pytorch.load_model(uri)
-    finally:
-        mlflow.set_tracking_uri(previous)
     assert info.signature is not None and info.saved_input_example_info is not None
     with torch.no_grad():
         assert torch.allclose(exported(inputs), trial_model(folder, data)(inputs), atol=1e-5)

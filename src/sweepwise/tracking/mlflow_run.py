@@ -8,10 +8,11 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import sqlalchemy
 import sqlalchemy.exc
 import sqlalchemy.pool
@@ -127,6 +128,19 @@ def _checked_uri(key: str, uri: str) -> str:
             "http://127.0.0.1:5000)",
         )
     return with_driver(uri)
+
+
+@contextlib.contextmanager
+def mlflow_store(uri: str) -> Iterator[None]:
+    """MLflow's process-wide store set to `uri` for what reads only that (a flavour's model logging and loading),
+    then put back as it was. MLflow writes it to MLFLOW_TRACKING_URI too, for subprocesses: left set, every process
+    started afterwards would log to this store."""
+    before = os.environ.get(TRACKING_URI_VARIABLE)
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)  # type: ignore[arg-type]  # None unsets both, as MLflow's own code does
 
 
 def _artifact_location(uri: str) -> str | None:

@@ -5,7 +5,6 @@ and needs torch alone, not this package. The signature and input example come fr
 dimension stays free.
 """
 
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -15,7 +14,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from torch import nn
 
-from sweepwise.tracking.mlflow_run import TRACKING_URI_VARIABLE, client_for
+from sweepwise.tracking.mlflow_run import client_for, mlflow_store
 
 # MLflow's pyfunc module (which the PyTorch flavour loads) warns when imported, about a type hint of its own: nothing
 # for us to act on, and under `python -W error` it would end the sweep. Imported once here, that one warning silenced.
@@ -40,11 +39,7 @@ def log_pytorch_model(uri: str, run_id: str, model: nn.Module, example: torch.Te
     # created here in the run's experiment: MLflow would otherwise file it under its default experiment
     experiment_id = client.get_run(run_id).info.experiment_id
     created = client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
-    # the flavour's logging reads the store from MLflow's global setting, which MLflow also writes to the
-    # MLFLOW_TRACKING_URI variable for subprocesses: both are put back as they were, unset if they were
-    previous = os.environ.get(TRACKING_URI_VARIABLE)
-    mlflow.set_tracking_uri(uri)
-    try:
+    with mlflow_store(uri):  # the flavour's logging reads the store from MLflow's process-wide setting
         info = mlflow.pytorch.log_model(
             model,
             name="model",
@@ -55,8 +50,6 @@ def log_pytorch_model(uri: str, run_id: str, model: nn.Module, example: torch.Te
             serialization_format="pt2",
             model_id=created.model_id,
         )
-    finally:
-        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]  # None unsets both, as MLflow's own code does
     return LoggedModel(info.model_uri, info.model_id, _artifacts_size(client, info.model_id))
 
 
