@@ -18,7 +18,7 @@ from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.spec.convert import compose_value_error
 from sweepwise.spec.launch import bounded
-from sweepwise.spec.run import run_spec, task_spec
+from sweepwise.spec.run import TaskSpec, run_spec
 from sweepwise.spec.schema import Objective
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.driver.param_grammar import SearchSpace, parse_search_space, trial_overrides
@@ -198,10 +198,10 @@ def sweeper_config(raw: Mapping[str, Any]) -> OptunaSweeperConf:
 
 
 def make_plan(
-    conf: OptunaSweeperConf, arguments: Sequence[str], hydra_context: HydraContext, config: DictConfig
+    conf: OptunaSweeperConf, arguments: Sequence[str], hydra_context: HydraContext, config: DictConfig, task: TaskSpec
 ) -> SweepPlan:
-    """Validate the sweeper's fields and the search space against the task's config."""
-    task = task_spec(config)
+    """Validate the sweeper's fields and the search space against the task's config (`task`: what the sweep reads
+    of it)."""
     directions = directions_of(conf.direction)
     settings = SweepSettings(
         study_name=str(conf.study_name or config.hydra.job.name),

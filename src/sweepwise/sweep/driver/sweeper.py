@@ -40,7 +40,7 @@ class Sweep:
             task = task_spec(self.config)
             apply_retry_policy(task.retry)
             # parsed (and resolved) here, where a bad value ends the sweep with one line
-            plan = make_plan(sweeper_config(self.raw), arguments, self.hydra_context, self.config)
+            plan = make_plan(sweeper_config(self.raw), arguments, self.hydra_context, self.config, task)
             launcher_config = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
             launcher = launcher_settings(cast(dict[str, Any], launcher_config), trial_processes(self.config))
             slots = placement(launcher, "hydra.sweeper.n_jobs", plan.conf.n_jobs)
