@@ -150,16 +150,26 @@ def wait_for_end(sweep: subprocess.Popen, cwd: Path) -> str:
     return (cwd / "sweep.err").read_text()
 
 
-def wait_for_epochs(client: MlflowClient, epochs: int, finished: int = 0, timeout: float = 300) -> None:
-    """Until `finished` trials' runs have ended and a running trial has logged `epochs` epochs."""
+def wait_for_epochs(
+    sweep: subprocess.Popen, cwd: Path, tracking_uri: str, epochs: int, finished: int = 0, timeout: float = 300
+) -> MlflowClient:
+    """Until `finished` trials' runs have ended and a running trial has logged `epochs` epochs; then a client of
+    the store. A sqlite store is read only once the sweep has created it: a reader creating it at the same moment
+    would race the sweep's own creation of its tables."""
     deadline = time.monotonic() + timeout
+    database = Path(tracking_uri.removeprefix("sqlite:///")) if tracking_uri.startswith("sqlite:///") else None
+    client = None
     while time.monotonic() < deadline:
-        runs = children(client).values()
+        if sweep.poll() is not None:
+            raise AssertionError(f"the sweep ended ({sweep.returncode}) first:\n{wait_for_end(sweep, cwd)[-3000:]}")
+        if client is None and (database is None or database.exists()):
+            client = MlflowClient(tracking_uri)
+        runs = children(client).values() if client else []
         if sum(run.info.status == "FINISHED" for run in runs) >= finished and any(
             run.info.status == "RUNNING" and len(client.get_metric_history(run.info.run_id, "val/acc")) >= epochs
             for run in runs
         ):
-            return
+            return client
         time.sleep(0.5)
     raise AssertionError(f"no running trial logged {epochs} epochs after {finished} finished, in {timeout} s")
 
@@ -194,8 +204,7 @@ def test_an_mlflow_server_restarted_mid_sweep_loses_no_metric(restartable_server
         ],
         tmp_path,
     )
-    client = MlflowClient(mlflow_server.url)
-    wait_for_epochs(client, 2)
+    client = wait_for_epochs(sweep, tmp_path, mlflow_server.url, 2)
     mlflow_server.stop()
     stopped = time.monotonic()
     time.sleep(5)
@@ -237,8 +246,9 @@ def test_an_mlflow_server_gone_for_good_stops_the_sweep_clearly_and_it_resumes(
         "tracking.retry.backoff_factor=1",
     ]
     sweep = start_sweep(args, tmp_path)
-    client = MlflowClient(mlflow_server.url)
-    wait_for_epochs(client, 2, finished=1)  # one trial COMPLETE, a later one halfway
+    client = wait_for_epochs(
+        sweep, tmp_path, mlflow_server.url, 2, finished=1
+    )  # one trial COMPLETE, a later one halfway
     mlflow_server.stop()
     stopped = time.monotonic()
     err = wait_for_end(sweep, tmp_path)
@@ -338,8 +348,9 @@ def test_a_killed_sweeps_interrupted_trials_continue_their_own_work_from_their_c
     epochs = 8
     args = [*SWEEP, f"trainer.epochs={epochs}", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", *overrides]
     sweep = start_sweep(args, tmp_path)
-    client = MlflowClient(tracking_uri)
-    wait_for_epochs(client, 3)  # a running trial has trained (and checkpointed) 3 epochs
+    client = wait_for_epochs(
+        sweep, tmp_path, tracking_uri, 3
+    )  # a running trial has trained (and checkpointed) 3 epochs
     sweep.kill()
     sweep.wait()
     left_running = [t for t in stored_study(storage).trials if t.state.name == "RUNNING"]
