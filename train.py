@@ -19,7 +19,6 @@ def main(cfg: DictConfig) -> float:
     from sweepwise.app import train
     from sweepwise.recipe.inspection import run_inspect
     from sweepwise.recipe.preflight import run_standalone
-    from sweepwise.session import session_for_task
     from sweepwise.spec.run import run_spec
     from sweepwise.tracking.retry import apply_retry_policy, gave_up, unreachable_error
 
@@ -32,7 +31,7 @@ def main(cfg: DictConfig) -> float:
             raise SystemExit(run_standalone(cfg, spec))
         if cfg.task == "inspect":
             raise SystemExit(run_inspect(cfg))
-        return train(cfg, overrides=HydraConfig.get().overrides.task, session=session_for_task(), spec=spec)
+        return train(cfg, overrides=HydraConfig.get().overrides.task, spec=spec)
     except SweepwiseError as error:
         raise SystemExit(f"error: {error}") from None
     except OmegaConfBaseException as error:  # a missing value or an interpolation that cannot resolve

@@ -11,7 +11,7 @@ from sweep_helpers import load_study, states, sweep_runs
 
 from sweepwise.app import train
 from sweepwise.errors import ConfigError
-from sweepwise.session import TrialSession
+from sweepwise.trial_api import Trial, TrialFacts
 
 # each test starts gloo process groups of real training processes: seconds apiece
 pytestmark = pytest.mark.slow
@@ -35,18 +35,19 @@ def test_two_processes_take_the_steps_one_process_takes_at_the_same_global_batch
     assert histories[1][-1]["train/loss"] < histories[1][0]["train/loss"]  # it trained: the match means something
 
 
-class StopAtEpochTwo(TrialSession):
-    """A session whose epoch report tells rank 0 to stop after epoch 2, as a pruner would."""
-
-    def epoch_reports(self, metric: str) -> list:
-        return [lambda epoch, metrics: "stopped at epoch 2" if epoch == 2 else None]
+def stop_at_step_two(facts: dict) -> object:
+    """A study link whose pruner stops its trial at step 2."""
+    return lambda step, value: "pruned" if step == 2 else None
 
 
 def test_two_processes_stop_together_and_resume_as_if_never_stopped(tmp_path: Path):
     store = f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
     two = [*SMALL, "trainer.devices=2", "trainer.epochs=4", "model.dropout=0.2", store]  # dropout draws randomness
     train(compose_config([*two, f"output_dir={tmp_path / 'straight'}"]))
-    train(compose_config([*two, f"output_dir={tmp_path / 'first'}"]), session=StopAtEpochTwo())
+    train(
+        compose_config([*two, f"output_dir={tmp_path / 'first'}"]),
+        trial=Trial(TrialFacts(link=f"{__name__}:stop_at_step_two")),
+    )
     stopped = tmp_path / "first" / "checkpoints" / "last.pt"
     assert len(history(tmp_path / "first")) == 2  # rank 0's word stopped both ranks: no hang, no third epoch
     train(compose_config([*two, f"trainer.resume_from={stopped}", f"output_dir={tmp_path / 'resumed'}"]))

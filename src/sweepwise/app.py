@@ -1,6 +1,6 @@
 """One training run: config -> data, model, optimiser, schedule -> training loop -> MLflow -> objective value."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -13,42 +13,40 @@ from sweepwise import configure
 from sweepwise.console import make_progress, print_summary
 from sweepwise.data import DataModule
 from sweepwise.schedules import Schedule
-from sweepwise.session import TrialSession
 from sweepwise.spec.run import RunSpec, run_spec
 from sweepwise.spec.schema import TrainerSettings
 from sweepwise.tracking.curve_plots import save_curves
-from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.params import flatten
 from sweepwise.tracking.provenance import provenance_tags, run_name
-from sweepwise.tracking.retry import gave_up
 from sweepwise.tracking.secrets import redact
 from sweepwise.training.bias_init import class_priors, init_final_bias
 from sweepwise.training.budget import budget_warnings
 from sweepwise.training.checkpoint import load_checkpoint
 from sweepwise.training.cluster_ranks import ClusterRank, cluster_rank_zero
 from sweepwise.training.distributed import Ranks, check_devices, started_ranks
-from sweepwise.training.loop import LAST_CHECKPOINT, SINGLE_PROCESS, Progress, Trainer, planned_steps
+from sweepwise.training.loop import LAST_CHECKPOINT, SINGLE_PROCESS, EpochCallback, Progress, Trainer, planned_steps
 from sweepwise.training.predictions import PredictionDynamics, mistakes
 from sweepwise.training.runtime import autocast_for, device_tags, resolve_device, seed_everything
+from sweepwise.trial_api import Trial, current_trial
 
 RUN_ID_KEY = "mlflow_run_id"
 
 
 def train(
-    cfg: DictConfig, overrides: Sequence[str] = (), session: TrialSession | None = None, spec: RunSpec | None = None
+    cfg: DictConfig, overrides: Sequence[str] = (), trial: Trial | None = None, spec: RunSpec | None = None
 ) -> float:
     """Train once as `cfg` says and return the best value of `cfg.objective.metric` over the epochs.
 
-    `session` says what the run is part of (a sweep's trial, or nothing: a plain session); `spec` is `cfg` checked
-    (built here when not given). Everything the user can get wrong is checked before the MLflow run is created, so
-    a bad config leaves no run behind; a run that starts and then dies records its error (and, when it ends its
-    own run, ends it FAILED).
+    `trial` is the trial the run is (a sweep's, or a run of its own: `current_trial()` when not given); `spec` is
+    `cfg` checked (built here when not given). Everything the user can get wrong is checked before the MLflow run
+    is created, so a bad config leaves no run behind; a run that starts and then dies records its error (and, when
+    it ends its own run, ends it FAILED).
     """
-    session = session or TrialSession()
+    trial = trial or current_trial()
     spec = spec or run_spec(cfg)
     device = resolve_device(spec.trainer.device)
     devices = check_devices(spec.trainer.devices, device)
-    checkpoint = _checkpoint_to_resume(spec.trainer, session)
+    checkpoint = _checkpoint_to_resume(spec.trainer, trial)
     resolved = OmegaConf.to_container(cfg, resolve=True)  # the other ranks' config: no Hydra where they run
     place, arguments = ClusterRank.of_environment(), (resolved, spec, checkpoint)
     with (
@@ -56,18 +54,19 @@ def train(
         if place is not None
         else started_ranks(devices, device, _train_as_rank, arguments)
     ) as ranks:
-        return _train_main(cfg, spec, overrides, session, ranks, checkpoint)
+        return _train_main(cfg, spec, overrides, trial, ranks, checkpoint)
 
 
 def _train_main(
     cfg: DictConfig,
     spec: RunSpec,
     overrides: Sequence[str],
-    session: TrialSession,
+    trial: Trial,
     ranks: Ranks,
     checkpoint_file: Path | None,
 ) -> float:
-    """Rank 0 (the only rank of most runs): trains, and logs, checkpoints and reports for every rank."""
+    """Rank 0 (the only rank of most runs): trains, and logs, checkpoints and reports for every rank (the other
+    ranks join its reports, to hear its word to stop)."""
     settings, objective, tracking = spec.trainer, spec.objective, spec.tracking
     device = ranks.device(resolve_device(settings.device))
     autocast = autocast_for(device, settings.precision)
@@ -79,19 +78,19 @@ def _train_main(
     checkpoint = load_checkpoint(checkpoint_file, _checkpoint_key(settings)) if checkpoint_file else None
     output_dir = Path(cfg.output_dir)
 
-    run = MlflowRun.start(
-        uri=session.tracking_uri or resolve_tracking_uri(tracking.uri),
+    run = trial.open_run(
         experiment=tracking.experiment,
-        run_name=tracking.run_name or session.run_name or run_name(str(cfg.model._target_), overrides),
+        run_name=tracking.run_name or trial.facts.run_name or run_name(str(cfg.model._target_), overrides),
         tags={**provenance_tags(overrides), **device_tags(device, ranks.world)},
-        parent_run_id=tracking.parent_run_id or session.parent_run_id,
-        resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else session.run_id,
+        tracking_uri=tracking.uri,
+        parent_run_id=tracking.parent_run_id,
+        resume_run_id=checkpoint.get(RUN_ID_KEY) if checkpoint else None,
         every=tracking.log_every_n_steps,
     )
     try:
         if checkpoint is None:
             params = flatten(OmegaConf.to_container(cfg, resolve=True))
-            run.log_params({key: value for key, value in params.items() if key not in session.logged_params})
+            run.log_params({key: value for key, value in params.items() if key not in trial.facts.logged_params})
             config_file = output_dir / "config.yaml"
             config_file.parent.mkdir(parents=True, exist_ok=True)
             config_file.write_text(OmegaConf.to_yaml(redact(OmegaConf.to_container(cfg, resolve=True))))
@@ -103,7 +102,7 @@ def _train_main(
             autocast,
             progress,
             ranks,
-            callbacks=[run, *session.epoch_reports(objective.metric)],
+            callbacks=[reporter(trial, objective.metric)],
             checkpoint_extra={RUN_ID_KEY: run.run_id},
             probe=dynamics,
             recorder=run if tracking.log_every_n_steps else None,
@@ -132,15 +131,11 @@ def _train_main(
         )
         assert state.best_value is not None  # set by the first epoch, and a run plans at least one
         run.log_metrics({f"best/{objective.metric}": state.best_value}, step=state.best_epoch)
-        if session.ends_run:
-            run.finish()
     except BaseException as error:
         progress.close()
-        # a requeued trial continues this run from its checkpoint; a server that gave up cannot record the error
-        # (the sweep ends the run once the server is back)
-        if not session.requeued and not gave_up(error):
-            run.fail(error, output_dir, end=session.ends_run)
+        trial.end(error)
         raise
+    trial.end()
     final = state.history[-1]
     print_summary(
         "sweepwise run",
@@ -184,7 +179,8 @@ def _train_as_rank(resolved: dict[str, Any], spec: RunSpec, checkpoint_file: Pat
     device = ranks.device(resolve_device(spec.trainer.device))
     parts = training_parts(cfg, spec, device, ranks)
     autocast = autocast_for(device, spec.trainer.precision)
-    trainer = _trainer(spec, parts, autocast, make_progress("off", spec.trainer.batch_size), ranks)
+    progress = make_progress("off", spec.trainer.batch_size)
+    trainer = _trainer(spec, parts, autocast, progress, ranks, callbacks=[reporter(current_trial(), "")])
     if checkpoint_file is not None:
         trainer.resume(load_checkpoint(checkpoint_file, _checkpoint_key(spec.trainer)))
     trainer.fit()
@@ -209,7 +205,17 @@ def _checkpoint_key(settings: TrainerSettings) -> str:
     return "trainer.resume_from" if settings.resume_from else "trainer.checkpoint_dir"
 
 
-def _checkpoint_to_resume(settings: TrainerSettings, session: TrialSession) -> Path | None:
+def reporter(trial: Trial, metric: str) -> EpochCallback:
+    """The training loop's epoch callback: the epoch's metrics reported to `trial`, whose word to stop ends the
+    training (on every rank: each calls it)."""
+
+    def report(epoch: int, metrics: Mapping[str, float]) -> str | None:
+        return trial.pruned if trial.report(epoch, metrics, objective=metric) else None
+
+    return report
+
+
+def _checkpoint_to_resume(settings: TrainerSettings, trial: Trial) -> Path | None:
     """`trainer.resume_from` when given (it must exist); a trial started again after its process died continues
     from its own last checkpoint."""
     if settings.resume_from:
@@ -217,6 +223,6 @@ def _checkpoint_to_resume(settings: TrainerSettings, session: TrialSession) -> P
         load_checkpoint(path)  # a missing or unreadable file is the config's error, before anything starts
         return path
     folder = settings.checkpoint_folder
-    if session.continues_attempt and folder and (folder / LAST_CHECKPOINT).is_file():
+    if trial.resuming and folder and (folder / LAST_CHECKPOINT).is_file():
         return folder / LAST_CHECKPOINT
     return None

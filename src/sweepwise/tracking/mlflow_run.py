@@ -4,6 +4,7 @@ import contextlib
 import functools
 import logging
 import os
+import tempfile
 import time
 import traceback
 import uuid
@@ -263,13 +264,13 @@ class MlflowRun:
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status=status)
 
-    def fail(self, error: BaseException, output_dir: Path, end: bool = True) -> None:
-        """Record the error as a tag and a traceback artifact, then (with `end`) end the run FAILED (KILLED on
-        Ctrl-C)."""
+    def fail(self, error: BaseException, end: bool = True) -> None:
+        """Record the error as a tag and a traceback artifact (`error.txt`), then (with `end`) end the run FAILED
+        (KILLED on Ctrl-C)."""
         self.set_tags({"sweepwise.error": f"{type(error).__name__}: {error}"})
-        trace = output_dir / "error.txt"
-        trace.parent.mkdir(parents=True, exist_ok=True)
-        trace.write_text("".join(traceback.format_exception(error)))
-        self.log_artifact(trace)
+        with tempfile.TemporaryDirectory() as folder:
+            trace = Path(folder) / "error.txt"
+            trace.write_text("".join(traceback.format_exception(error)))
+            self.log_artifact(trace)
         if end:
             self.finish("KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED")

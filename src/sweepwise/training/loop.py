@@ -96,8 +96,8 @@ class TrainState:
 class Trainer:
     """Trains `model` on `data`, evaluating, checkpointing and calling back after every epoch.
 
-    As rank r > 0 of a run on several processes (`ranks`) it only trains its slice of each batch: rank 0
-    evaluates, checkpoints and calls back, and its word to stop holds for every rank."""
+    As rank r > 0 of a run on several processes (`ranks`) it only trains its slice of each batch and calls back
+    with no metrics: rank 0 evaluates and checkpoints, and its word to stop holds for every rank."""
 
     def __init__(
         self,
@@ -143,7 +143,7 @@ class Trainer:
         if self.settings.compile:
             network = compiled(network)
         self.model.train()
-        if self._replay_last_epoch and self.state.history and self.ranks.main:
+        if self._replay_last_epoch and self.state.history:
             # the process may have stopped between saving the checkpoint and the callbacks: callbacks skip
             # what they have already seen
             *_, last = self.state.history
@@ -153,13 +153,12 @@ class Trainer:
             epoch = self.state.epoch + 1
             train_metrics = self._train_epoch(epoch, parameters, network)
             self.state.epoch = epoch
-            if self.ranks.main:
-                self._end_epoch(epoch, train_metrics)
+            self._call_back(epoch, self._end_epoch(epoch, train_metrics) if self.ranks.main else {})
             self.state.stop_reason = self.ranks.agree(self.state.stop_reason)
         return self.state
 
-    def _end_epoch(self, epoch: int, train_metrics: dict[str, float]) -> None:
-        """Evaluate, keep the history and the best, checkpoint, and call back (rank 0 alone)."""
+    def _end_epoch(self, epoch: int, train_metrics: dict[str, float]) -> dict[str, float]:
+        """Evaluate, keep the history and the best, and checkpoint (rank 0 alone): the epoch's metrics."""
         metrics = {**train_metrics, **evaluate(self.model, self.data, self.settings.eval_batch_size, self.autocast)}
         self.state.history.append({"epoch": epoch, **metrics})
         self._update_best(epoch, metrics)
@@ -168,9 +167,10 @@ class Trainer:
         # the epoch's line once its work is kept: a process stopped before the checkpoint replays the epoch,
         # and the line printed before the stop would then show twice
         self.progress.end_epoch(metrics)
-        self._call_back(epoch, metrics)
+        return metrics
 
     def _call_back(self, epoch: int, metrics: dict[str, float]) -> None:
+        """Every rank calls its callbacks (a report to the trial is a collective); the others' metrics are empty."""
         for callback in self.callbacks:
             self.state.stop_reason = self.state.stop_reason or callback(epoch, metrics)
 

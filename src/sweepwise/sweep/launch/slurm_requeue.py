@@ -13,10 +13,10 @@ import submitit
 from submitit.core.utils import JobPaths
 from submitit.helpers import DelayedSubmission
 
-from sweepwise.session import TrialSession
 from sweepwise.sweep.outcome import TrialOutcome
 from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner
 from sweepwise.training.cluster_ranks import ClusterRank, follow_rank_zero, meeting_point
+from sweepwise.trial_api import Trial
 
 
 class RequeueableTrial:
@@ -38,18 +38,18 @@ class RequeueableTrial:
             return self.runner(job)
 
     def checkpoint(self, job: TrialJob) -> DelayedSubmission:
-        context, session = job.context, note_requeue(self.runner)
+        context, trial = job.context, note_requeue(self.runner)
         if context is not None:
-            run_id = session.run_id if session is not None else context.run_id
+            run_id = trial.facts.run_id if trial is not None else context.run_id
             context = replace(context, run_id=run_id, attempt=context.attempt + 1)
         return DelayedSubmission(RequeueableTrial(self.runner), replace(job, context=context))
 
 
-def note_requeue(runner: TrialRunner) -> TrialSession | None:
-    """Tell the running trial's session that the exit that follows is a requeue, not the trial's failure."""
-    if runner.session is not None:
-        runner.session.requeued = True
-    return runner.session
+def note_requeue(runner: TrialRunner) -> Trial | None:
+    """Tell the running trial that the exit that follows is a requeue, not the trial's failure."""
+    if runner.trial is not None:
+        runner.trial.requeued = True
+    return runner.trial
 
 
 def _place_in_job() -> ClusterRank | None:

@@ -1,60 +1,74 @@
-"""The session a sweep's trial hands its training run: the trial's MLflow run, epoch reports to the study (and the
-pruner's word), and whether the run continues an attempt that died."""
+"""The trial a sweep hands its task: the trial's MLflow run, its folder, whether it continues an attempt that died,
+and (for a single-objective study) the link that reports to the study and hears the pruner."""
 
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import optuna
 from hydra.utils import instantiate
 
-from sweepwise.session import EpochReport, TrialSession
 from sweepwise.study.storage import open_storage
 from sweepwise.sweep.trial.child_runs import open_child_run
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.params import mlflow_name
+from sweepwise.trial_api import Trial, TrialFacts
+
+PRUNED_NOTE = "pruned.txt"  # in a pruned trial's folder: why
 
 
-class SweepSession(TrialSession):
-    """A trial's session; the sweep ends the trial's run once it knows how the trial ended."""
-
-    def __init__(self, context: TrialContext) -> None:
-        super().__init__(
-            tracking_uri=context.tracking_uri,
-            run_id=open_child_run(context),
-            continues_attempt=context.attempt > 0,
-            ends_run=False,
-            logged_params=frozenset(mlflow_name(key) for key in context.params),
-        )
-        self.context = context
-
-    def epoch_reports(self, metric: str) -> list[EpochReport]:
-        """A trial of a single-objective sweep reports every epoch (the intermediate-values plot needs it even
-        without a pruner; Optuna's NopPruner then never stops it). Optuna cannot prune multi-objective trials."""
-        if len(self.context.directions) != 1:
-            return []
-        return [PruningReporter(self, metric)]
+def pruned_reason(trial: Trial) -> str | None:
+    """Why the sweep pruned the trial, as the process that reported heard it (this one, or one the task started)."""
+    note = trial.facts.pruned_note
+    if trial.pruned or note is None or not Path(note).is_file():
+        return trial.pruned
+    return Path(note).read_text()
 
 
-class PruningReporter:
-    """Reports the objective metric to the trial's Optuna trial every epoch and stops the run when the pruner says
-    so, noting it on the session.
+def sweep_trial(context: TrialContext, output_dir: Path) -> Trial:
+    """The trial's handle, with its MLflow run open (the sweep ends it once it knows how the trial ended), its
+    folder in the job's output folder. A trial of a multi-objective study only logs: Optuna cannot prune those."""
+    single = len(context.directions) == 1
+    note = output_dir / PRUNED_NOTE
+    note.unlink(missing_ok=True)  # an earlier attempt's
+    facts = TrialFacts(
+        number=context.trial_number,
+        params=dict(context.params),
+        run_id=open_child_run(context),
+        tracking_uri=context.tracking_uri,
+        folder=str(output_dir / "checkpoints"),
+        resuming=context.attempt > 0,
+        ends_run=False,
+        logged_params=tuple(mlflow_name(key) for key in context.params),
+        link=f"{__name__}:{StudyReporter.__name__}" if single else None,
+        link_facts={
+            "study_name": context.study_name,
+            "storage": context.storage,
+            "trial_id": context.trial_id,
+            "pruner": context.pruner,
+        },
+        pruned_note=str(note),
+    )
+    return Trial(facts)
+
+
+class StudyReporter:
+    """Reports the objective to the trial's Optuna trial (every step: the intermediate-values plot needs it even
+    without a pruner, whose stand-in never stops a trial) and returns the pruner's reason to stop.
 
     The pruner is not stored with the study, so it is rebuilt here from the same config as the orchestrator's.
     """
 
-    def __init__(self, session: SweepSession, metric: str) -> None:
-        context = session.context
-        pruner = instantiate(context.pruner) if context.pruner else None
-        storage = open_storage(context.storage)
-        study = optuna.load_study(study_name=context.study_name, storage=storage, pruner=pruner)
-        self.session, self.metric = session, metric
-        self.trial = optuna.trial.Trial(study, context.trial_id)
-        # epochs an earlier attempt of this trial reported (a resumed trial replays its checkpoint's epoch)
-        self.reported = set(storage.get_trial(context.trial_id).intermediate_values)
+    def __init__(self, facts: Mapping[str, Any]) -> None:
+        pruner = instantiate(facts["pruner"]) if facts["pruner"] else None
+        storage = open_storage(facts["storage"])
+        study = optuna.load_study(study_name=facts["study_name"], storage=storage, pruner=pruner)
+        self.trial = optuna.trial.Trial(study, facts["trial_id"])
+        # steps an earlier attempt of this trial reported (a resumed trial replays its checkpoint's step)
+        self.reported = set(storage.get_trial(facts["trial_id"]).intermediate_values)
 
-    def __call__(self, epoch: int, metrics: Mapping[str, float]) -> str | None:
-        if epoch not in self.reported:
-            self.trial.report(metrics[self.metric], step=epoch)
-        if not self.trial.should_prune():
-            return None
-        self.session.stopped_by_sweep = f"pruned at epoch {epoch}: {self.metric} {metrics[self.metric]:.4g}"
-        return self.session.stopped_by_sweep
+    def __call__(self, step: int, value: float) -> str | None:
+        if step not in self.reported:
+            self.trial.report(value, step=step)
+            self.reported.add(step)
+        return "pruned" if self.trial.should_prune() else None

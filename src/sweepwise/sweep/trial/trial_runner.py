@@ -18,13 +18,13 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sweepwise.internals.hydra_internals import run_owned_job
-from sweepwise.session import TrialSession, handing_over
 from sweepwise.sweep.outcome import JobRecord, TrialOutcome, TrialStatus, objective_outcome
 from sweepwise.sweep.trial.script_task import ScriptTask, portable
-from sweepwise.sweep.trial.sweep_session import SweepSession
+from sweepwise.sweep.trial.sweep_session import pruned_reason, sweep_trial
 from sweepwise.sweep.trial.trial_compose import SweepComposer
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.retry import gave_up, unreachable_error
+from sweepwise.trial_api import Trial, TrialFacts, TrialPruned, handing_over
 
 
 @dataclass(frozen=True)
@@ -67,17 +67,17 @@ def output_to(path: Path | None) -> Iterator[None]:
 
 class TrialRunner:
     """Callable shipped to worker processes and SLURM jobs: composes a job's config, runs the task function on it
-    (handing a sweep's trial its session), and decides the trial's outcome here, where the task ran."""
+    (handing it its trial), and decides the trial's outcome here, where the task ran."""
 
     def __init__(self, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
         self.singletons = Singleton.get_state()
         self._composer: SweepComposer | None = None
-        self.session: TrialSession | None = None  # the session of the job running now, if any
+        self.trial: Trial | None = None  # the trial of the job running now, if any
 
     def __getstate__(self) -> dict[str, Any]:
-        # each process keeps its own composer and session; the task function goes by where it is defined
-        return {**self.__dict__, "_composer": None, "session": None, "task_function": portable(self.task_function)}
+        # each process keeps its own composer and trial; the task function goes by where it is defined
+        return {**self.__dict__, "_composer": None, "trial": None, "task_function": portable(self.task_function)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         task = state["task_function"]
@@ -86,40 +86,48 @@ class TrialRunner:
     def __call__(self, job: TrialJob) -> TrialOutcome:
         started = time.time()
         log_file = Path(job.log_file) if job.log_file else None
-        self.session = None
+        self.trial = None
         returned: JobReturn | None = None
         try:
-            self.session = _session_for(job)
-            with output_to(log_file), handing_over(self.session):
-                returned = self._run(job)
+            config = self._compose(job)
+            self.trial = _trial_for(job, Path(config.hydra.sweep.dir) / str(config.hydra.sweep.subdir))
+            with output_to(log_file), handing_over(self.trial):
+                returned = run_owned_job(self.hydra_context, self.task_function, config)
+                self.trial.end(_raised(returned))  # logs what the task left unlogged; ends a run of its own
                 value = returned.return_value  # raises what the task raised (Hydra notes it on stderr)
             outcome = self._judge(value, job.context)
-        except optuna.TrialPruned as pruned:
-            outcome = TrialOutcome(TrialStatus.PRUNED, reason=str(pruned) or "pruned")
+        except (optuna.TrialPruned, TrialPruned) as pruned:
+            reason = pruned_reason(self.trial) if self.trial is not None else None
+            outcome = TrialOutcome(TrialStatus.PRUNED, reason=str(pruned) or reason or "pruned")
         except BaseException as error:  # the task's failure is the outcome, whatever it is
-            if self.session is not None and self.session.requeued:
+            if self.trial is not None and self.trial.requeued:
                 # the job goes back to the queue and runs this trial again. The requeue's exit may interrupt
                 # anything, even a storage write that then fails on its own: whatever comes up is that exit.
                 raise SystemExit(-1) from error
-            outcome = _failure(error)
+            reason = pruned_reason(self.trial) if self.trial is not None else None
+            if reason and not isinstance(error, KeyboardInterrupt):  # e.g. the pruned rank's exception, re-raised
+                outcome = TrialOutcome(TrialStatus.PRUNED, reason=reason)
+            else:
+                outcome = _failure(error)
             if log_file:
                 log_file.parent.mkdir(parents=True, exist_ok=True)
                 with open(log_file, "a") as log:
                     log.write("".join(traceback.format_exception(error)))
-        run_id = self.session.run_id if self.session else None
+        run_id = self.trial.facts.run_id if self.trial else None
         record = _record_of(returned) if job.context is None and returned is not None else None
         return replace(outcome, started=started, ended=time.time(), run_id=run_id, job=record)
 
     def _judge(self, value: Any, context: TrialContext | None) -> TrialOutcome:
         """A plain multirun's job completes with whatever the task returned; a sweep's trial needs its objective
-        values, unless its session was stopped by the pruner."""
+        values, unless its pruner stopped it."""
         if context is None:
             return TrialOutcome(TrialStatus.COMPLETE, return_value=value)
-        if self.session is not None and self.session.stopped_by_sweep:
-            return TrialOutcome(TrialStatus.PRUNED, reason=self.session.stopped_by_sweep, return_value=value)
+        pruned = pruned_reason(self.trial) if self.trial is not None else None
+        if pruned:
+            return TrialOutcome(TrialStatus.PRUNED, reason=pruned, return_value=value)
         return objective_outcome(value, len(context.directions))
 
-    def _run(self, job: TrialJob) -> JobReturn:
+    def _compose(self, job: TrialJob) -> DictConfig:
         if self._composer is None:
             Singleton.set_state(self.singletons)
             setup_globals()
@@ -128,18 +136,34 @@ class TrialRunner:
         with open_dict(sweep_config):
             sweep_config.hydra.job.id = job.job_num
             sweep_config.hydra.job.num = job.job_num
-        return run_owned_job(self.hydra_context, self.task_function, sweep_config)
+        return sweep_config
 
 
-def _session_for(job: TrialJob) -> TrialSession | None:
-    """A sweep's trial gets its sweep session; a job of a grouped plain multirun, a session that puts its run
-    under the multirun's parent run; any other job, none (the task then gets a plain one)."""
+def _trial_for(job: TrialJob, output_dir: Path) -> Trial:
+    """A sweep's trial is handed its trial, with its MLflow run; a job of a grouped plain multirun, a trial whose
+    run goes under the multirun's parent run; any other job, a trial of its own, whose run (if the task opens one)
+    ends with the job."""
+    output_dir = output_dir.absolute()
+    folder = output_dir / "checkpoints"
     if job.context is not None:
-        return SweepSession(job.context)
+        return sweep_trial(job.context, output_dir)
     if job.parent_run_id is not None:
-        return TrialSession(
-            tracking_uri=job.tracking_uri, parent_run_id=job.parent_run_id, run_name=f"job-{job.job_num}"
+        facts = TrialFacts(
+            tracking_uri=job.tracking_uri,
+            parent_run_id=job.parent_run_id,
+            run_name=f"job-{job.job_num}",
+            folder=str(folder),
         )
+        return Trial(facts)
+    return Trial(TrialFacts(folder=str(folder)))
+
+
+def _raised(returned: JobReturn) -> BaseException | None:
+    """What the task raised, if it did."""
+    try:
+        returned.return_value  # noqa: B018  # reading it raises what the task raised
+    except BaseException as error:  # the task's failure, whatever it is
+        return error
     return None
 
 

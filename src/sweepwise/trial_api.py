@@ -1,0 +1,270 @@
+"""The trial a piece of training code runs as: the one interface between any training code and a sweep.
+
+    trial = sweepwise.current_trial()
+    start = load(trial.folder / "last.pt") if trial.resuming else 0
+    for epoch in range(start + 1, epochs + 1):
+        ...
+        if trial.report(epoch, {"val/loss": val_loss, "train/loss": train_loss}, objective="val/loss"):
+            raise sweepwise.TrialPruned()  # or stop and return: the sweep records the trial PRUNED either way
+
+In a sweep's trial, `report` logs to the trial's MLflow run, reports the objective to the study and says when the
+pruner stops the trial. Outside a sweep the same calls log to a run of the code's own (ended when its `with` block
+or the process ends) and nothing prunes. In a multi-process trial every rank calls `report` at the same steps:
+rank 0 logs and reports, and its word to stop reaches every rank.
+
+A sweep hands the trial to the task it runs in this process, and to the processes the task starts (DDP ranks)
+through the environment, as plain facts (`TrialFacts`). The facts name the sweep's link to its study by import
+path: this module never imports the sweep or Optuna.
+"""
+
+import atexit
+import importlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
+from sweepwise.tracking.retry import gave_up
+
+# the trial handed to processes the task starts: TrialFacts as JSON
+TRIAL_VARIABLE = "SWEEPWISE_TRIAL"
+DEFAULT_EXPERIMENT = "Default"  # MLflow's own, outside a Hydra job
+MAX_PENDING_METRICS = 1000  # logged metrics held for one batched call
+
+
+class TrialPruned(Exception):
+    """Raised by a task to end its trial PRUNED (after `report` said stop); outside a sweep, it ends the run."""
+
+
+class StudyLink(Protocol):
+    """A sweep trial's link to its study: reports the objective and returns the pruner's reason to stop."""
+
+    def __call__(self, step: int, value: float) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class TrialFacts:
+    """What a trial is, as plain data that crosses processes."""
+
+    number: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    # the trial's MLflow run (a sweep's child run), its store, and where a run of the code's own goes
+    run_id: str | None = None
+    tracking_uri: str | None = None
+    parent_run_id: str | None = None
+    run_name: str | None = None
+    folder: str | None = None
+    resuming: bool = False
+    # False where the sweep ends the run, since the trial's verdict decides its final state
+    ends_run: bool = True
+    # params the run already has (a sweep's searched and fixed values): not logged again
+    logged_params: tuple[str, ...] = ()
+    # "module:callable" building the StudyLink from `link_facts` (a sweep's trial of a single-objective study)
+    link: str | None = None
+    link_facts: dict[str, Any] = field(default_factory=dict)
+    # where rank 0 notes why the sweep pruned the trial, for the process that runs the task (rank 0 may be a
+    # process it started)
+    pruned_note: str | None = None
+
+
+class Trial:
+    """One trial's handle: its number, params, MLflow run, folder and reports."""
+
+    def __init__(self, facts: TrialFacts = TrialFacts()) -> None:
+        self.facts = facts
+        self.number, self.params, self.resuming = facts.number, dict(facts.params), facts.resuming
+        self.run: MlflowRun | None = None
+        # why the sweep stopped the trial (its pruner), once it has
+        self.pruned: str | None = None
+        # set when the cluster is about to requeue the trial: the exit that follows is not the run's failure
+        self.requeued = False
+        self._link: StudyLink | None = None
+        self._ended = False
+        self._pending: list[tuple[int, Mapping[str, float]]] = []
+
+    @property
+    def folder(self) -> Path:
+        """The trial's own folder, the same for every attempt of it: checkpoints go here."""
+        folder = Path(self.facts.folder) if self.facts.folder else _job_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    @property
+    def rank(self) -> int:
+        """This process's rank in the trial's process group (0 without one): rank 0 alone logs and reports."""
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            return dist.get_rank()
+        return int(os.environ.get("RANK", "0"))
+
+    @property
+    def run_id(self) -> str | None:
+        """The trial's MLflow run (opened on first use on rank 0); other ranks know only a sweep trial's run."""
+        if self.rank != 0:
+            return self.facts.run_id
+        return self.open_run().run_id
+
+    def open_run(
+        self,
+        experiment: str | None = None,
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        tracking_uri: str | None = None,
+        parent_run_id: str | None = None,
+        resume_run_id: str | None = None,
+        every: int = 0,
+    ) -> MlflowRun:
+        """The trial's MLflow run: a sweep trial's own run, reopened; else a new run in `experiment` (default:
+        `MLFLOW_EXPERIMENT_NAME`, else the Hydra job's name, as in a sweep the study's) of the store
+        `tracking_uri` names (default: `MLFLOW_TRACKING_URI`, else ./mlflow.db), under `parent_run_id` (or a plain
+        multirun's parent), or `resume_run_id` reopened. `every` > 0: the run keeps per-step losses. Called again,
+        it returns the run already open."""
+        if self.run is None:
+            facts = self.facts
+            self.run = MlflowRun.start(
+                uri=facts.tracking_uri or resolve_tracking_uri(tracking_uri),
+                experiment=experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or _job_name(),
+                run_name=run_name or facts.run_name,
+                tags=dict(tags or {}),
+                parent_run_id=parent_run_id or facts.parent_run_id,
+                resume_run_id=facts.run_id or resume_run_id,
+                every=every,
+            )
+            if facts.ends_run:
+                atexit.register(self.end)
+        return self.run
+
+    def log(self, step: int, metrics: Mapping[str, float]) -> None:
+        """Log `metrics` at `step` on rank 0, batched: held until the next report (or a thousand of them)."""
+        if self.rank != 0:
+            return
+        self._pending.append((step, dict(metrics)))
+        if sum(len(held) for _, held in self._pending) >= MAX_PENDING_METRICS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Log the metrics `log` holds."""
+        pending, self._pending = self._pending, []
+        if pending:
+            run = self.open_run()
+            for step, metrics in pending:
+                run.log_metrics(metrics, step)
+
+    def report(self, step: int, metrics: Mapping[str, float], objective: str | None = None) -> bool:
+        """Log `metrics` at `step` and report `objective` (the one metric, when there is one) to the sweep's study.
+        True when the sweep's pruner stops the trial: the caller stops (returning, or raising `TrialPruned`).
+        A resumed trial may report a step again: what its run and study already have is not repeated."""
+        if self.rank == 0:
+            name = _objective_name(metrics, objective)
+            self.flush()
+            self.open_run()(step, metrics)
+            link = self._study_link()
+            reason = link(step, float(metrics[name])) if link is not None and not self.pruned else None
+            if reason:
+                self.pruned = f"pruned at step {step}: {name} {float(metrics[name]):.4g}"
+                if self.facts.pruned_note:
+                    Path(self.facts.pruned_note).write_text(self.pruned)
+        return self._shared(self.pruned) is not None
+
+    def end(self, error: BaseException | None = None) -> None:
+        """Log what `log` holds and record `error` (a failure, not a stop: not `TrialPruned`, a requeue or a
+        tracking server that gave up) on the run; a run of the code's own then ends: FINISHED, or FAILED (KILLED
+        on Ctrl-C). A sweep's trial leaves its run to the sweep, which ends it as the trial ended."""
+        if self.rank != 0 or self.run is None or self._ended:
+            return
+        self._ended = True
+        self.flush()
+        if error is not None and not isinstance(error, TrialPruned) and not self.requeued and not gave_up(error):
+            self.run.fail(error, end=self.facts.ends_run)
+        elif self.facts.ends_run:
+            self.run.finish()
+
+    def __enter__(self) -> "Trial":
+        return self
+
+    def __exit__(self, kind: type | None, error: BaseException | None, trace: TracebackType | None) -> None:
+        self.end(error)
+
+    def _study_link(self) -> StudyLink | None:
+        if self._link is None and self.facts.link:
+            module, name = self.facts.link.split(":")
+            self._link = getattr(importlib.import_module(module), name)(self.facts.link_facts)
+        return self._link
+
+    def _shared(self, reason: str | None) -> str | None:
+        """Rank 0's reason to stop, on every rank of the trial's process group."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return reason
+        box = [reason]
+        dist.broadcast_object_list(box, src=0)
+        self.pruned = box[0]
+        return self.pruned
+
+
+def _objective_name(metrics: Mapping[str, float], objective: str | None) -> str:
+    if objective is None:
+        if len(metrics) != 1:
+            raise ValueError(f"report() got metrics {sorted(metrics)}: name the sweep's one with objective=...")
+        return next(iter(metrics))
+    if objective not in metrics:
+        raise ValueError(f"report(objective={objective!r}) is not among the metrics {sorted(metrics)}")
+    return objective
+
+
+def _job_name() -> str:
+    from hydra.core.hydra_config import HydraConfig
+
+    return str(HydraConfig.get().job.name) if HydraConfig.initialized() else DEFAULT_EXPERIMENT
+
+
+def _job_folder() -> Path:
+    """A Hydra job's output folder's `checkpoints`; outside Hydra, the working directory's."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir) / "checkpoints"
+    return Path.cwd() / "checkpoints"
+
+
+_current: Trial | None = None
+
+
+def current_trial() -> Trial:
+    """The trial this code runs as: the one a sweep handed to this process (or to the process that started it),
+    else a run of its own, the same object on every call."""
+    global _current
+    if _current is None:
+        handed = os.environ.get(TRIAL_VARIABLE)
+        _current = Trial(_facts_from(handed)) if handed else Trial()
+    return _current
+
+
+def _facts_from(text: str) -> TrialFacts:
+    facts = json.loads(text)
+    return TrialFacts(**{**facts, "logged_params": tuple(facts["logged_params"])})
+
+
+@contextmanager
+def handing_over(trial: Trial | None) -> Iterator[None]:
+    """Make `trial` the current one while a task runs, in this process and in those it starts."""
+    global _current
+    saved = os.environ.get(TRIAL_VARIABLE)
+    _current = trial
+    if trial is not None:
+        os.environ[TRIAL_VARIABLE] = json.dumps(asdict(trial.facts), default=str)
+    try:
+        yield
+    finally:
+        _current = None
+        if saved is None:
+            os.environ.pop(TRIAL_VARIABLE, None)
+        else:
+            os.environ[TRIAL_VARIABLE] = saved

@@ -1,0 +1,74 @@
+"""examples/own_loop, a plain PyTorch loop on the public trial API, swept as its README says: pruned trials end
+PRUNED, and a killed sweep's interrupted trials resume from their own checkpoints in their own runs."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import REPO, run_script
+from mlflow import MlflowClient
+from sweep_helpers import load_study, states, sweep_runs
+
+pytestmark = pytest.mark.slow
+OWN_LOOP = REPO / "examples" / "own_loop" / "train.py"
+
+
+def epochs_logged(client: MlflowClient, run_id: str) -> list[int]:
+    return [metric.step for metric in client.get_metric_history(run_id, "val/loss")]
+
+
+def test_the_example_sweeps_with_pruning_and_each_trial_logs_its_epochs_once(tmp_path: Path):
+    done = run_script(OWN_LOOP, ["-m", "hydra.sweeper.n_trials=6", "epochs=8"], tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = load_study(tmp_path, "own_loop")
+    assert states(study)["COMPLETE"] >= 2 and states(study)["PRUNED"] >= 1
+    _, runs = sweep_runs(tmp_path, "own_loop")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    by_number = {int(run.data.tags["sweepwise.trial_number"]): run for run in runs}
+    for trial in study.trials:
+        run = by_number[trial.number]
+        logged = epochs_logged(client, run.info.run_id)
+        assert logged == sorted(trial.intermediate_values) == list(range(1, len(logged) + 1))
+        assert run.data.tags["sweepwise.trial_state"] == trial.state.name
+        if trial.state.name == "COMPLETE":
+            assert len(logged) == 8 and trial.value == min(trial.intermediate_values.values())
+        else:
+            assert len(logged) < 8 and run.data.tags["sweepwise.prune_reason"].startswith("pruned at epoch")
+
+
+def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_path: Path):
+    args = ["-m", "hydra.sweeper.n_trials=2", "hydra.sweeper.pruner.n_startup_trials=2", "epochs=30", "samples=16000"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, str(OWN_LOOP), *args]
+    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+    database = tmp_path / "mlflow.db"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.5)
+        if not database.exists():
+            continue  # the sweep creates the store: reading it first would race that
+        client = MlflowClient(f"sqlite:///{database}")
+        _, runs = sweep_runs(tmp_path, "own_loop")
+        if any(len(epochs_logged(client, run.info.run_id)) >= 4 for run in runs):
+            break
+    assert sweep.poll() is None, "the sweep ended before a trial had trained 4 epochs"
+    os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its trials' processes
+    sweep.wait()
+
+    again = run_script(OWN_LOOP, args, tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    study = load_study(tmp_path, "own_loop")
+    continuing = [t for t in study.trials if "continues" in t.user_attrs]
+    assert continuing and states(study)["COMPLETE"] == 2
+    _, runs = sweep_runs(tmp_path, "own_loop")
+    client = MlflowClient(f"sqlite:///{database}")
+    assert len(runs) == 2  # each trial's work in one run, continued
+    for run in runs:
+        assert epochs_logged(client, run.info.run_id) == list(range(1, 31)) and run.info.status == "FINISHED"
+    for trial in continuing:
+        log = (tmp_path / "multirun" / "own_loop" / str(trial.user_attrs["continues"]) / "trial.log").read_text()
+        assert "resumed from the checkpoint of epoch" in log

@@ -1,0 +1,112 @@
+"""The public trial API (`sweepwise.current_trial`): in a sweep's trial, outside any sweep, and on every rank of a
+multi-process trial."""
+
+import os
+from pathlib import Path
+
+import pytest
+from helpers import REPO, run_script
+from mlflow import MlflowClient
+from sweep_helpers import load_study, states, sweep_runs
+
+import sweepwise
+from sweepwise.trial_api import TRIAL_VARIABLE, Trial, TrialFacts, handing_over
+
+OWN_LOOP = REPO / "examples" / "own_loop" / "train.py"
+DDP_LOOP = REPO / "tests" / "apps" / "ddp_loop.py"
+
+
+def history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
+    return [(metric.step, metric.value) for metric in client.get_metric_history(run_id, key)]
+
+
+def test_a_report_of_several_metrics_names_the_objective_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    trial = Trial()
+    with pytest.raises(ValueError, match=r"metrics \['train/loss', 'val/loss'\]: name the sweep's one"):
+        trial.report(1, {"val/loss": 0.5, "train/loss": 0.4})
+    with pytest.raises(ValueError, match=r"objective='val/acc'\) is not among"):
+        trial.report(1, {"val/loss": 0.5}, objective="val/acc")
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_logged_metrics_wait_for_the_next_report_and_go_in_its_run(tmp_path: Path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with Trial(TrialFacts(tracking_uri=store)) as trial:
+        for step in (1, 2, 3):
+            trial.log(step, {"step/loss": 1.0 / step})
+        assert not (tmp_path / "mlflow.db").exists()  # held, not written one call per step
+        assert trial.report(1, {"val/loss": 0.5}) is False  # nothing prunes outside a sweep
+    client = MlflowClient(store)
+    run = client.get_run(trial.run_id)
+    assert run.info.status == "FINISHED"
+    assert history(client, run.info.run_id, "step/loss") == [(1, 1.0), (2, 0.5), (3, pytest.approx(1 / 3))]
+    assert history(client, run.info.run_id, "val/loss") == [(1, 0.5)]
+
+
+def test_a_with_block_that_raises_ends_its_run_failed_with_the_error(tmp_path: Path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    trial = Trial(TrialFacts(tracking_uri=store))
+    with pytest.raises(RuntimeError), trial:
+        trial.report(1, {"val/loss": 0.5})
+        raise RuntimeError("diverged")
+    run = MlflowClient(store).get_run(trial.run_id)
+    assert run.info.status == "FAILED" and run.data.tags["sweepwise.error"] == "RuntimeError: diverged"
+
+
+def test_a_rank_other_than_zero_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RANK", "1")  # as torchrun sets it
+    trial = Trial()
+    trial.log(1, {"step/loss": 1.0})
+    assert trial.report(1, {"val/loss": 0.5}) is False and trial.run_id is None
+    trial.end()
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_the_trial_a_sweep_hands_over_reaches_the_processes_its_task_starts(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv(TRIAL_VARIABLE, raising=False)
+    handed = Trial(TrialFacts(number=7, params={"lr": 0.1}, run_id="abc", resuming=True, ends_run=False))
+    with handing_over(handed):
+        assert sweepwise.current_trial() is handed
+        started = run_script(REPO / "tests" / "apps" / "show_trial.py", [], Path.cwd())
+    assert started.stdout.split() == ["7", "{'lr':", "0.1}", "abc", "True"], started.stderr
+    assert TRIAL_VARIABLE not in os.environ and sweepwise.current_trial() is not handed
+
+
+@pytest.mark.slow
+def test_code_run_outside_a_sweep_logs_each_report_to_a_finished_run_of_its_own(tmp_path: Path):
+    done = run_script(OWN_LOOP, ["epochs=3"], tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("train")  # the Hydra job's name
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED"
+    assert [step for step, _ in history(client, run.info.run_id, "val/loss")] == [1, 2, 3]
+    assert (tmp_path / "outputs").is_dir() and list((tmp_path / "outputs").glob("*/*/checkpoints/last.pt"))
+
+
+@pytest.mark.slow
+def test_every_rank_of_a_ddp_trial_hears_rank_zeros_prune_and_the_run_has_each_epoch_once(tmp_path: Path):
+    pruner = [
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.pruner._target_=optuna.pruners.ThresholdPruner",
+        "+hydra.sweeper.pruner.upper=0.4",  # the loss is above 0.5 at every step
+        "+hydra.sweeper.pruner.n_warmup_steps=2",  # from step 2 on (steps below it are warm-up)
+    ]
+    done = run_script(DDP_LOOP, ["-m", "hydra.sweeper.n_trials=1", *pruner], tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    (trial,) = load_study(tmp_path, "ddp").trials
+    assert states(load_study(tmp_path, "ddp")) == {"PRUNED": 1} and list(trial.intermediate_values) == [1, 2]
+    log = (tmp_path / "multirun" / "ddp" / "0" / "trial.log").read_text()
+    assert sorted(line for line in log.splitlines() if "stopped" in line) == [
+        "rank 0 stopped at epoch 2",
+        "rank 1 stopped at epoch 2",
+    ]
+    assert "epoch 3" not in log
+    _, (run,) = sweep_runs(tmp_path, "ddp")
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert [step for step, _ in history(client, run.info.run_id, "val/loss")] == [1, 2]  # rank 0 alone logged
+    assert run.data.tags["sweepwise.trial_state"] == "PRUNED"
