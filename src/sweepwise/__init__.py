@@ -5,6 +5,7 @@ the package is the sweep's machinery. The trial API loads on first use, so that 
 this package, stays cheap.
 """
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
@@ -13,7 +14,5 @@ __all__ = ["Trial", "TrialPruned", "current_trial"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from sweepwise import trial_api
-
-        return getattr(trial_api, name)
+        return getattr(importlib.import_module("sweepwise.trial_api"), name)
     raise AttributeError(f"module 'sweepwise' has no attribute {name!r}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 # --- samplers (https://optuna.readthedocs.io/en/stable/reference/samplers/) ---
 
@@ -248,6 +248,13 @@ PRUNERS = {
 }
 
 
+def _open(node: type) -> Any:
+    """A sampler's fields as a plain node: a config that names another sampler's `_target_` over the default one
+    (as hydra-optuna-sweeper's configs do over its TPE default) may set that sampler's own fields. Optuna checks
+    them when the sweep builds the sampler, before any trial."""
+    return OmegaConf.create(OmegaConf.to_container(OmegaConf.structured(node)))
+
+
 def register() -> None:
     from sweepwise.spec import schema  # imported here: the app's schema is no plugin config
 
@@ -255,7 +262,7 @@ def register() -> None:
     schema.register(store)  # Hydra imports this module before it composes any config
     store.store(group="hydra/sweeper", name="optuna", node=OptunaSweeperConf, provider="sweepwise")
     for name, node in SAMPLERS.items():
-        store.store(group="hydra/sweeper/sampler", name=name, node=node, provider="sweepwise")
+        store.store(group="hydra/sweeper/sampler", name=name, node=_open(node), provider="sweepwise")
     for name, node in PRUNERS.items():
         store.store(group="hydra/sweeper/pruner", name=name, node=node, provider="sweepwise")
     store.store(group="hydra/launcher", name="local", node=LocalLauncherConf, provider="sweepwise")

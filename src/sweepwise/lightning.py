@@ -1,0 +1,62 @@
+"""PyTorch Lightning's way into a sweep (`pip install sweepwise[lightning]`): a callback that reports each epoch's
+metrics to the trial, stops the training when the sweep prunes it, and keeps the trial's last checkpoint in the
+trial's folder, for an interrupted or requeued trial to resume from.
+
+    callback = SweepwiseCallback(monitor="val/acc")
+    trainer = lightning.Trainer(callbacks=[callback], ...)
+    trainer.fit(model, datamodule=data, ckpt_path=callback.resume_from())
+
+Every rank runs the callback: rank 0 logs and reports, and its word to stop reaches every rank (strategies
+`ddp_spawn` and `ddp` alike; in a sweep, `ddp_spawn`, since `ddp` starts its other ranks by running the command
+line again). The trial is asked for in each hook, not kept: under `ddp_spawn` the callback is copied into the
+rank processes, where the trial is the one the sweep handed down.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+
+from sweepwise.trial_api import current_trial
+
+CHECKPOINT = "last.ckpt"
+
+
+class SweepwiseCallback(pl.Callback):
+    """Report `monitor` (and every other scalar Lightning has logged) to the trial after each training epoch."""
+
+    def __init__(self, monitor: str, checkpoint: str = CHECKPOINT) -> None:
+        self.monitor, self.checkpoint = monitor, checkpoint
+
+    def resume_from(self) -> str | None:
+        """The trial's last checkpoint when this attempt continues an interrupted one (else None: start afresh),
+        for `Trainer.fit(ckpt_path=...)`."""
+        trial = current_trial()
+        path = trial.folder / self.checkpoint
+        return str(path) if trial.resuming and path.is_file() else None
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        trial = current_trial()
+        trainer.save_checkpoint(Path(trial.folder) / self.checkpoint)  # every rank calls it; rank 0 writes
+        if trial.report(trainer.current_epoch + 1, scalars(trainer.callback_metrics), objective=self.monitor):
+            trainer.should_stop = True
+
+    def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
+        current_trial().end(exception)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """A run of the code's own ends with its fit (a spawned rank's process never reaches its exit handlers)."""
+        if stage == "fit":
+            current_trial().end()
+
+
+def scalars(metrics: dict[str, Any]) -> dict[str, float]:
+    """Lightning's logged metrics that are single numbers, as floats."""
+    found = {}
+    for key, value in metrics.items():
+        if (isinstance(value, torch.Tensor) and value.numel() == 1) or isinstance(value, int | float):
+            found[key] = float(value)
+    return found

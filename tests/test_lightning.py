@@ -1,0 +1,94 @@
+"""The Lightning callback, end to end in examples/lightning: its sweep (lightning-hydra-template's hparams_search
+config as that template writes it) prunes, a killed trial resumes from its last checkpoint in its own run, and a
+2-process (DDP, gloo) trial reports once per epoch."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import REPO, run_script
+from mlflow import MlflowClient
+from sweep_helpers import load_study, states, sweep_runs
+
+pytest.importorskip("lightning", reason="the Lightning callback needs the lightning extra (pip install '.[lightning]')")
+pytestmark = pytest.mark.slow
+EXAMPLE = REPO / "examples" / "lightning" / "train.py"
+# warnings of Lightning's own under -W error: its hint to use srun (on any machine with SLURM installed) and its
+# use of a pytree class torch 2.13 deprecates
+STRICT = [
+    "-W",
+    "error",
+    "-W",
+    "ignore:The `srun` command is available",
+    "-W",
+    "ignore:`isinstance(treespec, LeafSpec)` is deprecated",
+]
+SWEEP = ["-m", "hparams_search=mnist_optuna", "hydra.sweep.dir=multirun/lightning"]
+
+
+def epochs_logged(tmp_path: Path, run_id: str) -> list[int]:
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    return [metric.step for metric in client.get_metric_history(run_id, "val/acc")]
+
+
+def test_the_templates_sweep_runs_and_pruned_trials_end_pruned(tmp_path: Path):
+    pruner = [
+        "hydra/sweeper/pruner=none",
+        "hydra.sweeper.pruner._target_=optuna.pruners.ThresholdPruner",
+        "+hydra.sweeper.pruner.lower=0.95",  # trials below 95% accuracy after an epoch stop there
+    ]
+    args = [*SWEEP, "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", "trainer.max_epochs=3", *pruner]
+    done = run_script(EXAMPLE, args, tmp_path, timeout=600, python_flags=STRICT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "optuna sweeper: study train" in done.stdout  # sweepwise's sweeper ran the template's _target_
+    study = load_study(tmp_path, "train")
+    assert states(study).get("PRUNED", 0) >= 1 and sum(states(study).values()) == 3
+    _, runs = sweep_runs(tmp_path, "train")
+    by_number = {int(run.data.tags["sweepwise.trial_number"]): run for run in runs}
+    for trial in study.trials:
+        run = by_number[trial.number]
+        assert run.data.tags["sweepwise.trial_state"] == trial.state.name
+        logged = epochs_logged(tmp_path, run.info.run_id)
+        assert logged == sorted(trial.intermediate_values) == list(range(1, len(logged) + 1))
+        assert len(logged) == (3 if trial.state.name == "COMPLETE" else 1)
+
+
+def test_a_killed_trial_resumes_from_its_last_checkpoint_in_its_run(tmp_path: Path):
+    args = [*SWEEP, "hydra.sweeper.n_trials=1", "trainer.max_epochs=8", "data.samples=30000"]
+    command = [sys.executable, *STRICT, str(EXAMPLE), *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
+    database = tmp_path / "mlflow.db"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.5)
+        if database.exists():  # created by the sweep: a reader creating it too would race it
+            _, runs = sweep_runs(tmp_path, "train")
+            if runs and len(epochs_logged(tmp_path, runs[0].info.run_id)) >= 2:
+                break
+    assert sweep.poll() is None, "the sweep ended before its trial had trained 2 epochs"
+    os.killpg(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+
+    again = run_script(EXAMPLE, args, tmp_path, timeout=600, python_flags=STRICT)
+    assert again.returncode == 0, again.stderr[-3000:]
+    study = load_study(tmp_path, "train")
+    assert states(study) == {"COMPLETE": 1, "FAIL": 1} and study.trials[1].user_attrs["continues"] == 0
+    _, (run,) = sweep_runs(tmp_path, "train")
+    assert epochs_logged(tmp_path, run.info.run_id) == list(range(1, 9)) and run.info.status == "FINISHED"
+    log = (tmp_path / "multirun" / "lightning" / "0" / "trial.log").read_text()
+    assert "Restored all states from the checkpoint at" in log
+
+
+def test_a_two_process_ddp_trial_reports_once_per_epoch(tmp_path: Path):
+    args = [*SWEEP, "hydra.sweeper.n_trials=1", "trainer.max_epochs=3", "trainer.devices=2"]
+    done = run_script(EXAMPLE, [*args, "trainer.strategy=ddp_spawn"], tmp_path, timeout=600, python_flags=STRICT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (trial,) = load_study(tmp_path, "train").trials
+    assert trial.state.name == "COMPLETE" and list(trial.intermediate_values) == [1, 2, 3]
+    _, (run,) = sweep_runs(tmp_path, "train")
+    assert epochs_logged(tmp_path, run.info.run_id) == [1, 2, 3]  # rank 0 alone logged, each epoch once
