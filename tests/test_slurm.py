@@ -15,6 +15,8 @@ from sweep_helpers import TOY, load_study, run_toy, states, study_so_far, sweep_
 
 pytestmark = pytest.mark.slow
 ON_SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.poll_interval_s=2"]
+# small trainings; the preflight runs in the sweep's own process, the same on any launcher, and has tests of its own
+TRAINING = [*TINY, "recipe.preflight=off"]
 
 
 def start(script: Path, args: Sequence[str], cwd: Path) -> subprocess.Popen:
@@ -59,7 +61,7 @@ def accounting(job_ids: Sequence[str], field: str = "State") -> dict[str, str]:
 
 
 def test_sweep_runs_every_trial_as_a_gpu_job_with_its_own_gpu(slurm, tmp_path: Path):
-    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=3"]
+    args = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "hydra.sweeper.n_trials=6", "hydra.sweeper.n_jobs=3"]
     done = run_train([*args, "hydra.launcher.gpus_per_node=1"], tmp_path, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     study = load_study(tmp_path, "random_lr_wd")
@@ -90,7 +92,7 @@ def test_sweep_runs_every_trial_as_a_gpu_job_with_its_own_gpu(slurm, tmp_path: P
 
 @pytest.mark.reliability
 def test_preempted_trial_resumes_from_its_checkpoint_in_the_same_run(slurm, tmp_path: Path):
-    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=1", "trainer.epochs=40"]
+    args = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "hydra.sweeper.n_trials=1", "trainer.epochs=40"]
     sweep = start(REPO / "train.py", [*args, "hydra/sweeper/pruner=none"], tmp_path)
     trial_folder = tmp_path / "multirun" / "random_lr_wd" / "0"
     wait_for(lambda: (trial_folder / "checkpoints" / "last.pt").exists(), 180, "the trial's first checkpoint")
@@ -238,7 +240,7 @@ def test_bad_launcher_settings_stop_the_sweep_before_any_trial(slurm, tmp_path: 
 
 
 def test_trials_of_more_processes_than_a_node_has_gpus_are_refused_naming_what_the_job_asked(slurm, tmp_path: Path):
-    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "recipe.preflight=off", "trainer.devices=8"]
+    args = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "trainer.devices=8"]
     done = run_train(args, tmp_path, timeout=120)
     assert done.returncode != 0
     (line,) = [line for line in done.stderr.splitlines() if line.strip()]
@@ -248,7 +250,7 @@ def test_trials_of_more_processes_than_a_node_has_gpus_are_refused_naming_what_t
 
 
 def test_a_sweep_of_two_process_trials_runs_each_trial_as_two_tasks_one_run_and_one_trial(slurm, tmp_path: Path):
-    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=2", "trainer.devices=2"]
+    args = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "hydra.sweeper.n_trials=2", "trainer.devices=2"]
     done = run_train(args, tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     study = load_study(tmp_path, "random_lr_wd")
@@ -269,7 +271,7 @@ def test_a_sweep_of_two_process_trials_runs_each_trial_as_two_tasks_one_run_and_
 
 def test_packed_trials_share_a_job_and_its_gpus_and_the_next_pack_starts_when_one_ends(slurm, tmp_path: Path):
     packing = ["hydra.launcher.gpus_per_node=2", "hydra.launcher.trials_per_gpu=2", "hydra.sweeper.n_jobs=4"]
-    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=6", *packing]
+    args = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "hydra.sweeper.n_trials=6", *packing]
     done = run_train(args, tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     study = load_study(tmp_path, "random_lr_wd")
@@ -304,7 +306,7 @@ def test_packed_trials_share_a_job_and_its_gpus_and_the_next_pack_starts_when_on
 @pytest.mark.reliability
 def test_a_preempted_pack_resumes_each_trial_from_its_checkpoint_in_its_run(slurm, tmp_path: Path):
     packing = ["hydra.launcher.trials_per_gpu=2", "hydra.sweeper.n_jobs=2", "hydra/sweeper/pruner=none"]
-    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=2", "trainer.epochs=150"]
+    args = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "hydra.sweeper.n_trials=2", "trainer.epochs=150"]
     sweep = start(REPO / "train.py", [*args, *packing], tmp_path)
     folders = [tmp_path / "multirun" / "random_lr_wd" / str(number) for number in (0, 1)]
     checkpoints = [folder / "checkpoints" / "last.pt" for folder in folders]
@@ -353,7 +355,7 @@ def test_plain_multirun_packs_its_jobs(slurm, tmp_path: Path):
 def test_a_trial_on_two_nodes_runs_as_one_job_of_their_processes_with_one_run_and_one_trial(slurm, tmp_path: Path):
     """`pair` is the test cluster's partition of two nodes (two slurmd on this machine)."""
     on_two = ["hydra.launcher.partition=pair", "hydra.launcher.nodes=2", "trainer.devices=2"]
-    args = ["-m", "sweeps=random_lr_wd", *TINY, *ON_SLURM, "hydra.sweeper.n_trials=1", *on_two]
+    args = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "hydra.sweeper.n_trials=1", *on_two]
     done = run_train(args, tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     (trial,) = load_study(tmp_path, "random_lr_wd").trials

@@ -48,7 +48,7 @@ class ScriptedTrial:
     """Stands in for the trial runner inside a job: completes with the trial's `x` as its value, in a run named
     after its attempt; `preempt=once` has its first attempt signalled to checkpoint, `raise=yes` raises."""
 
-    session: None = None  # a trial runner's session: what a requeue tells the trial (none here)
+    trial: None = None  # a trial runner's trial: what a requeue tells the trial (none here)
 
     def __call__(self, job: TrialJob) -> TrialOutcome:
         settings = dict(override.split("=", 1) for override in job.overrides)

@@ -9,7 +9,8 @@ from sweep_helpers import load_study, sweep_runs
 from sweepwise.sweep.driver.sweep_report import ui_hint
 
 pytestmark = pytest.mark.slow
-SMALL = ["trainer.progress=plain", "hydra.sweeper.n_jobs=2"]
+# the sweeps of these tests are about searching and pruning: the preflight has tests of its own
+SMALL = ["trainer.progress=plain", "hydra.sweeper.n_jobs=2", "recipe.preflight=off"]
 
 
 def test_random_search_with_median_pruning_stops_bad_trials_early(tmp_path: Path):

@@ -6,7 +6,7 @@
   multiruns.
 - `launch/`: how trials start and are watched: the `Executor` protocol, worker processes on this machine, SLURM
   jobs (alone or packed), and the choice between them.
-- `trial/`: what runs inside a trial's process: its runner, its Hydra job, its MLflow run and the session its
+- `trial/`: what runs inside a trial's process: its runner, its Hydra job, its MLflow run and the trial its
   training is handed.
 - `outcome`: how a trial ended (or died), the one vocabulary every layer shares.
 
