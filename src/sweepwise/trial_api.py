@@ -21,6 +21,7 @@ import atexit
 import importlib
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -97,10 +98,9 @@ class Trial:
     @property
     def rank(self) -> int:
         """This process's rank in the trial's process group (0 without one): rank 0 alone logs and reports."""
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            return dist.get_rank()
+        group = _process_group()
+        if group is not None:
+            return int(group.get_rank())
         return int(os.environ.get("RANK", "0"))
 
     @property
@@ -176,7 +176,7 @@ class Trial:
         """Log what `log` holds and record `error` (a failure, not a stop: not `TrialPruned`, a requeue or a
         tracking server that gave up) on the run; a run of the code's own then ends: FINISHED, or FAILED (KILLED
         on Ctrl-C). A sweep's trial leaves its run to the sweep, which ends it as the trial ended."""
-        if self.rank != 0 or self.run is None or self._ended:
+        if self.run is None or self._ended or self.rank != 0:
             return
         self._ended = True
         self.flush()
@@ -199,14 +199,22 @@ class Trial:
 
     def _shared(self, reason: str | None) -> str | None:
         """Rank 0's reason to stop, on every rank of the trial's process group."""
-        import torch.distributed as dist
-
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        group = _process_group()
+        if group is None or group.get_world_size() == 1:
             return reason
         box = [reason]
-        dist.broadcast_object_list(box, src=0)
+        group.broadcast_object_list(box, src=0)
         self.pruned = box[0]
         return self.pruned
+
+
+def _process_group() -> Any:
+    """`torch.distributed` when a default process group is up. Code that never imported torch has none, so
+    asking costs it no import of torch (a second or more)."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return None
+    return dist
 
 
 def _objective_name(metrics: Mapping[str, float], objective: str | None) -> str:

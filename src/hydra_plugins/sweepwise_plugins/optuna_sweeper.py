@@ -38,8 +38,10 @@ def answer_to_hydra_optuna_sweepers_name() -> None:
     """Where hydra-optuna-sweeper is not installed, make its class name lead here. Hydra takes a sweeper's class
     from the plugins it found, by module and name, then imports it again by that path: so the class carries that
     module and name (this module is scanned, so Hydra finds it), and the module path resolves to this class."""
-    if importlib.util.find_spec(HYDRA_OPTUNA_SWEEPER) is not None:
-        return  # that plugin's own class answers to its name
+    found = importlib.util.find_spec(HYDRA_OPTUNA_SWEEPER)
+    if found is not None and found.loader is not None:
+        return  # that plugin's own class answers to its name (a module made here has no loader: Hydra's scan
+        # runs this module again, and the class made then takes over the name)
     module = types.ModuleType(f"{HYDRA_OPTUNA_SWEEPER}.optuna_sweeper")
     package = types.ModuleType(HYDRA_OPTUNA_SWEEPER)
     for made in (module, package):
@@ -48,8 +50,8 @@ def answer_to_hydra_optuna_sweepers_name() -> None:
     HydraOptunaSweeperName.__name__ = HydraOptunaSweeperName.__qualname__ = "OptunaSweeper"
     module.OptunaSweeper = HydraOptunaSweeperName  # type: ignore[attr-defined]  # a module made at run time
     package.optuna_sweeper = module  # type: ignore[attr-defined]
-    sys.modules.setdefault(package.__name__, package)
-    sys.modules.setdefault(module.__name__, module)
+    sys.modules[package.__name__] = package
+    sys.modules[module.__name__] = module
 
 
 answer_to_hydra_optuna_sweepers_name()

@@ -2,14 +2,13 @@
 
 import functools
 import hashlib
+import importlib.metadata
 import platform
 import secrets
 import socket
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-
-import torch
 
 import sweepwise
 from sweepwise.tracking.secrets import redact_overrides
@@ -45,12 +44,21 @@ def provenance_tags(overrides: Sequence[str], cwd: Path | None = None) -> dict[s
         "sweepwise.overrides": " ".join(redact_overrides(overrides)) or "(none)",
         "sweepwise.host": socket.gethostname(),
         "sweepwise.version": sweepwise.__version__,
-        "sweepwise.torch_version": torch.__version__,
+        "sweepwise.torch_version": _torch_version(),
         "sweepwise.python_version": platform.python_version(),
     }
     if commit:
         tags["mlflow.source.git.commit"] = commit
     return tags
+
+
+def _torch_version() -> str:
+    """Torch's version as its install records it: a sweep of an app that trains without torch (or in its trials
+    alone) does not import it (a second or more) to tag its parent run."""
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def run_name(model_target: str, overrides: Sequence[str]) -> str:

@@ -8,8 +8,10 @@ are dealt round-robin over the groups, so that two slots on four GPUs take two G
 
 import itertools
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sweepwise.errors import ConfigError
@@ -40,6 +42,10 @@ class LocalSettings:
         return cls(conf.n_workers, conf.gpus_per_trial, conf.trials_per_gpu, gpus, processes)
 
 
+# what Linux shows of the drivers torch counts CUDA devices through: NVIDIA's, and ROCm's for AMD GPUs
+GPU_DRIVERS = ("/proc/driver/nvidia/gpus", "/dev/kfd")
+
+
 def visible_gpus(configured: Sequence[str] | None) -> list[str]:
     """The GPU ids trials may use: `hydra.launcher.gpus` when set, else those `CUDA_VISIBLE_DEVICES` lists, else
     every CUDA device torch counts. Ids need not be real: on a machine without CUDA the trials then run on the CPU,
@@ -50,6 +56,8 @@ def visible_gpus(configured: Sequence[str] | None) -> list[str]:
     if listed is not None:  # as CUDA reads it: the ids before the first that is not one (`-1` hides every GPU)
         ids = [gpu.strip() for gpu in listed.split(",")]
         return list(itertools.takewhile(is_gpu_id, ids))
+    if sys.platform == "linux" and not any(Path(driver).exists() for driver in GPU_DRIVERS):
+        return []  # no GPU driver: torch would count none, and importing it to learn that takes seconds
     import torch
 
     return [str(index) for index in range(torch.cuda.device_count())]

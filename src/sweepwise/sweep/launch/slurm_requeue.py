@@ -8,6 +8,7 @@ checkpoint and its metrics continue at the next epoch.
 
 import os
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import submitit
 from submitit.core.utils import JobPaths
@@ -15,8 +16,10 @@ from submitit.helpers import DelayedSubmission
 
 from sweepwise.sweep.outcome import TrialOutcome
 from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner
-from sweepwise.training.cluster_ranks import ClusterRank, follow_rank_zero, meeting_point
 from sweepwise.trial_api import Trial
+
+if TYPE_CHECKING:  # the job's side imports torch: the sweep's own process, which imports this, needs none
+    from sweepwise.training.cluster_ranks import ClusterRank
 
 
 class RequeueableTrial:
@@ -27,6 +30,8 @@ class RequeueableTrial:
         self.runner = runner
 
     def __call__(self, job: TrialJob) -> TrialOutcome | None:
+        from sweepwise.training.cluster_ranks import follow_rank_zero, meeting_point
+
         place = _place_in_job()
         if place is None:
             return self.runner(job)
@@ -52,7 +57,7 @@ def note_requeue(runner: TrialRunner) -> Trial | None:
     return runner.trial
 
 
-def _place_in_job() -> ClusterRank | None:
+def _place_in_job() -> "ClusterRank | None":
     """This task's place in the trial, when the job has several tasks (its folder holds where they meet, named
     after the job and its restart, so that a requeued job never reads an earlier start's address)."""
     job = submitit.JobEnvironment()
@@ -62,4 +67,6 @@ def _place_in_job() -> ClusterRank | None:
     rendezvous = job.paths.folder / f"{job.job_id}_{restart}_ranks"
     ended = JobPaths(job.paths.folder, job_id=job.job_id, task_id=0).result_pickle  # task 0's, once it ends
     per_node = job.num_tasks // job.num_nodes
+    from sweepwise.training.cluster_ranks import ClusterRank
+
     return ClusterRank(job.global_rank, job.num_tasks, job.local_rank, per_node, rendezvous, ended)
