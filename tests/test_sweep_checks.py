@@ -28,7 +28,8 @@ def one_error_line(done) -> str:
         ),
         (
             ["sweeps=random_lr_wd", "model.widht=choice(16, 32)"],
-            "error: model.widht='choice(16, 32)': Could not override 'model.widht'.",
+            "error: model.widht='choice(16, 32)': Could not override 'model.widht'. The config has no such key: "
+            "check its spelling, or add it as +model.widht",
         ),
         (
             ["sweeps=random_lr_wd", "trainer.batch_size=choice(32, 0)"],

@@ -69,7 +69,7 @@ def test_random_search_with_median_pruning_stops_bad_trials_early(tmp_path: Path
         assert run.data.params["optimizer.lr"] == str(trial.params["optimizer.lr"])
         assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"config.yaml", "curves.png", "trial.log"}
     assert "best trial" in done.stdout
-    assert f"compare the trials: make ui DB=sqlite:///{tmp_path / 'mlflow.db'}  (in sweepwise's folder" in done.stdout
+    assert f"compare the trials: mlflow ui --backend-store-uri sqlite:///{tmp_path / 'mlflow.db'}  (" in done.stdout
 
 
 def test_architecture_sweep_varies_the_model_and_its_conditional_sizes(tmp_path: Path):
@@ -91,14 +91,16 @@ def test_architecture_sweep_varies_the_model_and_its_conditional_sizes(tmp_path:
     ("uri", "in_repo", "hint"),
     [
         ("sqlite:///{here}/mlflow.db", True, "make ui  (experiment e)"),
-        ("sqlite:///{here}/mlflow.db", False, "make ui DB=sqlite:///{here}/mlflow.db  (in sweepwise's folder;"),
-        ("postgresql+psycopg://me:pw@db/runs", True, "make ui DB=postgresql+psycopg://me:[redacted]@db/runs  (in"),
+        ("sqlite:///{here}/mlflow.db", False, "mlflow ui --backend-store-uri sqlite:///{here}/mlflow.db  (experi"),
+        ("postgresql+psycopg://me:pw@db/runs", True, "make ui DB=postgresql+psycopg://me:[redacted]@db/runs  (exp"),
+        ("postgresql+psycopg://me:pw@db/runs", False, "mlflow ui --backend-store-uri postgresql+psycopg://me:[re"),
         ("http://tracker:5000", True, "open http://tracker:5000 (experiment e)"),
     ],
 )
 def test_the_ui_hint_names_the_store_the_sweep_logged_to(tmp_path: Path, monkeypatch, uri, in_repo, hint):
     monkeypatch.chdir(tmp_path)
-    if in_repo:
+    if in_repo:  # sweepwise's own checkout
         (tmp_path / "Makefile").write_text("ui:\n")
+        (tmp_path / "src" / "sweepwise").mkdir(parents=True)
     line = ui_hint(uri.format(here=tmp_path), "e")
     assert line.startswith(f"compare the trials: {hint.format(here=tmp_path)}")

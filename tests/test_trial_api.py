@@ -20,16 +20,39 @@ def history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, floa
     return [(metric.step, metric.value) for metric in client.get_metric_history(run_id, key)]
 
 
-def test_a_report_of_several_metrics_names_the_objective_before_anything_is_written(
+def test_a_sweeps_report_of_several_metrics_names_the_objective_before_anything_is_written(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.chdir(tmp_path)
-    trial = Trial()
-    with pytest.raises(ValueError, match=r"metrics \['train/loss', 'val/loss'\]: name the sweep's one"):
-        trial.report(1, {"val/loss": 0.5, "train/loss": 0.4})
+    in_a_sweep = Trial(TrialFacts(link=f"{__name__}:never_prunes"))
+    with pytest.raises(ValueError, match=r"metrics \['train/loss', 'val/loss'\]: name the one the sweep optimises"):
+        in_a_sweep.report(1, {"val/loss": 0.5, "train/loss": 0.4})
     with pytest.raises(ValueError, match=r"objective='val/acc'\) is not among"):
-        trial.report(1, {"val/loss": 0.5}, objective="val/acc")
+        Trial().report(1, {"val/loss": 0.5}, objective="val/acc")  # a misspelt name is wrong anywhere
     assert not (tmp_path / "mlflow.db").exists()
+    assert Trial().report(1, {"val/loss": 0.5, "train/loss": 0.4}) is False  # outside a sweep: only logged
+
+
+def never_prunes(facts: dict) -> object:
+    """A study link whose pruner never stops its trial."""
+    return lambda step, value: None
+
+
+def test_a_resumed_attempt_logs_no_step_twice(tmp_path: Path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with Trial(TrialFacts(tracking_uri=store)) as first:
+        for step in (1, 2, 3):
+            first.log(step, {"step/loss": float(step)})
+        first.report(1, {"val/loss": 0.5})
+    again = Trial(TrialFacts(tracking_uri=store, run_id=first.run_id, resuming=True))
+    with again:
+        for step in (2, 3, 4):  # it resumes from a checkpoint taken before step 2
+            again.log(step, {"step/loss": 10.0 * step})
+        again.report(1, {"val/loss": 9.9})
+        again.report(2, {"val/loss": 0.4})
+    client = MlflowClient(store)
+    assert history(client, first.run_id, "step/loss") == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 40.0)]
+    assert history(client, first.run_id, "val/loss") == [(1, 0.5), (2, 0.4)]
 
 
 def test_logged_metrics_wait_for_the_next_report_and_go_in_its_run(tmp_path: Path):

@@ -55,12 +55,14 @@ def main(cfg: DictConfig) -> float:
         with torch.no_grad():
             val_loss = nn.functional.mse_loss(model(val_inputs), val_targets).item()
         best = min(best, val_loss)
+        print(f"epoch {epoch}/{cfg.epochs} val/loss {val_loss:.4f}", flush=True)
+        # reported before it is saved: an attempt stopped between the two trains the epoch again and its second
+        # report is not logged twice; saved first, the epoch would never be reported
+        if trial.report(epoch, {"val/loss": val_loss, "train/loss": loss.item()}, objective="val/loss"):
+            raise sweepwise.TrialPruned(f"pruned at epoch {epoch}: val/loss {val_loss:.4g}")
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best}
         torch.save(state, checkpoint.with_suffix(".tmp"))
         checkpoint.with_suffix(".tmp").replace(checkpoint)  # whole or not at all, even if the process is killed
-        print(f"epoch {epoch}/{cfg.epochs} val/loss {val_loss:.4f}", flush=True)
-        if trial.report(epoch, {"val/loss": val_loss, "train/loss": loss.item()}, objective="val/loss"):
-            raise sweepwise.TrialPruned(f"pruned at epoch {epoch}: val/loss {val_loss:.4g}")
     return best
 
 

@@ -40,7 +40,8 @@ class SweepwiseCallback(pl.Callback):
         if trainer.sanity_checking:
             return
         trial = current_trial()
-        trainer.save_checkpoint(Path(trial.folder) / self.checkpoint)  # every rank calls it; rank 0 writes
+        # every rank calls it, rank 0 writes; the whole training state (as Lightning's own last.ckpt holds it)
+        trainer.save_checkpoint(Path(trial.folder) / self.checkpoint, weights_only=False)
         if trial.report(trainer.current_epoch + 1, scalars(trainer.callback_metrics), objective=self.monitor):
             trainer.should_stop = True
 

@@ -87,6 +87,7 @@ class Trial:
         self._link: StudyLink | None = None
         self._ended = False
         self._pending: list[tuple[int, Mapping[str, float]]] = []
+        self._history_ends: dict[str, float] = {}
 
     @property
     def folder(self) -> Path:
@@ -149,24 +150,35 @@ class Trial:
             self.flush()
 
     def flush(self) -> None:
-        """Log the metrics `log` holds."""
+        """Log the metrics `log` holds. An attempt that resumes may log a step again: its run keeps the first."""
         pending, self._pending = self._pending, []
-        if pending:
-            run = self.open_run()
-            for step, metrics in pending:
-                run.log_metrics(metrics, step)
+        if not pending:
+            return
+        run = self.open_run()
+        for step, metrics in pending:
+            fresh = {key: value for key, value in metrics.items() if step > self._logged_through(run, key)}
+            if fresh:
+                run.log_metrics(fresh, step)
+
+    def _logged_through(self, run: MlflowRun, key: str) -> float:
+        """The last step of `key` the run had before this attempt (none for a first attempt)."""
+        if not self.resuming:
+            return float("-inf")
+        if key not in self._history_ends:
+            history = run.client.get_metric_history(run.run_id, key)
+            self._history_ends[key] = max((metric.step for metric in history), default=float("-inf"))
+        return self._history_ends[key]
 
     def report(self, step: int, metrics: Mapping[str, float], objective: str | None = None) -> bool:
-        """Log `metrics` at `step` and report `objective` (the one metric, when there is one) to the sweep's study.
-        True when the sweep's pruner stops the trial: the caller stops (returning, or raising `TrialPruned`).
-        A resumed trial may report a step again: what its run and study already have is not repeated."""
+        """Log `metrics` at `step` and, in a sweep, report `objective` (the one metric, when there is one) to its
+        study. True when the sweep's pruner stops the trial: the caller stops (returning, or raising
+        `TrialPruned`). A resumed trial may report a step again: what its run and study already have is kept."""
         if self.rank == 0:
-            name = _objective_name(metrics, objective)
+            link = self._study_link()
+            name = _objective_name(metrics, objective, needed=link is not None)
             self.flush()
             self.open_run()(step, metrics)
-            link = self._study_link()
-            reason = link(step, float(metrics[name])) if link is not None and not self.pruned else None
-            if reason:
+            if link is not None and name is not None and not self.pruned and link(step, float(metrics[name])):
                 self.pruned = f"pruned at step {step}: {name} {float(metrics[name]):.4g}"
                 if self.facts.pruned_note:
                     Path(self.facts.pruned_note).write_text(self.pruned)
@@ -217,14 +229,17 @@ def _process_group() -> Any:
     return dist
 
 
-def _objective_name(metrics: Mapping[str, float], objective: str | None) -> str:
-    if objective is None:
-        if len(metrics) != 1:
-            raise ValueError(f"report() got metrics {sorted(metrics)}: name the sweep's one with objective=...")
+def _objective_name(metrics: Mapping[str, float], objective: str | None, needed: bool) -> str | None:
+    """The metric reported to the study: `objective`, else the one metric; a sweep that prunes needs one."""
+    if objective is not None:
+        if objective not in metrics:
+            raise ValueError(f"report(objective={objective!r}) is not among the metrics {sorted(metrics)}")
+        return objective
+    if len(metrics) == 1:
         return next(iter(metrics))
-    if objective not in metrics:
-        raise ValueError(f"report(objective={objective!r}) is not among the metrics {sorted(metrics)}")
-    return objective
+    if needed:
+        raise ValueError(f"report() got metrics {sorted(metrics)}: name the one the sweep optimises, objective=...")
+    return None
 
 
 def _job_name() -> str:

@@ -206,7 +206,7 @@ class Orchestrator:
             where = f" as {self.executor.job_kind} {job_id}"
         again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
         if flight.folder is not None:
-            again = f" (continuing interrupted trial {flight.folder} from its last checkpoint)"
+            again = f" (continuing interrupted trial {flight.folder}: its params, folder and MLflow run)"
         self.progress.event(f"trial {number} started{where}{again}: {' '.join(flight.overrides)}")
         if job.log_file:
             self.progress.trial_started(number, Path(job.log_file))

@@ -168,8 +168,16 @@ def _culprit(
         except (HydraException, OmegaConfBaseException) as single_error:
             value = space.typed.get(name, overrides[-1].split("=", 1)[1])
             refused = compose_value_error(single_error)  # a value of the wrong type for the config's schema
-            return ConfigError(space.key(name), value, refused.reason if refused else first_line(single_error))
+            return ConfigError(space.key(name), value, refused.reason if refused else with_hint(single_error, name))
     return ConfigError("hydra.sweeper.params", dict(variant), first_line(error))
+
+
+def with_hint(error: Exception, key: str) -> str:
+    """The error's first line; where Hydra says the key is not in the config (and to append it with `+`), that
+    too, in words that fit a search space, whose sampled value Hydra's own hint would show."""
+    if "To append to your config use +" not in str(error):
+        return first_line(error)
+    return f"{first_line(error)} The config has no such key: check its spelling, or add it as +{key.lstrip('+')}"
 
 
 def _sample(distribution: optuna.distributions.BaseDistribution) -> Any:

@@ -110,11 +110,14 @@ def _model_not_logged(tracker: SweepTracker, error: Exception) -> None:
 
 
 def ui_hint(uri: str, experiment: str) -> str:
-    """How to compare the trials in the MLflow UI: `make ui` in sweepwise's folder serves its `./mlflow.db`, any
-    other store (a sweep run elsewhere, a database) is named with `DB=`, and a tracking server serves its own UI."""
+    """How to compare the trials in the MLflow UI: in sweepwise's own checkout `make ui` serves its `./mlflow.db`
+    (any other store named with `DB=`); anywhere else, MLflow's own `mlflow ui` on the store; a tracking server
+    serves its own UI."""
     if uri.startswith(("http://", "https://")):
         return f"compare the trials: open {uri} (experiment {experiment})"
     here = Path.cwd()
-    if uri == f"sqlite:///{here / 'mlflow.db'}" and (here / "Makefile").is_file():
+    if not ((here / "Makefile").is_file() and (here / "src" / "sweepwise").is_dir()):
+        return f"compare the trials: mlflow ui --backend-store-uri {hide_password(uri)}  (experiment {experiment})"
+    if uri == f"sqlite:///{here / 'mlflow.db'}":
         return f"compare the trials: make ui  (experiment {experiment})"
-    return f"compare the trials: make ui DB={hide_password(uri)}  (in sweepwise's folder; experiment {experiment})"
+    return f"compare the trials: make ui DB={hide_password(uri)}  (experiment {experiment})"

@@ -33,7 +33,7 @@ def sweep_trial(context: TrialContext, output_dir: Path) -> Trial:
     note.unlink(missing_ok=True)  # an earlier attempt's
     facts = TrialFacts(
         number=context.trial_number,
-        params=dict(context.params),
+        params={key.lstrip("+"): value for key, value in context.params.items()},  # as the task's config has them
         run_id=open_child_run(context),
         tracking_uri=context.tracking_uri,
         folder=str(output_dir / "checkpoints"),
