@@ -133,3 +133,15 @@ def test_every_rank_of_a_ddp_trial_hears_rank_zeros_prune_and_the_run_has_each_e
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert [step for step, _ in history(client, run.info.run_id, "val/loss")] == [1, 2]  # rank 0 alone logged
     assert run.data.tags["sweepwise.trial_state"] == "PRUNED"
+
+
+def test_a_trial_that_has_ended_is_followed_by_a_new_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(TRIAL_VARIABLE, raising=False)
+    with sweepwise.current_trial() as first:
+        assert sweepwise.current_trial() is first
+        first.report(1, {"val/loss": 1.0})
+    second = sweepwise.current_trial()  # a second training in the same process, as in a notebook
+    second.report(1, {"val/loss": 2.0})
+    second.end()
+    assert second is not first and second.run_id != first.run_id

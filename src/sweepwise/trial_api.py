@@ -197,6 +197,10 @@ class Trial:
         elif self.facts.ends_run:
             self.run.finish()
 
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
     def __enter__(self) -> "Trial":
         return self
 
@@ -262,9 +266,10 @@ _current: Trial | None = None
 
 def current_trial() -> Trial:
     """The trial this code runs as: the one a sweep handed to this process (or to the process that started it),
-    else a run of its own, the same object on every call."""
+    else a run of its own; the same object on every call until it has ended (a second training in one process,
+    as in a notebook, is a run of its own too)."""
     global _current
-    if _current is None:
+    if _current is None or _current.ended:
         handed = os.environ.get(TRIAL_VARIABLE)
         _current = Trial(_facts_from(handed)) if handed else Trial()
     return _current
