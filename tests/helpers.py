@@ -112,8 +112,9 @@ REQUIRE_SERVICES = "SWEEPWISE_REQUIRE_SERVICES"
 DEFAULT_SLURM_CONF = Path("/tmp/sweepwise-slurm/slurm.conf")  # where `make slurm-up` puts the test cluster
 
 
-def service_missing(reason: str) -> None:
-    """Skip a test whose service (SLURM, a browser) is absent here; a failure where CI requires every service."""
+def service_missing(reason: str, whole_module: bool = False) -> None:
+    """Skip a test (or `whole_module`) whose service (SLURM, a browser, an extra) is absent here; a failure where CI
+    requires every service."""
     if os.environ.get(REQUIRE_SERVICES) == "1":
         pytest.fail(f"{reason} ({REQUIRE_SERVICES}=1 requires it)")
-    pytest.skip(reason)
+    pytest.skip(reason, allow_module_level=whole_module)

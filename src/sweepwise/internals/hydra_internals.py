@@ -65,6 +65,13 @@ def overrides_dirname(task_overrides: Sequence[Override], config: DictConfig) ->
     )
 
 
+def job_output_dir(config: DictConfig) -> str:
+    """A multirun job's output folder, as `run_job` makes it: `hydra.sweep.dir` / `hydra.sweep.subdir`."""
+    return os.path.join(
+        str(OmegaConf.select(config, "hydra.sweep.dir")), str(OmegaConf.select(config, "hydra.sweep.subdir"))
+    )
+
+
 def run_owned_job(hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> JobReturn:
     """Run `task_function` as one job of a multirun on `config`, which this call takes over."""
     callbacks = hydra_context.callbacks
@@ -73,9 +80,7 @@ def run_owned_job(hydra_context: HydraContext, task_function: TaskFunction, conf
     # there, as `HydraConfig.set_config` does (and makes it read-only).
     OmegaConf.set_readonly(config.hydra, True)
     HydraConfig.instance().cfg = shared_view(config, "hydra")  # type: ignore[assignment]
-    output_dir = os.path.join(
-        str(OmegaConf.select(config, "hydra.sweep.dir")), str(OmegaConf.select(config, "hydra.sweep.subdir"))
-    )
+    output_dir = job_output_dir(config)
     with read_write(config.hydra.runtime), open_dict(config.hydra.runtime):
         config.hydra.runtime.output_dir = os.path.abspath(output_dir)
     hydra_config = HydraConfig.instance().cfg

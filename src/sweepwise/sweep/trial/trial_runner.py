@@ -17,7 +17,7 @@ from hydra.core.utils import JobReturn, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sweepwise.internals.hydra_internals import run_owned_job
+from sweepwise.internals.hydra_internals import job_output_dir, run_owned_job
 from sweepwise.sweep.outcome import JobRecord, TrialOutcome, TrialStatus, objective_outcome
 from sweepwise.sweep.trial.script_task import ScriptTask, portable
 from sweepwise.sweep.trial.sweep_session import pruned_reason, sweep_trial
@@ -90,7 +90,7 @@ class TrialRunner:
         returned: JobReturn | None = None
         try:
             config = self._compose(job)
-            self.trial = _trial_for(job, Path(config.hydra.sweep.dir) / str(config.hydra.sweep.subdir))
+            self.trial = _trial_for(job, Path(job_output_dir(config)))
             with output_to(log_file), handing_over(self.trial):
                 returned = run_owned_job(self.hydra_context, self.task_function, config)
                 self.trial.end(_raised(returned))  # logs what the task left unlogged; ends a run of its own
