@@ -1,6 +1,6 @@
 """The Lightning callback, end to end in examples/lightning: its sweep (lightning-hydra-template's hparams_search
-config, less its sweeper `_target_`) prunes, a killed trial resumes from its last checkpoint in its own run, and a
-2-process (DDP, gloo) trial reports once per epoch."""
+config as the template writes it, hydra-optuna-sweeper's `_target_` included) prunes, a killed trial resumes from
+its last checkpoint in its own run, and a 2-process (DDP, gloo) trial reports once per epoch."""
 
 import importlib.util
 import os

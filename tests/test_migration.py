@@ -1,6 +1,7 @@
 """Coming from hydra-optuna-sweeper: what its users' configs and habits expect, checked from the command line and
 the stored study, with every app run under `python -W error` as Hydra's own test harness runs apps."""
 
+import importlib.util
 import itertools
 import math
 from pathlib import Path
@@ -155,3 +156,17 @@ def test_an_app_with_a_trainer_of_its_own_is_swept_as_it_is(tmp_path: Path):
     done = toy(own, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}
+
+
+def test_a_config_naming_hydra_optuna_sweepers_class_runs_on_sweepwises_sweeper(tmp_path: Path):
+    """lightning-hydra-template's sweep configs name hydra-optuna-sweeper's class as the sweeper's `_target_`; where
+    that plugin is not installed, sweepwise's sweeper runs them, its trials in worker processes that load nothing
+    under that plugin's name."""
+    assert importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None  # the case under test
+    target = "hydra.sweeper._target_=hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
+    done = toy([target, "hydra.sweeper.n_trials=3"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "sweepwise" in done.stdout.splitlines()[0] and "optuna sweeper: study toy" in done.stdout
+    study = load_study(tmp_path, "toy")
+    assert states(study) == {"COMPLETE": 3}
+    assert all(run.info.status == "FINISHED" for run in sweep_runs(tmp_path, "toy")[1])
