@@ -24,6 +24,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from sweepwise.databases import with_driver
 from sweepwise.errors import ConfigError, first_line
+from sweepwise.internals.mlflow_internals import build_empty_store, copy_empty_store
 
 MAX_TAG_LENGTH = 5000
 # stores MLflow's client supports, but for the file store, which MLflow has retired
@@ -49,7 +50,7 @@ def _quiet_schema_notes() -> None:
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
 
-def _import_database_store() -> None:
+def import_database_store() -> None:
     """MLflow's database store sets up its SQLAlchemy mappers when imported, with a loader strategy (`noload`) that
     SQLAlchemy 2.1 deprecates: nothing for us to act on, and under `python -W error` (as Hydra's test harness runs
     apps) it would end every run. Imported once here, with that one warning silenced."""
@@ -63,7 +64,7 @@ def client_for(uri: str) -> MlflowClient:
     """One client per store and process: building one sets up the store (for sqlite, an engine and a schema
     check), which costs more than the write it is built for."""
     if not uri.startswith(("http:", "https:", "databricks")):
-        _import_database_store()
+        import_database_store()
         _quiet_schema_notes()
     if uri.startswith("sqlite:///"):
         _create_whole(Path(uri.removeprefix("sqlite:///")))
@@ -71,15 +72,17 @@ def client_for(uri: str) -> MlflowClient:
 
 
 def _create_whole(database: Path) -> None:
-    """A new sqlite store is built under a name of its own and linked into place once MLflow has created and
-    migrated every table. A process stopped meanwhile (Ctrl-C in a sweep's first seconds) leaves no half-built
-    store for every later run to fail on (`table ... already exists`); of processes creating it at once, the first
-    to finish wins and the others use its store."""
+    """A new sqlite store is built under a name of its own and linked into place once every table exists and is
+    migrated. A process stopped meanwhile (Ctrl-C in a sweep's first seconds) leaves no half-built store for every
+    later run to fail on (`table ... already exists`); of processes creating it at once, the first to finish wins
+    and the others use its store. The tables come from a cached empty store (`copy_empty_store`); opening the copy
+    here adds MLflow's Default experiment, located in this folder."""
     if database.exists() or not database.parent.is_dir():
         return  # an existing store; or a folder MLflow will name in its own error
     building = database.with_name(f".{database.name}.{uuid.uuid4().hex}.building")
     try:
-        MlflowClient(tracking_uri=f"sqlite:///{building}").search_experiments(max_results=1)  # creates the tables
+        copy_empty_store(building)
+        build_empty_store(building)  # opens the copy: MLflow adds its Default experiment
         with contextlib.suppress(FileExistsError):
             os.link(building, database)
     finally:
