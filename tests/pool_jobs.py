@@ -1,7 +1,8 @@
-"""Module-level job functions for the worker-pool tests (workers are spawned, so jobs must be importable)."""
+"""Module-level job functions for the worker-pool tests (a worker finds its job by import)."""
 
 import os
 import signal
+import sys
 import time
 
 
@@ -23,3 +24,17 @@ def visible_gpus(job: str) -> tuple[str, int, str | None]:
     if job == "die":
         os.kill(os.getpid(), signal.SIGKILL)
     return job, os.getpid(), os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def surroundings(job: tuple[str, list[str]]) -> tuple[str, str | None, dict[str, bool]]:
+    """The worker's working directory, the environment variable `job[0]`, and which of the modules `job[1]` the
+    worker had imported before this job."""
+    variable, modules = job
+    return os.getcwd(), os.environ.get(variable), {name: name in sys.modules for name in modules}
+
+
+def torch_threads(job: str) -> int:
+    """The threads torch uses in the worker running `job`."""
+    import torch
+
+    return torch.get_num_threads()

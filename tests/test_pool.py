@@ -1,8 +1,13 @@
 """The worker pool: results as soon as each job ends, dead workers replaced, nothing lost."""
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-from pool_jobs import die_on, sleep_then_echo
+import pytest
+from pool_jobs import die_on, sleep_then_echo, surroundings
 
 from sweepwise.sweep.launch.worker_pool import WorkerPool, threads_per_worker
 from sweepwise.sweep.outcome import Died
@@ -77,3 +82,81 @@ def test_threads_are_split_between_workers(monkeypatch):
     assert threads_per_worker(16)["OMP_NUM_THREADS"] == "1"
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert threads_per_worker(4) == {}
+
+
+def test_a_worker_starts_in_the_sweeps_folder_and_environment_of_now(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Workers are forked from a server started once per process; a worker started after the sweep's process moved
+    to another folder or changed its environment (a second sweep in one process, as in-process tests run) has that
+    folder and environment, not the server's."""
+    first = WorkerPool(surroundings, size=1)
+    try:
+        first.submit("first", ("SWEEPWISE_POOL_PROBE", []))
+        collect(first, 1)
+    finally:
+        first.shutdown()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SWEEPWISE_POOL_PROBE", "set later")
+    pool = WorkerPool(surroundings, size=1)
+    try:
+        pool.submit("job", ("SWEEPWISE_POOL_PROBE", []))
+        ((_, (cwd, probe, _)),) = collect(pool, 1)
+        assert (cwd, probe) == (str(tmp_path), "set later")
+    finally:
+        pool.shutdown()
+
+
+PRELOADED = """
+from pool_jobs import surroundings
+from sweepwise.sweep.launch.worker_pool import WorkerPool
+pool = WorkerPool(surroundings, size=1, preload=["sweepwise.sweep.trial.worker_imports"])
+pool.submit("job", ("PATH", ["sweepwise.sweep.trial.trial_runner", "mlflow.store.tracking.sqlalchemy_store", "torch"]))
+print(pool.wait(60)[0][1][2])
+pool.shutdown()
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no fork server on Windows: workers are spawned, nothing preloaded")
+def test_a_worker_starts_with_the_trials_imports_done_and_without_torch():
+    """A sweep's first workers start its fork server, which imports a trial's modules once for all its workers;
+    never torch, whose OpenMP runtime would fix its thread count before a worker sets its own."""
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", PRELOADED],
+        cwd=Path(__file__).parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {"sweepwise.sweep.trial.trial_runner": True, "mlflow.store.tracking.sqlalchemy_store": True}
+    assert done.stdout.strip() == str({**imported, "torch": False})
+
+
+SPLIT = """
+import torch  # at the top of the main script, as training scripts import it
+from pool_jobs import torch_threads
+from sweepwise.sweep.launch.worker_pool import WorkerPool
+if __name__ == "__main__":
+    pool = WorkerPool(torch_threads, size=2)
+    pool.submit("a", "a")
+    pool.submit("b", "b")
+    found = pool.wait(60)
+    found += pool.wait(60) if len(found) < 2 else []
+    print(sorted(threads for _, threads in found))
+    pool.shutdown()
+"""
+
+
+def test_workers_split_the_cores_when_the_main_script_imports_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each worker imports the main script before its first job: torch's thread count, fixed by then, is set again
+    to the worker's share of the cores."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    script = tmp_path / "main.py"
+    script.write_text(SPLIT)
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False, env=environment
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    share = threads_per_worker(2)["OMP_NUM_THREADS"]
+    assert done.stdout.strip() == str([int(share)] * 2)

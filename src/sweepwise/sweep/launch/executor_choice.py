@@ -18,6 +18,10 @@ from sweepwise.sweep.launch.slurm_requests import check_cluster, slurm_settings
 from sweepwise.sweep.launch.worker_pool import WorkerPool
 from sweepwise.sweep.trial.trial_runner import TrialRunner
 
+# imported once by the server local workers are forked from (named, not imported: the sweep's own process needs
+# no database store where it tracks to a server)
+WORKER_IMPORTS = "sweepwise.sweep.trial.worker_imports"
+
 LOCAL_LAUNCHERS = (BASIC_LAUNCHER, "LocalLauncher")
 SLURM_LAUNCHER = "SlurmLauncher"
 
@@ -58,5 +62,5 @@ def make_executor(
     """Worker processes (one per slot, with its GPUs) for the local launchers, else SLURM jobs (their files under
     `folder` when a job has no folder of its own)."""
     if isinstance(settings, LocalSettings):
-        return WorkerPool(runner, slots.size, slots.environments())
+        return WorkerPool(runner, slots.size, slots.environments(), preload=[WORKER_IMPORTS])
     return SlurmExecutor(runner, settings, folder)

@@ -1,0 +1,11 @@
+"""What a local trial worker imports before its first trial, imported once, by the fork server its workers are
+forked from: the trial runner (MLflow, Hydra, Optuna's storages) and MLflow's database store, which a trial's
+child run opens. Not the task's own modules: the server must stay free of torch (its OpenMP runtime reads the
+thread count once, before a worker could set its own) and of CUDA."""
+
+from sweepwise.sweep.trial.trial_runner import TrialRunner
+from sweepwise.tracking.mlflow_run import import_database_store
+
+__all__ = ["TrialRunner"]
+
+import_database_store()
