@@ -41,7 +41,9 @@ def test_the_example_sweeps_with_pruning_and_each_trial_logs_its_epochs_once(tmp
 
 
 def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_path: Path):
+    """With Hydra's default sweep folder, named by the time of each run: the re-run continues in the study's."""
     args = ["-m", "hydra.sweeper.n_trials=2", "hydra.sweeper.pruner.n_startup_trials=2", "epochs=30", "samples=16000"]
+    args.append("hydra.sweep.dir=multirun/${now:%Y-%m-%d}/${now:%H-%M-%S}")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, str(OWN_LOOP), *args]
     sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
@@ -59,9 +61,13 @@ def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_
     os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its trials' processes
     sweep.wait()
 
+    time.sleep(1)  # a new second: Hydra's default names another folder for the re-run
     again = run_script(OWN_LOOP, args, tmp_path, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     study = load_study(tmp_path, "own_loop")
+    folder = Path(study.user_attrs["sweep_dir"])
+    assert f"continuing in the study's folder {folder}" in again.stdout
+    assert [path for path in (tmp_path / "multirun").glob("*/*") if path.is_dir()] == [folder]
     continuing = [t for t in study.trials if "continues" in t.user_attrs]
     assert continuing and states(study)["COMPLETE"] == 2
     _, runs = sweep_runs(tmp_path, "own_loop")
@@ -70,5 +76,5 @@ def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_
     for run in runs:
         assert epochs_logged(client, run.info.run_id) == list(range(1, 31)) and run.info.status == "FINISHED"
     for trial in continuing:
-        log = (tmp_path / "multirun" / "own_loop" / str(trial.user_attrs["continues"]) / "trial.log").read_text()
+        log = (folder / str(trial.user_attrs["continues"]) / "trial.log").read_text()
         assert "resumed from the checkpoint of epoch" in log

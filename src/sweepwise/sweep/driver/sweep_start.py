@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import optuna
 from hydra.types import HydraContext
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 import sweepwise
 from sweepwise.configure import is_sweepwise_training
@@ -84,6 +84,8 @@ def start_sweep(
     definition = definition_of(plan.space, plan.sampler, plan.directions, objective, ignores)
     existing = existing_study(plan)
     record = existing is None or check_definition(existing, definition, plan.conf.on_change)
+    first_folder = plan.sweep_dir
+    plan = _in_the_studys_folder(plan, existing, config)
     checked = None
     if preflight != "off":
         from sweepwise.sweep.driver.sweep_preflight import preflight_sweep  # imports torch: only when asked for
@@ -108,11 +110,27 @@ def start_sweep(
         f"{'; its folder was created' if new_folder else ''}), "
         f"MLflow experiment {plan.experiment} run {parent} ({hide_password(plan.tracking_uri)})"
     )
+    if plan.sweep_dir != first_folder:
+        progress.event(f"continuing in the study's folder {plan.sweep_dir} (hydra.sweep.dir gives {first_folder})")
     if slots.describe():
         progress.event(slots.describe())
     if not plan.space.distributions and plan.custom_search_space is None:
         progress.event(f"no parameters to search: every trial runs the same config ({settings.n_trials} trials)")
     return StartedSweep(plan, study, tracker, parent, settings, progress, checked)
+
+
+def _in_the_studys_folder(plan: SweepPlan, existing: optuna.Study | None, config: DictConfig) -> SweepPlan:
+    """A study a re-run continues keeps the folder it first ran in: its trials' folders (a continued trial's work
+    and checkpoints, the files of SLURM jobs to adopt) are there, whatever `hydra.sweep.dir` gives now (Hydra's
+    default names a new folder per run, by its time). A folder since removed gives way to the new one."""
+    recorded = existing.user_attrs.get(SWEEP_DIR_ATTR) if existing is not None else None
+    if not recorded or Path(recorded) == plan.sweep_dir.resolve() or not Path(recorded).is_dir():
+        return plan
+    quoted = recorded.replace("'", "\\'").replace("${", "\\${")  # a literal in Hydra's override grammar
+    with read_write(config.hydra), open_dict(config.hydra):
+        config.hydra.sweep.dir = recorded
+        config.hydra.overrides.hydra.append(f"hydra.sweep.dir='{quoted}'")  # composed into every trial's config
+    return replace(plan, sweep_dir=Path(recorded))
 
 
 def _typed_overrides(config: DictConfig) -> Sequence[str]:

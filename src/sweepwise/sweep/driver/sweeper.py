@@ -73,6 +73,7 @@ class Sweep:
     ) -> None:
         """Start the sweep, run its trials, and write its report however the run ends."""
         started = start_sweep(plan, self.config, self.hydra_context, slots, preflight)
+        plan = started.plan  # a continued study's folder
         orchestrator = Orchestrator(
             started.study,
             plan.space,
