@@ -75,6 +75,11 @@ def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_
     assert len(runs) == 2  # each trial's work in one run, continued
     for run in runs:
         assert epochs_logged(client, run.info.run_id) == list(range(1, 31)) and run.info.status == "FINISHED"
+    run_of = {run.info.run_id: run for run in runs}
     for trial in continuing:
         log = (folder / str(trial.user_attrs["continues"]) / "trial.log").read_text()
         assert "resumed from the checkpoint of epoch" in log
+        continued = run_of[trial.user_attrs["mlflow_run_id"]]  # found in MLflow by the continuing trial's number
+        assert continued.data.tags["sweepwise.continued_as"] == str(trial.number)
+    (parent,), _ = sweep_runs(tmp_path, "own_loop")
+    assert parent.data.tags["best.run_id"] == study.best_trial.user_attrs["mlflow_run_id"]

@@ -187,6 +187,7 @@ class Orchestrator:
             flight.run_id = earlier.user_attrs.get(RUN_ID_ATTR) or self.tracker.run_of(earlier.number)
             if flight.run_id:
                 trial.set_user_attr(RUN_ID_ATTR, flight.run_id)
+                self.tracker.mark_continued(flight.run_id, trial.number)
         self.in_flight[trial.number] = flight
         self._submit(flight)
 

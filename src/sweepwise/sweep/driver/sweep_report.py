@@ -12,7 +12,7 @@ from mlflow.exceptions import MlflowException
 from rich.console import Console
 
 from sweepwise.errors import first_line, hide_password
-from sweepwise.study.records import MODEL_ERROR_TAG, MODEL_TRIAL_TAG, MODEL_URI_TAG
+from sweepwise.study.records import MODEL_ERROR_TAG, MODEL_TRIAL_TAG, MODEL_URI_TAG, RUN_ID_ATTR
 from sweepwise.sweep.driver.plan import SweepPlan
 from sweepwise.sweep.driver.progress import top_trials_table
 from sweepwise.sweep.driver.results import write_results
@@ -48,6 +48,8 @@ class SweepReport:
                 metrics["objective"] = best.value  # the trials' objective column, so the parent's row shows it
                 tags.update({f"best.{mlflow_name(name)}": str(value) for name, value in best.params.items()})
                 tags["best.trial"] = str(best.number)
+                if RUN_ID_ATTR in best.user_attrs:  # a continued trial's run began as an earlier trial's
+                    tags["best.run_id"] = str(best.user_attrs[RUN_ID_ATTR])
         tracker.log_parent_changes(metrics, tags, step=sum(counts.values()))
         for path in save_study_plots(study, plan.sweep_dir / "plots"):
             tracker.log_parent_artifact(path, "plots")

@@ -11,7 +11,7 @@ import optuna
 from mlflow.entities import Metric, Param, Run, RunData, RunTag
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
-from sweepwise.study.records import PARENT_RUN_ATTR, ROLE_TAG, TRIAL_NUMBER_TAG
+from sweepwise.study.records import CONTINUED_AS_TAG, PARENT_RUN_ATTR, ROLE_TAG, TRIAL_NUMBER_TAG
 from sweepwise.sweep.outcome import TrialOutcome
 from sweepwise.sweep.trial.child_runs import close_run, create_child_run
 from sweepwise.tracking.background import BackgroundWriter
@@ -110,6 +110,11 @@ class SweepTracker:
         query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}' and tags.`{TRIAL_NUMBER_TAG}` = '{number}'"
         runs = self.client.search_runs([self.experiment_id], filter_string=query, max_results=1)
         return runs[0].info.run_id if runs else None
+
+    def mark_continued(self, run_id: str, number: int) -> None:
+        """Name on an interrupted trial's run the trial that continues its work there: the study knows that trial
+        by its own number (a best trial, say), the run by the number of the trial it began as."""
+        self.writer.submit(self.client.set_tag, run_id, CONTINUED_AS_TAG, str(number))
 
     def log_child_artifact(self, run_id: str, path: Path) -> None:
         self.writer.submit(self.client.log_artifact, run_id, str(path))
