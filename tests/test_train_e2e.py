@@ -4,7 +4,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import REPO, TINY, all_runs, mlflow_client, run_train, write_csv, write_image_folder
+from helpers import REPO, TINY, TRAIN_PY, all_runs, mlflow_client, run_train, write_csv, write_image_folder
 
 pytestmark = pytest.mark.slow
 
@@ -69,12 +69,17 @@ def test_git_commit_and_dirty_flag_come_from_the_working_directory(tmp_path: Pat
     assert run.data.tags["sweepwise.git_dirty"] == "true"
 
 
-def test_a_run_started_outside_a_repository_records_the_commit_of_sweepwises_checkout(tmp_path: Path):
+def test_a_run_records_the_commit_of_the_scripts_repository_when_its_folder_has_none(tmp_path: Path):
+    """sweepwise's train.py started from another folder records sweepwise's checkout; a script of a project that
+    is in no repository records none, not the checkout of the sweepwise it imports."""
     from sweepwise.tracking.provenance import provenance_tags
 
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     assert head  # the tests run from a checkout
-    assert provenance_tags((), cwd=tmp_path)["sweepwise.git_commit"] == head
+    assert provenance_tags((), cwd=tmp_path, script=TRAIN_PY)["sweepwise.git_commit"] == head
+    own = tmp_path / "train.py"
+    own.write_text("")
+    assert provenance_tags((), cwd=tmp_path, script=own)["sweepwise.git_commit"] == "unknown"
 
 
 def test_image_folder_and_csv_data_train_end_to_end(tmp_path: Path):

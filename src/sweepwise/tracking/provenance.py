@@ -7,6 +7,7 @@ import platform
 import secrets
 import socket
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,20 +25,26 @@ def _git(args: Sequence[str], cwd: Path) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def _repository(cwd: Path) -> Path:
+def _repository(cwd: Path, script: Path | None) -> Path | None:
     """Where the code that runs is versioned: the working folder's repository (a user's project, with its own
-    models and data), else the one sweepwise's sources are checked out in (a run started from another folder)."""
-    if _git(["rev-parse", "--git-dir"], cwd) is None:
-        return Path(sweepwise.__file__).resolve().parent
-    return cwd
+    models and data), else the one the script that runs is in (sweepwise's `train.py` started from another
+    folder); None when neither is in one, rather than a repository whose code did not start the run."""
+    for folder in (cwd, script.resolve().parent if script is not None and script.is_file() else None):
+        if folder is not None and _git(["rev-parse", "--git-dir"], folder) is not None:
+            return folder
+    return None
 
 
-def provenance_tags(overrides: Sequence[str], cwd: Path | None = None) -> dict[str, str]:
-    """Tags for a run; git fields read `unknown` when neither folder is in a repository (an installed package
-    started outside one)."""
-    cwd = _repository(cwd or Path.cwd())
-    commit = _git(["rev-parse", "HEAD"], cwd)
-    status = _git(["status", "--porcelain", "--untracked-files=no"], cwd)
+def _script() -> Path | None:
+    return Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+
+
+def provenance_tags(overrides: Sequence[str], cwd: Path | None = None, script: Path | None = None) -> dict[str, str]:
+    """Tags for a run; git fields read `unknown` when neither the working folder nor the script that runs is in
+    a repository."""
+    repository = _repository(cwd or Path.cwd(), script or _script())
+    commit = _git(["rev-parse", "HEAD"], repository) if repository else None
+    status = _git(["status", "--porcelain", "--untracked-files=no"], repository) if repository else None
     tags = {
         "sweepwise.git_commit": commit or "unknown",
         "sweepwise.git_dirty": "unknown" if status is None else str(bool(status)).lower(),
@@ -76,10 +83,11 @@ def run_name(model_target: str, overrides: Sequence[str]) -> str:
 def code_version(cwd: Path | None = None) -> str:
     """A digest of the code a run executes: this package's version and source files, and the working tree's commit
     and uncommitted changes (a user's own models and data live there), so an edit anywhere changes it."""
-    cwd = _repository(cwd or Path.cwd())
+    repository = _repository(cwd or Path.cwd(), _script())
     digest = hashlib.sha256(sweepwise.__version__.encode())
     for source in sorted(Path(sweepwise.__file__).parent.rglob("*.py")):
         digest.update(source.read_bytes())
-    for state in (_git(["rev-parse", "HEAD"], cwd), _git(["diff", "HEAD"], cwd)):
-        digest.update((state or "").encode())
+    if repository is not None:
+        for state in (_git(["rev-parse", "HEAD"], repository), _git(["diff", "HEAD"], repository)):
+            digest.update((state or "").encode())
     return digest.hexdigest()[:16]
