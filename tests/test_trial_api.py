@@ -2,11 +2,13 @@
 multi-process trial."""
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 from helpers import REPO, run_script
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 from sweep_helpers import load_study, states, sweep_runs
 
 import sweepwise
@@ -53,6 +55,25 @@ def test_a_resumed_attempt_logs_no_step_twice(tmp_path: Path):
     client = MlflowClient(store)
     assert history(client, first.run_id, "step/loss") == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 40.0)]
     assert history(client, first.run_id, "val/loss") == [(1, 0.5), (2, 0.4)]
+
+
+def test_a_thousand_logged_points_cost_about_one_batched_write_even_in_a_resumed_attempt(tmp_path: Path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(store)
+    points = [(step, {"step/loss": 1.0 / step, "step/lr": 0.1}) for step in range(1, 501)]  # 1000 metrics
+    with Trial(TrialFacts(tracking_uri=store)) as first:
+        first.report(1, {"val/loss": 0.5})  # the store and the run exist before anything is timed
+        started = time.perf_counter()
+        client.log_batch(
+            first.run_id, metrics=[Metric(f"same/{k}", v, 0, step) for step, m in points for k, v in m.items()]
+        )
+        one_batch = time.perf_counter() - started
+        for attempt in (first, Trial(TrialFacts(tracking_uri=store, run_id=first.run_id, resuming=True))):
+            started = time.perf_counter()
+            for step, metrics in points:  # the last point fills the held thousand: they are written
+                attempt.log(step, metrics)
+            assert time.perf_counter() - started < 5 * one_batch + 0.05
+    assert len(history(client, first.run_id, "step/loss")) == 500  # the resumed attempt logged no step again
 
 
 def test_logged_metrics_wait_for_the_next_report_and_go_in_its_run(tmp_path: Path):

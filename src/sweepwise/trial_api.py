@@ -87,6 +87,7 @@ class Trial:
         self._link: StudyLink | None = None
         self._ended = False
         self._pending: list[tuple[int, Mapping[str, float]]] = []
+        self._pending_count = 0  # the metrics `_pending` holds
         self._history_ends: dict[str, float] = {}
 
     @property
@@ -146,19 +147,21 @@ class Trial:
         if self.rank != 0:
             return
         self._pending.append((step, dict(metrics)))
-        if sum(len(held) for _, held in self._pending) >= MAX_PENDING_METRICS:
+        self._pending_count += len(metrics)
+        if self._pending_count >= MAX_PENDING_METRICS:
             self.flush()
 
     def flush(self) -> None:
-        """Log the metrics `log` holds. An attempt that resumes may log a step again: its run keeps the first."""
-        pending, self._pending = self._pending, []
+        """Log the metrics `log` holds, in one batched write (a write per step would cost a store transaction
+        each). An attempt that resumes may log a step again: its run keeps the first."""
+        pending, self._pending, self._pending_count = self._pending, [], 0
         if not pending:
             return
         run = self.open_run()
-        for step, metrics in pending:
-            fresh = {key: value for key, value in metrics.items() if step > self._logged_through(run, key)}
-            if fresh:
-                run.log_metrics(fresh, step)
+        run.log_steps(
+            (step, {key: value for key, value in metrics.items() if step > self._logged_through(run, key)})
+            for step, metrics in pending
+        )
 
     def _logged_through(self, run: MlflowRun, key: str) -> float:
         """The last step of `key` the run had before this attempt (none for a first attempt)."""
