@@ -12,10 +12,12 @@ from mlflow.entities import Metric
 from sweep_helpers import load_study, states, sweep_runs
 
 import sweepwise
-from sweepwise.trial_api import TRIAL_VARIABLE, Trial, TrialFacts, handing_over
+from sweepwise.trial_api import TRIAL_VARIABLE, Trial, handing_over
+from sweepwise.trial_facts import TrialFacts
 
 OWN_LOOP = REPO / "examples" / "own_loop" / "train.py"
 DDP_LOOP = REPO / "tests" / "apps" / "ddp_loop.py"
+REPORT_STEPS = REPO / "tests" / "apps" / "report_steps.py"
 
 
 def history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
@@ -154,6 +156,20 @@ def test_every_rank_of_a_ddp_trial_hears_rank_zeros_prune_and_the_run_has_each_e
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert [step for step, _ in history(client, run.info.run_id, "val/loss")] == [1, 2]  # rank 0 alone logged
     assert run.data.tags["sweepwise.trial_state"] == "PRUNED"
+
+
+def test_each_job_of_a_multirun_on_hydras_basic_launcher_is_a_finished_run_of_its_own_with_its_overrides(
+    tmp_path: Path,
+):
+    done = run_script(REPORT_STEPS, ["-m", "a=1,2", "+b=x"], tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("report_steps").experiment_id], order_by=["run_name"])
+    assert [(run.info.run_name, run.info.status, run.data.params) for run in runs] == [
+        ("job-0", "FINISHED", {"a": "1", "b": "x"}),
+        ("job-1", "FINISHED", {"a": "2", "b": "x"}),
+    ]
+    assert [history(client, run.info.run_id, "loss") for run in runs] == [[(1, 1.0), (2, 0.5)], [(1, 2.0), (2, 1.0)]]
 
 
 def test_a_trial_that_has_ended_is_followed_by_a_new_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
