@@ -42,6 +42,24 @@ def never_prunes(facts: dict) -> object:
     return lambda step, value: None
 
 
+def test_the_last_step_of_a_training_is_reported_to_the_study_but_never_pruned(tmp_path: Path):
+    heard.clear()
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    finishing = Trial(TrialFacts(tracking_uri=store, ends_run=False, link=f"{__name__}:always_prunes"))
+    assert finishing.report(4, {"val/loss": 0.5}, last=True) is False and finishing.pruned is None
+    stopped = Trial(TrialFacts(tracking_uri=store, ends_run=False, link=f"{__name__}:always_prunes"))
+    assert stopped.report(3, {"val/loss": 0.6}) is True and stopped.pruned == "pruned at step 3: val/loss 0.6"
+    assert heard == [(4, 0.5), (3, 0.6)]
+
+
+heard: list[tuple[int, float]] = []
+
+
+def always_prunes(facts: dict) -> object:
+    """A study link that hears each report (into `heard`) and whose pruner stops its trial at every step."""
+    return lambda step, value: heard.append((step, value)) or "pruned"
+
+
 def test_a_resumed_attempt_logs_no_step_twice(tmp_path: Path):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with Trial(TrialFacts(tracking_uri=store)) as first:

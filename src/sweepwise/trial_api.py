@@ -143,19 +143,23 @@ class Trial:
             self._history_ends[key] = max((metric.step for metric in history), default=float("-inf"))
         return self._history_ends[key]
 
-    def report(self, step: int, metrics: Mapping[str, float], objective: str | None = None) -> bool:
+    def report(self, step: int, metrics: Mapping[str, float], objective: str | None = None, last: bool = False) -> bool:
         """Log `metrics` at `step` and, in a sweep, report `objective` (the one metric, when there is one) to its
         study. True when the sweep's pruner stops the trial: the caller stops (returning, or raising
-        `TrialPruned`). A resumed trial may report a step again: what its run and study already have is kept."""
+        `TrialPruned`). `last`: the training's last step, which no pruner stops (the trial has done its work and
+        completes with it). A resumed trial may report a step again: what its run and study already have is
+        kept."""
         if self.rank == 0:
             link = self._study_link()
             name = _objective_name(metrics, objective, needed=link is not None)
             self.flush()
             self.open_run()(step, metrics)
-            if link is not None and name is not None and not self.pruned and link(step, float(metrics[name])):
-                self.pruned = f"pruned at step {step}: {name} {float(metrics[name]):.4g}"
-                if self.facts.pruned_note:
-                    Path(self.facts.pruned_note).write_text(self.pruned)
+            if link is not None and name is not None and not self.pruned:
+                value = float(metrics[name])
+                if link(step, value) and not last:  # the study has the value either way
+                    self.pruned = f"pruned at step {step}: {name} {value:.4g}"
+                    if self.facts.pruned_note:
+                        Path(self.facts.pruned_note).write_text(self.pruned)
         return self._shared(self.pruned) is not None
 
     def end(self, error: BaseException | None = None) -> None:
