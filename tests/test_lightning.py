@@ -17,6 +17,14 @@ from sweep_helpers import load_study, states, sweep_runs
 
 if importlib.util.find_spec("lightning") is None:  # CI installs it (the dev extra): there, a failure
     service_missing("the Lightning callback needs the lightning extra (pip install '.[lightning]')", whole_module=True)
+import lightning.pytorch as lightning  # once it is known to be installed
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from sweepwise.lightning import SweepwiseCallback
+from sweepwise.trial_api import Trial, handing_over
+from sweepwise.trial_facts import TrialFacts
+
 pytestmark = pytest.mark.slow
 EXAMPLE = REPO / "examples" / "lightning" / "train.py"
 # warnings of Lightning's own under -W error: its hint to use srun (on any machine with SLURM installed) and its
@@ -32,9 +40,57 @@ STRICT = [
 SWEEP = ["-m", "hparams_search=mnist_optuna", "hydra.sweep.dir=multirun/lightning"]
 
 
+class Regression(lightning.LightningModule):
+    """A one-weight model that logs its training loss each epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Linear(1, 1)
+
+    def training_step(self, batch: list[torch.Tensor], index: int) -> torch.Tensor:
+        inputs, targets = batch
+        loss = torch.nn.functional.mse_loss(self.weight(inputs), targets)
+        self.log("train/loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def always_prunes(facts: dict) -> object:
+    """A study link whose pruner stops its trial at every step."""
+    return lambda step, value: "pruned"
+
+
 def epochs_logged(tmp_path: Path, run_id: str) -> list[int]:
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return [metric.step for metric in client.get_metric_history(run_id, "val/acc")]
+    return epochs_logged_as(f"sqlite:///{tmp_path / 'mlflow.db'}", run_id, "val/acc")
+
+
+def epochs_logged_as(store: str, run_id: str, key: str) -> list[int]:
+    return [metric.step for metric in MlflowClient(store).get_metric_history(run_id, key)]
+
+
+@pytest.mark.parametrize(("max_epochs", "epochs_trained", "pruned"), [(3, 1, True), (1, 1, False)])
+def test_a_pruner_stops_a_training_before_its_last_epoch_but_not_at_it(
+    tmp_path: Path, max_epochs: int, epochs_trained: int, pruned: bool
+):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    facts = TrialFacts(tracking_uri=store, folder=str(tmp_path), ends_run=False, link=f"{__name__}:always_prunes")
+    trial = Trial(facts)
+    data = DataLoader(TensorDataset(torch.ones(8, 1), torch.zeros(8, 1)), batch_size=4)
+    trainer = lightning.Trainer(
+        max_epochs=max_epochs,
+        callbacks=[SweepwiseCallback(monitor="train/loss")],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
+    with handing_over(trial):
+        trainer.fit(Regression(), train_dataloaders=data)
+    assert trainer.current_epoch == epochs_trained and (trial.pruned is not None) == pruned
+    assert epochs_logged_as(store, trial.run_id, "train/loss") == list(range(1, epochs_trained + 1))
 
 
 def test_the_templates_sweep_runs_and_pruned_trials_end_pruned(tmp_path: Path):

@@ -11,7 +11,8 @@ from sweep_helpers import load_study, states, sweep_runs
 
 from sweepwise.app import train
 from sweepwise.errors import ConfigError
-from sweepwise.trial_api import Trial, TrialFacts
+from sweepwise.trial_api import Trial
+from sweepwise.trial_facts import TrialFacts
 
 # each test starts gloo process groups of real training processes: seconds apiece
 pytestmark = pytest.mark.slow

@@ -2,18 +2,22 @@
 multi-process trial."""
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 from helpers import REPO, run_script
 from mlflow import MlflowClient
+from mlflow.entities import Metric
 from sweep_helpers import load_study, states, sweep_runs
 
 import sweepwise
-from sweepwise.trial_api import TRIAL_VARIABLE, Trial, TrialFacts, handing_over
+from sweepwise.trial_api import TRIAL_VARIABLE, Trial, handing_over
+from sweepwise.trial_facts import TrialFacts
 
 OWN_LOOP = REPO / "examples" / "own_loop" / "train.py"
 DDP_LOOP = REPO / "tests" / "apps" / "ddp_loop.py"
+REPORT_STEPS = REPO / "tests" / "apps" / "report_steps.py"
 
 
 def history(client: MlflowClient, run_id: str, key: str) -> list[tuple[int, float]]:
@@ -38,6 +42,24 @@ def never_prunes(facts: dict) -> object:
     return lambda step, value: None
 
 
+def test_the_last_step_of_a_training_is_reported_to_the_study_but_never_pruned(tmp_path: Path):
+    heard.clear()
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    finishing = Trial(TrialFacts(tracking_uri=store, ends_run=False, link=f"{__name__}:always_prunes"))
+    assert finishing.report(4, {"val/loss": 0.5}, last=True) is False and finishing.pruned is None
+    stopped = Trial(TrialFacts(tracking_uri=store, ends_run=False, link=f"{__name__}:always_prunes"))
+    assert stopped.report(3, {"val/loss": 0.6}) is True and stopped.pruned == "pruned at step 3: val/loss 0.6"
+    assert heard == [(4, 0.5), (3, 0.6)]
+
+
+heard: list[tuple[int, float]] = []
+
+
+def always_prunes(facts: dict) -> object:
+    """A study link that hears each report (into `heard`) and whose pruner stops its trial at every step."""
+    return lambda step, value: heard.append((step, value)) or "pruned"
+
+
 def test_a_resumed_attempt_logs_no_step_twice(tmp_path: Path):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     with Trial(TrialFacts(tracking_uri=store)) as first:
@@ -53,6 +75,25 @@ def test_a_resumed_attempt_logs_no_step_twice(tmp_path: Path):
     client = MlflowClient(store)
     assert history(client, first.run_id, "step/loss") == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 40.0)]
     assert history(client, first.run_id, "val/loss") == [(1, 0.5), (2, 0.4)]
+
+
+def test_a_thousand_logged_points_cost_about_one_batched_write_even_in_a_resumed_attempt(tmp_path: Path):
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(store)
+    points = [(step, {"step/loss": 1.0 / step, "step/lr": 0.1}) for step in range(1, 501)]  # 1000 metrics
+    with Trial(TrialFacts(tracking_uri=store)) as first:
+        first.report(1, {"val/loss": 0.5})  # the store and the run exist before anything is timed
+        started = time.perf_counter()
+        client.log_batch(
+            first.run_id, metrics=[Metric(f"same/{k}", v, 0, step) for step, m in points for k, v in m.items()]
+        )
+        one_batch = time.perf_counter() - started
+        for attempt in (first, Trial(TrialFacts(tracking_uri=store, run_id=first.run_id, resuming=True))):
+            started = time.perf_counter()
+            for step, metrics in points:  # the last point fills the held thousand: they are written
+                attempt.log(step, metrics)
+            assert time.perf_counter() - started < 5 * one_batch + 0.05
+    assert len(history(client, first.run_id, "step/loss")) == 500  # the resumed attempt logged no step again
 
 
 def test_logged_metrics_wait_for_the_next_report_and_go_in_its_run(tmp_path: Path):
@@ -133,6 +174,20 @@ def test_every_rank_of_a_ddp_trial_hears_rank_zeros_prune_and_the_run_has_each_e
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     assert [step for step, _ in history(client, run.info.run_id, "val/loss")] == [1, 2]  # rank 0 alone logged
     assert run.data.tags["sweepwise.trial_state"] == "PRUNED"
+
+
+def test_each_job_of_a_multirun_on_hydras_basic_launcher_is_a_finished_run_of_its_own_with_its_overrides(
+    tmp_path: Path,
+):
+    done = run_script(REPORT_STEPS, ["-m", "a=1,2", "+b=x"], tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("report_steps").experiment_id], order_by=["run_name"])
+    assert [(run.info.run_name, run.info.status, run.data.params) for run in runs] == [
+        ("job-0", "FINISHED", {"a": "1", "b": "x"}),
+        ("job-1", "FINISHED", {"a": "2", "b": "x"}),
+    ]
+    assert [history(client, run.info.run_id, "loss") for run in runs] == [[(1, 1.0), (2, 0.5)], [(1, 2.0), (2, 1.0)]]
 
 
 def test_a_trial_that_has_ended_is_followed_by_a_new_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

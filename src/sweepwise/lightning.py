@@ -1,6 +1,6 @@
 """PyTorch Lightning's way into a sweep (`pip install sweepwise[lightning]`): a callback that reports each epoch's
-metrics to the trial, stops the training when the sweep prunes it, and keeps the trial's last checkpoint in the
-trial's folder, for an interrupted or requeued trial to resume from.
+metrics to the trial, stops the training when the sweep prunes it (before its last epoch), and keeps the trial's
+last checkpoint in the trial's folder, for an interrupted or requeued trial to resume from.
 
     callback = SweepwiseCallback(monitor="val/acc")
     trainer = lightning.Trainer(callbacks=[callback], ...)
@@ -42,7 +42,9 @@ class SweepwiseCallback(pl.Callback):
         trial = current_trial()
         # every rank calls it, rank 0 writes; the whole training state (as Lightning's own last.ckpt holds it)
         trainer.save_checkpoint(Path(trial.folder) / self.checkpoint, weights_only=False)
-        if trial.report(trainer.current_epoch + 1, scalars(trainer.callback_metrics), objective=self.monitor):
+        epoch = trainer.current_epoch + 1
+        last = trainer.max_epochs is not None and epoch == trainer.max_epochs  # a finished training is not pruned
+        if trial.report(epoch, scalars(trainer.callback_metrics), objective=self.monitor, last=last):
             trainer.should_stop = True
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:

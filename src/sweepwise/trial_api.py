@@ -19,18 +19,18 @@ path: this module never imports the sweep or Optuna.
 
 import atexit
 import importlib
-import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
+from sweepwise.tracking.params import override_params
 from sweepwise.tracking.retry import gave_up
+from sweepwise.trial_facts import StudyLink, TrialFacts
 
 # the trial handed to processes the task starts: TrialFacts as JSON
 TRIAL_VARIABLE = "SWEEPWISE_TRIAL"
@@ -42,42 +42,11 @@ class TrialPruned(Exception):
     """Raised by a task to end its trial PRUNED (after `report` said stop); outside a sweep, it ends the run."""
 
 
-class StudyLink(Protocol):
-    """A sweep trial's link to its study: reports the objective and returns the pruner's reason to stop."""
-
-    def __call__(self, step: int, value: float) -> str | None: ...
-
-
-@dataclass(frozen=True)
-class TrialFacts:
-    """What a trial is, as plain data that crosses processes."""
-
-    number: int | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    # the trial's MLflow run (a sweep's child run), its store, and where a run of the code's own goes
-    run_id: str | None = None
-    tracking_uri: str | None = None
-    parent_run_id: str | None = None
-    run_name: str | None = None
-    folder: str | None = None
-    resuming: bool = False
-    # False where the sweep ends the run, since the trial's verdict decides its final state
-    ends_run: bool = True
-    # params the run already has (a sweep's searched and fixed values): not logged again
-    logged_params: tuple[str, ...] = ()
-    # "module:callable" building the StudyLink from `link_facts` (a sweep's trial of a single-objective study)
-    link: str | None = None
-    link_facts: dict[str, Any] = field(default_factory=dict)
-    # where rank 0 notes why the sweep pruned the trial, for the process that runs the task (rank 0 may be a
-    # process it started)
-    pruned_note: str | None = None
-
-
 class Trial:
     """One trial's handle: its number, params, MLflow run, folder and reports."""
 
-    def __init__(self, facts: TrialFacts = TrialFacts()) -> None:
-        self.facts = facts
+    def __init__(self, facts: TrialFacts | None = None) -> None:
+        self.facts = facts = facts or TrialFacts()
         self.number, self.params, self.resuming = facts.number, dict(facts.params), facts.resuming
         self.run: MlflowRun | None = None
         # why the sweep stopped the trial (its pruner), once it has
@@ -87,6 +56,7 @@ class Trial:
         self._link: StudyLink | None = None
         self._ended = False
         self._pending: list[tuple[int, Mapping[str, float]]] = []
+        self._pending_count = 0  # the metrics `_pending` holds
         self._history_ends: dict[str, float] = {}
 
     @property
@@ -137,6 +107,8 @@ class Trial:
                 resume_run_id=facts.run_id or resume_run_id,
                 every=every,
             )
+            if facts.run_params and not (facts.run_id or resume_run_id):
+                self.run.log_params(facts.run_params)
             if facts.ends_run:
                 atexit.register(self.end)
         return self.run
@@ -146,19 +118,21 @@ class Trial:
         if self.rank != 0:
             return
         self._pending.append((step, dict(metrics)))
-        if sum(len(held) for _, held in self._pending) >= MAX_PENDING_METRICS:
+        self._pending_count += len(metrics)
+        if self._pending_count >= MAX_PENDING_METRICS:
             self.flush()
 
     def flush(self) -> None:
-        """Log the metrics `log` holds. An attempt that resumes may log a step again: its run keeps the first."""
-        pending, self._pending = self._pending, []
+        """Log the metrics `log` holds, in one batched write (a write per step would cost a store transaction
+        each). An attempt that resumes may log a step again: its run keeps the first."""
+        pending, self._pending, self._pending_count = self._pending, [], 0
         if not pending:
             return
         run = self.open_run()
-        for step, metrics in pending:
-            fresh = {key: value for key, value in metrics.items() if step > self._logged_through(run, key)}
-            if fresh:
-                run.log_metrics(fresh, step)
+        run.log_steps(
+            (step, {key: value for key, value in metrics.items() if step > self._logged_through(run, key)})
+            for step, metrics in pending
+        )
 
     def _logged_through(self, run: MlflowRun, key: str) -> float:
         """The last step of `key` the run had before this attempt (none for a first attempt)."""
@@ -169,19 +143,23 @@ class Trial:
             self._history_ends[key] = max((metric.step for metric in history), default=float("-inf"))
         return self._history_ends[key]
 
-    def report(self, step: int, metrics: Mapping[str, float], objective: str | None = None) -> bool:
+    def report(self, step: int, metrics: Mapping[str, float], objective: str | None = None, last: bool = False) -> bool:
         """Log `metrics` at `step` and, in a sweep, report `objective` (the one metric, when there is one) to its
         study. True when the sweep's pruner stops the trial: the caller stops (returning, or raising
-        `TrialPruned`). A resumed trial may report a step again: what its run and study already have is kept."""
+        `TrialPruned`). `last`: the training's last step, which no pruner stops (the trial has done its work and
+        completes with it). A resumed trial may report a step again: what its run and study already have is
+        kept."""
         if self.rank == 0:
             link = self._study_link()
             name = _objective_name(metrics, objective, needed=link is not None)
             self.flush()
             self.open_run()(step, metrics)
-            if link is not None and name is not None and not self.pruned and link(step, float(metrics[name])):
-                self.pruned = f"pruned at step {step}: {name} {float(metrics[name]):.4g}"
-                if self.facts.pruned_note:
-                    Path(self.facts.pruned_note).write_text(self.pruned)
+            if link is not None and name is not None and not self.pruned:
+                value = float(metrics[name])
+                if link(step, value) and not last:  # the study has the value either way
+                    self.pruned = f"pruned at step {step}: {name} {value:.4g}"
+                    if self.facts.pruned_note:
+                        Path(self.facts.pruned_note).write_text(self.pruned)
         return self._shared(self.pruned) is not None
 
     def end(self, error: BaseException | None = None) -> None:
@@ -254,11 +232,13 @@ def _job_name() -> str:
 
 def _job_folder() -> Path:
     """A Hydra job's output folder's `checkpoints`; outside Hydra, the working directory's."""
+    return Path(_job_output_dir() or Path.cwd()) / "checkpoints"
+
+
+def _job_output_dir() -> str | None:
     from hydra.core.hydra_config import HydraConfig
 
-    if HydraConfig.initialized():
-        return Path(HydraConfig.get().runtime.output_dir) / "checkpoints"
-    return Path.cwd() / "checkpoints"
+    return str(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else None
 
 
 _current: Trial | None = None
@@ -267,17 +247,34 @@ _current: Trial | None = None
 def current_trial() -> Trial:
     """The trial this code runs as: the one a sweep handed to this process (or to the process that started it),
     else a run of its own; the same object on every call until it has ended (a second training in one process,
-    as in a notebook, is a run of its own too)."""
+    as in a notebook, is a run of its own too) or its Hydra job has (the next job of a plain multirun that runs
+    its jobs in this process is a trial of its own: the job before's run ends)."""
     global _current
+    if _current is not None and _current.facts.job is not None and _current.facts.job != _job_output_dir():
+        _current.end()
+        _current = None
     if _current is None or _current.ended:
         handed = os.environ.get(TRIAL_VARIABLE)
-        _current = Trial(_facts_from(handed)) if handed else Trial()
+        _current = Trial(TrialFacts.from_json(handed)) if handed else Trial(_own_facts())
     return _current
 
 
-def _facts_from(text: str) -> TrialFacts:
-    facts = json.loads(text)
-    return TrialFacts(**{**facts, "logged_params": tuple(facts["logged_params"])})
+def _own_facts() -> TrialFacts:
+    """A trial of the code's own: in a Hydra job, the job's, with the job's overrides as its run's params (the
+    job's number names the run in a multirun, as the multirun's table numbers it)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return TrialFacts()
+    hydra = HydraConfig.get()
+    params = override_params(hydra.overrides.task)
+    return TrialFacts(
+        run_name=f"job-{hydra.job.num}" if hydra.mode == RunMode.MULTIRUN else None,
+        logged_params=tuple(params),
+        job=_job_output_dir(),
+        run_params=params,
+    )
 
 
 @contextmanager
@@ -287,7 +284,7 @@ def handing_over(trial: Trial | None) -> Iterator[None]:
     saved = os.environ.get(TRIAL_VARIABLE)
     _current = trial
     if trial is not None:
-        os.environ[TRIAL_VARIABLE] = json.dumps(asdict(trial.facts), default=str)
+        os.environ[TRIAL_VARIABLE] = trial.facts.to_json()
     try:
         yield
     finally:

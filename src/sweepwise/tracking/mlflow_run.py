@@ -9,7 +9,7 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -226,9 +226,18 @@ class MlflowRun:
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         """All of one step's metrics in a single call."""
+        self.log_steps([(step, metrics)])
+
+    def log_steps(self, points: Iterable[tuple[int, Mapping[str, float]]]) -> None:
+        """Many steps' metrics in as few calls as MLflow allows (each call is one write to the store)."""
         now = now_ms()
-        batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
-        self.client.log_batch(self.run_id, metrics=batch)
+        self._log_batched(
+            [Metric(key, float(value), now, step) for step, metrics in points for key, value in metrics.items()]
+        )
+
+    def _log_batched(self, batch: list[Metric]) -> None:
+        for start in range(0, len(batch), MAX_METRICS_PER_CALL):
+            self.client.log_batch(self.run_id, metrics=batch[start : start + MAX_METRICS_PER_CALL])
 
     def pending(self) -> list[tuple[int, float, float]]:
         """The epoch's recorded steps as plain numbers (read at the epoch's end, like the epoch's metrics)."""
@@ -258,8 +267,7 @@ class MlflowRun:
             for metric in (Metric(STEP_LOSS, float(loss), now, step), Metric(STEP_LR, lr, now, step))
         ]
         batch += [Metric(key, float(value), now, epoch) for key, value in metrics.items()]
-        for start in range(0, len(batch), MAX_METRICS_PER_CALL):
-            self.client.log_batch(self.run_id, metrics=batch[start : start + MAX_METRICS_PER_CALL])
+        self._log_batched(batch)
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         self.client.log_artifact(self.run_id, str(path), artifact_path=folder)

@@ -2,10 +2,10 @@
 
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sweepwise.tracking.secrets import redact
+from sweepwise.tracking.secrets import redact, redact_overrides
 
 MAX_PARAM_LENGTH = 6000
 # what MLflow accepts in a param, metric or tag name (on Windows, without the colon)
@@ -18,6 +18,13 @@ def mlflow_name(key: str) -> str:
     normalise to another name (`a//b`) keeps its parts apart with `_` too."""
     name = NOT_IN_MLFLOW_NAMES.sub("_", key.lstrip("+~"))
     return name if posixpath.normpath(name) == name or not name else name.replace("/", "_")
+
+
+def override_params(overrides: Sequence[str]) -> dict[str, str]:
+    """Command-line overrides (`+lr=0.1`, `model=mlp`) as the params they set, by MLflow name (values of
+    secret-looking keys redacted); a deletion (`~key`) sets none."""
+    pairs = (override.partition("=") for override in redact_overrides(overrides))
+    return {mlflow_name(key): _text(value) for key, separator, value in pairs if separator}
 
 
 def flatten(tree: Any) -> dict[str, str]:

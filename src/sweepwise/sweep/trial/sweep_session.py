@@ -12,7 +12,8 @@ from sweepwise.study.storage import open_storage
 from sweepwise.sweep.trial.child_runs import open_child_run
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.params import mlflow_name
-from sweepwise.trial_api import Trial, TrialFacts
+from sweepwise.trial_api import Trial
+from sweepwise.trial_facts import TrialFacts
 
 PRUNED_NOTE = "pruned.txt"  # in a pruned trial's folder: why
 

@@ -24,7 +24,8 @@ from sweepwise.sweep.trial.sweep_session import pruned_reason, sweep_trial
 from sweepwise.sweep.trial.trial_compose import SweepComposer
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.retry import gave_up, unreachable_error
-from sweepwise.trial_api import Trial, TrialFacts, TrialPruned, handing_over
+from sweepwise.trial_api import Trial, TrialPruned, handing_over
+from sweepwise.trial_facts import TrialFacts
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,51 @@
+"""What a trial is, as plain data that crosses processes: a sweep hands it to its task, and the task to the
+processes it starts (DDP ranks) through the environment. Its link to the study is named by import path, so that
+the trial API never imports the sweep or Optuna."""
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+class StudyLink(Protocol):
+    """A sweep trial's link to its study: reports the objective and returns the pruner's reason to stop."""
+
+    def __call__(self, step: int, value: float) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class TrialFacts:
+    """What a trial is, as plain data that crosses processes."""
+
+    number: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    # the trial's MLflow run (a sweep's child run), its store, and where a run of the code's own goes
+    run_id: str | None = None
+    tracking_uri: str | None = None
+    parent_run_id: str | None = None
+    run_name: str | None = None
+    folder: str | None = None
+    resuming: bool = False
+    # False where the sweep ends the run, since the trial's verdict decides its final state
+    ends_run: bool = True
+    # params the run already has (a sweep's searched and fixed values): not logged again
+    logged_params: tuple[str, ...] = ()
+    # "module:callable" building the StudyLink from `link_facts` (a sweep's trial of a single-objective study)
+    link: str | None = None
+    link_facts: dict[str, Any] = field(default_factory=dict)
+    # where rank 0 notes why the sweep pruned the trial, for the process that runs the task (rank 0 may be a
+    # process it started)
+    pruned_note: str | None = None
+    # the output folder of the Hydra job a trial of the code's own belongs to: a plain multirun on Hydra's basic
+    # launcher runs its jobs one after another in one process, each a trial of its own
+    job: str | None = None
+    # params a new run of the code's own starts with (its Hydra job's overrides)
+    run_params: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> "TrialFacts":
+        facts = json.loads(text)
+        return cls(**{**facts, "logged_params": tuple(facts["logged_params"])})
