@@ -103,6 +103,7 @@ class RecordingTracker:
     def __init__(self) -> None:
         self.ended: dict[int, list[tuple[str | None, TrialOutcome]]] = {}
         self.matched: dict[int, Any] = {}
+        self.continued: dict[str, int] = {}
 
     def end_child(self, number: int, run_id: str | None, outcome: TrialOutcome, params: dict[str, Any]) -> None:
         self.ended.setdefault(number, []).append((run_id, outcome))
@@ -115,6 +116,9 @@ class RecordingTracker:
 
     def child_run(self, number: int, params: dict[str, Any]) -> str:
         return f"made-for-{number}"  # the run found or made for a trial killed before it recorded one
+
+    def mark_continued(self, run_id: str, number: int) -> None:
+        self.continued[run_id] = number
 
     def log_child_artifact(self, run_id: str, path: Path) -> None:
         raise AssertionError("no job here has a log file")
@@ -321,6 +325,7 @@ def test_a_resumed_sweep_fails_trials_left_running_and_cancels_their_jobs(study:
     # the continuation shares the interrupted trial's run and folder
     continuation = study.trials[1]
     assert continuation.user_attrs["continues"] == 0 and continuation.user_attrs["mlflow_run_id"] == "run-left"
+    assert tracker.continued == {"run-left": 1}  # the run names the trial that continues it
     assert executor.submitted[0].job_num == 0 and executor.submitted[0].context.run_id == "run-left"
     assert study.trials[0].user_attrs[INTERRUPTED_ATTR] is True
     run_id, outcome = tracker.ended[0][0]

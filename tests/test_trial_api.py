@@ -200,3 +200,20 @@ def test_a_trial_that_has_ended_is_followed_by_a_new_one(tmp_path: Path, monkeyp
     second.report(1, {"val/loss": 2.0})
     second.end()
     assert second is not first and second.run_id != first.run_id
+
+
+def test_a_config_composed_outside_a_job_leaves_the_trial_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Hydra's compose API (a notebook, an in-process test) sets Hydra's config without a job or its output folder:
+    the trial is the code's own, in the working folder."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(TRIAL_VARIABLE, raising=False)
+    with initialize_config_dir(str(REPO / "tests" / "apps" / "conf"), version_base="1.3"):
+        HydraConfig.instance().set_config(compose("toy", return_hydra_config=True))
+        try:
+            with sweepwise.current_trial() as trial:
+                assert trial.facts.job is None and trial.folder == tmp_path / "checkpoints"
+        finally:
+            HydraConfig.instance().cfg = None  # type: ignore[assignment]  # as before this test

@@ -236,9 +236,13 @@ def _job_folder() -> Path:
 
 
 def _job_output_dir() -> str | None:
+    """The running Hydra job's output folder; None outside a job (Hydra's config composed alone has none)."""
     from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
 
-    return str(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else None
+    hydra: Any = HydraConfig.get() if HydraConfig.initialized() else None  # a DictConfig, typed as its dataclass
+    found = OmegaConf.select(hydra, "runtime.output_dir", throw_on_missing=False) if hydra is not None else None
+    return str(found) if found is not None else None
 
 
 _current: Trial | None = None
@@ -265,7 +269,7 @@ def _own_facts() -> TrialFacts:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if not HydraConfig.initialized():
+    if _job_output_dir() is None:
         return TrialFacts()
     hydra = HydraConfig.get()
     params = override_params(hydra.overrides.task)
