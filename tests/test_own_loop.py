@@ -38,6 +38,8 @@ def test_the_example_sweeps_with_pruning_and_each_trial_logs_its_epochs_once(tmp
             assert len(logged) == 8 and trial.value == min(trial.intermediate_values.values())
         else:
             assert len(logged) < 8 and run.data.tags["sweepwise.prune_reason"].startswith("pruned at epoch")
+            log = (tmp_path / "multirun" / "own_loop" / str(trial.number) / "trial.log").read_text()
+            assert "Error executing job" not in log  # pruned, not failed
 
 
 def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_path: Path):

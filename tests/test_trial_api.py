@@ -176,10 +176,12 @@ def test_every_rank_of_a_ddp_trial_hears_rank_zeros_prune_and_the_run_has_each_e
     assert run.data.tags["sweepwise.trial_state"] == "PRUNED"
 
 
-def test_each_job_of_a_multirun_on_hydras_basic_launcher_is_a_finished_run_of_its_own_with_its_overrides(
-    tmp_path: Path,
-):
-    done = run_script(REPORT_STEPS, ["-m", "a=1,2", "+b=x"], tmp_path, python_flags=["-W", "error"])
+@pytest.mark.parametrize("launcher", ["basic", "local"])
+def test_each_job_of_a_multirun_is_a_finished_run_of_its_own_with_its_overrides(tmp_path: Path, launcher: str):
+    """Hydra's basic launcher runs the jobs one after another in one process; sweepwise's local launcher in its
+    worker processes."""
+    args = ["-m", "a=1,2", "+b=x", f"hydra/launcher={launcher}"]
+    done = run_script(REPORT_STEPS, args, tmp_path, python_flags=["-W", "error"])
     assert done.returncode == 0, done.stderr[-3000:]
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("report_steps").experiment_id], order_by=["run_name"])

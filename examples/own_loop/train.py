@@ -58,7 +58,8 @@ def main(cfg: DictConfig) -> float:
         print(f"epoch {epoch}/{cfg.epochs} val/loss {val_loss:.4f}", flush=True)
         # reported before it is saved: an attempt stopped between the two trains the epoch again and its second
         # report is not logged twice; saved first, the epoch would never be reported
-        if trial.report(epoch, {"val/loss": val_loss, "train/loss": loss.item()}, objective="val/loss"):
+        last = epoch == cfg.epochs  # reported, never pruned: a trial that trained to the end completes
+        if trial.report(epoch, {"val/loss": val_loss, "train/loss": loss.item()}, objective="val/loss", last=last):
             raise sweepwise.TrialPruned(f"pruned at epoch {epoch}: val/loss {val_loss:.4g}")
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best}
         torch.save(state, checkpoint.with_suffix(".tmp"))

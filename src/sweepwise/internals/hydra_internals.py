@@ -15,6 +15,7 @@ they produce.
   `SweepComposer` (`sweepwise.sweep.trial.compose`) composes the config files once per set of config-group
   overrides and applies each trial's value overrides with them (~80 ms of Hydra's composition saved per trial).
   `is_config_group` asks Hydra's config repository, which is how Hydra itself tells a group from a value.
+- `raised_by` reads a failed `JobReturn`'s exception from its private field, as `return_value` does.
 - `answer_to_plugin_name` adds a name to the table in which Hydra looks up a plugin's `_target_`, for a class that
   is already a plugin: Hydra's public `register` files a class under its own module and name only. Guarded by the
   sweep in tests/test_migration.py of a config that names hydra-optuna-sweeper's class.
@@ -50,6 +51,13 @@ See https://hydra.cc/docs/1.2/upgrades/1.1_to_1.2/changes_to_job_working_dir/ fo
 def is_config_group(loader: ConfigLoader, name: str) -> bool:
     """Whether `name` (`model`, `db/engine`) is a config group of the app's config search path."""
     return cast(ConfigLoaderImpl, loader).repository.group_exists(name)  # Hydra's only config loader
+
+
+def raised_by(returned: JobReturn) -> BaseException | None:
+    """What a job's task raised, read without the "Error executing job" note that Hydra's `return_value` writes
+    to stderr (a trial its pruner stopped has failed in no sense)."""
+    failed = returned.status == JobStatus.FAILED and isinstance(returned._return_value, BaseException)
+    return returned._return_value if failed else None
 
 
 def answer_to_plugin_name(name: str, plugin: type[Plugin]) -> None:

@@ -17,12 +17,13 @@ from hydra.core.utils import JobReturn, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from sweepwise.internals.hydra_internals import job_output_dir, run_owned_job
+from sweepwise.internals.hydra_internals import job_output_dir, raised_by, run_owned_job
 from sweepwise.sweep.outcome import JobRecord, TrialOutcome, TrialStatus, objective_outcome
 from sweepwise.sweep.trial.script_task import ScriptTask, portable
 from sweepwise.sweep.trial.sweep_session import pruned_reason, sweep_trial
 from sweepwise.sweep.trial.trial_compose import SweepComposer
 from sweepwise.sweep.trial.trial_context import TrialContext
+from sweepwise.tracking.params import override_params
 from sweepwise.tracking.retry import gave_up, unreachable_error
 from sweepwise.trial_api import Trial, TrialPruned, handing_over
 from sweepwise.trial_facts import TrialFacts
@@ -94,7 +95,10 @@ class TrialRunner:
             self.trial = _trial_for(job, Path(job_output_dir(config)))
             with output_to(log_file), handing_over(self.trial):
                 returned = run_owned_job(self.hydra_context, self.task_function, config)
-                self.trial.end(_raised(returned))  # logs what the task left unlogged; ends a run of its own
+                raised = raised_by(returned)
+                self.trial.end(raised)  # logs what the task left unlogged; ends a run of its own
+                if isinstance(raised, (optuna.TrialPruned, TrialPruned)):
+                    raise raised  # a pruned trial, without Hydra's note that its job failed
                 value = returned.return_value  # raises what the task raised (Hydra notes it on stderr)
             outcome = self._judge(value, job.context)
         except (optuna.TrialPruned, TrialPruned) as pruned:
@@ -143,7 +147,7 @@ class TrialRunner:
 def _trial_for(job: TrialJob, output_dir: Path) -> Trial:
     """A sweep's trial is handed its trial, with its MLflow run; a job of a grouped plain multirun, a trial whose
     run goes under the multirun's parent run; any other job, a trial of its own, whose run (if the task opens one)
-    ends with the job."""
+    is named after the job, has the job's overrides as params and ends with the job."""
     output_dir = output_dir.absolute()
     folder = output_dir / "checkpoints"
     if job.context is not None:
@@ -156,16 +160,10 @@ def _trial_for(job: TrialJob, output_dir: Path) -> Trial:
             folder=str(folder),
         )
         return Trial(facts)
-    return Trial(TrialFacts(folder=str(folder)))
-
-
-def _raised(returned: JobReturn) -> BaseException | None:
-    """What the task raised, if it did."""
-    try:
-        returned.return_value  # noqa: B018  # reading it raises what the task raised
-    except BaseException as error:  # the task's failure, whatever it is
-        return error
-    return None
+    params = override_params(job.overrides)  # as a job of Hydra's basic launcher has them (`current_trial`)
+    return Trial(
+        TrialFacts(folder=str(folder), run_name=f"job-{job.job_num}", run_params=params, logged_params=tuple(params))
+    )
 
 
 def _record_of(returned: JobReturn) -> JobRecord:
