@@ -403,9 +403,8 @@ def test_the_status_line_counts_interrupted_trials_apart_from_failures() -> None
 
     counts = {"COMPLETE": 1, "RUNNING": 1, "FAIL": 0, "INTERRUPTED": 2}
     line = status_line(counts, 4, "0.5 (trial 0)")
-    assert (
-        line == "sweep: 1 complete, 1 running, 0 pruned, 0 failed of 4 (2 interrupted, run again) | best 0.5 (trial 0)"
-    )
+    interrupted = "(2 interrupted, each continued by a later trial)"
+    assert line == f"sweep: 1 complete, 1 running, 0 pruned, 0 failed of 4 {interrupted} | best 0.5 (trial 0)"
     assert "interrupted" not in status_line({"COMPLETE": 1}, 4, "-")
 
 

@@ -59,7 +59,11 @@ def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:
     return (
         f"sweep: {counts.get('COMPLETE', 0)} complete, {counts.get('RUNNING', 0)} running, "
         f"{counts.get('PRUNED', 0)} pruned, {counts.get('FAIL', 0)} failed of {n_trials}"
-        + (f" ({counts['INTERRUPTED']} interrupted, run again)" if counts.get("INTERRUPTED") else "")
+        + (
+            f" ({counts['INTERRUPTED']} interrupted, each continued by a later trial)"
+            if counts.get("INTERRUPTED")
+            else ""
+        )
         + f" | best {best}"
     )
 
