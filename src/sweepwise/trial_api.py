@@ -28,9 +28,8 @@ from types import TracebackType
 from typing import Any
 
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
-from sweepwise.tracking.params import override_params
 from sweepwise.tracking.retry import gave_up
-from sweepwise.trial_facts import StudyLink, TrialFacts
+from sweepwise.trial_facts import StudyLink, TrialFacts, job_facts
 
 # the trial handed to processes the task starts: TrialFacts as JSON
 TRIAL_VARIABLE = "SWEEPWISE_TRIAL"
@@ -269,16 +268,11 @@ def _own_facts() -> TrialFacts:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if _job_output_dir() is None:
+    job = _job_output_dir()
+    if job is None:
         return TrialFacts()
     hydra = HydraConfig.get()
-    params = override_params(hydra.overrides.task)
-    return TrialFacts(
-        run_name=f"job-{hydra.job.num}" if hydra.mode == RunMode.MULTIRUN else None,
-        logged_params=tuple(params),
-        job=_job_output_dir(),
-        run_params=params,
-    )
+    return job_facts(hydra.job.num if hydra.mode == RunMode.MULTIRUN else None, hydra.overrides.task, job=job)
 
 
 @contextmanager

@@ -3,8 +3,11 @@ processes it starts (DDP ranks) through the environment. Its link to the study i
 the trial API never imports the sweep or Optuna."""
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
+
+from sweepwise.tracking.params import override_params
 
 
 class StudyLink(Protocol):
@@ -49,3 +52,18 @@ class TrialFacts:
     def from_json(cls, text: str) -> "TrialFacts":
         facts = json.loads(text)
         return cls(**{**facts, "logged_params": tuple(facts["logged_params"])})
+
+
+def job_facts(
+    number: int | None, overrides: Sequence[str], job: str | None = None, folder: str | None = None
+) -> TrialFacts:
+    """A Hydra job's trial of the code's own: its run named after the job's number in a multirun, with the job's
+    overrides as its params."""
+    params = override_params(overrides)
+    return TrialFacts(
+        run_name=f"job-{number}" if number is not None else None,
+        folder=folder,
+        logged_params=tuple(params),
+        job=job,
+        run_params=params,
+    )

@@ -23,10 +23,9 @@ from sweepwise.sweep.trial.script_task import ScriptTask, portable
 from sweepwise.sweep.trial.sweep_session import pruned_reason, sweep_trial
 from sweepwise.sweep.trial.trial_compose import SweepComposer
 from sweepwise.sweep.trial.trial_context import TrialContext
-from sweepwise.tracking.params import override_params
 from sweepwise.tracking.retry import gave_up, unreachable_error
 from sweepwise.trial_api import Trial, TrialPruned, handing_over
-from sweepwise.trial_facts import TrialFacts
+from sweepwise.trial_facts import TrialFacts, job_facts
 
 
 @dataclass(frozen=True)
@@ -160,10 +159,7 @@ def _trial_for(job: TrialJob, output_dir: Path) -> Trial:
             folder=str(folder),
         )
         return Trial(facts)
-    params = override_params(job.overrides)  # as a job of Hydra's basic launcher has them (`current_trial`)
-    return Trial(
-        TrialFacts(folder=str(folder), run_name=f"job-{job.job_num}", run_params=params, logged_params=tuple(params))
-    )
+    return Trial(job_facts(job.job_num, job.overrides, folder=str(folder)))  # as on Hydra's basic launcher
 
 
 def _record_of(returned: JobReturn) -> JobRecord:
