@@ -179,6 +179,39 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
     )
 
 
+def test_a_study_whose_mlflow_store_was_lost_goes_on_with_a_new_parent_run_and_its_trials_runs(tmp_path: Path):
+    args = ["-m", "hydra.sweeper.n_trials=5", "hydra.sweeper.n_jobs=2", "short_sleep=0.7"]
+    sweep = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, stdout=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.3)
+        study = study_so_far(tmp_path, "toy")
+        if study and states(study).get("COMPLETE", 0) >= 2 and states(study).get("RUNNING", 0):
+            break
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    lost_parent = load_study(tmp_path, "toy").user_attrs["mlflow_parent_run_id"]
+    (tmp_path / "mlflow.db").unlink()  # the store is gone; the study is not
+
+    again = run_toy(args[1:], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert f"the study's parent run {lost_parent} is not in this MLflow store" in again.stdout
+    study = load_study(tmp_path, "toy")
+    assert states(study)["COMPLETE"] == 5
+    parents, children = sweep_runs(tmp_path, "toy")
+    assert [run.info.run_id for run in parents] == [study.user_attrs["mlflow_parent_run_id"]] != [lost_parent]
+    assert all(run.info.status == "FINISHED" for run in parents + children)
+    # every trial's work has its run in the new store, a continuation the run of the trial it continues
+    numbers = sorted(int(run.data.tags["sweepwise.trial_number"]) for run in children)
+    assert numbers == sorted(t.number for t in study.trials if "continues" not in t.user_attrs)
+    by_number = {t.number: t for t in study.trials}
+    for trial in study.trials:
+        if "continues" in trial.user_attrs:
+            earlier = by_number[trial.user_attrs["continues"]]
+            assert trial.user_attrs["mlflow_run_id"] == earlier.user_attrs["mlflow_run_id"]
+            assert trial.user_attrs["mlflow_run_id"] in {run.info.run_id for run in children}
+
+
 def test_a_sqlite_storage_url_holds_the_study_and_is_resumed(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     first = run_toy(["hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={url}"], tmp_path)

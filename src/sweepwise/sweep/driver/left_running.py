@@ -48,8 +48,8 @@ def settle_left_running(
         if job_id is not None:
             executor.cancel_stale(str(job_id))
         stale = Trial(study, trial_id(trial))
-        run_id = trial.user_attrs.get(RUN_ID_ATTR)
-        if run_id is None:  # killed before its run was recorded: the one found or made now is its run
+        run_id = tracker.stored_run(trial.user_attrs.get(RUN_ID_ATTR))
+        if run_id is None:  # killed before its run was recorded (or its store lost): the one found or made now
             run_id = tracker.child_run(trial.number, run_params(trial, space.fixed))
             stale.set_user_attr(RUN_ID_ATTR, run_id)
         mark_interrupted(stale, outcome)

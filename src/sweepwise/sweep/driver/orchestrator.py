@@ -184,7 +184,7 @@ class Orchestrator:
             trials = self.study.get_trials(deepcopy=False)
             earlier = trials[int(continued)]
             flight.folder, flight.attempt = first_of_its_work(earlier, trials), 1
-            flight.run_id = earlier.user_attrs.get(RUN_ID_ATTR) or self.tracker.run_of(earlier.number)
+            flight.run_id = self.tracker.run_of(earlier.number, earlier.user_attrs.get(RUN_ID_ATTR))
             if flight.run_id:
                 trial.set_user_attr(RUN_ID_ATTR, flight.run_id)
                 self.tracker.mark_continued(flight.run_id, trial.number)

@@ -110,6 +110,11 @@ def start_sweep(
         f"{'; its folder was created' if new_folder else ''}), "
         f"MLflow experiment {plan.experiment} run {parent} ({hide_password(plan.tracking_uri)})"
     )
+    if tracker.lost_parent:
+        progress.event(
+            f"the study's parent run {tracker.lost_parent} is not in this MLflow store: run {parent} is its parent "
+            "from now on, and its ended trials get runs there again"
+        )
     if plan.sweep_dir != first_folder:
         progress.event(f"continuing in the study's folder {plan.sweep_dir} (hydra.sweep.dir gives {first_folder})")
     if slots.describe():

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from mlflow.entities import Metric, Param, Run, RunData, RunTag
+from mlflow.entities import LifecycleStage, Metric, Param, Run, RunData, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
 from sweepwise.study.records import CONTINUED_AS_TAG, PARENT_RUN_ATTR, ROLE_TAG, TRIAL_NUMBER_TAG
@@ -35,13 +37,17 @@ class SweepTracker:
         self.experiment_id = self.writer.call(ensure_experiment, self.client, experiment)
         self.parent_run_id = ""
         self.study_name = ""
+        self.lost_parent: str | None = None  # the study's parent run, when this store does not have it
 
     def start_parent(self, study: optuna.Study, settings: Mapping[str, Any], tags: Mapping[str, str]) -> str:
-        """Reopen the study's parent run when the sweep is resumed; otherwise create it and log the settings."""
+        """Reopen the study's parent run when the sweep is resumed; otherwise create it and log the settings. A
+        study whose parent run this store lacks (the store was deleted, or the sweep logs elsewhere now) gets a new
+        one: the study, not the store, holds the sweep's results, and its ended trials get runs there again."""
         self.study_name = study.study_name
         existing: str | None = study.user_attrs.get(PARENT_RUN_ATTR)
-        if existing:
+        if existing and self.stored_run(existing):
             return self.reopen_parent(existing)
+        self.lost_parent = existing
         self.create_parent(study.study_name, settings, tags)
         study.set_user_attr(PARENT_RUN_ATTR, self.parent_run_id)
         return self.parent_run_id
@@ -51,6 +57,21 @@ class SweepTracker:
         self.parent_run_id = run_id
         self.writer.call(self.client.update_run, run_id, status="RUNNING")
         return run_id
+
+    def stored_run(self, run_id: str | None) -> str | None:
+        """`run_id` if this store holds that run, not deleted: a run a study recorded is lost with its store."""
+        if run_id is None:
+            return None
+        return run_id if self.writer.call(self._is_stored, run_id) else None
+
+    def _is_stored(self, run_id: str) -> bool:
+        try:
+            run = self.client.get_run(run_id)
+        except MlflowException as error:
+            if error.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+                return False
+            raise
+        return bool(run.info.lifecycle_stage == LifecycleStage.ACTIVE)
 
     def create_parent(self, name: str, settings: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """A new parent run named `name`, with the settings as params."""
@@ -99,9 +120,10 @@ class SweepTracker:
             if run is None or run.info.status == "RUNNING":
                 self.end_child(number, run.info.run_id if run else None, outcome, params)
 
-    def run_of(self, number: int) -> str | None:
-        """The run of trial `number` as MLflow has it (see `find_child`), looked up now."""
-        found: str | None = self.writer.call(self.find_child, number)
+    def run_of(self, number: int, recorded: str | None) -> str | None:
+        """The run of trial `number`: the one the study `recorded` if the store holds it, else the one MLflow has
+        by its tags (see `find_child`), looked up now."""
+        found: str | None = self.stored_run(recorded) or self.writer.call(self.find_child, number)
         return found
 
     def find_child(self, number: int) -> str | None:
