@@ -124,8 +124,10 @@ def test_a_rerun_never_serves_an_old_study_as_a_new_one(tmp_path: Path):
     journal, store = tmp_path / "studies" / "toy.journal", tmp_path / "mlflow.db"
     written = journal.read_bytes()
 
-    for _ in range(2):  # the same command: the study is complete, nothing runs, nothing is written twice
-        same = toy(["hydra.sweeper.n_trials=2"], tmp_path)
+    # the same command, then one that gives a key the value the config has: the study is complete, nothing runs,
+    # nothing is written twice
+    for extra in ([], ["short_sleep=0"]):
+        same = toy(["hydra.sweeper.n_trials=2", *extra], tmp_path)
         assert same.returncode == 0 and "study toy is complete: 2 trials finished" in same.stdout
         assert "hydra.sweeper.n_trials" in same.stdout and states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}
     assert journal.read_bytes() == written

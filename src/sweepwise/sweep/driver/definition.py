@@ -5,14 +5,17 @@ Running the same command again continues the study; a command that would sweep s
 study name stops before anything is written, naming what differs and the two ways on. Not part of the definition:
 `n_trials` (running more trials is what a re-run is for), `n_jobs`, the launcher, retries, the pruner, and the
 overrides of `definition_ignores` (for sweepwise's own training by default: where trials log, how they print, the
-recipe's checks; for another app, none unless its config names them).
+recipe's checks; for another app, none unless its config names them). Fixed overrides compare by the value they
+give (`lr=0.1` as `lr=1e-1`; `epochs=20` as no override where 20 is the config's value).
 """
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import optuna
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.errors import HydraException
 
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import DEFINITION_ATTR
@@ -22,6 +25,7 @@ PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective"
 # what sweepwise's own training ignores by default: where a trial logs, how it prints, the recipe's checks
 OWN_APP_IGNORES = ("tracking", "recipe", "trainer.progress", "trainer.device", "task")
 CONTINUE_HINT = "hydra.sweeper.on_change=continue"
+NO_VALUE = "<no value>"  # what a deleted key, or one the config lacks, holds
 
 
 def definition_of(
@@ -53,32 +57,41 @@ def ignored_keys(configured: Sequence[str] | None, own_app: bool) -> tuple[str, 
     return OWN_APP_IGNORES if own_app else ()
 
 
-def differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """What changed, as `part [key]: recorded -> current` (`-` for what one side lacks)."""
+UnsetValue = Callable[[str], Any]  # the value a key has when no override sets it (see `differences`)
+
+
+def differences(
+    recorded: Mapping[str, Any], current: Mapping[str, Any], unset_value: UnsetValue | None = None
+) -> list[str]:
+    """What changed, as `part [key]: recorded -> current` (`-` for what one side lacks). Fixed overrides differ
+    when the values they give differ: a key only one side overrides is compared with `unset_value(key)`."""
     changed = []
     for part in PARTS:
         before, after = recorded.get(part), current.get(part)
         if before == after:
             continue
         if isinstance(before, dict) and isinstance(after, dict):
+            same = _same_fixed(before, after, unset_value) if part == "fixed overrides" else _never
             changed += [
                 f"{part} {key}: {_text(before.get(key, '-'))} -> {_text(after.get(key, '-'))}"
                 for key in sorted(before.keys() | after.keys())
-                if before.get(key) != after.get(key)
+                if before.get(key) != after.get(key) and not same(key)
             ]
         else:
             changed.append(f"{part}: {_text(before)} -> {_text(after)}")
     return changed
 
 
-def check_definition(study: optuna.Study, definition: Mapping[str, Any], on_change: str) -> bool:
+def check_definition(
+    study: optuna.Study, definition: Mapping[str, Any], on_change: str, unset_value: UnsetValue | None = None
+) -> bool:
     """Whether `study` (an existing one) is the sweep `definition` describes; raises a one-line error when it was
     defined otherwise, unless `on_change` is continue. Returns whether the definition needs recording (a study
     made before definitions were recorded, or one continued under a new definition)."""
     recorded = study.user_attrs.get(DEFINITION_ATTR)
     if recorded is None:
         return True
-    changed = differences(recorded, definition)
+    changed = differences(recorded, definition, unset_value)
     if not changed:
         return False
     if on_change == "continue":
@@ -89,6 +102,48 @@ def check_definition(study: optuna.Study, definition: Mapping[str, Any], on_chan
         f"this study was defined otherwise ({'; '.join(changed)}): give the sweep a new hydra.sweeper.study_name, "
         f"or add {CONTINUE_HINT} to go on with this study under the new definition",
     )
+
+
+def _never(_key: str) -> bool:
+    return False
+
+
+def _same_fixed(
+    before: Mapping[str, Any], after: Mapping[str, Any], unset_value: UnsetValue | None
+) -> Callable[[str], bool]:
+    """Whether the two sides' fixed overrides give `key` the same value."""
+
+    def value(overrides: Mapping[str, Any], key: str) -> str:
+        if key in overrides:
+            return _canonical(_override_value(key, overrides[key]))
+        return _canonical(unset_value(key.lstrip("+~"))) if unset_value else "-"
+
+    return lambda key: value(before, key) == value(after, key)
+
+
+def _override_value(key: str, text: str | None) -> Any:
+    """The value an override's text gives (a deletion: none); text Hydra's grammar cannot read stands as is."""
+    if text is None:
+        return NO_VALUE
+    try:
+        return OverridesParser.create().parse_override(f"{key.lstrip('+~')}={text}").value()
+    except HydraException:
+        return text
+
+
+def _canonical(value: Any) -> str:
+    """One text per value: numbers as floats (`1` is `1.0`), booleans apart from numbers, containers by content."""
+
+    def plain(item: Any) -> Any:
+        if isinstance(item, bool) or not isinstance(item, int | float):
+            if isinstance(item, Mapping):
+                return {str(k): plain(v) for k, v in item.items()}
+            if isinstance(item, list | tuple):
+                return [plain(v) for v in item]
+            return item
+        return float(item)
+
+    return json.dumps(plain(value), sort_keys=True, default=str)
 
 
 def _under(key: str, prefixes: Sequence[str]) -> bool:

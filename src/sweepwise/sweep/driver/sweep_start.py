@@ -3,14 +3,16 @@ study a re-run continues is loaded and its definition compared, the preflight ru
 and its MLflow parent run written, and the sweep's first lines printed."""
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import optuna
+from hydra.errors import HydraException
 from hydra.types import HydraContext
-from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict, read_write
+from omegaconf.errors import OmegaConfBaseException
 
 import sweepwise
 from sweepwise.configure import is_sweepwise_training
@@ -18,7 +20,7 @@ from sweepwise.errors import hide_password
 from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
 from sweepwise.study.storage import DATABASE_SCHEMES, check_storage
-from sweepwise.sweep.driver.definition import check_definition, definition_of, ignored_keys
+from sweepwise.sweep.driver.definition import NO_VALUE, check_definition, definition_of, ignored_keys
 from sweepwise.sweep.driver.param_grammar import grid_of
 from sweepwise.sweep.driver.plan import SweepPlan, SweepSettings
 from sweepwise.sweep.driver.progress import SweepProgress
@@ -83,7 +85,9 @@ def start_sweep(
     ignores = ignored_keys(plan.conf.definition_ignores, is_sweepwise_training(config))
     definition = definition_of(plan.space, plan.sampler, plan.directions, objective, ignores)
     existing = existing_study(plan)
-    record = existing is None or check_definition(existing, definition, plan.conf.on_change)
+    record = existing is None or check_definition(
+        existing, definition, plan.conf.on_change, _unset_value(config, hydra_context, plan.space.distributions)
+    )
     first_folder = plan.sweep_dir
     plan = _in_the_studys_folder(plan, existing, config)
     checked = None
@@ -136,6 +140,27 @@ def _in_the_studys_folder(plan: SweepPlan, existing: optuna.Study | None, config
         config.hydra.sweep.dir = recorded
         config.hydra.overrides.hydra.append(f"hydra.sweep.dir='{quoted}'")  # composed into every trial's config
     return replace(plan, sweep_dir=Path(recorded))
+
+
+def _unset_value(config: DictConfig, hydra_context: HydraContext, searched: Collection[str]) -> Callable[[str], Any]:
+    """The value a key has when the command line does not set it: the config composed again without that
+    override (only for a key one run set and the other did not, so a plain run pays nothing)."""
+
+    def value(key: str) -> Any:
+        left_out = {key, *(name.lstrip("+~") for name in searched)}
+        kept = [
+            override for override in _typed_overrides(config) if override.split("=", 1)[0].lstrip("+~") not in left_out
+        ]
+        try:
+            composed = hydra_context.config_loader.load_sweep_config(config, kept)
+        except (HydraException, OmegaConfBaseException):
+            return None  # unknowable: the two runs' values count as different
+        if key in composed.hydra.runtime.choices:  # a config group's option
+            return composed.hydra.runtime.choices[key]
+        found = OmegaConf.select(composed, key, default=NO_VALUE, throw_on_resolution_failure=False)
+        return OmegaConf.to_container(found, resolve=True) if isinstance(found, DictConfig | ListConfig) else found
+
+    return value
 
 
 def _typed_overrides(config: DictConfig) -> Sequence[str]:

@@ -1,0 +1,27 @@
+"""A study's definition compared with a re-run's: fixed overrides by the values they give."""
+
+from sweepwise.sweep.driver.definition import NO_VALUE, differences
+
+
+def fixed(**overrides: str | None) -> dict[str, dict[str, str | None]]:
+    return {"fixed overrides": overrides}
+
+
+def test_fixed_overrides_giving_the_same_value_are_no_difference():
+    assert differences(fixed(lr="0.1", epochs="20", name="a"), fixed(lr="1e-1", epochs="20.0", name="'a'")) == []
+    assert differences(fixed(sizes="[1, 2]"), fixed(sizes="[1.0,2]")) == []
+
+
+def test_fixed_overrides_giving_other_values_differ_and_booleans_are_not_numbers():
+    assert differences(fixed(lr="0.1"), fixed(lr="0.2")) == ["fixed overrides lr: 0.1 -> 0.2"]
+    assert differences(fixed(flag="true"), fixed(flag="1")) == ["fixed overrides flag: true -> 1"]
+
+
+def test_a_key_one_run_overrides_compares_with_its_value_when_unset():
+    unset = {"epochs": 20, "model": "convnet", "w": NO_VALUE}.__getitem__
+    assert differences(fixed(), fixed(epochs="20", model="convnet"), unset) == []
+    assert differences(fixed(epochs="20"), fixed(), unset) == []
+    assert differences(fixed(), fixed(epochs="10"), unset) == ["fixed overrides epochs: - -> 10"]
+    assert differences(fixed(), fixed(**{"+w": "1"}), unset) == ["fixed overrides +w: - -> 1"]
+    assert differences(fixed(**{"~w": None}), fixed(), unset) == []  # deleted, or never there
+    assert differences(fixed(), fixed(epochs="20")) == ["fixed overrides epochs: - -> 20"]  # unknowable: differs
