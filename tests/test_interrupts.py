@@ -1,6 +1,7 @@
 """A sweep interrupted at any moment of its life, from its first second to its end-of-sweep report, by Ctrl-C (SIGINT
-to its process group, as a terminal sends it) or by SIGKILL of its own process: the same command then runs again to
-its end, every store still loads (the study, the MLflow store, the checkpoints) and no finished trial is lost."""
+to its process group, as a terminal sends it), by SIGTERM or by SIGKILL of its own process: the same command then runs
+again to its end, every store still loads (the study, the MLflow store, the checkpoints) and no finished trial is
+lost."""
 
 import os
 import signal
@@ -17,7 +18,8 @@ from sweep_helpers import load_study, study_so_far, sweep_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 OWN_LOOP = REPO / "examples" / "own_loop" / "train.py"
-MOMENTS = 20  # spread evenly over an uninterrupted sweep's life; even ones by SIGINT, odd ones by SIGKILL
+MOMENTS = 20  # spread evenly over an uninterrupted sweep's life, by SIGINT, SIGTERM and SIGKILL in turn
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 TRIALS, EPOCHS = 3, 3
 ARGS = ["-m", f"hydra.sweeper.n_trials={TRIALS}", "hydra.sweeper.pruner.n_startup_trials=9", f"epochs={EPOCHS}"]
 
@@ -42,7 +44,7 @@ def finished(cwd: Path) -> dict[int, tuple[str, float | None]]:
 def test_a_sweep_interrupted_at_any_moment_runs_again_to_its_end_with_its_stores_whole(
     moment: int, lifetime: float, tmp_path: Path
 ):
-    by_sigint = moment % 2 == 0
+    stop = SIGNALS[moment % len(SIGNALS)]
     at = lifetime * (moment + 0.5) / MOMENTS
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, str(OWN_LOOP), *ARGS]
@@ -51,15 +53,15 @@ def test_a_sweep_interrupted_at_any_moment_runs_again_to_its_end_with_its_stores
     )
     time.sleep(at)
     if sweep.poll() is None:
-        if by_sigint:
-            os.killpg(sweep.pid, signal.SIGINT)
+        if stop == signal.SIGINT:
+            os.killpg(sweep.pid, stop)  # as a terminal's Ctrl-C: to every process of the sweep
         else:
-            sweep.kill()
+            os.kill(sweep.pid, stop)
     sweep.wait(timeout=120)
     before = finished(tmp_path)
 
     again = run_script(OWN_LOOP, ARGS, tmp_path, timeout=600)
-    how = f"{'SIGINT' if by_sigint else 'SIGKILL'} at {at:.1f} s of {lifetime:.1f} s"
+    how = f"{stop.name} at {at:.1f} s of {lifetime:.1f} s"
     assert again.returncode == 0, f"{how}: {again.stderr[-3000:]}"
     after = finished(tmp_path)
     assert {number: after.get(number) for number in before} == before, how  # no finished trial lost or changed

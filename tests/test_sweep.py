@@ -179,6 +179,29 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
     )
 
 
+def test_sigterm_stops_a_sweep_as_ctrl_c_does_and_the_same_command_resumes_it(tmp_path: Path):
+    args = ["-m", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "short_sleep=3"]
+    sweep = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.3)
+        study = study_so_far(tmp_path, "toy")
+        if study and states(study).get("RUNNING", 0) == 2:
+            break
+    sweep.send_signal(signal.SIGTERM)  # `kill <pid>`, or a cluster ending the job the sweep runs in
+    out, _ = sweep.communicate(timeout=60)
+    assert sweep.returncode == 143 and "sweep terminated (SIGTERM)" in out
+    study = load_study(tmp_path, "toy")
+    assert "RUNNING" not in states(study)  # its trials stopped and recorded, not left to run on
+    assert all(t.user_attrs["fail_reason"].startswith("interrupted") for t in study.trials if t.state.name == "FAIL")
+    (parent,), children = sweep_runs(tmp_path, "toy")
+    assert parent.info.status == "KILLED" and "RUNNING" not in {run.info.status for run in children}
+
+    again = run_toy(args[1:], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert states(load_study(tmp_path, "toy"))["COMPLETE"] == 4
+
+
 def test_a_study_whose_mlflow_store_was_lost_goes_on_with_a_new_parent_run_and_its_trials_runs(tmp_path: Path):
     args = ["-m", "hydra.sweeper.n_trials=5", "hydra.sweeper.n_jobs=2", "short_sleep=0.7"]
     sweep = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, stdout=subprocess.DEVNULL)

@@ -17,6 +17,7 @@ from sweepwise.sweep.driver.orchestrator import INTERRUPTED, Orchestrator, Sweep
 from sweepwise.sweep.driver.plan import SweepPlan, make_plan, sweeper_config
 from sweepwise.sweep.driver.sweep_report import SweepReport
 from sweepwise.sweep.driver.sweep_start import start_sweep
+from sweepwise.sweep.driver.termination import Terminated, terminated_as_interrupted
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.executor_choice import launcher_settings, make_executor, placement, trial_processes
 from sweepwise.sweep.launch.gpu_placement import LocalSettings, Placement
@@ -37,26 +38,32 @@ class Sweep:
         """Run the sweep; every error the user can fix ends it with one line and a non-zero exit."""
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         try:
-            task = task_spec(self.config)
-            apply_retry_policy(task.retry)
-            # parsed (and resolved) here, where a bad value ends the sweep with one line
-            plan = make_plan(sweeper_config(self.raw), arguments, self.hydra_context, self.config, task)
-            launcher_config = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
-            launcher = launcher_settings(cast(dict[str, Any], launcher_config), trial_processes(self.config))
-            slots = placement(launcher, "hydra.sweeper.n_jobs", plan.conf.n_jobs)
-            plan = replace(plan, settings=replace(plan.settings, n_jobs=slots.size))
-            sweeper = OmegaConf.to_container(self.config.hydra.sweeper)
-            report = SweepReport(task.ensemble_top_k, task.log_model, sweeper)
-            self._run(plan, launcher, slots, task.preflight, report)
+            with terminated_as_interrupted():
+                self._plan_and_run(arguments)
         except SweepwiseError as error:
             raise SystemExit(f"error: {error}") from None
         except MlflowException as error:
             if not gave_up(error):
                 raise
             raise SystemExit(f"error: {unreachable_error(error)}; {RESUME_HINT}") from None
-        except KeyboardInterrupt:
-            print("sweep interrupted: its running trials are FAIL (interrupted); the same command resumes it")
-            raise SystemExit(130) from None
+        except KeyboardInterrupt as stop:
+            how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
+            print(f"sweep {how}: its running trials are FAIL (interrupted); the same command resumes it")
+            raise SystemExit(143 if isinstance(stop, Terminated) else 130) from None
+
+    def _plan_and_run(self, arguments: list[str]) -> None:
+        """Plan and validate, then run the study's trials and report."""
+        task = task_spec(self.config)
+        apply_retry_policy(task.retry)
+        # parsed (and resolved) here, where a bad value ends the sweep with one line
+        plan = make_plan(sweeper_config(self.raw), arguments, self.hydra_context, self.config, task)
+        launcher_config = OmegaConf.to_container(self.config.hydra.launcher, resolve=True)
+        launcher = launcher_settings(cast(dict[str, Any], launcher_config), trial_processes(self.config))
+        slots = placement(launcher, "hydra.sweeper.n_jobs", plan.conf.n_jobs)
+        plan = replace(plan, settings=replace(plan.settings, n_jobs=slots.size))
+        sweeper = OmegaConf.to_container(self.config.hydra.sweeper)
+        report = SweepReport(task.ensemble_top_k, task.log_model, sweeper)
+        self._run(plan, launcher, slots, task.preflight, report)
 
     def _executor(self, plan: SweepPlan, launcher: SlurmLauncherConf | LocalSettings, slots: Placement) -> Executor:
         """Worker processes or SLURM jobs for the trials; the orchestrator shuts them down however it ends."""
