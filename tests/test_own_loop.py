@@ -81,6 +81,8 @@ def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_
     for trial in continuing:
         log = (folder / str(trial.user_attrs["continues"]) / "trial.log").read_text()
         assert "resumed from the checkpoint of epoch" in log
+        # the pruner judges the whole work: the continuing trial holds what the interrupted one reported, too
+        assert sorted(trial.intermediate_values) == list(range(1, 31))
         continued = run_of[trial.user_attrs["mlflow_run_id"]]  # found in MLflow by the continuing trial's number
         assert continued.data.tags["sweepwise.continued_as"] == str(trial.number)
     (parent,), _ = sweep_runs(tmp_path, "own_loop")

@@ -67,3 +67,19 @@ def continue_interrupted(study: optuna.Study, trials: list[optuna.trial.FrozenTr
     for trial in trials:
         if is_interrupted(trial) and trial.number not in continued:
             study.enqueue_trial(trial.params, user_attrs={CONTINUES_ATTR: trial.number})
+
+
+def take_up(trial: Trial, study: optuna.Study, tracker: SweepTracker) -> tuple[int, str | None]:
+    """The folder and run of the interrupted work `trial` continues (its `continues` attribute); the run learns
+    which trial goes on in it, and `trial` gets the values that work reported, so the pruner judges all of it, not
+    the steps after its checkpoint."""
+    trials = study.get_trials(deepcopy=False)
+    earlier = trials[int(trial.user_attrs[CONTINUES_ATTR])]
+    if len(study.directions) == 1:  # Optuna keeps intermediate values for one objective only
+        for step, value in sorted(earlier.intermediate_values.items()):
+            trial.report(value, step)
+    run_id = tracker.run_of(earlier.number, earlier.user_attrs.get(RUN_ID_ATTR))
+    if run_id:
+        trial.set_user_attr(RUN_ID_ATTR, run_id)
+        tracker.mark_continued(run_id, trial.number)
+    return first_of_its_work(earlier, trials), run_id

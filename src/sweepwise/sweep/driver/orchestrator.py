@@ -29,8 +29,7 @@ from sweepwise.study.records import (
     RAN_ATTR,
     RUN_ID_ATTR,
 )
-from sweepwise.study.trials import first_of_its_work
-from sweepwise.sweep.driver.left_running import continue_interrupted, settle_left_running
+from sweepwise.sweep.driver.left_running import continue_interrupted, settle_left_running, take_up
 from sweepwise.sweep.driver.param_grammar import SearchSpace, suggest, trial_overrides
 from sweepwise.sweep.driver.plan import SweepSettings, failure_stop
 from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress
@@ -179,15 +178,9 @@ class Orchestrator:
         overrides = trial_overrides(params, self.space.fixed)
         trial.set_user_attr(OVERRIDES_ATTR, redact_overrides(overrides))
         flight = Flight(trial, overrides)
-        continued = trial.user_attrs.get(CONTINUES_ATTR)
-        if continued is not None:  # an interrupted trial's work, continued from its last checkpoint in its run
-            trials = self.study.get_trials(deepcopy=False)
-            earlier = trials[int(continued)]
-            flight.folder, flight.attempt = first_of_its_work(earlier, trials), 1
-            flight.run_id = self.tracker.run_of(earlier.number, earlier.user_attrs.get(RUN_ID_ATTR))
-            if flight.run_id:
-                trial.set_user_attr(RUN_ID_ATTR, flight.run_id)
-                self.tracker.mark_continued(flight.run_id, trial.number)
+        if CONTINUES_ATTR in trial.user_attrs:  # an interrupted trial's work, continued from its last checkpoint
+            flight.folder, flight.run_id = take_up(trial, self.study, self.tracker)
+            flight.attempt = 1
         self.in_flight[trial.number] = flight
         self._submit(flight)
 
