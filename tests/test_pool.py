@@ -160,3 +160,32 @@ def test_workers_split_the_cores_when_the_main_script_imports_torch(tmp_path: Pa
     assert done.returncode == 0, done.stderr[-2000:]
     share = threads_per_worker(2)["OMP_NUM_THREADS"]
     assert done.stdout.strip() == str([int(share)] * 2)
+
+
+SERVER_SIGNALS = """
+import os, signal
+from pathlib import Path
+from sweepwise.sweep.launch.worker_pool import start_context
+start_context(["sweepwise.sweep.trial.worker_imports"])  # the server starts, and imports them for seconds
+for status in Path("/proc").glob("[0-9]*/status"):
+    try:
+        fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+        command = (status.parent / "cmdline").read_bytes()
+    except OSError:
+        continue
+    if fields["PPid"].strip() == str(os.getpid()) and b"forkserver" in command:
+        print("server ignores SIGINT:", bool(int(fields["SigIgn"], 16) >> (signal.SIGINT - 1) & 1))
+print("here Ctrl-C interrupts:", signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the fork server's signal mask in /proc")
+def test_the_fork_server_ignores_ctrl_c_from_its_start_and_the_sweep_still_hears_it():
+    """A Ctrl-C while the server imports its preloaded modules would print its traceback under the sweep's last
+    line: the server is spawned with SIGINT ignored (read while it imports, before it could ignore it itself), and
+    the sweep's own handling is restored at once."""
+    done = subprocess.run(
+        [sys.executable, "-c", SERVER_SIGNALS], cwd=Path(__file__).parent, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["server ignores SIGINT: True", "here Ctrl-C interrupts: True"]

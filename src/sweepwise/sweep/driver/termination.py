@@ -4,9 +4,10 @@ the default action, the process would die at once, leaving its workers training 
 RUNNING."""
 
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from types import FrameType
+
+from sweepwise.sweep.signals import handling
 
 
 class Terminated(KeyboardInterrupt):
@@ -17,15 +18,6 @@ def _raise_terminated(_signal: int, _frame: FrameType | None) -> None:
     raise Terminated
 
 
-@contextmanager
-def terminated_as_interrupted() -> Iterator[None]:
+def terminated_as_interrupted() -> AbstractContextManager[None]:
     """SIGTERM raises `Terminated` inside the block (in the main thread, where signal handlers can be set)."""
-    try:
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
-    except ValueError:  # not the main thread: the caller's handling stands
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return handling(signal.SIGTERM, _raise_terminated)

@@ -18,6 +18,7 @@ import signal
 import sys
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import ForkServerContext, SpawnContext
 from multiprocessing.process import BaseProcess
@@ -28,6 +29,7 @@ import cloudpickle
 
 from sweepwise.sweep.launch.executor import StartedJob
 from sweepwise.sweep.outcome import Died
+from sweepwise.sweep.signals import handling
 
 PR_SET_PDEATHSIG = 1
 
@@ -75,11 +77,15 @@ def _apply_thread_count(environment: Mapping[str, str]) -> None:
 
 
 def start_context(preload: Sequence[str]) -> ForkServerContext | SpawnContext:
-    """Fork server processes where the platform has them (Linux, macOS), preloaded with `preload`; else spawn."""
+    """Fork server processes where the platform has them (Linux, macOS), preloaded with `preload`; else spawn.
+    The server starts now, deaf to Ctrl-C as its workers are: Ctrl-C is the orchestrator's to handle, and one that
+    reached the server while it imports `preload` would print its traceback under the sweep's last line."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(list(preload))
+    with handling(signal.SIGINT, signal.SIG_IGN):  # an ignored signal stays ignored in the spawned server
+        forkserver.ensure_running()
     return context
 
 
