@@ -85,5 +85,6 @@ def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_
         assert sorted(trial.intermediate_values) == list(range(1, 31))
         continued = run_of[trial.user_attrs["mlflow_run_id"]]  # found in MLflow by the continuing trial's number
         assert continued.data.tags["sweepwise.continued_as"] == str(trial.number)
+        assert "trial.log" in {artifact.path for artifact in client.list_artifacts(continued.info.run_id)}
     (parent,), _ = sweep_runs(tmp_path, "own_loop")
     assert parent.data.tags["best.run_id"] == study.best_trial.user_attrs["mlflow_run_id"]

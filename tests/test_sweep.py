@@ -84,6 +84,7 @@ def test_max_failure_rate_over_the_whole_sweep_stops_it_with_a_clear_message(tmp
     done = run_toy(["hydra.sweeper.n_trials=10", "hydra.sweeper.max_failure_rate=0.2", "behaviour=raise"], tmp_path)
     assert done.returncode != 0
     assert "error: sweep stopped: 3 of 10 trials failed, more than max_failure_rate=0.2 allows (2)" in done.stderr
+    assert (done.stdout + done.stderr).count("sweep stopped:") == 1  # the reason once, in the last line
     study = load_study(tmp_path, "toy")
     assert states(study) == {"FAIL": 3} or states(study) == {"FAIL": 4}  # the trial in flight also ends
     parents, _ = sweep_runs(tmp_path, "toy")
@@ -177,6 +178,30 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
         "interrupted and continued each in a new trial with the same params and MLflow run; 10 COMPLETE",
         f"nothing: every trial COMPLETE before the kill ({finished_before}) was kept; one MLflow run per trial's work",
     )
+
+
+def test_the_same_sweep_started_again_while_it_runs_stops_in_one_line_and_leaves_the_first_alone(tmp_path: Path):
+    args = ["-m", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "short_sleep=2"]
+    first = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.3)
+        study = study_so_far(tmp_path, "toy")
+        if study and states(study).get("RUNNING", 0):
+            break
+    second = run_toy(args[1:], tmp_path)  # a second shell, or the same command again on a login node
+    assert second.returncode == 1
+    (line,) = [line for line in second.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: hydra.sweeper.study_name='toy': another sweep of this study is running, process")
+    assert f"process {first.pid} on " in line
+    out, _ = first.communicate(timeout=120)
+    assert first.returncode == 0, out
+    study = load_study(tmp_path, "toy")
+    assert states(study) == {"COMPLETE": 4}  # no trial failed as interrupted, none drawn twice
+    (parent,), children = sweep_runs(tmp_path, "toy")
+    assert parent.info.status == "FINISHED" and len(children) == 4
+    again = run_toy(args[1:], tmp_path)  # once it has ended, the same command is welcome
+    assert again.returncode == 0 and "study toy is complete" in again.stdout
 
 
 def test_sigterm_stops_a_sweep_as_ctrl_c_does_and_the_same_command_resumes_it(tmp_path: Path):

@@ -185,8 +185,7 @@ class Orchestrator:
         self._submit(flight)
 
     def _submit(self, flight: Flight) -> None:
-        number = flight.trial.number
-        folder = number if flight.folder is None else flight.folder
+        number, folder = flight.trial.number, flight.work_folder
         job = TrialJob(
             tuple(flight.overrides),
             folder,
@@ -247,7 +246,7 @@ class Orchestrator:
         if outcome.values is not None and len(outcome.values) == 1:
             self.best.note(outcome.values[0], number)
         self.tracker.end_child(number, flight.run_id, outcome, self._params(trial))
-        logs = [Path(self.log_file(number))] if self.log_file else []
+        logs = [Path(self.log_file(flight.work_folder))] if self.log_file else []
         for log in logs + self.executor.log_files(number):
             if flight.run_id and log.is_file() and log.stat().st_size:
                 self.tracker.log_child_artifact(flight.run_id, log)
@@ -257,8 +256,9 @@ class Orchestrator:
         self.progress.event(f"trial {number} {state} in {outcome.ended - outcome.started:.1f} s: {shown}")
         if logs:
             self.progress.trial_ended(number, logs[0], failed=outcome.status is TrialStatus.FAIL)
-        if number == self.stopped_by:  # the stop is told after the line of the failure that caused it
-            self.progress.event(self.stop_message + "; waiting for the running trials to end")
+        if number == self.stopped_by and self.in_flight:  # told after the line of the failure that caused it;
+            running = len(self.in_flight)  # the whole reason ends the sweep, in its last line
+            self.progress.event(f"sweep stopping on failures: waiting for {running} running trial{'s' * (running > 1)}")
 
     def _params(self, trial: Trial | optuna.trial.FrozenTrial) -> dict[str, Any]:
         return run_params(trial, self.space.fixed)

@@ -25,6 +25,7 @@ from sweepwise.sweep.driver.param_grammar import grid_of
 from sweepwise.sweep.driver.plan import SweepPlan, SweepSettings
 from sweepwise.sweep.driver.progress import SweepProgress
 from sweepwise.sweep.driver.samplers import is_grid
+from sweepwise.sweep.driver.study_claim import StudyClaim, check_unclaimed, has_work
 from sweepwise.sweep.driver.study_opening import existing_study, open_study, settings_params
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.launch.gpu_placement import Placement, check_packing, gpu_memory_mb
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class StartedSweep:
     """A sweep ready to run: its study, its parent run and tracker, the settings it runs with (a grid's trials
-    capped at its size), its progress display and its preflight (None when off)."""
+    capped at its size), its progress display, its preflight (None when off) and its claim on the study."""
 
     plan: SweepPlan
     study: optuna.Study
@@ -48,6 +49,7 @@ class StartedSweep:
     settings: SweepSettings
     progress: SweepProgress
     preflight: "SweepPreflight | None"
+    claim: StudyClaim | None  # None: the study is complete, and the sweep only reads it
 
     def trial_context(
         self, trial: optuna.Trial, params: dict[str, Any], run_id: str | None, attempt: int
@@ -85,6 +87,8 @@ def start_sweep(
     ignores = ignored_keys(plan.conf.definition_ignores, is_sweepwise_training(config))
     definition = definition_of(plan.space, plan.sampler, plan.directions, objective, ignores)
     existing = existing_study(plan)
+    if existing is not None:
+        check_unclaimed(existing)
     record = existing is None or check_definition(
         existing, definition, plan.conf.on_change, _unset_value(config, hydra_context, plan.space.distributions)
     )
@@ -99,15 +103,16 @@ def start_sweep(
             check_packing(slots.trials_per_gpu, checked.cuda_peak_mb, gpu_memory_mb())
     tracker = SweepTracker(plan.tracking_uri, plan.experiment)  # the server answers before the study is made
     study = open_study(plan, existing)
+    settings = plan.settings
+    if is_grid(plan.sampler):
+        grid_size = math.prod(len(values) for values in grid_of(plan.space).values())
+        settings = replace(settings, n_trials=min(settings.n_trials, grid_size))
+    claim = StudyClaim(study) if has_work(study, settings.n_trials) else None
     if record:
         study.set_user_attr(DEFINITION_ATTR, definition)
     if study.user_attrs.get(SWEEP_DIR_ATTR) != str(plan.sweep_dir.resolve()):
         study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
     parent = tracker.start_parent(study, settings_params(plan), provenance_tags(_typed_overrides(config)))
-    settings = plan.settings
-    if is_grid(plan.sampler):
-        grid_size = math.prod(len(values) for values in grid_of(plan.space).values())
-        settings = replace(settings, n_trials=min(settings.n_trials, grid_size))
     progress = SweepProgress(settings.n_trials, trial_output=plan.conf.show_trial_output)
     progress.event(
         f"sweepwise {sweepwise.__version__} optuna sweeper: study {study.study_name} ({hide_password(plan.storage)}"
@@ -125,7 +130,7 @@ def start_sweep(
         progress.event(slots.describe())
     if not plan.space.distributions and plan.custom_search_space is None:
         progress.event(f"no parameters to search: every trial runs the same config ({settings.n_trials} trials)")
-    return StartedSweep(plan, study, tracker, parent, settings, progress, checked)
+    return StartedSweep(plan, study, tracker, parent, settings, progress, checked, claim)
 
 
 def _in_the_studys_folder(plan: SweepPlan, existing: optuna.Study | None, config: DictConfig) -> SweepPlan:

@@ -105,9 +105,13 @@ class Sweep:
             status = "KILLED"
             raise
         finally:
-            # the worker processes start with the executor: a sweep the preflight (or its config) stops before
-            # the orchestrator runs must still end them, or the process waits on them forever
-            orchestrator.executor.shutdown()
-            started.progress.close()
-            counts = {state: orchestrator.counts[state] for state in ("COMPLETE", "PRUNED", "FAIL", INTERRUPTED)}
-            report.write(started.study, plan, started.tracker, counts, status)
+            try:
+                # the worker processes start with the executor: a sweep the preflight (or its config) stops before
+                # the orchestrator runs must still end them, or the process waits on them forever
+                orchestrator.executor.shutdown()
+                started.progress.close()
+                counts = {state: orchestrator.counts[state] for state in ("COMPLETE", "PRUNED", "FAIL", INTERRUPTED)}
+                report.write(started.study, plan, started.tracker, counts, status)
+            finally:
+                if started.claim is not None:
+                    started.claim.release()

@@ -24,6 +24,11 @@ class Flight:
     # the trial number whose folder the job runs in: its own, or that of the interrupted trial it continues
     folder: int | None = None
 
+    @property
+    def work_folder(self) -> int:
+        """The trial number that names the folder of the trial's work (see `folder`)."""
+        return self.trial.number if self.folder is None else self.folder
+
 
 def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
     """A FAIL that was not the trial's own doing (a stopped sweep, a lost tracking server): it is run again."""
