@@ -1,5 +1,6 @@
 """Sweeps of a toy task: no batch barrier, failure tolerance, retries, resume after a killed orchestrator."""
 
+import importlib.abc
 import os
 import signal
 import subprocess
@@ -23,6 +24,24 @@ def test_plugins_are_discovered_by_hydra():
 
     assert "OptunaSweeper" in [p.__name__ for p in Plugins.instance().discover(Sweeper)]
     assert "LocalLauncher" in [p.__name__ for p in Plugins.instance().discover(Launcher)]
+
+
+def test_ctrl_c_while_the_sweeper_imports_ends_in_one_line(monkeypatch: pytest.MonkeyPatch, capsys):
+    """The sweeper's first seconds are imports (MLflow): a Ctrl-C there ends the sweep as one anywhere else does."""
+    from hydra_plugins.sweepwise_plugins.optuna_sweeper import OptunaSweeper
+
+    class CtrlC(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "sweepwise.sweep.driver.sweeper":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "sweepwise.sweep.driver.sweeper", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [CtrlC(), *sys.meta_path])
+    with pytest.raises(SystemExit) as ended:
+        OptunaSweeper()
+    assert ended.value.code == 130
+    assert capsys.readouterr().out == "sweep interrupted before it started: nothing was written\n"
 
 
 def test_no_batch_barrier_short_trials_flow_past_a_long_one(tmp_path: Path):

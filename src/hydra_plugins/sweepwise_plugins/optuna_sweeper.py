@@ -12,8 +12,11 @@ import hydra_plugins.sweepwise_plugins.config  # noqa: F401  (registers the conf
 
 class OptunaSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
-        from sweepwise.sweep.driver.sweeper import Sweep
-
+        try:  # seconds of imports (MLflow), in which a Ctrl-C would end in a traceback of the import machinery
+            from sweepwise.sweep.driver.sweeper import Sweep
+        except KeyboardInterrupt:
+            print("sweep interrupted before it started: nothing was written")
+            raise SystemExit(130) from None
         self._impl = Sweep(**settings)
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
