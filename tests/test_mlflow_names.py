@@ -43,6 +43,9 @@ def test_a_sweep_over_keys_added_with_plus_runs_and_logs_them(tmp_path: Path) ->
     parents, children = sweep_runs(tmp_path, "toy")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert {"search_space.w", "search_space.model.hidden"} <= parents[0].data.params.keys()
+    # the sweeper's settings as the sweep ran them, its defaults resolved
+    storage = str(tmp_path / "studies" / "toy.journal")
+    assert parents[0].data.params["sweeper.storage"] == storage and parents[0].data.params["sweeper.n_jobs"] == "2"
     assert len(children) == 3 and all(run.info.status == "FINISHED" for run in children)
     for run in children:
         trial = study.trials[int(run.data.tags["sweepwise.trial_number"])]

@@ -55,8 +55,10 @@ def open_study(plan: SweepPlan, existing: optuna.Study | None) -> optuna.Study:
 
 
 def settings_params(plan: SweepPlan) -> dict[str, Any]:
-    """The sweeper's settings, search space and fixed overrides, as the parent run's params."""
-    sweeper = {name: getattr(plan.conf, name) for name in SWEEPER_FIELDS if name != "params"}
+    """The sweeper's settings as the sweep runs them (a default resolved: the study's name and storage, the trials
+    at once), search space and fixed overrides, as the parent run's params."""
+    resolved = {"study_name": plan.settings.study_name, "storage": plan.storage, "n_jobs": plan.settings.n_jobs}
+    sweeper = {name: resolved.get(name, getattr(plan.conf, name)) for name in SWEEPER_FIELDS if name != "params"}
     space = {mlflow_name(name): repr(distribution) for name, distribution in plan.space.distributions.items()}
     fixed = {mlflow_name(key): value for key, value in plan.space.fixed.items()}
     return {"sweeper": sweeper, "search_space": space, "fixed": fixed}
