@@ -205,6 +205,16 @@ def test_each_job_of_a_multirun_is_a_finished_run_of_its_own_with_its_overrides(
     assert [history(client, run.info.run_id, "loss") for run in runs] == [[(1, 1.0), (2, 0.5)], [(1, 2.0), (2, 1.0)]]
 
 
+@pytest.mark.slow
+def test_a_sweeps_trial_reads_its_params_as_the_config_types_them_by_their_config_keys(tmp_path: Path):
+    args = ["-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=1", "a=interval(1, 2)", "+b=3", "+c=[x, 0.5]"]
+    done = run_script(REPORT_STEPS, args, tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    (trial,) = load_study(tmp_path, "report_steps").trials
+    log = next((tmp_path / "multirun").glob("**/0/trial.log")).read_text()
+    assert f"params: {{'a': {trial.params['a']!r}, 'b': 3, 'c': ['x', 0.5]}}" in log
+
+
 def test_a_trial_that_has_ended_is_followed_by_a_new_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(TRIAL_VARIABLE, raising=False)

@@ -14,12 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import optuna
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from hydra.errors import HydraException
 
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import DEFINITION_ATTR
-from sweepwise.sweep.driver.param_grammar import SearchSpace
+from sweepwise.sweep.driver.param_grammar import SearchSpace, fixed_value
 
 PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective")
 # what sweepwise's own training ignores by default: where a trial logs, how it prints, the recipe's checks
@@ -115,20 +113,11 @@ def _same_fixed(
 
     def value(overrides: Mapping[str, Any], key: str) -> str:
         if key in overrides:
-            return _canonical(_override_value(key, overrides[key]))
+            text = overrides[key]
+            return _canonical(NO_VALUE if text is None else fixed_value(key, text))
         return _canonical(unset_value(key.lstrip("+~"))) if unset_value else "-"
 
     return lambda key: value(before, key) == value(after, key)
-
-
-def _override_value(key: str, text: str | None) -> Any:
-    """The value an override's text gives (a deletion: none); text Hydra's grammar cannot read stands as is."""
-    if text is None:
-        return NO_VALUE
-    try:
-        return OverridesParser.create().parse_override(f"{key.lstrip('+~')}={text}").value()
-    except HydraException:
-        return text
 
 
 def _canonical(value: Any) -> str:

@@ -50,11 +50,11 @@ def settle_left_running(
         stale = Trial(study, trial_id(trial))
         run_id = tracker.stored_run(trial.user_attrs.get(RUN_ID_ATTR))
         if run_id is None:  # killed before its run was recorded (or its store lost): the one found or made now
-            run_id = tracker.child_run(trial.number, run_params(trial, space.fixed))
+            run_id = tracker.child_run(trial.number, run_params(trial, space.fixed_values))
             stale.set_user_attr(RUN_ID_ATTR, run_id)
         mark_interrupted(stale, outcome)
         study.tell(trial.number, state=TrialState.FAIL)
-        tracker.end_child(trial.number, run_id, outcome, run_params(trial, space.fixed))
+        tracker.end_child(trial.number, run_id, outcome, run_params(trial, space.fixed_values))
         progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
     return adopted
 

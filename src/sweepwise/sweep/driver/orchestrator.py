@@ -261,7 +261,7 @@ class Orchestrator:
             self.progress.event(f"sweep stopping on failures: waiting for {running} running trial{'s' * (running > 1)}")
 
     def _params(self, trial: Trial | optuna.trial.FrozenTrial) -> dict[str, Any]:
-        return run_params(trial, self.space.fixed)
+        return run_params(trial, self.space.fixed_values)
 
     def _check_failure_rate(self, number: int, reason: str) -> None:
         """Stop launching once failures exceed the rate."""

@@ -43,6 +43,7 @@ class SearchSpace:
     fixed: dict[str, str | None]  # None: a deletion without a value (`~model.width`), whatever the value is
     sources: dict[str, str]
     typed: dict[str, str] = field(default_factory=dict)
+    fixed_values: dict[str, Any] = field(default_factory=dict)  # what each fixed override sets (None: deleted)
 
     def key(self, name: str) -> str:
         """Where a parameter was defined, for error messages."""
@@ -58,6 +59,7 @@ def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str
     fixed: dict[str, str | None] = {}
     sources: dict[str, str] = {}
     typed: dict[str, str] = {}
+    values: dict[str, Any] = {}
     for source, line in lines:
         try:
             override = parser.parse_override(line)
@@ -66,14 +68,24 @@ def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str
         name = override.get_key_element()
         distributions.pop(name, None)
         fixed.pop(name, None)
+        values.pop(name, None)
         sources[name], typed[name] = source, line.partition("=")[2]
         if override.is_sweep_override():
             distributions[name] = to_distribution(override, source, typed[name])
         elif override.is_delete() and override.value() is None:
-            fixed[name] = None
+            fixed[name], values[name] = None, None
         else:
-            fixed[name] = override.get_value_element_as_str()
-    return SearchSpace(distributions, fixed, sources, typed)
+            fixed[name], values[name] = override.get_value_element_as_str(), override.value()
+    return SearchSpace(distributions, fixed, sources, typed, values)
+
+
+def fixed_value(key: str, text: str) -> Any:
+    """The value a fixed override's text sets `key` to (`0.1` a float, `[1, 2]` a list); text Hydra's grammar
+    cannot read stands as it is."""
+    try:
+        return OverridesParser.create().parse_override(f"{key.lstrip('+~')}={text}").value()
+    except HydraException:
+        return text
 
 
 def to_distribution(override: Override, key: str, text: str) -> BaseDistribution:
