@@ -5,6 +5,7 @@ import os
 import time
 from pathlib import Path
 
+import optuna
 import pytest
 from helpers import REPO, run_script
 from mlflow import MlflowClient
@@ -12,8 +13,10 @@ from mlflow.entities import Metric
 from sweep_helpers import load_study, states, sweep_runs
 
 import sweepwise
+from sweepwise.internals.optuna_internals import trial_id
+from sweepwise.sweep.trial.sweep_session import StudyReporter
 from sweepwise.trial_api import TRIAL_VARIABLE, Trial, handing_over
-from sweepwise.trial_facts import TrialFacts
+from sweepwise.trial_facts import TrialClosed, TrialFacts
 
 OWN_LOOP = REPO / "examples" / "own_loop" / "train.py"
 DDP_LOOP = REPO / "tests" / "apps" / "ddp_loop.py"
@@ -107,6 +110,26 @@ def test_a_thousand_logged_points_cost_about_one_batched_write_even_in_a_resumed
         if all(seconds < 5 * one_batch + 0.05 for seconds in attempts):
             return
     pytest.fail(f"a thousand logged points took {attempts} s; one batched write took {one_batch:.3f} s")
+
+
+def test_an_attempt_whose_trial_its_sweep_has_ended_stops_without_marking_its_run_failed(tmp_path: Path):
+    """A sweep stopped (or its job cancelled) ends the trial as interrupted; a later trial goes on with its work
+    in the same run. An attempt still running must not record its end there as the run's error."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=storage)
+    asked = study.ask()
+    study.tell(asked, state=optuna.trial.TrialState.FAIL)  # the sweep ended it
+    link = {"study_name": "s", "storage": storage, "trial_id": trial_id(asked), "pruner": None}
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    attempt = Trial(
+        TrialFacts(
+            tracking_uri=store, ends_run=False, link=f"{StudyReporter.__module__}:StudyReporter", link_facts=link
+        )
+    )
+    with pytest.raises(TrialClosed, match="was ended by its sweep"), attempt:
+        attempt.report(1, {"val/loss": 0.5})
+    run = MlflowClient(store).get_run(attempt.run_id)
+    assert "sweepwise.error" not in run.data.tags and history(MlflowClient(store), attempt.run_id, "val/loss")
 
 
 def test_logged_metrics_wait_for_the_next_report_and_go_in_its_run(tmp_path: Path):

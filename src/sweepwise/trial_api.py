@@ -29,7 +29,7 @@ from typing import Any
 
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.retry import gave_up
-from sweepwise.trial_facts import StudyLink, TrialFacts, job_facts
+from sweepwise.trial_facts import StudyLink, TrialClosed, TrialFacts, job_facts
 
 # the trial handed to processes the task starts: TrialFacts as JSON
 TRIAL_VARIABLE = "SWEEPWISE_TRIAL"
@@ -162,14 +162,15 @@ class Trial:
         return self._shared(self.pruned) is not None
 
     def end(self, error: BaseException | None = None) -> None:
-        """Log what `log` holds and record `error` (a failure, not a stop: not `TrialPruned`, a requeue or a
-        tracking server that gave up) on the run; a run of the code's own then ends: FINISHED, or FAILED (KILLED
-        on Ctrl-C). A sweep's trial leaves its run to the sweep, which ends it as the trial ended."""
+        """Log what `log` holds and record `error` (a failure, not a stop: not `TrialPruned`, a requeue, a trial
+        the sweep has closed or a tracking server that gave up) on the run; a run of the code's own then ends:
+        FINISHED, or FAILED (KILLED on Ctrl-C). A sweep's trial leaves its run to the sweep, which ends it as the
+        trial ended."""
         if self.run is None or self._ended or self.rank != 0:
             return
         self._ended = True
         self.flush()
-        if error is not None and not isinstance(error, TrialPruned) and not self.requeued and not gave_up(error):
+        if error is not None and not (isinstance(error, TrialPruned | TrialClosed) or self.requeued or gave_up(error)):
             self.run.fail(error, end=self.facts.ends_run)
         elif self.facts.ends_run:
             self.run.finish()

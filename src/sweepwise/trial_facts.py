@@ -11,9 +11,16 @@ from sweepwise.tracking.params import override_params
 
 
 class StudyLink(Protocol):
-    """A sweep trial's link to its study: reports the objective and returns the pruner's reason to stop."""
+    """A sweep trial's link to its study: reports the objective and returns the pruner's reason to stop; raises
+    `TrialClosed` when the sweep has ended the trial already."""
 
     def __call__(self, step: int, value: float) -> str | None: ...
+
+
+class TrialClosed(Exception):
+    """The sweep ended this trial while this attempt of it still ran (the sweep was stopped, or the attempt's job
+    cancelled, and a later trial goes on with its work): the attempt stops, and its end is not a failure of the
+    trial's run."""
 
 
 @dataclass(frozen=True)

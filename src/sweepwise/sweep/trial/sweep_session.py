@@ -7,13 +7,14 @@ from typing import Any
 
 import optuna
 from hydra.utils import instantiate
+from optuna.exceptions import UpdateFinishedTrialError
 
 from sweepwise.study.storage import open_storage
 from sweepwise.sweep.trial.child_runs import open_child_run
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.params import mlflow_name
 from sweepwise.trial_api import Trial
-from sweepwise.trial_facts import TrialFacts
+from sweepwise.trial_facts import TrialClosed, TrialFacts
 
 PRUNED_NOTE = "pruned.txt"  # in a pruned trial's folder: why
 
@@ -69,7 +70,10 @@ class StudyReporter:
         self.reported = set(storage.get_trial(facts["trial_id"]).intermediate_values)
 
     def __call__(self, step: int, value: float) -> str | None:
-        if step not in self.reported:
-            self.trial.report(value, step=step)
-            self.reported.add(step)
+        try:
+            if step not in self.reported:
+                self.trial.report(value, step=step)
+                self.reported.add(step)
+        except UpdateFinishedTrialError as closed:
+            raise TrialClosed(f"trial {self.trial.number} was ended by its sweep while this attempt ran") from closed
         return "pruned" if self.trial.should_prune() else None
