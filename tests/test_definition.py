@@ -25,3 +25,14 @@ def test_a_key_one_run_overrides_compares_with_its_value_when_unset():
     assert differences(fixed(), fixed(**{"+w": "1"}), unset) == ["fixed overrides +w: - -> 1"]
     assert differences(fixed(**{"~w": None}), fixed(), unset) == []  # deleted, or never there
     assert differences(fixed(), fixed(epochs="20")) == ["fixed overrides epochs: - -> 20"]  # unknowable: differs
+
+
+def test_the_config_part_compares_the_keys_neither_run_searches_nor_overrides():
+    recorded = {"search space": {"x": "F(0, 1)"}, "fixed overrides": {"lr": "0.1"}, "config": {"x": 0, "lr": 1, "n": 3}}
+    same = {"search space": {"x": "F(0, 1)"}, "fixed overrides": {"+w": "2"}, "config": {"x": 0, "lr": 1, "n": 3}}
+    unset = {"lr": 0.1, "w": NO_VALUE}.__getitem__  # lr's value when not overridden: as the first run set it
+    assert differences(recorded, same, unset) == ["fixed overrides +w: - -> 2"]
+    edited = {**recorded, "config": {"x": 0, "lr": 1, "n": 4}}
+    assert differences(recorded, edited) == ["config n: 3 -> 4"]
+    before_configs_were_recorded = {key: value for key, value in recorded.items() if key != "config"}
+    assert differences(before_configs_were_recorded, edited) == []

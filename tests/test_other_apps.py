@@ -1,6 +1,7 @@
 """Another Hydra app swept by sweepwise keeps its config as its own: keys that sweepwise's own training reads in a
 special way (`task`, `tracking`, `recipe`, `trainer.*`) mean nothing special in another app's config."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,25 @@ def test_an_apps_own_task_key_is_part_of_its_studys_identity(tmp_path: Path) -> 
         said = run_toy([*ignoring, f"hydra.sweeper.n_trials={trials}", f"+task={task}"], tmp_path)
         assert said.returncode == 0, said.stderr[-2000:]
     assert states(load_study(tmp_path, "either")) == {"COMPLETE": 4}
+
+
+@pytest.mark.slow
+def test_an_edit_of_the_apps_config_file_is_a_new_definition_of_its_study(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(REPO / "tests" / "apps", app, ignore=shutil.ignore_patterns("__pycache__"))
+    first = run_script(app / "toy.py", ["-m", "hydra.sweeper.n_trials=1"], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    journal = tmp_path / "studies" / "toy.journal"
+    written = journal.read_bytes()
+    config = app / "conf" / "toy.yaml"
+    config.write_text(config.read_text().replace("short_sleep: 0.0", "short_sleep: 0.01"))
+
+    edited = run_script(app / "toy.py", ["-m", "hydra.sweeper.n_trials=2"], tmp_path)
+    assert edited.returncode == 1
+    (line,) = [line for line in edited.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: hydra.sweeper.study_name='toy': this study was defined otherwise (config ")
+    assert "config short_sleep: 0.0 -> 0.01" in line
+    assert journal.read_bytes() == written  # trials on another config are not mixed into the study
 
 
 @pytest.mark.slow

@@ -1,5 +1,6 @@
 """What makes a study the same sweep: its definition (search space, fixed overrides, which include every plain
-override of the command line, sampler, directions, objective metric), recorded on the study when it is created.
+override of the command line, sampler, directions, objective metric, and the config the trials start from, as
+its files give it), recorded on the study when it is created.
 
 Running the same command again continues the study; a command that would sweep something else under the same
 study name stops before anything is written, naming what differs and the two ways on. Not part of the definition:
@@ -19,7 +20,7 @@ from sweepwise.errors import ConfigError
 from sweepwise.study.records import DEFINITION_ATTR
 from sweepwise.sweep.driver.param_grammar import SearchSpace, fixed_value
 
-PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective")
+PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective", "config")
 # what sweepwise's own training ignores by default: where a trial logs, how it prints, the recipe's checks
 OWN_APP_IGNORES = ("tracking", "recipe", "trainer.progress", "trainer.device", "task")
 CONTINUE_HINT = "hydra.sweeper.on_change=continue"
@@ -32,9 +33,11 @@ def definition_of(
     directions: Sequence[str],
     objective: str | None,
     ignores: Sequence[str] = (),
+    config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The study's definition as plain JSON data (so it compares the same after a round trip through storage);
-    fixed overrides of the keys in `ignores` (or under them) are left out."""
+    """The study's definition as plain JSON data (so it compares the same after a round trip through storage).
+    `config`: the task's config as composed (its interpolations unresolved, so `${now:...}` stays the same). The
+    keys in `ignores` (or under them) are left out of every part."""
     fixed = {key: value for key, value in sorted(space.fixed.items()) if not _under(key.lstrip("+~"), ignores)}
     definition = {
         "search space": {name: repr(distribution) for name, distribution in sorted(space.distributions.items())},
@@ -42,6 +45,7 @@ def definition_of(
         "sampler": {key: value for key, value in sorted(sampler.items()) if value is not None},
         "directions": list(directions),
         "objective": objective,
+        "config": {key: value for key, value in sorted(_leaves(config or {}).items()) if not _under(key, ignores)},
     }
     result: dict[str, Any] = json.loads(json.dumps(definition, default=str))
     return result
@@ -65,7 +69,12 @@ def differences(
     when the values they give differ: a key only one side overrides is compared with `unset_value(key)`."""
     changed = []
     for part in PARTS:
+        if part not in recorded:  # a study recorded before this part was: nothing to compare it with
+            continue
         before, after = recorded.get(part), current.get(part)
+        if part == "config":  # a key searched or overridden by either run: its own part tells the difference
+            named = [key.lstrip("+~") for side in (recorded, current) for key in _named(side)]
+            before, after = _outside(before, named), _outside(after, named)
         if before == after:
             continue
         if isinstance(before, dict) and isinstance(after, dict):
@@ -91,7 +100,7 @@ def check_definition(
         return True
     changed = differences(recorded, definition, unset_value)
     if not changed:
-        return False
+        return not recorded.keys() >= definition.keys()  # a part recorded only from now on
     if on_change == "continue":
         return True
     raise ConfigError(
@@ -133,6 +142,30 @@ def _canonical(value: Any) -> str:
         return float(item)
 
     return json.dumps(plain(value), sort_keys=True, default=str)
+
+
+def _named(definition: Mapping[str, Any]) -> list[str]:
+    """The keys a definition searches or overrides."""
+    return [*definition.get("search space", {}), *definition.get("fixed overrides", {})]
+
+
+def _outside(config: Any, named: Sequence[str]) -> Any:
+    """`config`'s keys that are not `named` (nor under them)."""
+    return (
+        {key: value for key, value in config.items() if not _under(key, named)} if isinstance(config, dict) else config
+    )
+
+
+def _leaves(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config as `dotted.key: value` (lists are values)."""
+    leaves: dict[str, Any] = {}
+    for key, value in tree.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            leaves.update(_leaves(value, f"{path}."))
+        else:
+            leaves[path] = value
+    return leaves
 
 
 def _under(key: str, prefixes: Sequence[str]) -> bool:

@@ -17,6 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 import sweepwise
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import hide_password
+from sweepwise.internals.omegaconf_internals import task_part
 from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
 from sweepwise.study.storage import DATABASE_SCHEMES, check_storage
@@ -85,7 +86,8 @@ def start_sweep(
     check_database_store(plan.tracking_uri)
     objective = OmegaConf.select(config, "objective.metric", default=None)
     ignores = ignored_keys(plan.conf.definition_ignores, is_sweepwise_training(config))
-    definition = definition_of(plan.space, plan.sampler, plan.directions, objective, ignores)
+    task_config = cast(dict[str, Any], OmegaConf.to_container(task_part(config), resolve=False))
+    definition = definition_of(plan.space, plan.sampler, plan.directions, objective, ignores, task_config)
     existing = existing_study(plan)
     if existing is not None:
         check_unclaimed(existing)
