@@ -43,3 +43,5 @@ def test_a_sweep_asked_to_shows_its_trials_output_prefixed_with_the_trial(tmp_pa
     assert "[trial 0] ValueError: planted failure" in lines
     assert any(line.startswith("[trial 0] Traceback") for line in lines)
     assert not any("the last lines of trial 0's output" in line for line in lines)  # shown once, as it came
+    ended = next(number for number, line in enumerate(lines) if line.startswith("trial 0 FAIL"))
+    assert all(number < ended for number, line in enumerate(lines) if line.startswith("[trial 0]"))  # then its end

@@ -253,9 +253,11 @@ class Orchestrator:
         ended = outcome.values
         shown = f"value {', '.join(f'{v:.4g}' for v in ended)}" if ended else first_line(outcome.reason)
         state = outcome.status.study_state.name
-        self.progress.event(f"trial {number} {state} in {outcome.ended - outcome.started:.1f} s: {shown}")
+        line = f"trial {number} {state} in {outcome.ended - outcome.started:.1f} s: {shown}"
         if logs:
-            self.progress.trial_ended(number, logs[0], failed=outcome.status is TrialStatus.FAIL)
+            self.progress.trial_ended(number, logs[0], line, failed=outcome.status is TrialStatus.FAIL)
+        else:
+            self.progress.event(line)
         if number == self.stopped_by and self.in_flight:  # told after the line of the failure that caused it;
             running = len(self.in_flight)  # the whole reason ends the sweep, in its last line
             self.progress.event(f"sweep stopping on failures: waiting for {running} running trial{'s' * (running > 1)}")

@@ -97,11 +97,13 @@ class SweepProgress:
         if self.trial_output is not None:
             self.trial_output.follow(number, log)
 
-    def trial_ended(self, number: int, log: Path, failed: bool) -> None:
-        """The rest of a followed trial's output; else, for a failed trial, the last lines of it."""
+    def trial_ended(self, number: int, log: Path, line: str, failed: bool) -> None:
+        """The `line` that tells how a trial ended: after the rest of its output when that is followed; else
+        followed, for a failed trial, by the last lines of its output."""
         if self.trial_output is not None:
             self.trial_output.end(number)
-        elif failed:
+        self.event(line)
+        if self.trial_output is None and failed:
             self.event(output_tail(number, log))
 
     def update(self, counts: Mapping[str, int], best: str) -> None:
