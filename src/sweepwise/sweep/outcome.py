@@ -45,6 +45,9 @@ class JobRecord:
     task_name: str | None
 
 
+INTERRUPTED = "interrupted: "  # how the reason of an interrupted trial's FAIL begins
+
+
 @dataclass(frozen=True)
 class TrialOutcome:
     """A trial's end: its status, objective values (COMPLETE only), reason (PRUNED, FAIL, TRACKING_LOST), the task's
@@ -59,6 +62,11 @@ class TrialOutcome:
     ended: float = 0.0
     run_id: str | None = None
     job: JobRecord | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        """A FAIL that was not the trial's doing: a stopped sweep, a lost tracking server (its work goes on)."""
+        return self.status is TrialStatus.FAIL and self.reason.startswith(INTERRUPTED)
 
 
 def objective_outcome(value: Any, n_objectives: int) -> TrialOutcome:

@@ -9,7 +9,7 @@ import optuna
 from optuna.trial import Trial, TrialState
 
 from sweepwise.study.records import FAIL_REASON_ATTR, INTERRUPTED_ATTR, PRUNE_REASON_ATTR
-from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
+from sweepwise.sweep.outcome import INTERRUPTED, TrialOutcome, TrialStatus
 
 
 @dataclass
@@ -44,7 +44,7 @@ def recorded_outcome(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
 
 def interrupted(reason: str) -> TrialOutcome:
     """The FAIL recorded for a trial that was interrupted (see `is_interrupted`)."""
-    return TrialOutcome(TrialStatus.FAIL, reason=f"interrupted: {reason}")
+    return TrialOutcome(TrialStatus.FAIL, reason=f"{INTERRUPTED}{reason}")
 
 
 def mark_interrupted(trial: Trial, outcome: TrialOutcome) -> None:

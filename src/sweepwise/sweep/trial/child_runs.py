@@ -35,12 +35,12 @@ PLACEMENT_TAGS = {
     "SLURM_RESTART_COUNT": "sweepwise.slurm.restart_count",
     "CUDA_VISIBLE_DEVICES": "sweepwise.cuda_visible_devices",
 }
-# the MLflow run's status for each way a trial ends (a lost server's trial is resumed: its run is ended FAILED)
+# the MLflow run's status for each way a trial ends (a lost server's trial is interrupted: its work goes on)
 RUN_STATUS = {
     TrialStatus.COMPLETE: "FINISHED",
     TrialStatus.PRUNED: "FINISHED",
     TrialStatus.FAIL: "FAILED",
-    TrialStatus.TRACKING_LOST: "FAILED",
+    TrialStatus.TRACKING_LOST: "KILLED",
 }
 
 
@@ -112,7 +112,8 @@ def create_child_run(
 
 
 def close_run(client: MlflowClient, run_id: str, outcome: TrialOutcome) -> None:
-    """Log a trial's objective, tag its final state (and reason), and end its run to match."""
+    """Log a trial's objective, tag its final state (and reason), and end its run to match (KILLED when it was
+    interrupted: its work goes on in the same run, which a later trial ends)."""
     state = outcome.status.study_state.name
     tags = [RunTag(TRIAL_STATE_TAG, state)]
     if outcome.reason:
@@ -120,4 +121,4 @@ def close_run(client: MlflowClient, run_id: str, outcome: TrialOutcome) -> None:
         tags.append(RunTag(reason_tag, outcome.reason[:5000]))
     metrics = [Metric(key, value, now_ms(), 0) for key, value in objective_metrics(outcome.values).items()]
     client.log_batch(run_id, metrics=metrics, tags=tags)
-    client.set_terminated(run_id, status=RUN_STATUS[outcome.status])
+    client.set_terminated(run_id, status="KILLED" if outcome.interrupted else RUN_STATUS[outcome.status])
