@@ -54,7 +54,6 @@ def test_random_search_with_median_pruning_stops_bad_trials_early(tmp_path: Path
         "plots/optimization_history.png",
         "plots/parallel_coordinate.png",
         "plots/intermediate_values.png",
-        "plots/param_importances.png",
     } <= plots
     by_number = {int(run.data.tags["sweepwise.trial_number"]): run for run in children}
     assert len(by_number) == 10 and all(run.data.tags["mlflow.parentRunId"] == parent.info.run_id for run in children)
