@@ -36,6 +36,10 @@ def test_a_claim_counts_while_its_process_lives_on_this_host(other_process: subp
     assert is_live(claim)
     assert not is_live({**claim, "started": "1"})  # the pid reused by another process
     other_process.kill()
+    deadline = time.monotonic() + 10
+    while is_live(claim) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not is_live(claim)  # killed, not yet reaped by its parent: its claim has lapsed already
     other_process.wait()
     assert not is_live(claim)  # killed: its claim lapses at once, whatever its last renewal
 

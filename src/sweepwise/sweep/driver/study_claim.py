@@ -27,12 +27,14 @@ STALE_AFTER_SECONDS = 3 * BEAT_SECONDS
 
 
 def process_start(pid: int) -> str | None:
-    """When process `pid` started, in clock ticks since boot (Linux's /proc); None where that cannot be read."""
+    """When process `pid` started, in clock ticks since boot (Linux's /proc); None where that cannot be read, or
+    where the process has ended but is not yet reaped (a zombie sweeps nothing)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rpartition(")")[2].split()[19]  # field 22: the fields after the command's name, from field 3
+    fields = stat.rpartition(")")[2].split()  # the fields after the command's name, from field 3 (the state) on
+    return None if fields[0] == "Z" else fields[19]  # field 22: the start time
 
 
 def this_process() -> dict[str, Any]:
@@ -101,7 +103,10 @@ class StudyClaim:
     def _renew(self) -> None:
         while not self.stopped.wait(BEAT_SECONDS):
             self.mine = {**self.mine, "beat": time.time()}
-            self.study.set_user_attr(SWEPT_BY_ATTR, self.mine)
+            try:
+                self.study.set_user_attr(SWEPT_BY_ATTR, self.mine)
+            except Exception:  # a busy or unreachable storage: the sweep's own writes report it
+                continue  # the next renewal tries again; a missed one only ages the claim seen from elsewhere
 
     def release(self) -> None:
         """Stop renewing, and leave the study unclaimed."""
