@@ -111,8 +111,11 @@ class RecordingTracker:
     def match_children(self, ended: dict[int, Any]) -> None:
         self.matched = dict(ended)
 
-    def run_of(self, number: int) -> str | None:
-        return None  # no run was created for an interrupted trial here but the ones they recorded
+    def run_of(self, number: int, recorded: str | None) -> str | None:
+        return recorded  # no run was created for an interrupted trial here but the ones they recorded
+
+    def stored_run(self, run_id: str | None) -> str | None:
+        return run_id  # the store holds every run a trial recorded
 
     def child_run(self, number: int, params: dict[str, Any]) -> str:
         return f"made-for-{number}"  # the run found or made for a trial killed before it recorded one
@@ -263,8 +266,10 @@ def test_failures_past_the_rate_stop_launching_and_let_running_trials_end(study:
     assert states(study) == ["FAIL"] * 4
     assert study.trials[0].user_attrs[FAIL_REASON_ATTR] == "RuntimeError: cfg.error is True\n(more lines of the error)"
     lines = capsys.readouterr().out.splitlines()
-    (stopped,) = [index for index, line in enumerate(lines) if line.startswith("sweep stopped: 3 of 8")]
-    assert lines[stopped - 1].startswith("trial 2 FAIL in ")  # told right after the failure that caused it
+    (stopping,) = [index for index, line in enumerate(lines) if line.startswith("sweep stopping on failures")]
+    assert lines[stopping - 1].startswith("trial 2 FAIL in ")  # told right after the failure that caused it
+    assert lines[stopping].endswith("waiting for 1 running trial")
+    assert not any("3 of 8" in line for line in lines)  # the reason once, in the error that ends the sweep
 
 
 def test_a_pruned_trial_keeps_its_reason(study: optuna.Study) -> None:
