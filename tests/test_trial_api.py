@@ -126,6 +126,7 @@ def test_an_attempt_whose_trial_its_sweep_has_ended_stops_without_marking_its_ru
             tracking_uri=store, ends_run=False, link=f"{StudyReporter.__module__}:StudyReporter", link_facts=link
         )
     )
+    assert sweepwise.TrialClosed is TrialClosed  # the package's face names it
     with pytest.raises(TrialClosed, match="was ended by its sweep"), attempt:
         attempt.report(1, {"val/loss": 0.5})
     run = MlflowClient(store).get_run(attempt.run_id)

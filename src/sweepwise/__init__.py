@@ -9,7 +9,7 @@ import importlib
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Trial", "TrialPruned", "current_trial"]
+__all__ = ["Trial", "TrialClosed", "TrialPruned", "current_trial"]
 
 
 def __getattr__(name: str) -> Any:
