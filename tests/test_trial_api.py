@@ -14,7 +14,9 @@ from sweep_helpers import load_study, states, sweep_runs
 
 import sweepwise
 from sweepwise.internals.optuna_internals import trial_id
+from sweepwise.sweep.trial.child_runs import open_child_run
 from sweepwise.sweep.trial.sweep_session import StudyReporter
+from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.trial_api import TRIAL_VARIABLE, Trial, handing_over
 from sweepwise.trial_facts import TrialClosed, TrialFacts
 
@@ -131,6 +133,23 @@ def test_an_attempt_whose_trial_its_sweep_has_ended_stops_without_marking_its_ru
         attempt.report(1, {"val/loss": 0.5})
     run = MlflowClient(store).get_run(attempt.run_id)
     assert "sweepwise.error" not in run.data.tags and history(MlflowClient(store), attempt.run_id, "val/loss")
+
+
+def test_an_attempt_whose_trial_was_ended_before_it_recorded_its_run_leaves_no_second_run(tmp_path: Path):
+    """Its job cancelled as its sweep stopped, an attempt may still create its run after the sweep ended the trial
+    (and gave it a run of its own): that run is deleted, and the attempt stops."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="s", storage=storage)
+    asked = study.ask()
+    study.tell(asked, state=optuna.trial.TrialState.FAIL)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(store)
+    experiment = client.create_experiment("e")
+    parent = client.create_run(experiment).info.run_id
+    context = TrialContext("s", storage, trial_id(asked), asked.number, ("minimize",), None, store, experiment, parent)
+    with pytest.raises(TrialClosed, match="was ended by its sweep before this attempt recorded its run"):
+        open_child_run(context)
+    assert [run.info.run_id for run in client.search_runs([experiment])] == [parent]  # no second run left
 
 
 def test_logged_metrics_wait_for_the_next_report_and_go_in_its_run(tmp_path: Path):

@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+from optuna.exceptions import UpdateFinishedTrialError
 
 from sweepwise.errors import hide_password
 from sweepwise.study.records import (
@@ -27,6 +28,7 @@ from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.mlflow_run import client_for, now_ms
 from sweepwise.tracking.params import mlflow_name
 from sweepwise.tracking.secrets import REDACTED, is_secret
+from sweepwise.trial_facts import TrialClosed
 
 PLACEMENT_TAGS = {
     "SLURM_JOB_ID": "sweepwise.slurm.job_id",
@@ -73,7 +75,12 @@ def open_child_run(context: TrialContext) -> str:
         context.params,
         placement_tags(),
     )
-    open_storage(context.storage).set_trial_user_attr(context.trial_id, RUN_ID_ATTR, run_id)
+    try:
+        open_storage(context.storage).set_trial_user_attr(context.trial_id, RUN_ID_ATTR, run_id)
+    except UpdateFinishedTrialError as closed:  # the sweep gave the trial a run of its own when it ended it
+        client.delete_run(run_id)
+        number = context.trial_number
+        raise TrialClosed(f"trial {number} was ended by its sweep before this attempt recorded its run") from closed
     return run_id
 
 

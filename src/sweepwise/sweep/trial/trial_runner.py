@@ -18,14 +18,14 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sweepwise.internals.hydra_internals import job_output_dir, raised_by, run_owned_job
-from sweepwise.sweep.outcome import JobRecord, TrialOutcome, TrialStatus, objective_outcome
+from sweepwise.sweep.outcome import INTERRUPTED, JobRecord, TrialOutcome, TrialStatus, objective_outcome
 from sweepwise.sweep.trial.script_task import ScriptTask, portable
 from sweepwise.sweep.trial.sweep_session import pruned_reason, sweep_trial
 from sweepwise.sweep.trial.trial_compose import SweepComposer
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.retry import gave_up, unreachable_error
 from sweepwise.trial_api import Trial, TrialPruned, handing_over
-from sweepwise.trial_facts import TrialFacts, job_facts
+from sweepwise.trial_facts import TrialClosed, TrialFacts, job_facts
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,9 @@ class TrialRunner:
         except (optuna.TrialPruned, TrialPruned) as pruned:
             reason = pruned_reason(self.trial) if self.trial is not None else None
             outcome = TrialOutcome(TrialStatus.PRUNED, reason=str(pruned) or reason or "pruned")
+        except TrialClosed as closed:  # nothing failed: the sweep that ended the trial goes on with its work
+            outcome = TrialOutcome(TrialStatus.FAIL, reason=f"{INTERRUPTED}{closed}")
+            _append(log_file, f"this attempt stopped: {closed}\n")
         except BaseException as error:  # the task's failure is the outcome, whatever it is
             if self.trial is not None and self.trial.requeued:
                 # the job goes back to the queue and runs this trial again. The requeue's exit may interrupt
@@ -113,10 +116,7 @@ class TrialRunner:
                 outcome = TrialOutcome(TrialStatus.PRUNED, reason=reason)
             else:
                 outcome = _failure(error)
-            if log_file:
-                log_file.parent.mkdir(parents=True, exist_ok=True)
-                with open(log_file, "a") as log:
-                    log.write("".join(traceback.format_exception(error)))
+            _append(log_file, "".join(traceback.format_exception(error)))
         run_id = self.trial.facts.run_id if self.trial else None
         record = _record_of(returned) if job.context is None and returned is not None else None
         return replace(outcome, started=started, ended=time.time(), run_id=run_id, job=record)
@@ -187,3 +187,11 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
+
+
+def _append(log_file: Path | None, text: str) -> None:
+    """Add `text` to the trial's log (a failure's traceback, why an attempt stopped)."""
+    if log_file:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_file, "a") as log:
+            log.write(text)
