@@ -54,6 +54,8 @@ def test_plain_values_are_fixed_and_command_line_arguments_win():
         ("tag(log, interval(0, 1))", "a log scale needs low > 0"),
         ("tag(log, interval(-1, 1))", "a log scale needs low > 0"),
         ("range(5, 1)", "range is empty"),
+        ("tag(lgo, interval(1e-4, 1e-1))", "unknown tag lgo: the one tag read is log"),  # not sampled linearly
+        ("tag(log, choice(1, 2))", "tag(log, ...) applies to interval(a, b) alone"),  # not dropped
         ("interval(0, ", "hydra.sweeper.params.p"),
     ],
 )

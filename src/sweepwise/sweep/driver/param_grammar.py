@@ -89,8 +89,15 @@ def fixed_value(key: str, text: str) -> Any:
 
 
 def to_distribution(override: Override, key: str, text: str) -> BaseDistribution:
-    """The distribution of a sweep override; `key` and `text` name it in errors."""
+    """The distribution of a sweep override; `key` and `text` name it in errors. `log` is the one tag it reads,
+    on an interval: any other tag, or `log` elsewhere, would be dropped and the space sampled otherwise."""
     value = override.value()
+    tags = set(getattr(value, "tags", None) or ())
+    if tags - {"log"}:
+        unknown = ", ".join(sorted(tags - {"log"}))
+        raise ConfigError(key, text, f"unknown tag {unknown}: the one tag read is log, as in tag(log, interval(a, b))")
+    if tags and not isinstance(value, IntervalSweep):
+        raise ConfigError(key, text, "tag(log, ...) applies to interval(a, b) alone")
     if isinstance(value, ChoiceSweep) or (isinstance(value, RangeSweep) and value.shuffle):
         choices = list(override.sweep_iterator(transformer=Transformer.identity))
         for choice in choices:

@@ -9,7 +9,7 @@ from typing import Any, Literal, cast
 import optuna
 from hydra.errors import HydraException
 from hydra.types import HydraContext
-from hydra.utils import get_class, get_method
+from hydra.utils import get_class, get_method, instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -21,8 +21,8 @@ from sweepwise.spec.launch import bounded
 from sweepwise.spec.run import TaskSpec, run_spec
 from sweepwise.spec.schema import Objective
 from sweepwise.study.storage import storage_spec
-from sweepwise.sweep.driver.param_grammar import SearchSpace, parse_search_space, trial_overrides
-from sweepwise.sweep.driver.samplers import REMOVED_SAMPLERS, is_grid
+from sweepwise.sweep.driver.param_grammar import SearchSpace, grid_of, parse_search_space, trial_overrides
+from sweepwise.sweep.driver.samplers import REMOVED_SAMPLERS, build_sampler, is_grid
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS
 from sweepwise.tracking.mlflow_run import resolve_tracking_uri
 
@@ -101,6 +101,16 @@ def check_target(key: str, node: Mapping[str, Any], base: type, supplied: Sequen
         inspect.signature(cls).bind(**fields, **dict.fromkeys(supplied))
     except TypeError as error:
         raise ConfigError(key, fields, f"{cls.__name__} does not accept these fields ({error})") from error
+
+
+def check_builds(key: str, node: Mapping[str, Any], build: Callable[[], object]) -> None:
+    """Build the sampler or pruner once now: a value its class refuses (a seed of text, a negative warm-up) ends
+    the sweep here, in one line naming it, not in a traceback once the study is written."""
+    try:
+        build()
+    except Exception as error:  # whatever the class raises for its values; Hydra wraps it in its own error
+        fields = {name: value for name, value in node.items() if name != "_target_"}
+        raise ConfigError(key, fields, first_line(error.__cause__ or error)) from error
 
 
 def custom_search_space_function(path: str | None) -> Callable[[DictConfig, optuna.Trial], Any] | None:
@@ -234,6 +244,9 @@ def make_plan(
     if conf.on_change not in ON_CHANGE:
         raise ConfigError("hydra.sweeper.on_change", conf.on_change, f"must be {' or '.join(ON_CHANGE)}")
     space = parse_search_space(conf.params, arguments)
+    grid = {"search_space": grid_of(space)} if is_grid(sampler) else {}
+    check_builds("hydra.sweeper.sampler", sampler, lambda: build_sampler(sampler, **grid))
+    check_builds("hydra.sweeper.pruner", pruner, lambda: instantiate(pruner))
     custom = custom_search_space_function(conf.custom_search_space)
     check_objective_direction(config, directions)
     check_overrides_compose(hydra_context, config, space)
