@@ -198,6 +198,6 @@ def test_bad_input_gives_one_line_naming_it_and_touches_nothing(name: str, exist
 
 def test_the_corpus_covers_every_kind_of_input():
     kinds = {bad.kind for bad in CORPUS.values()}
-    assert kinds == {"override", "config file", "search space", "data", "storage", "launcher"}
+    assert kinds == {"override", "config file", "search space", "sweeper", "data", "storage", "launcher"}
     assert len(CORPUS) >= 25
     assert any(bad.kind == "data" and bad.sweep for bad in CORPUS.values())

@@ -166,6 +166,7 @@ SERVER_SIGNALS = """
 import os, signal
 from pathlib import Path
 from sweepwise.sweep.launch.worker_pool import start_context
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (a test runner may ignore it)
 start_context(["sweepwise.sweep.trial.worker_imports"])  # the server starts, and imports them for seconds
 for status in Path("/proc").glob("[0-9]*/status"):
     try:

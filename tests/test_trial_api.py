@@ -135,9 +135,9 @@ def test_an_attempt_whose_trial_its_sweep_has_ended_stops_without_marking_its_ru
     assert "sweepwise.error" not in run.data.tags and history(MlflowClient(store), attempt.run_id, "val/loss")
 
 
-def test_an_attempt_whose_trial_was_ended_before_it_recorded_its_run_leaves_no_second_run(tmp_path: Path):
-    """Its job cancelled as its sweep stopped, an attempt may still create its run after the sweep ended the trial
-    (and gave it a run of its own): that run is deleted, and the attempt stops."""
+def test_an_attempt_whose_trial_was_ended_before_it_recorded_its_run_stops_quietly(tmp_path: Path):
+    """Its job cancelled as its sweep stopped, an attempt may still create its run after the sweep ended the trial:
+    it stops there, with TrialClosed, not with a storage error's traceback."""
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study = optuna.create_study(study_name="s", storage=storage)
     asked = study.ask()
@@ -149,7 +149,6 @@ def test_an_attempt_whose_trial_was_ended_before_it_recorded_its_run_leaves_no_s
     context = TrialContext("s", storage, trial_id(asked), asked.number, ("minimize",), None, store, experiment, parent)
     with pytest.raises(TrialClosed, match="was ended by its sweep before this attempt recorded its run"):
         open_child_run(context)
-    assert [run.info.run_id for run in client.search_runs([experiment])] == [parent]  # no second run left
 
 
 def test_logged_metrics_wait_for_the_next_report_and_go_in_its_run(tmp_path: Path):

@@ -77,8 +77,7 @@ def open_child_run(context: TrialContext) -> str:
     )
     try:
         open_storage(context.storage).set_trial_user_attr(context.trial_id, RUN_ID_ATTR, run_id)
-    except UpdateFinishedTrialError as closed:  # the sweep gave the trial a run of its own when it ended it
-        client.delete_run(run_id)
+    except UpdateFinishedTrialError as closed:  # the sweep found this run by its tags, or made one, as it ended it
         number = context.trial_number
         raise TrialClosed(f"trial {number} was ended by its sweep before this attempt recorded its run") from closed
     return run_id
