@@ -200,9 +200,9 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
 
 
 def test_the_same_sweep_started_again_while_it_runs_stops_in_one_line_and_leaves_the_first_alone(tmp_path: Path):
-    # trials 0 and 1 run for a minute, longer than the second command takes to start on a loaded machine; the
+    # trials 0 and 1 run for half a minute, longer than the second command takes to start on a loaded machine; the
     # trials that continue their work (2 and 3) end at once
-    args = ["-m", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "durations=[60, 60, 0, 0]"]
+    args = ["-m", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "durations=[30, 30, 0, 0]"]
     first = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline:
