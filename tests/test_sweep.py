@@ -199,17 +199,23 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
     )
 
 
+def sweep_with_two_trials_running(args: list[str], cwd: Path) -> subprocess.Popen:
+    """The toy sweep started in the background, once two of its trials run (its output piped)."""
+    sweep = subprocess.Popen([sys.executable, str(TOY), *args], cwd=cwd, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        time.sleep(0.3)
+        study = study_so_far(cwd, "toy")
+        if study and states(study).get("RUNNING", 0) == 2:
+            break
+    return sweep
+
+
 def test_the_same_sweep_started_again_while_it_runs_stops_in_one_line_and_leaves_the_first_alone(tmp_path: Path):
     # trials 0 and 1 run for half a minute, longer than the second command takes to start on a loaded machine; the
     # trials that continue their work (2 and 3) end at once
     args = ["-m", "hydra.sweeper.n_trials=2", "hydra.sweeper.n_jobs=2", "durations=[30, 30, 0, 0]"]
-    first = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        time.sleep(0.3)
-        study = study_so_far(tmp_path, "toy")
-        if study and states(study).get("RUNNING", 0) == 2:
-            break
+    first = sweep_with_two_trials_running(args, tmp_path)
     second = run_toy(args[1:], tmp_path)  # a second shell, or the same command again on a login node
     assert second.returncode == 1
     (line,) = [line for line in second.stderr.splitlines() if line.strip()]
@@ -229,13 +235,7 @@ def test_the_same_sweep_started_again_while_it_runs_stops_in_one_line_and_leaves
 
 def test_sigterm_stops_a_sweep_as_ctrl_c_does_and_the_same_command_resumes_it(tmp_path: Path):
     args = ["-m", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "short_sleep=3"]
-    sweep = subprocess.Popen([sys.executable, str(TOY), *args], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        time.sleep(0.3)
-        study = study_so_far(tmp_path, "toy")
-        if study and states(study).get("RUNNING", 0) == 2:
-            break
+    sweep = sweep_with_two_trials_running(args, tmp_path)
     sweep.send_signal(signal.SIGTERM)  # `kill <pid>`, or a cluster ending the job the sweep runs in
     out, _ = sweep.communicate(timeout=60)
     assert sweep.returncode == 143 and "sweep terminated (SIGTERM)" in out
