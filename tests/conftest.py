@@ -3,6 +3,7 @@ report, written when the session ends. What tests share besides fixtures is in h
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,20 @@ from postgres_server import Databases, answers, server_url
 # fixtures of a service there is one of: under pytest-xdist (`make test`), the tests using one run one after another
 # on one worker (`--dist loadgroup`), as the cluster's slots and the timings its tests assert are not shared
 SHARED_SERVICES = {"slurm_conf": "slurm", "postgres": "postgres"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets its share of the cores, for the torch in its own process and in the
+    commands its tests run: two workers each running 2-thread torch on 2 cores fight for them, and an in-process
+    preflight then takes twice as long (34 s against 17 s beside one busy core), far more with the trials' own
+    processes beside. A thread count the shell set is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        share = str(max(1, (os.cpu_count() or 1) // workers))
+        os.environ.update(OMP_NUM_THREADS=share, MKL_NUM_THREADS=share)
+        torch = sys.modules.get("torch")
+        if torch is not None:  # imported already: it read the variable when it started
+            torch.set_num_threads(int(share))
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups

@@ -57,9 +57,10 @@ def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_
             continue  # the sweep creates the store: reading it first would race that
         client = MlflowClient(f"sqlite:///{database}")
         _, runs = sweep_runs(tmp_path, "own_loop")
-        if any(len(epochs_logged(client, run.info.run_id)) >= 4 for run in runs):
+        logged = sorted(len(epochs_logged(client, run.info.run_id)) for run in runs)
+        if len(logged) == 2 and logged[0] >= 2 and logged[1] >= 4:  # each has saved a checkpoint (see train.py)
             break
-    assert sweep.poll() is None, "the sweep ended before a trial had trained 4 epochs"
+    assert sweep.poll() is None, "the sweep ended before its trials had trained 2 and 4 epochs"
     os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its trials' processes
     sweep.wait()
 

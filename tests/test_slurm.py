@@ -200,7 +200,11 @@ def test_sweep_whose_orchestrator_was_killed_adopts_its_running_jobs(slurm, tmp_
     assert set(accounting(sorted(cluster_jobs)).values()) == {"COMPLETED"}  # none cancelled
     _, children = sweep_runs(tmp_path, "toy")
     numbers = [child.data.tags["sweepwise.trial_number"] for child in children]
-    assert sorted(numbers) == sorted(str(t.number) for t in trials)  # one run per trial, none twice
+    # one run per trial, none twice; a trial asked just before the kill goes on in its run as a new trial
+    assert sorted(numbers) == sorted(str(t.number) for t in trials if "continues" not in t.user_attrs)
+    continued_as = {c.data.tags["sweepwise.trial_number"]: c.data.tags.get("sweepwise.continued_as") for c in children}
+    for trial in [t for t in trials if "continues" in t.user_attrs]:
+        assert continued_as[str(trial.user_attrs["continues"])] == str(trial.number)
     record(
         "fault",
         f"the orchestrator SIGKILLed while SLURM jobs run (6 trials, 3 at once{', 3 to a job' if packing else ''})",
