@@ -11,7 +11,14 @@ import pytest
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import SWEPT_BY_ATTR
 from sweepwise.sweep.driver import study_claim
-from sweepwise.sweep.driver.study_claim import StudyClaim, check_unclaimed, has_work, is_live, process_start
+from sweepwise.sweep.driver.study_claim import (
+    StudyClaim,
+    check_unclaimed,
+    has_work,
+    is_live,
+    process_start,
+    released_on_error,
+)
 
 
 def claim_of(pid: int, host: str | None = None, beat: float | None = None) -> dict:
@@ -76,6 +83,19 @@ def test_a_claim_is_renewed_while_held_and_left_empty_when_released(monkeypatch:
     claim.release()
     assert study.user_attrs[SWEPT_BY_ATTR] is None
     check_unclaimed(study)
+
+
+def test_a_sweep_that_fails_as_it_starts_leaves_its_study_unclaimed():
+    study = optuna.create_study()
+    claim = StudyClaim(study)
+    with pytest.raises(ConnectionError), released_on_error(claim):
+        raise ConnectionError("the MLflow server does not answer")
+    assert study.user_attrs[SWEPT_BY_ATTR] is None and not claim.thread.is_alive()
+    held = StudyClaim(study)
+    with released_on_error(held):
+        pass
+    assert study.user_attrs[SWEPT_BY_ATTR] == held.mine  # a start that went well keeps its claim
+    held.release()
 
 
 def test_only_a_sweep_with_work_to_do_claims_its_study():

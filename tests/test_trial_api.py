@@ -14,7 +14,7 @@ from sweep_helpers import load_study, states, sweep_runs
 
 import sweepwise
 from sweepwise.internals.optuna_internals import trial_id
-from sweepwise.sweep.trial.child_runs import open_child_run
+from sweepwise.sweep.trial.child_runs import create_child_run, open_child_run
 from sweepwise.sweep.trial.sweep_session import StudyReporter
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.trial_api import TRIAL_VARIABLE, Trial, handing_over
@@ -135,9 +135,13 @@ def test_an_attempt_whose_trial_its_sweep_has_ended_stops_without_marking_its_ru
     assert "sweepwise.error" not in run.data.tags and history(MlflowClient(store), attempt.run_id, "val/loss")
 
 
-def test_an_attempt_whose_trial_was_ended_before_it_recorded_its_run_stops_quietly(tmp_path: Path):
+@pytest.mark.parametrize("sweep_made_a_run", [False, True])
+def test_an_attempt_whose_trial_was_ended_before_it_recorded_its_run_stops_quietly(
+    tmp_path: Path, sweep_made_a_run: bool
+):
     """Its job cancelled as its sweep stopped, an attempt may still create its run after the sweep ended the trial:
-    it stops there, with TrialClosed, not with a storage error's traceback."""
+    it stops there, with TrialClosed, not with a storage error's traceback; and the trial keeps one run, the
+    sweep's if the sweep made one as it ended the trial."""
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study = optuna.create_study(study_name="s", storage=storage)
     asked = study.ask()
@@ -146,9 +150,13 @@ def test_an_attempt_whose_trial_was_ended_before_it_recorded_its_run_stops_quiet
     client = MlflowClient(store)
     experiment = client.create_experiment("e")
     parent = client.create_run(experiment).info.run_id
+    sweeps = [create_child_run(client, experiment, parent, "s", asked.number, {})] if sweep_made_a_run else []
     context = TrialContext("s", storage, trial_id(asked), asked.number, ("minimize",), None, store, experiment, parent)
     with pytest.raises(TrialClosed, match="was ended by its sweep before this attempt recorded its run"):
         open_child_run(context)
+    query = f"tags.`sweepwise.trial_number` = '{asked.number}'"
+    (kept,) = client.search_runs([experiment], filter_string=query)
+    assert kept.info.run_id in (sweeps or [kept.info.run_id])  # the sweep's, or else the attempt's own
 
 
 def test_logged_metrics_wait_for_the_next_report_and_go_in_its_run(tmp_path: Path):

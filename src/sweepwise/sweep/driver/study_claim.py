@@ -8,10 +8,12 @@ the same host that is checked directly; from another host, by a renewal within `
 sweep's claim therefore lapses at once on its own host, and within that time elsewhere.
 """
 
+import contextlib
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +115,19 @@ class StudyClaim:
         self.stopped.set()
         self.thread.join()
         self.study.set_user_attr(SWEPT_BY_ATTR, None)
+
+
+@contextlib.contextmanager
+def released_on_error(claim: StudyClaim | None) -> Iterator[None]:
+    """Release `claim` if the block raises: a sweep that fails as it starts (its MLflow server down, say) would
+    otherwise leave its study claimed, seen from another host, until the claim goes stale."""
+    try:
+        yield
+    except BaseException:
+        if claim is not None:
+            with contextlib.suppress(Exception):  # the storage that failed may fail this too: its error is the one
+                claim.release()
+        raise
 
 
 def _is_this_process(claim: dict[str, Any]) -> bool:

@@ -26,7 +26,7 @@ from sweepwise.sweep.driver.param_grammar import grid_of
 from sweepwise.sweep.driver.plan import SweepPlan, SweepSettings
 from sweepwise.sweep.driver.progress import SweepProgress
 from sweepwise.sweep.driver.samplers import is_grid
-from sweepwise.sweep.driver.study_claim import StudyClaim, check_unclaimed, has_work
+from sweepwise.sweep.driver.study_claim import StudyClaim, check_unclaimed, has_work, released_on_error
 from sweepwise.sweep.driver.study_opening import existing_study, open_study, settings_params
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.launch.gpu_placement import Placement, check_packing, gpu_memory_mb
@@ -110,11 +110,12 @@ def start_sweep(
         grid_size = math.prod(len(values) for values in grid_of(plan.space).values())
         settings = replace(settings, n_trials=min(settings.n_trials, grid_size))
     claim = StudyClaim(study) if has_work(study, settings.n_trials) else None
-    if record:
-        study.set_user_attr(DEFINITION_ATTR, definition)
-    if study.user_attrs.get(SWEEP_DIR_ATTR) != str(plan.sweep_dir.resolve()):
-        study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
-    parent = tracker.start_parent(study, settings_params(plan), provenance_tags(_typed_overrides(config)))
+    with released_on_error(claim):
+        if record:
+            study.set_user_attr(DEFINITION_ATTR, definition)
+        if study.user_attrs.get(SWEEP_DIR_ATTR) != str(plan.sweep_dir.resolve()):
+            study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
+        parent = tracker.start_parent(study, settings_params(plan), provenance_tags(_typed_overrides(config)))
     progress = SweepProgress(settings.n_trials, trial_output=plan.conf.show_trial_output)
     progress.event(
         f"sweepwise {sweepwise.__version__} optuna sweeper: study {study.study_name} ({hide_password(plan.storage)}"

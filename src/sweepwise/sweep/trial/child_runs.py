@@ -78,9 +78,22 @@ def open_child_run(context: TrialContext) -> str:
     try:
         open_storage(context.storage).set_trial_user_attr(context.trial_id, RUN_ID_ATTR, run_id)
     except UpdateFinishedTrialError as closed:  # the sweep found this run by its tags, or made one, as it ended it
+        _drop_if_second(client, context, run_id)
         number = context.trial_number
         raise TrialClosed(f"trial {number} was ended by its sweep before this attempt recorded its run") from closed
     return run_id
+
+
+def _drop_if_second(client: MlflowClient, context: TrialContext, run_id: str) -> None:
+    """Delete this attempt's new run if the sweep, ending the trial before the run existed, made the trial one of
+    its own: the trial would have two. A run the sweep found by its tags (this one) is the trial's, and kept."""
+    query = (
+        f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{context.parent_run_id}' "
+        f"and tags.`{TRIAL_NUMBER_TAG}` = '{context.trial_number}'"
+    )
+    runs = client.search_runs([context.experiment_id], filter_string=query)
+    if any(run.info.run_id != run_id for run in runs):
+        client.delete_run(run_id)
 
 
 def placement_tags() -> dict[str, str]:
