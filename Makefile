@@ -35,7 +35,6 @@ install: $(STAMP) ## create .venv and install sweepwise with its test tools
 
 demo: $(STAMP) ## a small random-search sweep on the embedded digits data (8 trials, 2 at a time; study demo)
 	$(PY) train.py sweeps=random_lr_wd hydra.sweeper.study_name=demo hydra.sweeper.n_trials=8 trainer.epochs=5
-	@echo "compare the trials: make ui, then open http://$(HOST):$(PORT) (experiment sweepwise, run demo)"
 
 train: $(STAMP) ## one training with the default config (digits, convnet, adam, cosine)
 	$(PY) train.py
