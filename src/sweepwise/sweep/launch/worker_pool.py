@@ -29,7 +29,7 @@ import cloudpickle
 
 from sweepwise.sweep.launch.executor import StartedJob
 from sweepwise.sweep.outcome import Died
-from sweepwise.sweep.signals import handling
+from sweepwise.sweep.signals import deferred, handling
 
 PR_SET_PDEATHSIG = 1
 
@@ -135,8 +135,9 @@ class WorkerPool(Generic[K]):
         process = self._context.Process(
             target=_worker_main, args=(child_end, self._runner_bytes, environment, os.getcwd()), daemon=False
         )
-        process.start()
-        child_end.close()
+        with deferred(signal.SIGINT, signal.SIGTERM):  # stopped mid-start, it would get half its pickled start
+            process.start()
+            child_end.close()
         return _Worker(process, parent_end, slot)
 
     @property
