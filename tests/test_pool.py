@@ -190,3 +190,30 @@ def test_the_fork_server_ignores_ctrl_c_from_its_start_and_the_sweep_still_hears
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines() == ["server ignores SIGINT: True", "here Ctrl-C interrupts: True"]
+
+
+KILLED_WHILE_A_JOB_RUNS = """
+import os, signal, time
+from pool_jobs import sleep_then_echo
+from sweepwise.sweep.launch.worker_pool import WorkerPool
+if __name__ == "__main__":
+    pool = WorkerPool(sleep_then_echo, 1)
+    pool.submit("job", ("job", 60.0))
+    time.sleep(0.3)  # the job is running
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_worker_whose_sweep_was_killed_dies_with_it_quietly(tmp_path: Path):
+    """The sweep's process killed (SIGKILL, as `kill -9` of it alone) while a job runs: the worker dies at once,
+    not at the end of its job (its result has no one to go to; the sweep's re-run settles the trial), and prints
+    nothing."""
+    script = tmp_path / "main.py"
+    script.write_text(KILLED_WHILE_A_JOB_RUNS)
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    started = time.monotonic()
+    done = subprocess.run(  # the output pipes stay open until the worker, which shares them, has ended too
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False, env=environment
+    )
+    assert done.returncode == -9 and done.stderr == ""
+    assert time.monotonic() - started < 30  # the worker did not run its 60 s job to its end

@@ -14,8 +14,11 @@ import contextlib
 import ctypes
 import multiprocessing
 import os
+import select
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing import forkserver
@@ -51,10 +54,27 @@ class _Worker(Generic[K]):
     job_key: K | None = None
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this worker when the orchestrator dies, so no trial outlives a killed sweep."""
-    if sys.platform.startswith("linux"):
+def _die_with(sweep: int) -> None:
+    """Kill this worker when the sweep's process `sweep` ends, so no trial outlives a killed sweep. A worker's
+    parent is the fork server, which stays while any worker it forked lives: Linux's parent-death signal alone
+    would let a worker train on after a `kill -9` of the sweep."""
+    if sys.platform.startswith("linux"):  # and, where the server is not in between, at once
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    threading.Thread(target=_kill_self_after, args=(sweep,), name="sweepwise-sweep-watch", daemon=True).start()
+
+
+def _kill_self_after(pid: int) -> None:
+    """Wait for process `pid` to end (a pidfd where Linux has them, else a check a second), then SIGKILL this one."""
+    try:
+        if hasattr(os, "pidfd_open"):
+            select.select([os.pidfd_open(pid)], [], [])
+        else:
+            while True:
+                os.kill(pid, 0)
+                time.sleep(1.0)
+    except ProcessLookupError:  # already gone
+        pass
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def threads_per_worker(workers: int) -> dict[str, str]:
@@ -89,8 +109,10 @@ def start_context(preload: Sequence[str]) -> ForkServerContext | SpawnContext:
     return context
 
 
-def _worker_main(connection: Connection, runner_bytes: bytes, environment: dict[str, str], cwd: str) -> None:
-    _die_with_parent()
+def _worker_main(
+    connection: Connection, runner_bytes: bytes, environment: dict[str, str], cwd: str, sweep: int
+) -> None:
+    _die_with(sweep)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the orchestrator's to handle
     os.chdir(cwd)
     os.environ.clear()
@@ -104,7 +126,11 @@ def _worker_main(connection: Connection, runner_bytes: bytes, environment: dict[
             return
         if job is None:
             return
-        connection.send(runner(job))
+        result = runner(job)
+        try:
+            connection.send(result)
+        except OSError:  # the sweep was killed as the job ended: its re-run settles the trial
+            return
 
 
 class WorkerPool(Generic[K]):
@@ -133,7 +159,9 @@ class WorkerPool(Generic[K]):
         parent_end, child_end = self._context.Pipe()
         environment = {**os.environ, **self._environments[slot]}
         process = self._context.Process(
-            target=_worker_main, args=(child_end, self._runner_bytes, environment, os.getcwd()), daemon=False
+            target=_worker_main,
+            args=(child_end, self._runner_bytes, environment, os.getcwd(), os.getpid()),
+            daemon=False,
         )
         with deferred(signal.SIGINT, signal.SIGTERM):  # stopped mid-start, it would get half its pickled start
             process.start()
