@@ -125,3 +125,16 @@ def test_an_apps_own_tracking_section_is_its_own(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     parents, children = sweep_runs(tmp_path, "toy")
     assert len(parents) == 1 and len(children) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "objective",
+    ["+objective=val/accuracy", "+objective.name=accuracy", "+objective={metric:val/acc,direction:maximize}"],
+)
+def test_an_apps_own_objective_section_is_its_own(tmp_path: Path, objective: str) -> None:
+    """sweepwise checks `objective` only in its own training's config: an app's key of that name, whatever it
+    holds, is neither read as sweepwise's metric nor held against the sweep's direction."""
+    done = run_toy(["hydra.sweeper.n_trials=2", objective], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}

@@ -201,9 +201,10 @@ def _sample(distribution: optuna.distributions.BaseDistribution) -> Any:
 def check_objective_direction(config: DictConfig, directions: tuple[str, ...]) -> None:
     """The objective of sweepwise's training must name a metric it has (checked here, before a parent run
     exists, as a single run checks it); a sweep that minimises what the task maximises would search for the worst
-    model: refuse it."""
-    if OmegaConf.select(config, "objective", default=None) is not None:
-        Objective(metric=config.objective.metric, direction=config.objective.direction)
+    model: refuse it. Another app's `objective`, whatever it holds, is its own."""
+    if not is_sweepwise_training(config):
+        return
+    Objective(metric=config.objective.metric, direction=config.objective.direction)
     objective = OmegaConf.select(config, "objective.direction", default=None)
     if objective and len(directions) == 1 and objective != directions[0]:
         raise ConfigError("hydra.sweeper.direction", directions[0], f"disagrees with objective.direction={objective!r}")
