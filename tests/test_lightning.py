@@ -150,3 +150,46 @@ def test_a_two_process_ddp_trial_reports_once_per_epoch(tmp_path: Path):
     assert trial.state.name == "COMPLETE" and list(trial.intermediate_values) == [1, 2, 3]
     _, (run,) = sweep_runs(tmp_path, "train")
     assert epochs_logged(tmp_path, run.info.run_id) == [1, 2, 3]  # rank 0 alone logged, each epoch once
+
+
+class ValidatedRegression(Regression):
+    """The one-weight model, with a validation loss."""
+
+    def validation_step(self, batch: list[torch.Tensor], index: int) -> None:
+        inputs, targets = batch
+        self.log("val/loss", torch.nn.functional.mse_loss(self.weight(inputs), targets))
+
+
+REPORTED: list[tuple[int, float]] = []
+
+
+def recording(facts: dict) -> object:
+    """A study link that keeps what it is told and never prunes."""
+    return lambda step, value: REPORTED.append((step, value))
+
+
+def test_epochs_without_validation_are_logged_and_not_reported(tmp_path: Path):
+    """`check_val_every_n_epoch=2`: the objective, a validation metric, is reported after the epochs that ran
+    validation; the others log their training metrics."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    facts = TrialFacts(tracking_uri=store, folder=str(tmp_path), ends_run=False, link=f"{__name__}:recording")
+    trial = Trial(facts)
+    data = DataLoader(TensorDataset(torch.ones(8, 1), torch.zeros(8, 1)), batch_size=4)
+    trainer = lightning.Trainer(
+        max_epochs=5,
+        check_val_every_n_epoch=2,
+        callbacks=[SweepwiseCallback(monitor="val/loss")],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        accelerator="cpu",
+    )
+    REPORTED.clear()
+    with handing_over(trial):
+        trainer.fit(ValidatedRegression(), train_dataloaders=data, val_dataloaders=data)
+    trial.flush()
+    assert [step for step, _ in REPORTED] == [2, 4]
+    assert epochs_logged_as(store, trial.run_id, "val/loss") == [2, 4]
+    assert epochs_logged_as(store, trial.run_id, "train/loss") == [1, 2, 3, 4, 5]

@@ -24,10 +24,14 @@ CHECKPOINT = "last.ckpt"
 
 
 class SweepwiseCallback(pl.Callback):
-    """Report `monitor` (and every other scalar Lightning has logged) to the trial after each training epoch."""
+    """Report `monitor` (and every other scalar Lightning has logged) to the trial after each training epoch that
+    ran its validation (every epoch, unless `check_val_every_n_epoch` says otherwise; the others' are logged)."""
 
     def __init__(self, monitor: str, checkpoint: str = CHECKPOINT) -> None:
         self.monitor, self.checkpoint = monitor, checkpoint
+        self.validated_epoch: int | None = None
+        self.validation_keys: set[str] = set()  # what validation logs; Lightning keeps its values between runs
+        self.before_validation: dict[str, float] = {}
 
     def resume_from(self) -> str | None:
         """The trial's last checkpoint when this attempt continues an interrupted one (else None: start afresh),
@@ -36,6 +40,15 @@ class SweepwiseCallback(pl.Callback):
         path = trial.folder / self.checkpoint
         return str(path) if trial.resuming and path.is_file() else None
 
+    def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.before_validation = scalars(trainer.callback_metrics)
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        after = scalars(trainer.callback_metrics)
+        self.validation_keys |= {key for key, value in after.items() if self.before_validation.get(key) != value}
+        if not trainer.sanity_checking:
+            self.validated_epoch = trainer.current_epoch
+
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
@@ -43,8 +56,14 @@ class SweepwiseCallback(pl.Callback):
         # every rank calls it, rank 0 writes; the whole training state (as Lightning's own last.ckpt holds it)
         trainer.save_checkpoint(Path(trial.folder) / self.checkpoint, weights_only=False)
         epoch = trainer.current_epoch + 1
+        metrics = scalars(trainer.callback_metrics)
+        if trainer.enable_validation and self.validated_epoch != trainer.current_epoch:
+            # no validation this epoch (`check_val_every_n_epoch`): nothing to judge it by, and its training's
+            # metrics beside the last validation's values, which are not this epoch's
+            trial.log(epoch, {key: value for key, value in metrics.items() if key not in self.validation_keys})
+            return
         last = trainer.max_epochs is not None and epoch == trainer.max_epochs  # a finished training is not pruned
-        if trial.report(epoch, scalars(trainer.callback_metrics), objective=self.monitor, last=last):
+        if trial.report(epoch, metrics, objective=self.monitor, last=last):
             trainer.should_stop = True
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
