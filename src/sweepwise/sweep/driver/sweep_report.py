@@ -2,6 +2,8 @@
 parent run, the ensemble and best model when asked for, and the top trials and the way to the MLflow UI on the
 terminal."""
 
+import contextlib
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,7 @@ from sweepwise.sweep.driver.progress import top_trials_table
 from sweepwise.sweep.driver.results import write_results
 from sweepwise.sweep.driver.study_plots import save_study_plots
 from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.signals import deferred
 from sweepwise.tracking.params import mlflow_name
 from sweepwise.tracking.retry import gave_up
 from sweepwise.tracking.secrets import redact
@@ -35,7 +38,31 @@ class SweepReport:
     def write(
         self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker, counts: Mapping[str, int], status: str
     ) -> None:
-        """Results file, plots, counts and best trial on the parent run; the top trials on the terminal."""
+        """Results file, plots, counts and best trial on the parent run, which ends as `status` (KILLED if the
+        report itself is cut short, by Ctrl-C as it draws the plots, say; FAILED if it fails); the top trials on
+        the terminal."""
+        try:
+            results = self._log(study, plan, tracker, counts, status)
+        except BaseException as cut:
+            # the store that failed the report may fail this too: the report's error is the one to show
+            with deferred(signal.SIGINT, signal.SIGTERM), contextlib.suppress(Exception):
+                tracker.end_parent("KILLED" if isinstance(cut, KeyboardInterrupt) else "FAILED")
+            raise
+        with deferred(signal.SIGINT, signal.SIGTERM):
+            tracker.end_parent(status)
+        console = Console(soft_wrap=True)
+        if results is not None:
+            console.print(top_trials_table(study))
+            if len(plan.directions) == 1:
+                best = study.best_trial
+                console.print(f"best trial {best.number}: value {best.value:.4g} with {best.params}", markup=False)
+            console.print(f"results: {results}", markup=False)
+        console.print(ui_hint(plan.tracking_uri, plan.experiment), markup=False)
+
+    def _log(
+        self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker, counts: Mapping[str, int], status: str
+    ) -> Path | None:
+        """Everything the parent run gets before it ends; the results file (None: no trial complete)."""
         metrics: dict[str, float] = {f"trials/{state.lower()}": count for state, count in counts.items()}
         tags: dict[str, str] = {"sweepwise.study": study.study_name, "sweepwise.storage": hide_password(plan.storage)}
         results = write_results(study, plan.sweep_dir)
@@ -59,15 +86,7 @@ class SweepReport:
         if self.log_model and finished_with_best:
             _log_best_model(study, plan, tracker)
         tracker.log_parent_json(redact(self.sweeper_config), "sweep_config.json")
-        tracker.end_parent(status)
-        console = Console(soft_wrap=True)
-        if results is not None:
-            console.print(top_trials_table(study))
-            if len(plan.directions) == 1:
-                best = study.best_trial
-                console.print(f"best trial {best.number}: value {best.value:.4g} with {best.params}", markup=False)
-            console.print(f"results: {results}", markup=False)
-        console.print(ui_hint(plan.tracking_uri, plan.experiment), markup=False)
+        return results
 
     def _ensemble(self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker) -> None:
         """The best `recipe.ensemble_top_k` trials alone and averaged, on the parent run."""

@@ -48,7 +48,7 @@ class Sweep:
             raise SystemExit(f"error: {unreachable_error(error)}; {RESUME_HINT}") from None
         except KeyboardInterrupt as stop:
             how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
-            print(f"sweep {how}: its running trials are FAIL (interrupted); the same command resumes it")
+            print(f"sweep {how}: any trial it was running is FAIL (interrupted); the same command resumes it")
             raise SystemExit(143 if isinstance(stop, Terminated) else 130) from None
 
     def _plan_and_run(self, arguments: list[str]) -> None:
@@ -81,20 +81,21 @@ class Sweep:
         """Start the sweep, run its trials, and write its report however the run ends."""
         started = start_sweep(plan, self.config, self.hydra_context, slots, preflight)
         plan = started.plan  # a continued study's folder
-        orchestrator = Orchestrator(
-            started.study,
-            plan.space,
-            started.settings,
-            self._executor(plan, launcher, slots),
-            started.tracker,
-            started.progress,
-            started.trial_context,
-            plan.custom_search_space,
-            self.config,
-            log_file=started.log_file,
-        )
         status = "FINISHED"
-        try:
+        orchestrator: Orchestrator | None = None
+        try:  # from here on, however the sweep ends (Ctrl-C as its workers start too), its report ends its run
+            orchestrator = Orchestrator(
+                started.study,
+                plan.space,
+                started.settings,
+                self._executor(plan, launcher, slots),
+                started.tracker,
+                started.progress,
+                started.trial_context,
+                plan.custom_search_space,
+                self.config,
+                log_file=started.log_file,
+            )
             if started.preflight is not None:
                 started.preflight.record(started.study, started.tracker, fail=preflight == "fail")
             orchestrator.run()
@@ -108,9 +109,11 @@ class Sweep:
             try:
                 # the worker processes start with the executor: a sweep the preflight (or its config) stops before
                 # the orchestrator runs must still end them, or the process waits on them forever
-                orchestrator.executor.shutdown()
+                if orchestrator is not None:
+                    orchestrator.executor.shutdown()
                 started.progress.close()
-                counts = {state: orchestrator.counts[state] for state in ("COMPLETE", "PRUNED", "FAIL", INTERRUPTED)}
+                ran = orchestrator.counts if orchestrator is not None else {}
+                counts = {state: ran.get(state, 0) for state in ("COMPLETE", "PRUNED", "FAIL", INTERRUPTED)}
                 report.write(started.study, plan, started.tracker, counts, status)
             finally:
                 if started.claim is not None:
