@@ -215,6 +215,18 @@ def test_sweep_whose_orchestrator_was_killed_adopts_its_running_jobs(slurm, tmp_
     )
 
 
+def test_a_slurm_trial_runs_under_the_sweeps_own_warning_options(slurm, tmp_path: Path):
+    """`python -W error train.py -m ... hydra/launcher=slurm`: a task that warns fails on SLURM as it does in a
+    local worker; without the option it completes."""
+    strict = ["-m", *ON_SLURM, "hydra.sweeper.n_trials=1", "behaviour=warn"]
+    done = run_script(TOY, [*strict, "hydra.sweeper.study_name=strict"], tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 1 and "DeprecationWarning: a deprecated call in the task" in done.stdout
+    assert states(load_study(tmp_path, "strict")) == {"FAIL": 1}
+    lenient = run_script(TOY, [*strict, "hydra.sweeper.study_name=lenient"], tmp_path)
+    assert lenient.returncode == 0, lenient.stderr[-2000:]
+    assert states(load_study(tmp_path, "lenient")) == {"COMPLETE": 1}
+
+
 def test_plain_multirun_runs_each_job_on_slurm(slurm, tmp_path: Path):
     done = run_script(TOY, ["--config-name", "plain", "-m", *ON_SLURM, "x=0.1,0.5"], tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

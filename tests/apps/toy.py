@@ -4,6 +4,7 @@ import math
 import os
 import signal
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -34,6 +35,8 @@ def toy(cfg: DictConfig) -> float:
             time.sleep(600)
     if cfg.behaviour == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if cfg.behaviour == "warn":
+        warnings.warn("a deprecated call in the task", DeprecationWarning, stacklevel=1)
     return (cfg.x - 0.3) ** 2
 
 

@@ -1,8 +1,10 @@
 """What a sweep's jobs ask of SLURM: the `slurm` launcher's settings, checked; the sbatch parameters and names of a
 trial's or a pack's job; and SLURM's own answer to such a request (`sbatch --test-only`) before the first trial."""
 
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -17,6 +19,15 @@ from sweepwise.sweep.trial.trial_runner import TrialJob
 
 # each job's threads match its CPUs unless the user says otherwise (torch would use every core of the node)
 THREADS_SETUP = 'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"'
+
+
+def warnings_setup() -> list[str]:
+    """The sweep's own warning options (`python -W error ...`, `PYTHONWARNINGS`) for its jobs' Python, which
+    submitit starts without them: a trial whose code warns must fail or pass on SLURM as it does locally (local
+    workers start with the sweep's options). Passed as `PYTHONWARNINGS`, in their order."""
+    if not sys.warnoptions:
+        return []
+    return [f"export PYTHONWARNINGS={shlex.quote(','.join(sys.warnoptions))}"]
 
 
 def slurm_settings(config: Mapping[str, Any], processes: int = 1) -> SlurmLauncherConf:
@@ -46,7 +57,7 @@ def sbatch_parameters(settings: SlurmLauncherConf, trials: int = 1) -> dict[str,
         "cpus_per_task": settings.cpus_per_task,
         "signal_delay_s": settings.signal_delay_s,
         "array_parallelism": settings.array_parallelism,
-        "setup": [THREADS_SETUP, *settings.setup],
+        "setup": [THREADS_SETUP, *warnings_setup(), *settings.setup],
         "additional_parameters": dict(settings.additional_parameters),
     }
     if settings.gpus_per_node:
