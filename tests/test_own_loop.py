@@ -89,3 +89,12 @@ def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_
         assert "trial.log" in {artifact.path for artifact in client.list_artifacts(continued.info.run_id)}
     (parent,), _ = sweep_runs(tmp_path, "own_loop")
     assert parent.data.tags["best.run_id"] == study.best_trial.user_attrs["mlflow_run_id"]
+
+
+def test_pruning_turned_off_on_the_command_line_over_the_examples_own_pruner_settings(tmp_path: Path):
+    """The example's config sets its median pruner's fields; `hydra/sweeper/pruner=none` turns pruning off all the
+    same, as the README says."""
+    args = ["-m", "hydra/sweeper/pruner=none", "hydra.sweeper.n_trials=2", "epochs=2", "samples=200"]
+    done = run_script(OWN_LOOP, args, tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert states(load_study(tmp_path, "own_loop")) == {"COMPLETE": 2}

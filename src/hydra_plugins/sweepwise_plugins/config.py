@@ -251,7 +251,9 @@ PRUNERS = {
 def _open(node: type) -> Any:
     """A sampler's fields as a plain node: a config that names another sampler's `_target_` over the default one
     (as hydra-optuna-sweeper's configs do over its TPE default) may set that sampler's own fields. Optuna checks
-    them when the sweep builds the sampler, before any trial."""
+    them when the sweep builds the sampler, before any trial. So is the pruner `none`: it turns off the pruner
+    of a config that sets that pruner's fields (`hydra/sweeper/pruner=none` on the command line), which the
+    sweep then leaves aside."""
     return OmegaConf.create(OmegaConf.to_container(OmegaConf.structured(node)))
 
 
@@ -264,7 +266,9 @@ def register() -> None:
     for name, node in SAMPLERS.items():
         store.store(group="hydra/sweeper/sampler", name=name, node=_open(node), provider="sweepwise")
     for name, node in PRUNERS.items():
-        store.store(group="hydra/sweeper/pruner", name=name, node=node, provider="sweepwise")
+        store.store(
+            group="hydra/sweeper/pruner", name=name, node=_open(node) if name == "none" else node, provider="sweepwise"
+        )
     store.store(group="hydra/launcher", name="local", node=LocalLauncherConf, provider="sweepwise")
     store.store(group="hydra/launcher", name="slurm", node=SlurmLauncherConf, provider="sweepwise")
 

@@ -238,6 +238,8 @@ def make_plan(
     pruner = conf.pruner or dict(NOP_PRUNER)
     if not isinstance(pruner, dict) or "_target_" not in pruner:
         raise ConfigError("hydra.sweeper.pruner", pruner, "must be a pruner config with a _target_")
+    if pruner["_target_"] == NOP_PRUNER["_target_"]:  # pruning off: any other field is the config's usual pruner's
+        pruner = dict(NOP_PRUNER)
     check_target("hydra.sweeper.pruner", pruner, optuna.pruners.BasePruner)
     ignores = conf.definition_ignores
     if ignores is not None and (not isinstance(ignores, list) or not all(isinstance(key, str) for key in ignores)):
