@@ -51,6 +51,8 @@ def test_plain_values_are_fixed_and_command_line_arguments_win():
     ("expression", "message"),
     [
         ("interval(1, 0.1)", "low 1.0 is above high 0.1"),
+        ("int(interval(5.9, 5.1))", "holds the one value 5: a search needs low < high"),  # int() truncates
+        ("int(interval(0.2, 0.9))", "holds the one value 0"),
         ("tag(log, interval(0, 1))", "a log scale needs low > 0"),
         ("tag(log, interval(-1, 1))", "a log scale needs low > 0"),
         ("range(5, 1)", "range is empty"),

@@ -135,6 +135,8 @@ def _interval_distribution(value: IntervalSweep, key: str, text: str) -> BaseDis
     assert low is not None and high is not None  # the override parser always sets both ends
     if low > high:
         raise ConfigError(key, text, f"low {low} is above high {high}")
+    if low == high:  # `int(...)` truncates both ends: int(interval(0.2, 0.9)) is the one value 0
+        raise ConfigError(key, text, f"holds the one value {low}: a search needs low < high (set the key to a value)")
     if log and low <= 0:
         raise ConfigError(key, text, f"a log scale needs low > 0, got {low}")
     if isinstance(low, int) and isinstance(high, int):
