@@ -25,6 +25,7 @@ from sweepwise.sweep.driver.plan import SweepSettings
 from sweepwise.sweep.driver.progress import SweepProgress
 from sweepwise.sweep.launch.executor import StartedJob
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus, objective_outcome
+from sweepwise.sweep.trial import trial_runner
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.sweep.trial.trial_runner import TrialJob
 from sweepwise.tracking.retry import TrackingUnreachable
@@ -430,3 +431,16 @@ def test_a_resumed_sweep_adopts_jobs_still_running_instead_of_cancelling_them(st
     # the adopted trial took a slot and counts: 3 COMPLETE in all, one of them continuing the gone trial's work
     assert states(study).count("COMPLETE") == 3 and len(executor.submitted) == 2
     assert executor.submitted[0].job_num == gone.number
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (SystemExit(3), "the task exited with code 3"),
+        (SystemExit(), "the task exited with code 0"),
+        (SystemExit("error: data.path='x': no such file"), "error: data.path='x': no such file"),
+        (ValueError("diverged"), "ValueError: diverged"),
+    ],
+)
+def test_a_failed_trials_reason_says_why_or_at_least_how_it_ended(error: BaseException, reason: str):
+    assert trial_runner._failure(error).reason == reason

@@ -132,7 +132,8 @@ def start_sweep(
     if slots.describe():
         progress.event(slots.describe())
     if not plan.space.distributions and plan.custom_search_space is None:
-        progress.event(f"no parameters to search: every trial runs the same config ({settings.n_trials} trials)")
+        trials = f"{settings.n_trials} trial{'s' * (settings.n_trials != 1)}"
+        progress.event(f"no parameters to search: every trial runs the same config ({trials})")
     return StartedSweep(plan, study, tracker, parent, settings, progress, checked, claim)
 
 

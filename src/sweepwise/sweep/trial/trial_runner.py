@@ -175,8 +175,15 @@ def _failure(error: BaseException) -> TrialOutcome:
     lost = next((cause for cause in _causes(error) if gave_up(cause)), None)
     if lost is not None:
         return TrialOutcome(TrialStatus.TRACKING_LOST, reason=f"error: {unreachable_error(lost)}")
-    reason = str(error) if isinstance(error, SystemExit) else f"{type(error).__name__}: {error}"
+    reason = _exit_reason(error) if isinstance(error, SystemExit) else f"{type(error).__name__}: {error}"
     return TrialOutcome(TrialStatus.FAIL, reason=reason)
+
+
+def _exit_reason(error: SystemExit) -> str:
+    """`sys.exit("error: ...")` says why the task stopped; `sys.exit(3)` says only how."""
+    if error.code is None or isinstance(error.code, int):
+        return f"the task exited with code {error.code or 0}"
+    return str(error.code)
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:
