@@ -61,9 +61,11 @@ CORPUS = {
     "log scale from zero": Bad("search space", ["optimizer.lr=tag(log, interval(0, 0.1))"], "needs low > 0", True),
     "unknown parameter": Bad("search space", ["optimizer.lrr=interval(0.1, 0.2)"], "optimizer.lrr", True),
     # a sampler's or pruner's value its class refuses, met before the study is written
-    "sampler seed of text": Bad("sweeper", ["hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler=", True),
+    "sampler seed of text": Bad(
+        "sweeper", ["hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler.seed='abc'", True
+    ),
     "negative pruner warm-up": Bad(
-        "sweeper", ["hydra.sweeper.pruner.n_warmup_steps=-1"], "warmup steps cannot be negative", True
+        "sweeper", ["hydra.sweeper.pruner.n_warmup_steps=-1"], "hydra.sweeper.pruner.n_warmup_steps=-1: ", True
     ),
     "unknown option in a choice": Bad("search space", ["model=choice(mlp, transformer)"], "model/transformer", True),
     "sampler Optuna removed": Bad("search space", ["hydra/sweeper/sampler=motpe"], "removed in Optuna 4", True),

@@ -103,14 +103,27 @@ def check_target(key: str, node: Mapping[str, Any], base: type, supplied: Sequen
         raise ConfigError(key, fields, f"{cls.__name__} does not accept these fields ({error})") from error
 
 
-def check_builds(key: str, node: Mapping[str, Any], build: Callable[[], object]) -> None:
+def check_builds(key: str, node: Mapping[str, Any], build: Callable[[Mapping[str, Any]], object]) -> None:
     """Build the sampler or pruner once now: a value its class refuses (a seed of text, a negative warm-up) ends
-    the sweep here, in one line naming it, not in a traceback once the study is written."""
+    the sweep here, in one line naming it, not in a traceback once the study is written. The field named is the
+    one without which it builds (the class's message seldom names it); else every field."""
     try:
-        build()
+        build(node)
     except Exception as error:  # whatever the class raises for its values; Hydra wraps it in its own error
+        reason = first_line(error.__cause__ or error)
         fields = {name: value for name, value in node.items() if name != "_target_"}
-        raise ConfigError(key, fields, first_line(error.__cause__ or error)) from error
+        for name, value in fields.items():
+            if _builds(build, {field: held for field, held in node.items() if field != name}):
+                raise ConfigError(f"{key}.{name}", value, reason) from error
+        raise ConfigError(key, fields, reason) from error
+
+
+def _builds(build: Callable[[Mapping[str, Any]], object], node: Mapping[str, Any]) -> bool:
+    try:
+        build(node)
+    except Exception:  # as above: any refusal
+        return False
+    return True
 
 
 def custom_search_space_function(path: str | None) -> Callable[[DictConfig, optuna.Trial], Any] | None:
@@ -248,8 +261,8 @@ def make_plan(
         raise ConfigError("hydra.sweeper.on_change", conf.on_change, f"must be {' or '.join(ON_CHANGE)}")
     space = parse_search_space(conf.params, arguments)
     grid = {"search_space": grid_of(space)} if is_grid(sampler) else {}
-    check_builds("hydra.sweeper.sampler", sampler, lambda: build_sampler(sampler, **grid))
-    check_builds("hydra.sweeper.pruner", pruner, lambda: instantiate(pruner))
+    check_builds("hydra.sweeper.sampler", sampler, lambda node: build_sampler(node, **grid))
+    check_builds("hydra.sweeper.pruner", pruner, lambda node: instantiate(dict(node)))
     custom = custom_search_space_function(conf.custom_search_space)
     check_objective_direction(config, directions)
     check_overrides_compose(hydra_context, config, space)
