@@ -66,14 +66,14 @@ def _die_with(sweep: int) -> None:
 def _kill_self_after(pid: int) -> None:
     """Wait for process `pid` to end (a pidfd where Linux has them, else a check a second), then SIGKILL this one."""
     try:
-        if hasattr(os, "pidfd_open"):
-            select.select([os.pidfd_open(pid)], [], [])
-        else:
+        select.select([os.pidfd_open(pid)], [], [])
+    except ProcessLookupError:  # already gone
+        pass
+    except (AttributeError, OSError):  # no pidfds here (not Linux, or a kernel before 5.3)
+        with contextlib.suppress(ProcessLookupError):
             while True:
                 os.kill(pid, 0)
                 time.sleep(1.0)
-    except ProcessLookupError:  # already gone
-        pass
     os.kill(os.getpid(), signal.SIGKILL)
 
 
