@@ -38,3 +38,15 @@ def torch_threads(job: str) -> int:
     import torch
 
     return torch.get_num_threads()
+
+
+def whole_step_then_sleep(job: tuple[str, float]) -> None:
+    """Write `started` to the file `job[0]`, and `ended` after `job[1]` seconds, in one whole step; then sleep."""
+    from sweepwise.training.whole_steps import whole_step
+
+    path, seconds = job
+    with whole_step(), open(path, "a") as marks:
+        print("started", file=marks, flush=True)
+        time.sleep(seconds)
+        print("ended", file=marks, flush=True)
+    time.sleep(60.0)

@@ -9,6 +9,7 @@ from typing import Any
 
 import optuna
 import pytest
+from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from sweepwise.study.records import (
@@ -46,6 +47,7 @@ class ScriptedExecutor:
 
     script: Script = completes
     interrupt_on_wait: int | None = None  # raise KeyboardInterrupt at this call of wait (1-based)
+    interrupt_on_submit: int | None = None  # or at this call of submit
     job_kind: str = "scripted job"
     running: dict[Hashable, TrialJob] = field(default_factory=dict)
     submitted: list[TrialJob] = field(default_factory=list)
@@ -58,6 +60,8 @@ class ScriptedExecutor:
     shut_down: bool = False
 
     def submit(self, key: Hashable, job: TrialJob) -> str:
+        if len(self.submitted) + 1 == self.interrupt_on_submit:
+            raise KeyboardInterrupt
         self.submitted.append(job)
         self.running[key] = job
         self.most_running = max(self.most_running, len(self.running))
@@ -139,6 +143,7 @@ def make_orchestrator(
     n_jobs: int = 2,
     max_failure_rate: float = 0.0,
     retries: int = 0,
+    custom_search_space: Callable[[Any, optuna.Trial], Any] | None = None,
 ) -> Orchestrator:
     space = parse_search_space({"x": "interval(0, 1)"}, [])
     settings = SweepSettings("study", n_trials, n_jobs, max_failure_rate, retries)
@@ -160,7 +165,17 @@ def make_orchestrator(
         )
 
     progress = SweepProgress(n_trials, live=False)
-    return Orchestrator(study, space, settings, executor, tracker, progress, context)  # type: ignore[arg-type]
+    return Orchestrator(
+        study,
+        space,
+        settings,
+        executor,  # type: ignore[arg-type]
+        tracker,  # type: ignore[arg-type]
+        progress,
+        context,
+        custom_search_space,
+        task_config=OmegaConf.create({}),
+    )
 
 
 @pytest.fixture
@@ -362,6 +377,33 @@ def test_ctrl_c_fails_running_trials_as_interrupted_and_stops_their_jobs(study: 
     assert states(study).count("RUNNING") == 0
     assert all(tracker.ended[trial.number][0][1].status is TrialStatus.FAIL for trial in running)
     assert orchestrator.counts["INTERRUPTED"] == 2 and orchestrator.counts["FAIL"] == 0
+
+
+def test_ctrl_c_as_an_ended_trial_awaits_its_bookkeeping_records_it_as_it_ended(study: optuna.Study) -> None:
+    # trial 0 has ended and the next trial is being started, before trial 0 is recorded, when Ctrl-C comes
+    executor, tracker = ScriptedExecutor(interrupt_on_submit=3), RecordingTracker()
+    orchestrator = make_orchestrator(study, executor, tracker, n_trials=6, n_jobs=2)
+    with pytest.raises(KeyboardInterrupt):
+        orchestrator.run()
+    assert states(study) == ["COMPLETE", "FAIL", "FAIL"]
+    assert study.trials[0].value == float(executor.submitted[0].overrides[0].split("=")[1])
+    assert all(study.trials[n].user_attrs[INTERRUPTED_ATTR] for n in (1, 2))  # in flight, and asked
+    assert sorted(tracker.ended) == [0, 1, 2] and tracker.ended[0][0][1].status is TrialStatus.COMPLETE
+    assert orchestrator.counts["COMPLETE"] == 1 and orchestrator.counts["INTERRUPTED"] == 2
+
+
+def test_ctrl_c_between_asking_a_trial_and_starting_it_leaves_it_interrupted(study: optuna.Study) -> None:
+    def interrupted_on_the_second(cfg: Any, trial: optuna.Trial) -> None:
+        if trial.number == 1:
+            raise KeyboardInterrupt
+
+    executor, tracker = ScriptedExecutor(), RecordingTracker()
+    orchestrator = make_orchestrator(study, executor, tracker, custom_search_space=interrupted_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        orchestrator.run()
+    assert states(study) == ["FAIL", "FAIL"] and executor.killed == [0]
+    assert all(trial.user_attrs[INTERRUPTED_ATTR] for trial in study.trials)
+    assert sorted(tracker.ended) == [0, 1] and orchestrator.counts["INTERRUPTED"] == 2
 
 
 @pytest.mark.parametrize(

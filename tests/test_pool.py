@@ -217,3 +217,35 @@ def test_a_worker_whose_sweep_was_killed_dies_with_it_quietly(tmp_path: Path):
     )
     assert done.returncode == -9 and done.stderr == ""
     assert time.monotonic() - started < 30  # the worker did not run its 60 s job to its end
+
+
+KILLED_IN_A_WHOLE_STEP = """
+import os, signal, sys, time
+from pool_jobs import whole_step_then_sleep
+from sweepwise.sweep.launch.worker_pool import WorkerPool
+if __name__ == "__main__":
+    pool = WorkerPool(whole_step_then_sleep, 1)
+    pool.submit("job", (sys.argv[1], 2.0))
+    time.sleep(1.0)  # the job is in its step
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_worker_whose_sweep_was_killed_ends_the_step_under_way_first(tmp_path: Path):
+    """As a checkpoint and the epoch line that says it was kept: the worker dies after the whole step, not in it,
+    and not at the end of its job."""
+    script, marks = tmp_path / "main.py", tmp_path / "marks.txt"
+    script.write_text(KILLED_IN_A_WHOLE_STEP)
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, str(script), str(marks)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=environment,
+    )
+    assert done.returncode == -9 and done.stderr == ""
+    assert marks.read_text().split() == ["started", "ended"]
+    assert time.monotonic() - started < 30  # the worker did not sleep out its job

@@ -12,6 +12,8 @@ from typing import Any
 
 from optuna.trial import TrialState
 
+from sweepwise.errors import first_line
+
 
 class TrialStatus(StrEnum):
     COMPLETE = "COMPLETE"
@@ -67,6 +69,11 @@ class TrialOutcome:
     def interrupted(self) -> bool:
         """A FAIL that was not the trial's doing: a stopped sweep, a lost tracking server (its work goes on)."""
         return self.status is TrialStatus.FAIL and self.reason.startswith(INTERRUPTED)
+
+    def summary(self, number: int) -> str:
+        """Trial `number`'s line as the sweep shows its end: state, time and values, or the reason's first line."""
+        shown = f"value {', '.join(f'{v:.4g}' for v in self.values)}" if self.values else first_line(self.reason)
+        return f"trial {number} {self.status.study_state.name} in {self.ended - self.started:.1f} s: {shown}"
 
 
 def objective_outcome(value: Any, n_objectives: int) -> TrialOutcome:

@@ -20,6 +20,7 @@ from sweepwise.training.checkpoint import save_checkpoint
 from sweepwise.training.distributed import Ranks
 from sweepwise.training.evaluate import evaluate
 from sweepwise.training.runtime import restore_rng_state, rng_state
+from sweepwise.training.whole_steps import whole_step
 
 # Without clipping the gradient norm costs a reduction per step; sampling every few steps keeps it near free.
 GRAD_NORM_EVERY = 8
@@ -163,10 +164,11 @@ class Trainer:
         self.state.history.append({"epoch": epoch, **metrics})
         self._update_best(epoch, metrics)
         self._update_early_stopping(metrics)
-        self._save(LAST_CHECKPOINT)
         # the epoch's line once its work is kept: a process stopped before the checkpoint replays the epoch,
         # and the line printed before the stop would then show twice
-        self.progress.end_epoch(metrics)
+        with whole_step():
+            self._save(LAST_CHECKPOINT)
+            self.progress.end_epoch(metrics)
         return metrics
 
     def _call_back(self, epoch: int, metrics: dict[str, float]) -> None:

@@ -1,8 +1,10 @@
-"""What a killed sweep left in its study, settled when the same command runs again: a job still queued or running
-on a cluster is adopted, any other trial left RUNNING is FAIL as interrupted, and the work of every interrupted
-trial is queued to go on from its last checkpoint."""
+"""Trials a sweep leaves RUNNING. A stopping sweep fails its own as interrupted. What a killed sweep left is settled
+when the same command runs again: a job still queued or running on a cluster is adopted, any other trial left
+RUNNING is FAIL as interrupted, and the work of every interrupted trial is queued to go on from its last
+checkpoint."""
 
 from collections.abc import Callable
+from typing import Any
 
 import optuna
 from optuna.trial import Trial, TrialState
@@ -15,6 +17,7 @@ from sweepwise.sweep.driver.progress import SweepProgress
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.driver.trial_flights import Flight, interrupted, is_interrupted, mark_interrupted, run_params
 from sweepwise.sweep.launch.executor import Executor
+from sweepwise.sweep.outcome import TrialOutcome
 
 
 def settle_left_running(
@@ -44,19 +47,38 @@ def settle_left_running(
                 f"trial {trial.number}: adopted {executor.job_kind} {job_id}, left running by an earlier sweep"
             )
             continue
-        outcome = interrupted("the sweep stopped before this trial ended")
         if job_id is not None:
             executor.cancel_stale(str(job_id))
-        stale = Trial(study, trial_id(trial))
         run_id = tracker.stored_run(trial.user_attrs.get(RUN_ID_ATTR))
         if run_id is None:  # killed before its run was recorded (or its store lost): the one found or made now
             run_id = tracker.child_run(trial.number, run_params(trial, space.fixed_values))
-            stale.set_user_attr(RUN_ID_ATTR, run_id)
-        mark_interrupted(stale, outcome)
-        study.tell(trial.number, state=TrialState.FAIL)
-        tracker.end_child(trial.number, run_id, outcome, run_params(trial, space.fixed_values))
+            Trial(study, trial_id(trial)).set_user_attr(RUN_ID_ATTR, run_id)
+        outcome = interrupted("the sweep stopped before this trial ended")
+        _fail_as_interrupted(study, trial, run_id, outcome, tracker, space.fixed_values)
         progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
     return adopted
+
+
+def fail_running(study: optuna.Study, tracker: SweepTracker, outcome: TrialOutcome, fixed: dict[str, Any]) -> int:
+    """Fail as interrupted, with `outcome`, every trial the study holds RUNNING (a stopping sweep's own: its
+    claim on the study makes them so); how many there were."""
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for trial in running:
+        _fail_as_interrupted(study, trial, trial.user_attrs.get(RUN_ID_ATTR), outcome, tracker, fixed)
+    return len(running)
+
+
+def _fail_as_interrupted(
+    study: optuna.Study,
+    trial: optuna.trial.FrozenTrial,
+    run_id: str | None,
+    outcome: TrialOutcome,
+    tracker: SweepTracker,
+    fixed: dict[str, Any],
+) -> None:
+    mark_interrupted(Trial(study, trial_id(trial)), outcome)
+    study.tell(trial.number, state=TrialState.FAIL)
+    tracker.end_child(trial.number, run_id, outcome, run_params(trial, fixed))
 
 
 def continue_interrupted(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> None:

@@ -18,7 +18,7 @@ import optuna
 from omegaconf import DictConfig
 from optuna.trial import Trial, TrialState
 
-from sweepwise.errors import SweepwiseError, first_line
+from sweepwise.errors import SweepwiseError
 from sweepwise.study.records import (
     ATTEMPTS_ATTR,
     CONTINUES_ATTR,
@@ -29,7 +29,7 @@ from sweepwise.study.records import (
     RAN_ATTR,
     RUN_ID_ATTR,
 )
-from sweepwise.sweep.driver.left_running import continue_interrupted, settle_left_running, take_up
+from sweepwise.sweep.driver.left_running import continue_interrupted, fail_running, settle_left_running, take_up
 from sweepwise.sweep.driver.param_grammar import SearchSpace, suggest, trial_overrides
 from sweepwise.sweep.driver.plan import SweepSettings, failure_stop
 from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress
@@ -79,6 +79,7 @@ class Orchestrator:
         self.custom_search_space, self.task_config = custom_search_space, task_config
         self.log_file = log_file
         self.in_flight: dict[int, Flight] = {}
+        self.ended: list[tuple[Flight, TrialOutcome]] = []  # settled, not yet recorded
         self.counts: Counter[str] = Counter()
         self.to_launch = 0
         self.best = BestSoFar(maximize=study.directions[0] == optuna.study.StudyDirection.MAXIMIZE)
@@ -95,13 +96,15 @@ class Orchestrator:
                 self._show()
                 if not self.in_flight:
                     break
-                ended = [self._settle(int(key), result) for key, result in self.executor.wait(WAIT_SECONDS)]
+                for key, result in self.executor.wait(WAIT_SECONDS):
+                    self._settle(int(key), result)
                 self._fill_slots()  # the next trials start before the bookkeeping of those that ended
-                for flight, outcome in filter(None, ended):
-                    self._record(flight, outcome)
+                while self.ended:
+                    self._record(*self.ended[0])
+                    del self.ended[0]
                 self.tracker.check()
         except BaseException:
-            self._abandon_in_flight(interrupted("the sweep was stopped while this trial ran"))
+            self._abandon(interrupted("the sweep was stopped while this trial ran"))
             raise
         finally:
             self.executor.shutdown()
@@ -204,9 +207,9 @@ class Orchestrator:
         if job.log_file:
             self.progress.trial_started(number, Path(job.log_file))
 
-    def _settle(self, number: int, result: TrialOutcome | Died) -> tuple[Flight, TrialOutcome] | None:
-        """Decide what an ended job means, without I/O: resubmit it (a retry) or return its outcome as the study
-        records it."""
+    def _settle(self, number: int, result: TrialOutcome | Died) -> None:
+        """Decide what an ended job means, without I/O: resubmit it (a retry) or add its outcome, as the study
+        records it, to those `ended`."""
         flight = self.in_flight.pop(number)
         if isinstance(result, Died):
             flight.run_id = self._run_id_of(flight.trial)
@@ -217,7 +220,7 @@ class Orchestrator:
                 self.progress.event(f"trial {number}: {result.reason}; {retry}")
                 self.in_flight[number] = flight
                 self._submit(flight)
-                return None
+                return
             result = TrialOutcome(TrialStatus.FAIL, reason=result.reason, started=flight.started, ended=time.time())
         else:
             flight.run_id = result.run_id
@@ -226,11 +229,12 @@ class Orchestrator:
             self.tracking_lost = result.reason
             self.progress.event(f"trial {number}: {result.reason}; launching no more trials")
             self.counts[INTERRUPTED] += 1
-            return flight, replace(result, reason=interrupted(result.reason).reason)
-        self.counts[result.status] += 1
+            result = replace(result, reason=interrupted(result.reason).reason)
+        else:
+            self.counts[result.status] += 1
         if result.status is TrialStatus.FAIL:
             self._check_failure_rate(number, result.reason)
-        return flight, result
+        self.ended.append((flight, result))
 
     def _record(self, flight: Flight, outcome: TrialOutcome) -> None:
         """Tell Optuna and MLflow how the trial ended."""
@@ -250,10 +254,7 @@ class Orchestrator:
         for log in logs + self.executor.log_files(number):
             if flight.run_id and log.is_file() and log.stat().st_size:
                 self.tracker.log_child_artifact(flight.run_id, log)
-        ended = outcome.values
-        shown = f"value {', '.join(f'{v:.4g}' for v in ended)}" if ended else first_line(outcome.reason)
-        state = outcome.status.study_state.name
-        line = f"trial {number} {state} in {outcome.ended - outcome.started:.1f} s: {shown}"
+        line = outcome.summary(number)
         if logs:
             self.progress.trial_ended(number, logs[0], line, failed=outcome.status is TrialStatus.FAIL)
         else:
@@ -271,14 +272,17 @@ class Orchestrator:
         if message and not self.stop_message:
             self.stopped_by, self.stop_message = number, message
 
-    def _abandon_in_flight(self, outcome: TrialOutcome) -> None:
-        for number, flight in list(self.in_flight.items()):
+    def _abandon(self, outcome: TrialOutcome) -> None:
+        """Leave no trial RUNNING, wherever the stop caught the sweep: a trial that ended is recorded as it ended;
+        any other (in flight, asked and not yet started, or ended and not yet settled) is stopped and interrupted."""
+        for number in self.in_flight:
             self.executor.kill(number)
-            mark_interrupted(flight.trial, outcome)
-            self.study.tell(flight.trial, state=TrialState.FAIL)
-            self.counts[INTERRUPTED] += 1
-            self.tracker.end_child(number, self._run_id_of(flight.trial), outcome, self._params(flight.trial))
         self.in_flight.clear()
+        running = {t.number for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+        for flight, ended in self.ended:
+            if flight.trial.number in running:
+                self._record(flight, ended)
+        self.counts[INTERRUPTED] += fail_running(self.study, self.tracker, outcome, self.space.fixed_values)
 
     def _run_id_of(self, trial: Trial) -> str | None:
         """The MLflow run a trial's process created, read back from the study (its process may be gone)."""

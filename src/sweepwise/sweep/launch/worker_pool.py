@@ -33,6 +33,7 @@ import cloudpickle
 from sweepwise.sweep.launch.executor import StartedJob
 from sweepwise.sweep.outcome import Died
 from sweepwise.sweep.signals import deferred, handling
+from sweepwise.training.whole_steps import wait_for_whole_step
 
 PR_SET_PDEATHSIG = 1
 
@@ -64,7 +65,8 @@ def _die_with(sweep: int) -> None:
 
 
 def _kill_self_after(pid: int) -> None:
-    """Wait for process `pid` to end (a pidfd where Linux has them, else a check a second), then SIGKILL this one."""
+    """Wait for process `pid` to end (a pidfd where Linux has them, else a check a second), then SIGKILL this one
+    between two whole steps of its training."""
     try:
         select.select([os.pidfd_open(pid)], [], [])
     except ProcessLookupError:  # already gone
@@ -74,6 +76,7 @@ def _kill_self_after(pid: int) -> None:
             while True:
                 os.kill(pid, 0)
                 time.sleep(1.0)
+    wait_for_whole_step()
     os.kill(os.getpid(), signal.SIGKILL)
 
 
