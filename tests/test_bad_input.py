@@ -67,6 +67,12 @@ CORPUS = {
     "negative pruner warm-up": Bad(
         "sweeper", ["hydra.sweeper.pruner.n_warmup_steps=-1"], "hydra.sweeper.pruner.n_warmup_steps=-1: ", True
     ),
+    "custom search space that cannot be imported": Bad(
+        "sweeper",
+        ["hydra.sweeper.custom_search_space=nomodule.space"],
+        "hydra.sweeper.custom_search_space='nomodule.space': cannot be imported (No module named 'nomodule')",
+        True,
+    ),
     "unknown option in a choice": Bad("search space", ["model=choice(mlp, transformer)"], "model/transformer", True),
     "sampler Optuna removed": Bad("search space", ["hydra/sweeper/sampler=motpe"], "removed in Optuna 4", True),
     "unknown sampler": Bad("search space", ["hydra/sweeper/sampler=bayes"], "hydra/sweeper/sampler='bayes'", True),

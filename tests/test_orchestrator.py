@@ -404,6 +404,7 @@ def test_ctrl_c_between_asking_a_trial_and_starting_it_leaves_it_interrupted(stu
     assert states(study) == ["FAIL", "FAIL"] and executor.killed == [0]
     assert all(trial.user_attrs[INTERRUPTED_ATTR] for trial in study.trials)
     assert sorted(tracker.ended) == [0, 1] and orchestrator.counts["INTERRUPTED"] == 2
+    assert study.trials[1].user_attrs[RUN_ID_ATTR] == "made-for-1"  # the run its continuation will share
 
 
 @pytest.mark.parametrize(

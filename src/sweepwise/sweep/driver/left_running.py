@@ -49,11 +49,8 @@ def settle_left_running(
             continue
         if job_id is not None:
             executor.cancel_stale(str(job_id))
-        run_id = tracker.stored_run(trial.user_attrs.get(RUN_ID_ATTR))
-        if run_id is None:  # killed before its run was recorded (or its store lost): the one found or made now
-            run_id = tracker.child_run(trial.number, run_params(trial, space.fixed_values))
-            Trial(study, trial_id(trial)).set_user_attr(RUN_ID_ATTR, run_id)
         outcome = interrupted("the sweep stopped before this trial ended")
+        run_id = tracker.stored_run(trial.user_attrs.get(RUN_ID_ATTR))  # None where its store was lost
         _fail_as_interrupted(study, trial, run_id, outcome, tracker, space.fixed_values)
         progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
     return adopted
@@ -76,9 +73,15 @@ def _fail_as_interrupted(
     tracker: SweepTracker,
     fixed: dict[str, Any],
 ) -> None:
-    mark_interrupted(Trial(study, trial_id(trial)), outcome)
+    """A trial with no `run_id` (stopped before its process recorded one) records the run found or made now, which
+    the trial that continues its work shares."""
+    live, params = Trial(study, trial_id(trial)), run_params(trial, fixed)
+    if run_id is None:
+        run_id = tracker.child_run(trial.number, params)
+        live.set_user_attr(RUN_ID_ATTR, run_id)
+    mark_interrupted(live, outcome)
     study.tell(trial.number, state=TrialState.FAIL)
-    tracker.end_child(trial.number, run_id, outcome, run_params(trial, fixed))
+    tracker.end_child(trial.number, run_id, outcome, params)
 
 
 def continue_interrupted(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> None:

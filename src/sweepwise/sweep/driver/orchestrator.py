@@ -294,6 +294,6 @@ class Orchestrator:
         self.progress.update(counts, self.best_text())
 
     def best_text(self) -> str:
-        if len(self.study.directions) > 1:
-            return f"{self.counts['COMPLETE']} complete (Pareto front at the end)"
+        if len(self.study.directions) > 1:  # no single best: the status line counts the complete trials
+            return "on the Pareto front, shown at the end"
         return self.best.text()

@@ -1,6 +1,7 @@
 """Everything a sweep needs, validated before anything is created: a bad config touches no study or MLflow store."""
 
 import inspect
+import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any, Literal, cast
 import optuna
 from hydra.errors import HydraException
 from hydra.types import HydraContext
-from hydra.utils import get_class, get_method, instantiate
+from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -127,13 +128,17 @@ def _builds(build: Callable[[Mapping[str, Any]], object], node: Mapping[str, Any
 
 
 def custom_search_space_function(path: str | None) -> Callable[[DictConfig, optuna.Trial], Any] | None:
-    """A dotted path (a leading dot, as in hydra-optuna-sweeper's example, means "beside the script")."""
+    """A dotted path (a leading dot, as in hydra-optuna-sweeper's example, means "beside the script"). Imported
+    with the standard library: Hydra's `get_method` logs its own error block before the sweep's one line."""
     if not path:
         return None
     try:
-        return get_method(path.lstrip("."))
-    except (ImportError, ValueError, HydraException) as error:
-        raise ConfigError("hydra.sweeper.custom_search_space", path, "cannot be imported") from error
+        found = pkgutil.resolve_name(path.lstrip("."))
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ConfigError("hydra.sweeper.custom_search_space", path, f"cannot be imported ({error})") from error
+    if not callable(found):
+        raise ConfigError("hydra.sweeper.custom_search_space", path, "is not a function")
+    return cast(Callable[[DictConfig, optuna.Trial], Any], found)
 
 
 def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, space: SearchSpace) -> None:
