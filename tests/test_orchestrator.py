@@ -288,6 +288,35 @@ def test_failures_past_the_rate_stop_launching_and_let_running_trials_end(study:
     assert not any("3 of 8" in line for line in lines)  # the reason once, in the error that ends the sweep
 
 
+@pytest.mark.parametrize(("max_failure_rate", "stopped"), [(0.2, True), (0.25, False)])
+def test_a_complete_study_run_again_ends_as_its_failures_say(
+    study: optuna.Study, max_failure_rate: float, stopped: bool
+) -> None:
+    """The same command again on a study whose failures stopped it, with all its trials ended, launches nothing and
+    stops on the same failures (its parent run FAILED again), rather than reporting a complete sweep."""
+
+    def fails_one(job: TrialJob) -> TrialOutcome:
+        failed = job.context is not None and job.context.trial_number == 3
+        return TrialOutcome(TrialStatus.FAIL, reason="ValueError: bad x") if failed else completes(job)
+
+    first = make_orchestrator(study, ScriptedExecutor(fails_one), RecordingTracker(), n_trials=4, n_jobs=1)
+    first.settings = SweepSettings("study", 4, 1, max_failure_rate, 0)
+    if stopped:
+        with pytest.raises(SweepStopped):
+            first.run()
+    else:
+        first.run()
+    executor = ScriptedExecutor()
+    again = make_orchestrator(study, executor, RecordingTracker(), n_trials=4, n_jobs=1)
+    again.settings = first.settings
+    if stopped:
+        with pytest.raises(SweepStopped, match="1 of 4 trials failed.*the last: ValueError: bad x"):
+            again.run()
+    else:
+        again.run()
+    assert executor.submitted == [] and states(study) == ["COMPLETE"] * 3 + ["FAIL"]
+
+
 def test_a_pruned_trial_keeps_its_reason(study: optuna.Study) -> None:
     def pruned(job: TrialJob) -> TrialOutcome:
         return TrialOutcome(TrialStatus.PRUNED, reason="pruned at epoch 3: val/acc 0.1")

@@ -76,8 +76,7 @@ class Orchestrator:
         self.study, self.space, self.settings = study, space, settings
         self.executor, self.tracker, self.progress = executor, tracker, progress
         self.make_context = make_context
-        self.custom_search_space, self.task_config = custom_search_space, task_config
-        self.log_file = log_file
+        self.custom_search_space, self.task_config, self.log_file = custom_search_space, task_config, log_file
         self.in_flight: dict[int, Flight] = {}
         self.ended: list[tuple[Flight, TrialOutcome]] = []  # settled, not yet recorded
         self.counts: Counter[str] = Counter()
@@ -141,6 +140,9 @@ class Orchestrator:
                 f"study {name} is complete: {len(finished)} trials finished, n_trials={self.settings.n_trials}; "
                 "run more with a larger hydra.sweeper.n_trials, or start afresh with a new hydra.sweeper.study_name"
             )
+            failed = [t for t in finished if t.state == TrialState.FAIL]  # a study its failures stopped ends so again
+            if failed:
+                self._check_failure_rate(failed[-1].number, str(failed[-1].user_attrs.get(FAIL_REASON_ATTR, "")))
         elif finished:
             self.progress.event(f"resuming study {name}: {len(finished)} trials already finished")
 
@@ -290,8 +292,7 @@ class Orchestrator:
         return frozen.user_attrs.get(RUN_ID_ATTR)
 
     def _show(self) -> None:
-        counts = {**self.counts, "RUNNING": len(self.in_flight)}
-        self.progress.update(counts, self.best_text())
+        self.progress.update({**self.counts, "RUNNING": len(self.in_flight)}, self.best_text())
 
     def best_text(self) -> str:
         if len(self.study.directions) > 1:  # no single best: the status line counts the complete trials
