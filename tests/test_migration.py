@@ -150,6 +150,24 @@ def test_a_rerun_never_serves_an_old_study_as_a_new_one(tmp_path: Path):
     study = load_study(tmp_path, "toy")
     assert states(study) == {"COMPLETE": 4} and all(0 <= t.params["x"] <= 2 for t in study.trials[2:])
 
+    # what Optuna fixes for a parameter's life in a study cannot change, even on_change=continue: refused in one
+    # line, before anything is written (Optuna would fail the first trial that drew it)
+    choices = ["hydra.sweeper.study_name=choices", "hydra.sweeper.n_trials=1"]
+    assert toy([*choices, "x=choice(0.1, 0.2)"], tmp_path).returncode == 0
+    files = [journal, store, tmp_path / "studies" / "choices.journal"]
+    before = [path.read_bytes() for path in files]
+    for changed_kind in (
+        [*choices, "x=choice(0.1, 0.3)"],
+        ["x=choice(0.5, 1.5)"],
+        ["x=tag(log, interval(0.1, 2))"],
+    ):
+        refused = toy([*changed_kind, "hydra.sweeper.n_trials=6", "hydra.sweeper.on_change=continue"], tmp_path)
+        assert refused.returncode == 1
+        (line,) = [line for line in refused.stderr.splitlines() if line.strip()]
+        assert line.startswith("error: x=") and "trials drew x from " in line
+        assert "Optuna keeps a parameter's kind, log scale and choices for the life of a study" in line
+    assert [path.read_bytes() for path in files] == before
+
 
 def test_an_app_with_a_trainer_of_its_own_is_swept_as_it_is(tmp_path: Path):
     """Many apps have a `trainer` config of their own (Lightning's `devices`, `max_epochs`): sweepwise reads such

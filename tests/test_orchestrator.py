@@ -14,16 +14,19 @@ from optuna.trial import TrialState
 
 from sweepwise.study.records import (
     ATTEMPTS_ATTR,
+    CONTINUES_ATTR,
     FAIL_REASON_ATTR,
     INTERRUPTED_ATTR,
     JOB_ID_ATTR,
     PRUNE_REASON_ATTR,
     RUN_ID_ATTR,
 )
+from sweepwise.sweep.driver.left_running import continue_interrupted
 from sweepwise.sweep.driver.orchestrator import Orchestrator, SweepStopped
 from sweepwise.sweep.driver.param_grammar import parse_search_space
 from sweepwise.sweep.driver.plan import SweepSettings
 from sweepwise.sweep.driver.progress import SweepProgress
+from sweepwise.sweep.driver.trial_flights import interrupted, mark_interrupted
 from sweepwise.sweep.launch.executor import StartedJob
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus, objective_outcome
 from sweepwise.sweep.trial import trial_runner
@@ -503,6 +506,38 @@ def test_a_resumed_sweep_adopts_jobs_still_running_instead_of_cancelling_them(st
     # the adopted trial took a slot and counts: 3 COMPLETE in all, one of them continuing the gone trial's work
     assert states(study).count("COMPLETE") == 3 and len(executor.submitted) == 2
     assert executor.submitted[0].job_num == gone.number
+
+
+def test_interrupted_work_a_changed_search_space_no_longer_holds_is_not_continued(study: optuna.Study, capsys) -> None:
+    for x in (0.2, 0.9):
+        study.enqueue_trial({"x": x})
+        trial = study.ask()
+        trial.suggest_float("x", 0, 1)
+        mark_interrupted(trial, interrupted("the sweep was stopped"))
+        study.tell(trial, state=TrialState.FAIL)
+    narrowed = parse_search_space({"x": "interval(0, 0.5)"}, [])
+    continue_interrupted(study, study.trials, narrowed, SweepProgress(4, live=False))
+    queued = study.get_trials(states=(TrialState.WAITING,))
+    assert [trial.user_attrs[CONTINUES_ATTR] for trial in queued] == [0]
+    assert (
+        "trial 1's interrupted work is not continued: the search space no longer holds x=0.9" in capsys.readouterr().out
+    )
+
+
+def test_a_study_whose_last_trials_are_adopted_jobs_is_resumed_not_complete(study: optuna.Study, capsys) -> None:
+    for x in (0.1, 0.2):
+        study.enqueue_trial({"x": x})
+        done = study.ask()
+        done.suggest_float("x", 0, 1)
+        study.tell(done, x)
+    left = study.ask()
+    left.suggest_float("x", 0, 1)
+    left.set_user_attr(JOB_ID_ATTR, "77")
+    executor = ScriptedExecutor(still_running={"77": TrialJob((f"x={left.params['x']!r}",), left.number)})
+    make_orchestrator(study, executor, RecordingTracker(), n_trials=3, n_jobs=2).run()
+    out = capsys.readouterr().out
+    assert "2 trials already finished" in out and "is complete" not in out
+    assert executor.adopted == ["77"] and states(study) == ["COMPLETE"] * 3
 
 
 @pytest.mark.parametrize(

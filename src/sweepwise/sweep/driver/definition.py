@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import DEFINITION_ATTR
@@ -109,6 +110,31 @@ def check_definition(
         f"this study was defined otherwise ({'; '.join(changed)}): give the sweep a new hydra.sweeper.study_name, "
         f"or add {CONTINUE_HINT} to go on with this study under the new definition",
     )
+
+
+def check_continuable(study: optuna.Study, space: SearchSpace) -> None:
+    """A study goes on under a new search space only where Optuna lets a parameter change within a study: its
+    bounds, not its kind, its log scale or a choice's options. Refused in one line before anything is written;
+    Optuna would fail the first trial that drew the parameter, after the new definition was recorded."""
+    drawn: dict[str, BaseDistribution] = {}
+    for trial in study.get_trials(deepcopy=False):
+        for name, distribution in trial.distributions.items():
+            drawn.setdefault(name, distribution)
+    for name, new in space.distributions.items():
+        old = drawn.get(name)
+        if old is not None and not _may_follow(old, new):
+            raise ConfigError(
+                space.key(name),
+                space.typed.get(name, str(new)),
+                f"this study's trials drew {name} from {old}, and Optuna keeps a parameter's kind, log scale and "
+                "choices for the life of a study: give the sweep a new hydra.sweeper.study_name",
+            )
+
+
+def _may_follow(old: BaseDistribution, new: BaseDistribution) -> bool:
+    if type(old) is not type(new) or getattr(old, "log", False) != getattr(new, "log", False):
+        return False
+    return not isinstance(old, CategoricalDistribution) or old == new
 
 
 def _never(_key: str) -> bool:

@@ -12,7 +12,7 @@ from optuna.trial import Trial, TrialState
 from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.study.records import ATTEMPTS_ATTR, CONTINUES_ATTR, JOB_ID_ATTR, RUN_ID_ATTR
 from sweepwise.study.trials import first_of_its_work
-from sweepwise.sweep.driver.param_grammar import SearchSpace, trial_overrides
+from sweepwise.sweep.driver.param_grammar import SearchSpace, holds, trial_overrides
 from sweepwise.sweep.driver.progress import SweepProgress
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.driver.trial_flights import Flight, interrupted, is_interrupted, mark_interrupted, run_params
@@ -84,14 +84,25 @@ def _fail_as_interrupted(
     tracker.end_child(trial.number, run_id, outcome, params)
 
 
-def continue_interrupted(study: optuna.Study, trials: list[optuna.trial.FrozenTrial]) -> None:
+def continue_interrupted(
+    study: optuna.Study, trials: list[optuna.trial.FrozenTrial], space: SearchSpace, progress: SweepProgress
+) -> None:
     """Queue every interrupted trial that nothing continues yet: the next trials asked take their params (and, at
     launch, their folder and run), so their work goes on from its last checkpoint instead of starting over with new
-    params. Optuna cannot reopen a finished trial, so each continuation is a new trial linked by `continues`."""
+    params. Optuna cannot reopen a finished trial, so each continuation is a new trial linked by `continues`. Work
+    whose params a changed search space no longer holds is left as it is, and the sweep says so."""
     continued = {int(t.user_attrs[CONTINUES_ATTR]) for t in trials if CONTINUES_ATTR in t.user_attrs}
     for trial in trials:
-        if is_interrupted(trial) and trial.number not in continued:
-            study.enqueue_trial(trial.params, user_attrs={CONTINUES_ATTR: trial.number})
+        if not is_interrupted(trial) or trial.number in continued:
+            continue
+        outside = {k: v for k, v in trial.params.items() if k in space.distributions and not holds(space, k, v)}
+        if outside:
+            shown = " ".join(f"{name}={value}" for name, value in outside.items())
+            progress.event(
+                f"trial {trial.number}'s interrupted work is not continued: the search space no longer holds {shown}"
+            )
+            continue
+        study.enqueue_trial(trial.params, user_attrs={CONTINUES_ATTR: trial.number})
 
 
 def take_up(trial: Trial, study: optuna.Study, tracker: SweepTracker) -> tuple[int, str | None]:

@@ -125,7 +125,7 @@ class Orchestrator:
             self.tracker.match_children(
                 {t.number: (recorded_outcome(t), self._params(t), t.user_attrs.get(RUN_ID_ATTR)) for t in ended}
             )
-        continue_interrupted(self.study, trials)
+        continue_interrupted(self.study, trials, self.space, self.progress)
         finished = [t for t in ended if not is_interrupted(t)]
         self.counts.update(trial.state.name for trial in finished)
         self.counts[INTERRUPTED] = len(ended) - len(finished)
@@ -135,7 +135,7 @@ class Orchestrator:
                 self.best.note(trial.value, trial.number)
         self.to_launch = max(0, self.settings.n_trials - len(finished) - len(self.in_flight))
         name = self.study.study_name
-        if finished and self.to_launch == 0:
+        if finished and self.to_launch == 0 and not self.in_flight:  # adopted jobs are the study's work left
             self.progress.event(
                 f"study {name} is complete: {len(finished)} trials finished, n_trials={self.settings.n_trials}; "
                 "run more with a larger hydra.sweeper.n_trials, or start afresh with a new hydra.sweeper.study_name"

@@ -50,6 +50,15 @@ class SearchSpace:
         return self.sources.get(name, name)
 
 
+def holds(space: SearchSpace, name: str, value: Any) -> bool:
+    """Whether parameter `name`'s distribution can draw `value` (Optuna takes one it cannot, with a warning)."""
+    distribution = space.distributions[name]
+    if isinstance(distribution, CategoricalDistribution):
+        return value in distribution.choices
+    assert isinstance(distribution, FloatDistribution | IntDistribution)  # the grammar's other kinds
+    return bool(distribution.low <= value <= distribution.high)
+
+
 def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str]) -> SearchSpace:
     """`params` from the sweeper config, then command-line arguments (which win for the same key)."""
     lines = [(f"hydra.sweeper.params.{key}", f"{key}={value}") for key, value in (params or {}).items()]

@@ -21,7 +21,13 @@ from sweepwise.internals.omegaconf_internals import task_part
 from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
 from sweepwise.study.storage import DATABASE_SCHEMES, check_storage
-from sweepwise.sweep.driver.definition import NO_VALUE, check_definition, definition_of, ignored_keys
+from sweepwise.sweep.driver.definition import (
+    NO_VALUE,
+    check_continuable,
+    check_definition,
+    definition_of,
+    ignored_keys,
+)
 from sweepwise.sweep.driver.param_grammar import grid_of
 from sweepwise.sweep.driver.plan import SweepPlan, SweepSettings
 from sweepwise.sweep.driver.progress import SweepProgress
@@ -94,6 +100,8 @@ def start_sweep(
     record = existing is None or check_definition(
         existing, definition, plan.conf.on_change, _unset_value(config, hydra_context, plan.space.distributions)
     )
+    if existing is not None:
+        check_continuable(existing, plan.space)
     first_folder = plan.sweep_dir
     plan = _in_the_studys_folder(plan, existing, config)
     checked = None
