@@ -283,6 +283,27 @@ def test_a_study_whose_mlflow_store_was_lost_goes_on_with_a_new_parent_run_and_i
             assert trial.user_attrs["mlflow_run_id"] in {run.info.run_id for run in children}
 
 
+def test_a_study_back_on_its_first_mlflow_store_goes_on_under_its_parent_there(tmp_path: Path, monkeypatch):
+    """Logged elsewhere for one run (MLFLOW_TRACKING_URI), then back: the first store's parent run and trial runs
+    are the study's again, not doubled by a second parent."""
+    assert run_toy(["hydra.sweeper.n_trials=2"], tmp_path).returncode == 0
+    first_parent = load_study(tmp_path, "toy").user_attrs["mlflow_parent_run_id"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    assert run_toy(["hydra.sweeper.n_trials=3"], tmp_path).returncode == 0
+    elsewhere = load_study(tmp_path, "toy").user_attrs["mlflow_parent_run_id"]
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+
+    back = run_toy(["hydra.sweeper.n_trials=4"], tmp_path)
+    assert back.returncode == 0, back.stderr
+    assert f"the study's parent run {elsewhere} is not in this MLflow store: run {first_parent}" in back.stdout
+    study = load_study(tmp_path, "toy")
+    assert study.user_attrs["mlflow_parent_run_id"] == first_parent != elsewhere
+    parents, children = sweep_runs(tmp_path, "toy")
+    assert [run.info.run_id for run in parents] == [first_parent]
+    assert sorted(int(run.data.tags["sweepwise.trial_number"]) for run in children) == [0, 1, 2, 3]
+    assert all(run.info.status == "FINISHED" for run in parents + children)
+
+
 def test_a_sqlite_storage_url_holds_the_study_and_is_resumed(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     first = run_toy(["hydra.sweeper.n_trials=3", f"hydra.sweeper.storage={url}"], tmp_path)

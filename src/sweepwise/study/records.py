@@ -3,6 +3,7 @@ and the MLflow tags of its runs. Whatever writes or reads a sweep's records uses
 
 # --- study user attributes ---
 PARENT_RUN_ATTR = "mlflow_parent_run_id"  # the sweep's MLflow parent run
+PARENT_RUNS_ATTR = "mlflow_parent_run_ids"  # every parent run the study has had, one per MLflow store it used
 SWEEP_DIR_ATTR = "sweep_dir"  # a study's folder of trial folders (multirun/<study>)
 DEFINITION_ATTR = "definition"  # what the study sweeps (search space, overrides, sampler, ...), see sweep.definition
 SWEPT_BY_ATTR = "swept_by"  # {host, pid, started, beat} of the process sweeping the study now, see sweep.study_claim

@@ -13,7 +13,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
-from sweepwise.study.records import CONTINUED_AS_TAG, PARENT_RUN_ATTR, ROLE_TAG, TRIAL_NUMBER_TAG
+from sweepwise.study.records import CONTINUED_AS_TAG, PARENT_RUN_ATTR, PARENT_RUNS_ATTR, ROLE_TAG, TRIAL_NUMBER_TAG
 from sweepwise.sweep.outcome import TrialOutcome
 from sweepwise.sweep.trial.child_runs import close_run, create_child_run
 from sweepwise.tracking.background import BackgroundWriter
@@ -41,14 +41,21 @@ class SweepTracker:
 
     def start_parent(self, study: optuna.Study, settings: Mapping[str, Any], tags: Mapping[str, str]) -> str:
         """Reopen the study's parent run when the sweep is resumed; otherwise create it and log the settings. A
-        study whose parent run this store lacks (the store was deleted, or the sweep logs elsewhere now) gets a new
-        one: the study, not the store, holds the sweep's results, and its ended trials get runs there again."""
+        study whose parent run this store lacks (the store was deleted, or the sweep logs elsewhere now) goes on
+        under the parent it had in this store before, or a new one: the study, not the store, holds the sweep's
+        results, and its ended trials get runs there again."""
         self.study_name = study.study_name
-        existing: str | None = study.user_attrs.get(PARENT_RUN_ATTR)
-        if existing and self.stored_run(existing):
-            return self.reopen_parent(existing)
-        self.lost_parent = existing
-        self.create_parent(study.study_name, settings, tags)
+        recorded: str | None = study.user_attrs.get(PARENT_RUN_ATTR)
+        known: list[str] = study.user_attrs.get(PARENT_RUNS_ATTR) or ([recorded] if recorded else [])
+        here = next((run_id for run_id in dict.fromkeys([recorded, *reversed(known)]) if self.stored_run(run_id)), None)
+        if here is not None and here == recorded:
+            return self.reopen_parent(here)
+        self.lost_parent = recorded
+        if here is not None:
+            self.reopen_parent(here)
+        else:
+            self.create_parent(study.study_name, settings, tags)
+            study.set_user_attr(PARENT_RUNS_ATTR, [*known, self.parent_run_id])
         study.set_user_attr(PARENT_RUN_ATTR, self.parent_run_id)
         return self.parent_run_id
 
