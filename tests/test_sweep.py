@@ -285,7 +285,7 @@ def test_a_study_whose_mlflow_store_was_lost_goes_on_with_a_new_parent_run_and_i
 
 def test_a_study_back_on_its_first_mlflow_store_goes_on_under_its_parent_there(tmp_path: Path, monkeypatch):
     """Logged elsewhere for one run (MLFLOW_TRACKING_URI), then back: the first store's parent run and trial runs
-    are the study's again, not doubled by a second parent."""
+    are the study's again, not doubled by a second parent; the parent shows the settings it runs with now."""
     assert run_toy(["hydra.sweeper.n_trials=2"], tmp_path).returncode == 0
     first_parent = load_study(tmp_path, "toy").user_attrs["mlflow_parent_run_id"]
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'elsewhere.db'}")
@@ -301,6 +301,9 @@ def test_a_study_back_on_its_first_mlflow_store_goes_on_under_its_parent_there(t
     parents, children = sweep_runs(tmp_path, "toy")
     assert [run.info.run_id for run in parents] == [first_parent]
     assert sorted(int(run.data.tags["sweepwise.trial_number"]) for run in children) == [0, 1, 2, 3]
+    # MLflow keeps a param's first value: the extension's n_trials is a tag beside it
+    assert parents[0].data.params["sweeper.n_trials"] == "2"
+    assert parents[0].data.tags["settings.sweeper.n_trials"] == "4"
     assert all(run.info.status == "FINISHED" for run in parents + children)
 
 

@@ -49,15 +49,32 @@ class SweepTracker:
         known: list[str] = study.user_attrs.get(PARENT_RUNS_ATTR) or ([recorded] if recorded else [])
         here = next((run_id for run_id in dict.fromkeys([recorded, *reversed(known)]) if self.stored_run(run_id)), None)
         if here is not None and here == recorded:
-            return self.reopen_parent(here)
+            self.reopen_parent(here)
+            self._log_settings_again(settings)
+            return here
         self.lost_parent = recorded
         if here is not None:
             self.reopen_parent(here)
+            self._log_settings_again(settings)
         else:
             self.create_parent(study.study_name, settings, tags)
             study.set_user_attr(PARENT_RUNS_ATTR, [*known, self.parent_run_id])
         study.set_user_attr(PARENT_RUN_ATTR, self.parent_run_id)
         return self.parent_run_id
+
+    def _log_settings_again(self, settings: Mapping[str, Any]) -> None:
+        """A resumed parent's settings as this run has them. MLflow keeps a param's first value, so one that
+        differs now (a larger `sweeper.n_trials`) is tagged `settings.<param>` with its value; a new one is a param."""
+        parent = self.writer.call(self.client.get_run, self.parent_run_id).data
+        now, logged = flatten(settings), parent.params
+        params = [Param(key, value) for key, value in now.items() if key not in logged]
+        tags = [
+            RunTag(f"settings.{key}", value)
+            for key, value in now.items()
+            if logged.get(key, value) != value or f"settings.{key}" in parent.tags  # one a run before changed
+        ]
+        if params or tags:
+            self.writer.call(self.client.log_batch, self.parent_run_id, params=params, tags=tags)
 
     def reopen_parent(self, run_id: str) -> str:
         """Continue an existing parent run (a resumed sweep, a multirun's next batch)."""
