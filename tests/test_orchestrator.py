@@ -487,6 +487,8 @@ def test_the_status_line_counts_interrupted_trials_apart_from_failures() -> None
     interrupted = "(2 interrupted, each continued by a later trial)"
     assert line == f"sweep: 1 complete, 1 running, 0 pruned, 0 failed of 4 {interrupted} | best 0.5 (trial 0)"
     assert "interrupted" not in status_line({"COMPLETE": 1}, 4, "-")
+    # a study holding more ended trials than n_trials now asks for counts them all
+    assert "4 complete, 0 running, 5 pruned, 0 failed of 9 " in status_line({"COMPLETE": 4, "PRUNED": 5}, 3, "-")
 
 
 def test_a_resumed_sweep_adopts_jobs_still_running_instead_of_cancelling_them(study: optuna.Study) -> None:

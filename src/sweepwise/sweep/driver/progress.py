@@ -56,9 +56,11 @@ def output_tail(number: int, log: Path, lines: int = TAIL_LINES) -> str:
 
 
 def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:
+    """Counts of `n_trials`, or of the trials that ended, where a study holds more than `n_trials` asks for."""
+    ended = sum(counts.get(state, 0) for state in ("COMPLETE", "PRUNED", "FAIL"))
     return (
         f"sweep: {counts.get('COMPLETE', 0)} complete, {counts.get('RUNNING', 0)} running, "
-        f"{counts.get('PRUNED', 0)} pruned, {counts.get('FAIL', 0)} failed of {n_trials}"
+        f"{counts.get('PRUNED', 0)} pruned, {counts.get('FAIL', 0)} failed of {max(n_trials, ended)}"
         + (
             f" ({counts['INTERRUPTED']} interrupted, each continued by a later trial)"
             if counts.get("INTERRUPTED")
