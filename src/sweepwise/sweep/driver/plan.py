@@ -1,7 +1,6 @@
 """Everything a sweep needs, validated before anything is created: a bad config touches no study or MLflow store."""
 
 import inspect
-import pkgutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -22,6 +21,7 @@ from sweepwise.spec.launch import bounded
 from sweepwise.spec.run import TaskSpec, run_spec
 from sweepwise.spec.schema import Objective
 from sweepwise.study.storage import storage_spec
+from sweepwise.sweep.driver.dotted_paths import import_named
 from sweepwise.sweep.driver.param_grammar import SearchSpace, grid_of, parse_search_space, trial_overrides
 from sweepwise.sweep.driver.samplers import REMOVED_SAMPLERS, build_sampler, is_grid
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS
@@ -128,13 +128,12 @@ def _builds(build: Callable[[Mapping[str, Any]], object], node: Mapping[str, Any
 
 
 def custom_search_space_function(path: str | None) -> Callable[[DictConfig, optuna.Trial], Any] | None:
-    """A dotted path (a leading dot, as in hydra-optuna-sweeper's example, means "beside the script"). Imported
-    with the standard library: Hydra's `get_method` logs its own error block before the sweep's one line."""
+    """A dotted path (a leading dot, as in hydra-optuna-sweeper's example, means "beside the script")."""
     if not path:
         return None
     try:
-        found = pkgutil.resolve_name(path.lstrip("."))
-    except (ImportError, AttributeError, ValueError) as error:
+        found = import_named(path.lstrip("."))
+    except (ImportError, ValueError) as error:
         raise ConfigError("hydra.sweeper.custom_search_space", path, f"cannot be imported ({error})") from error
     if not callable(found):
         raise ConfigError("hydra.sweeper.custom_search_space", path, "is not a function")
