@@ -48,18 +48,15 @@ class SweepTracker:
         recorded: str | None = study.user_attrs.get(PARENT_RUN_ATTR)
         known: list[str] = study.user_attrs.get(PARENT_RUNS_ATTR) or ([recorded] if recorded else [])
         here = next((run_id for run_id in dict.fromkeys([recorded, *reversed(known)]) if self.stored_run(run_id)), None)
-        if here is not None and here == recorded:
-            self.reopen_parent(here)
-            self._log_settings_again(settings)
-            return here
-        self.lost_parent = recorded
-        if here is not None:
-            self.reopen_parent(here)
-            self._log_settings_again(settings)
-        else:
+        if here is None:
             self.create_parent(study.study_name, settings, tags)
             study.set_user_attr(PARENT_RUNS_ATTR, [*known, self.parent_run_id])
-        study.set_user_attr(PARENT_RUN_ATTR, self.parent_run_id)
+        else:
+            self.reopen_parent(here)
+            self._log_settings_again(settings)
+        if self.parent_run_id != recorded:
+            self.lost_parent = recorded
+            study.set_user_attr(PARENT_RUN_ATTR, self.parent_run_id)
         return self.parent_run_id
 
     def _log_settings_again(self, settings: Mapping[str, Any]) -> None:
