@@ -1,9 +1,15 @@
-"""The preflight's slow-versus-broken logic on made-up numbers: when the range test's evidence turns a FAIL into
-a WARN, and when it must not."""
+"""The preflight's logic on made-up numbers: when the range test's evidence turns a FAIL into a WARN, and when it
+must not; when the bound on a zeroed-input run decides without running it; the dumb baselines; the image grid."""
+
+import math
 
 import numpy as np
 import pytest
+import torch
 
+from sweepwise.figures import image_grid, pyplot
+from sweepwise.recipe.baselines import linear_accuracy, majority_accuracy
+from sweepwise.recipe.input_dependence import ZeroedBound, learns_from_inputs, zeroed_accuracy
 from sweepwise.recipe.learning_rate_checks import FasterRate, RangeCurve, faster_rate, slow_not_broken
 from sweepwise.recipe.report import FAIL, PASS, WARN, CheckResult
 
@@ -55,3 +61,55 @@ def test_evidence_of_a_faster_rate_is_the_range_tests_first_then_one_batch_memor
     memorised = faster_rate(None, 3e-3)
     assert memorised is not None and memorised.rate == 3e-3
     assert memorised.shown_by == "while one batch was memorised only at lr 0.003"
+
+
+def accuracy(value: float, samples: int = 360) -> dict[str, float]:
+    return {"val/acc": value, "val/acc_se": math.sqrt(value * (1 - value) / samples)}
+
+
+@pytest.mark.parametrize("largest_share", [0.1, 0.3, 0.5, 0.8])
+def test_a_run_that_beats_the_bound_beats_every_zeroed_run_the_bound_allows(largest_share: float):
+    """With all-zero inputs a model answers one class for every sample: its accuracy is a class's share, at most the
+    largest. Whenever the real run beats the bound, it beats each such zeroed run by the check's own criterion."""
+    bound = ZeroedBound(largest_share, 360)
+    for real in np.linspace(0.0, 1.0, 201):
+        if not learns_from_inputs(accuracy(real), bound, majority=largest_share):
+            continue
+        for share in np.linspace(0.0, largest_share, 50):
+            assert learns_from_inputs(accuracy(real), accuracy(share), majority=largest_share)
+
+
+def test_the_bound_decides_only_a_clear_win():
+    bound = ZeroedBound(0.1, 360)  # ten balanced classes
+    assert learns_from_inputs(accuracy(0.95), bound, majority=0.1)
+    assert not learns_from_inputs(accuracy(0.12), bound, majority=0.1)  # close to chance: a zeroed run must decide
+    _, margin, reads = zeroed_accuracy(accuracy(0.95), bound)
+    assert margin == pytest.approx(3 * math.hypot(accuracy(0.95)["val/acc_se"], math.sqrt(0.1 * 0.9 / 360)))
+    assert reads == "at most 0.1000 with zeros (the largest class's share: not run)"
+
+
+def test_linear_baseline_agrees_with_scikit_learns_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    centres = rng.standard_normal((4, 6)) * 1.5
+    labels = rng.integers(0, 4, 600)
+    inputs = centres[labels] + rng.standard_normal((600, 6))
+    train = torch.tensor(inputs[:400], dtype=torch.float32), torch.tensor(labels[:400])
+    val = torch.tensor(inputs[400:], dtype=torch.float32), torch.tensor(labels[400:])
+    reference = LogisticRegression(max_iter=300).fit(inputs[:400], labels[:400]).score(inputs[400:], labels[400:])
+    assert linear_accuracy(train, val, 4) == pytest.approx(reference, abs=0.03)
+    assert majority_accuracy(train[1], val[1]) == pytest.approx(
+        float(np.mean(labels[400:] == np.bincount(labels[:400]).argmax()))
+    )
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_an_image_grid_tiles_any_channel_count_in_one_picture(channels: int):
+    plt = pyplot()
+    figure, axis = plt.subplots()
+    image_grid(axis, np.random.default_rng(0).standard_normal((5, channels, 6, 6)), list("abcde"), columns=3)
+    (picture,) = axis.get_images()
+    assert picture.get_array().shape == (2 * (6 + 2 * 1), 3 * (6 + 1), 3)
+    assert [text.get_text() for text in axis.texts] == list("abcde")
+    plt.close(figure)

@@ -8,17 +8,16 @@ clearly beats its input-free twin learns from its inputs, slowly (a WARN); one t
 import math
 import resource
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from sweepwise.data.module import Batch
 from sweepwise.errors import TrainingDiverged
-from sweepwise.recipe.pipeline import Pipeline, ZeroedInputs
+from sweepwise.recipe import baselines
+from sweepwise.recipe.input_dependence import SE_MARGIN, ZeroedBound, ZeroedRun, learns_from_inputs, zeroed_accuracy
+from sweepwise.recipe.pipeline import Pipeline, StepLosses, ZeroedInputs
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, verdict
 
 LOSS_DROP = 0.5  # the training loss should fall below half its value at init within the budget
@@ -26,30 +25,13 @@ SMOOTHING = 10  # steps averaged when finding where the loss first halved
 TRAIN_LEARNED = 0.2  # training accuracy this far above the majority class shows the model learned something
 
 
-@dataclass
-class StepLosses:
-    """A step recorder (see `training.loop.StepRecorder`) keeping every step's loss."""
-
-    every: int = 1
-    losses: list[float] = field(default_factory=list)
-
-    def record_step(self, step: int, loss: torch.Tensor, lr: float) -> None:
-        self.losses.append(float(loss))
-
-    def pending(self) -> list[tuple[int, float, float]]:
-        return []
-
-    def restore(self, pending: list[tuple[int, float, float]]) -> None:
-        """Nothing to restore: these runs never resume."""
-
-
 @dataclass(frozen=True)
 class BudgetRuns:
     steps: int
-    start_loss: float  # on the first training batch, before any step
+    start_loss: float  # on the first training batch, before any step (the first step's; NaN when it was)
     losses: list[float]  # the real run's loss at every step it took
     real: dict[str, float] | None  # the real run's final metrics; None when it diverged
-    zeroed: dict[str, float] | None  # the zeroed-input run's; None when it diverged (no evidence of a bug)
+    zeroed: ZeroedRun  # the zeroed-input run's, or the bound that made it needless; None when it diverged
     seconds_per_step: float  # the real run's, its evaluations included
     peak_rss_mb: float
     cuda_peak_mb: float | None
@@ -66,11 +48,9 @@ class BudgetRuns:
 
 
 def budget_runs(pipeline: Pipeline, seed: int, steps: int) -> BudgetRuns:
-    """Train `steps` steps on the real inputs (timed, every loss recorded), then on zeroed inputs."""
+    """Train `steps` steps on the real inputs (timed, every loss recorded), then on zeroed inputs unless the real
+    run halved its loss and beat any zeroed run's bound (`input_dependence`)."""
     model = pipeline.model(seed)
-    inputs, labels = pipeline.first_batch(pipeline.settings.batch_size, seed)
-    with torch.no_grad():
-        start_loss = float(F.cross_entropy(model(inputs).float(), labels))
     cuda = pipeline.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(pipeline.device)
@@ -81,21 +61,33 @@ def budget_runs(pipeline: Pipeline, seed: int, steps: int) -> BudgetRuns:
     except TrainingDiverged:
         real = None
     seconds = (time.perf_counter() - started) / max(1, len(recorder.losses))
+    start_loss = recorder.losses[0] if recorder.losses else math.nan
     cuda_peak = torch.cuda.max_memory_allocated(pipeline.device) / 2**20 if cuda else None
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
-    train_acc, majority = _fit_and_majority(pipeline, model, seed)
-    try:
-        zeroed: dict[str, float] | None = {**pipeline.train(steps, seed, ZeroedInputs(pipeline.data)).history[-1]}
-    except TrainingDiverged:
-        zeroed = None  # some architectures blow up on all-zero inputs: the real run is what is checked
+    train_acc, majority, bound = _fit_and_majority(pipeline, model, seed)
+    decided = (
+        real is not None
+        and real["train/loss"] <= LOSS_DROP * start_loss
+        and learns_from_inputs(real, bound, majority[1])
+    )
+    zeroed = bound if decided else _zeroed_run(pipeline, seed, steps)
     return BudgetRuns(
         steps, start_loss, recorder.losses, real, zeroed, seconds, peak_rss, cuda_peak, train_acc, majority
     )
 
 
-def _fit_and_majority(pipeline: Pipeline, model: nn.Module, seed: int) -> tuple[float, tuple[float, float]]:
+def _zeroed_run(pipeline: Pipeline, seed: int, steps: int) -> dict[str, float] | None:
+    try:
+        return {**pipeline.train(steps, seed, ZeroedInputs(pipeline.data)).history[-1]}
+    except TrainingDiverged:
+        return None  # some architectures blow up on all-zero inputs: the real run is what is checked
+
+
+def _fit_and_majority(
+    pipeline: Pipeline, model: nn.Module, seed: int
+) -> tuple[float, tuple[float, float], ZeroedBound]:
     """(the model's accuracy on the first epoch's training samples, in evaluation mode; the most frequent
-    training class's share of the training and the validation samples)."""
+    training class's share of the training and the validation samples; the bound on a zeroed-input run)."""
     size = pipeline.settings.eval_batch_size
     model.eval()
     right, train_labels = 0, []
@@ -108,7 +100,8 @@ def _fit_and_majority(pipeline: Pipeline, model: nn.Module, seed: int) -> tuple[
     val_y = torch.cat([labels.cpu() for _, labels in pipeline.data.val_batches(size)])
     majority = int(torch.bincount(train_y).argmax())
     shares = (float((train_y == majority).float().mean()), float((val_y == majority).float().mean()))
-    return right / len(train_y), shares
+    largest = float(torch.bincount(val_y).max()) / len(val_y)
+    return right / len(train_y), shares, ZeroedBound(largest, len(val_y))
 
 
 def _diverged(name: str, runs: BudgetRuns) -> CheckResult:
@@ -137,14 +130,6 @@ def finite_loss(runs: BudgetRuns) -> CheckResult:
     )
 
 
-def _learns_from_inputs(real: dict[str, float], zeroed: dict[str, float] | None, majority: float) -> bool:
-    """Clearly (3 SE) better on validation than the same budget with inputs zeroed (than the majority class, when
-    that run diverged)."""
-    if zeroed is None:
-        return real["val/acc"] - majority > 3 * real["val/acc_se"]
-    return real["val/acc"] - zeroed["val/acc"] > 3 * _difference_se(real, zeroed)
-
-
 def decreasing_loss(runs: BudgetRuns) -> CheckResult:
     """The loss halves within the budget (PASS); falls less but the model clearly beats its input-free twin
     (WARN: slow, not broken); otherwise FAIL."""
@@ -153,8 +138,10 @@ def decreasing_loss(runs: BudgetRuns) -> CheckResult:
         return _diverged(name, runs)
     end = runs.real["train/loss"]
     halved = end <= LOSS_DROP * runs.start_loss
-    slow = end < runs.start_loss and _learns_from_inputs(runs.real, runs.zeroed, runs.majority[1])
-    zeroed = f"{runs.zeroed['train/loss']:.4f}" if runs.zeroed is not None else "diverged"
+    slow = end < runs.start_loss and learns_from_inputs(runs.real, runs.zeroed, runs.majority[1])
+    zeroed = "diverged" if runs.zeroed is None else "not needed"
+    if isinstance(runs.zeroed, dict):
+        zeroed = f"{runs.zeroed['train/loss']:.4f}"
     return CheckResult(
         name,
         PASS if halved else (WARN if slow else FAIL),
@@ -189,10 +176,6 @@ def train_validation_agree(runs: BudgetRuns) -> CheckResult:
     )
 
 
-def _difference_se(first: dict[str, float], second: dict[str, float]) -> float:
-    return math.sqrt(first["val/acc_se"] ** 2 + second["val/acc_se"] ** 2)
-
-
 def input_independent_baseline(runs: BudgetRuns) -> CheckResult:
     """The same budget with inputs zeroed must do clearly worse on validation than with the real inputs."""
     name = "input-independent baseline"
@@ -201,14 +184,14 @@ def input_independent_baseline(runs: BudgetRuns) -> CheckResult:
     real, zeroed = runs.real, runs.zeroed
     if zeroed is None:
         return CheckResult(name, NOT_APPLICABLE, "the zeroed-input run diverged", "a finite zeroed-input run")
-    margin = 3 * _difference_se(real, zeroed)
+    accuracy, margin, with_zeros = zeroed_accuracy(real, zeroed)
     return CheckResult(
         name,
-        verdict(_learns_from_inputs(real, zeroed, runs.majority[1])),
-        f"val/acc {real['val/acc']:.4f} with inputs, {zeroed['val/acc']:.4f} with zeros ({runs.steps} steps)",
-        f"real - zeroed > 3 SE ({margin:.4f})",
+        verdict(real["val/acc"] - accuracy > margin),
+        f"val/acc {real['val/acc']:.4f} with inputs, {with_zeros} ({runs.steps} steps)",
+        f"real - zeroed > {SE_MARGIN} SE ({margin:.4f})",
         "the model learns nothing from its inputs: it ignores them, or the labels are shuffled against them",
-        value=real["val/acc"] - zeroed["val/acc"],
+        value=real["val/acc"] - accuracy,
     )
 
 
@@ -218,10 +201,10 @@ def dumb_baselines(pipeline: Pipeline, runs: BudgetRuns) -> CheckResult:
     name = "dumb baselines"
     if runs.real is None:
         return _diverged(name, runs)
-    train_x, train_y = _arrays(pipeline.data.train_batches(pipeline.settings.batch_size, 1, 0))
-    val_x, val_y = _arrays(pipeline.data.val_batches(pipeline.settings.eval_batch_size))
-    majority = float((val_y == np.bincount(train_y).argmax()).mean())
-    linear = _linear_accuracy(train_x, train_y, val_x, val_y)
+    train = baselines.stacked(pipeline.data.train_batches(pipeline.settings.batch_size, 1, 0))
+    val = baselines.stacked(pipeline.data.val_batches(pipeline.settings.eval_batch_size))
+    majority = baselines.majority_accuracy(train[1], val[1])
+    linear = baselines.linear_accuracy(train, val, pipeline.data.num_classes)
     accuracy, margin = runs.real["val/acc"], 2 * runs.real["val/acc_se"]
     return CheckResult(
         name,
@@ -231,19 +214,6 @@ def dumb_baselines(pipeline: Pipeline, runs: BudgetRuns) -> CheckResult:
         "the model is no better than always answering the most frequent class",
         value=accuracy - majority,
     )
-
-
-def _arrays(batches: Iterable[Batch]) -> tuple[np.ndarray, np.ndarray]:
-    inputs, labels = zip(*((x.float().flatten(1).cpu().numpy(), y.cpu().numpy()) for x, y in batches), strict=True)
-    return np.concatenate(inputs), np.concatenate(labels)
-
-
-def _linear_accuracy(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray) -> float:
-    from sklearn.linear_model import LogisticRegression
-
-    model = LogisticRegression(max_iter=300)
-    model.fit(train_x, train_y)
-    return float(model.score(val_x, val_y))
 
 
 def step_cost(pipeline: Pipeline, runs: BudgetRuns) -> CheckResult:

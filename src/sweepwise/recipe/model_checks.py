@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sweepwise.figures import pyplot, save_figure, show_image
+from sweepwise.figures import image_grid, pyplot, save_figure
 from sweepwise.recipe.pipeline import Pipeline, chance_loss
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, verdict
 from sweepwise.training.bias_init import class_priors, final_linear
@@ -108,11 +108,8 @@ def batch_entering_the_model(pipeline: Pipeline, seed: int, folder: Path) -> tup
 def save_batch_grid(batch: torch.Tensor, labels: torch.Tensor, names: list[str], folder: Path) -> Path:
     plt = pyplot()
     count = min(16, len(batch))
-    figure, axes = plt.subplots(2, (count + 1) // 2, figsize=(2 * ((count + 1) // 2), 4.4))
-    for axis in np.ravel(axes):
-        axis.axis("off")
-    for axis, image, label in zip(np.ravel(axes), batch[:count].cpu(), labels[:count].cpu(), strict=False):
-        show_image(axis, image.numpy(), names[int(label)])
+    figure, axis = plt.subplots(figsize=(2 * ((count + 1) // 2), 4.4))
+    image_grid(axis, batch[:count].cpu().numpy(), [names[int(label)] for label in labels[:count]], (count + 1) // 2)
     figure.suptitle("the batch entering the model (as the model sees it, rescaled per image)")
     return save_figure(figure, folder / "batch_entering_model.png")
 

@@ -8,7 +8,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import numpy as np
@@ -61,6 +61,23 @@ class ZeroedInputs:
     def val_batches(self, batch_size: int) -> Iterator[Batch]:
         for inputs, labels in self._data.val_batches(batch_size):
             yield torch.zeros_like(inputs), labels
+
+
+@dataclass
+class StepLosses:
+    """A step recorder (see `training.loop.StepRecorder`) keeping every step's loss."""
+
+    every: int = 1
+    losses: list[float] = field(default_factory=list)
+
+    def record_step(self, step: int, loss: torch.Tensor, lr: float) -> None:
+        self.losses.append(float(loss))
+
+    def pending(self) -> list[tuple[int, float, float]]:
+        return []
+
+    def restore(self, pending: list[tuple[int, float, float]]) -> None:
+        """Nothing to restore: these runs never resume."""
 
 
 @dataclass
@@ -148,6 +165,12 @@ class Pipeline:
             recorder=recorder,
         )
         return trainer.fit()
+
+    def step_losses(self, steps: int, seed: int) -> list[float]:
+        """Each step's training loss over `steps` steps of a fresh model."""
+        recorder = StepLosses()
+        self.train(steps, seed, recorder=recorder)
+        return recorder.losses
 
     def first_batch(self, size: int, seed: int) -> Batch:
         """The first `size` samples of the first training batch (as the training loop draws it)."""

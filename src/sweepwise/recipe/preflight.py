@@ -103,7 +103,7 @@ def run_preflight(cfg: DictConfig, folder: Path, spec: RunSpec | None = None) ->
         for name, result in trained_checks(pipeline, runs).items()
     }
     results = [
-        guarded("seed reproducibility", training_checks.seed_reproducibility, pipeline, seed),
+        guarded("seed reproducibility", training_checks.seed_reproducibility, pipeline, seed, budget_losses(runs)),
         guarded("whole-set evaluation", training_checks.whole_set_evaluation, pipeline, seed),
         guarded("loss at init", model_checks.loss_at_init, pipeline, seed),
         guarded("final-layer bias from priors", model_checks.final_bias_from_priors, pipeline, seed),
@@ -162,6 +162,12 @@ def trained_checks(pipeline: Pipeline, runs: budget_checks.BudgetRuns | CheckRes
     if isinstance(runs, CheckResult):
         return {name: replace(runs, name=name) for name in checks}
     return {name: guarded(name, check, runs) for name, check in checks.items()}
+
+
+def budget_losses(runs: budget_checks.BudgetRuns | CheckResult) -> list[float] | None:
+    """The real budget run's step losses, for the checks that can read them instead of training again; None when
+    it crashed or diverged."""
+    return runs.losses if isinstance(runs, budget_checks.BudgetRuns) and runs.real is not None else None
 
 
 def guarded(name: str, check: Callable[..., Any], *args: Any) -> Any:

@@ -3,14 +3,12 @@
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+from sweepwise.figures import pyplot
 
 
 def save_curves(history: Sequence[dict[str, float]], path: Path) -> Path:
     """Loss (train and validation) and validation accuracy against epoch."""
+    plt = pyplot()
     epochs = [row["epoch"] for row in history]
     figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 4))
     loss_axis.plot(epochs, [row["train/loss"] for row in history], label="train/loss")

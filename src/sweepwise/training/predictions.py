@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sweepwise.data import DataModule
-from sweepwise.figures import pyplot, save_figure, show_image
+from sweepwise.figures import image_grid, pyplot, save_figure
 
 EXAMPLES_PER_CLASS = 4
 MAX_EXAMPLES = 64
@@ -122,10 +122,11 @@ def _save_top_losses(
     images: torch.Tensor, truth: np.ndarray, predicted: np.ndarray, loss: torch.Tensor, data: DataModule, folder: Path
 ) -> Path:
     plt = pyplot()
-    figure, axes = plt.subplots(2, 8, figsize=(16, 4.8))
-    for axis in np.ravel(axes):
-        axis.axis("off")
-    for axis, image, true, guess, value in zip(np.ravel(axes), images, truth, predicted, loss, strict=False):
-        show_image(axis, image.numpy(), f"{data.class_names[true]} -> {data.class_names[guess]}\nloss {value:.2f}")
+    figure, axis = plt.subplots(figsize=(16, 4.8))
+    titles = [
+        f"{data.class_names[true]} -> {data.class_names[guess]}\nloss {value:.2f}"
+        for true, guess, value in zip(truth, predicted, loss, strict=False)
+    ]
+    image_grid(axis, images[: len(titles)].numpy(), titles, columns=8)
     figure.suptitle("highest-loss validation examples (true -> predicted)")
     return save_figure(figure, folder / "top_losses.png")
