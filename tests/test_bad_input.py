@@ -43,6 +43,7 @@ CORPUS = {
     "unknown task": Bad("override", ["task=evaluate"], "task='evaluate'"),
     "unknown preflight mode": Bad("override", ["task=preflight", "recipe.preflight=strict"], "recipe.preflight"),
     "unknown device": Bad("override", ["trainer.device=tpu"], "trainer.device='tpu'"),
+    "a loss maximised": Bad("override", ["objective.metric=val/loss", "objective.direction=maximize"], "val/loss is"),
     "negative step logging": Bad("override", ["tracking.log_every_n_steps=-1"], "tracking.log_every_n_steps=-1"),
     "unknown retry setting": Bad("override", ["+tracking.retry.forever=1"], "tracking.retry.forever"),
     "unparsable override": Bad("override", ["optimizer.lr=interval("], "'optimizer.lr=interval('"),

@@ -56,7 +56,7 @@ def test_overrides_reach_settings():
         ("trainer.epochs=0", "trainer.epochs"),
         ("trainer.grad_clip=-1", "trainer.grad_clip"),
         ("trainer.early_stopping.patience=0", "trainer.early_stopping.patience"),
-        ("trainer.early_stopping.metric=val/f1", "objective.metric"),
+        ("trainer.early_stopping.metric=val/f1", "trainer.early_stopping.metric"),
     ],
 )
 def test_bad_trainer_values_name_their_key(override, key):

@@ -77,6 +77,16 @@ def test_an_option_is_one_field_read_generically():
         ("trainer.progress=loud", "trainer.progress='loud': must be one of auto, bar, plain, off"),
         ("trainer.grad_clip=-1", "trainer.grad_clip=-1.0: must be > 0 or null (off)"),
         ("objective.direction=up", "objective.direction='up': must be maximize or minimize"),
+        (
+            "objective.direction=minimize",
+            "objective.direction='minimize': val/acc is better higher: maximize it, or leave the direction out to "
+            "follow the metric",
+        ),
+        (
+            "trainer.early_stopping.direction=maximize",
+            "trainer.early_stopping.direction='maximize': val/loss is better lower: minimize it, or leave the "
+            "direction out to follow the metric",
+        ),
         ("tracking.log_every_n_steps=-1", "tracking.log_every_n_steps=-1: must be >= 0 (0 logs per epoch only)"),
         ("tracking.retry.max_retries=-1", "tracking.retry.max_retries=-1: must be a non-negative whole number"),
         (
@@ -170,3 +180,22 @@ def test_another_app_gets_none_of_sweepwise_schema(tmp_path: Path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["abc", "1"]
     assert REPO.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "objective", "stopping"),
+    [
+        ([], ("val/acc", "maximize"), ("val/loss", "minimize")),
+        (["objective.metric=val/loss"], ("val/loss", "minimize"), ("val/loss", "minimize")),
+        (
+            ["objective.metric=train/loss", "trainer.early_stopping.metric=val/acc"],
+            ("train/loss", "minimize"),
+            ("val/acc", "maximize"),
+        ),
+    ],
+)
+def test_a_direction_left_out_follows_its_metric(overrides: list[str], objective: tuple, stopping: tuple):
+    spec = run_spec(compose_config(overrides))
+    assert (spec.objective.metric, spec.objective.direction) == objective
+    rule = spec.trainer.early_stopping
+    assert (rule.metric, rule.direction) == stopping

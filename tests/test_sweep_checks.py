@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
+import optuna
 import pytest
 from helpers import TINY, run_train
+from sweep_helpers import load_study
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +43,11 @@ def one_error_line(done) -> str:
             "trainer.batch_size=33)",
         ),
         (["sweeps=random_lr_wd", "optimizer.lr=interval(0, 0.1)"], "error: optimizer.lr=0.0: must be > 0"),
+        (
+            ["sweeps=random_lr_wd", "objective.metric=val/loss", "objective.direction=maximize"],
+            "error: objective.direction='maximize': val/loss is better lower: minimize it, or leave the direction "
+            "out to follow the metric",
+        ),
     ],
     ids=[
         "misspelt objective metric",
@@ -49,6 +56,7 @@ def one_error_line(done) -> str:
         "a choice a run refuses",
         "an integer range with values a run refuses",
         "an interval bound a run refuses",
+        "a loss maximised",
     ],
 )
 def test_sweep_mistakes_stop_in_one_line_before_anything_is_written(tmp_path: Path, args: list[str], expected: str):
@@ -73,3 +81,20 @@ def test_a_sweep_stopped_before_its_first_trial_ends_its_worker_processes(tmp_pa
     done = run_train(["sweeps=random_lr_wd", *TINY, "data=csv", f"data.path={tmp_path / 'nope.csv'}"], tmp_path, 120)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("error: data.path=")
+
+
+def test_a_sweep_on_a_loss_minimises_it_without_being_told(tmp_path: Path):
+    """`objective.metric=val/loss` alone: the study minimises, and its best trial is the one of the lowest loss."""
+    args = [
+        "sweeps=random_lr_wd",
+        *TINY,
+        "objective.metric=val/loss",
+        "hydra.sweeper.n_trials=3",
+        "recipe.preflight=off",
+    ]
+    done = run_train(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    study = load_study(tmp_path, "random_lr_wd")
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert study.best_value == min(trial.value for trial in study.trials if trial.value is not None)
+    assert f"best trial {study.best_trial.number}: value {study.best_value:.4g}" in done.stdout

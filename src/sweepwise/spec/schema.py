@@ -13,12 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
 
 from sweepwise.errors import ConfigError
 
 SCHEMA_GROUP = "sweepwise_schema"  # conf/ YAML pulls a schema in with `- /sweepwise_schema/NAME@_here_`
-METRICS = ("train/loss", "val/loss", "val/acc")
+# the direction each metric of the built-in app improves in: a direction left to follow the metric takes it
+METRIC_DIRECTIONS = {"train/loss": "minimize", "val/loss": "minimize", "val/acc": "maximize"}
+METRICS = tuple(METRIC_DIRECTIONS)
 DIRECTIONS = ("maximize", "minimize")
+DIRECTION_RESOLVER = "sweepwise.direction_of"  # conf/ YAML: direction: ${sweepwise.direction_of:${.metric}}
 PRECISIONS = ("auto", "bf16", "fp32")
 PROGRESS_MODES = ("auto", "bar", "plain", "off")
 CHECKPOINTS_TO_LOG = {"best": "best.pt", "last": "last.pt", "none": None}
@@ -26,18 +30,38 @@ PREFLIGHT_MODES = ("fail", "warn", "off")
 MAX_ENSEMBLE = 5
 
 
+def direction_of(metric: str) -> str | None:
+    """The direction `metric` improves in (the default of a `direction` next to it); None for one sweepwise does
+    not know, which the checks then refuse."""
+    return METRIC_DIRECTIONS.get(metric)
+
+
+def check_metric_direction(prefix: str, metric: str, direction: str | None) -> None:
+    """`metric` must be one the app reports, and `direction` the one it improves in: a sweep that maximised a loss
+    would report its worst trial as its best."""
+    if metric not in METRIC_DIRECTIONS:
+        raise ConfigError(f"{prefix}.metric", metric, f"must be one of {', '.join(METRICS)}")
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"{prefix}.direction", direction, "must be maximize or minimize")
+    expected = METRIC_DIRECTIONS[metric]
+    if direction != expected:
+        better = "higher" if expected == "maximize" else "lower"
+        raise ConfigError(
+            f"{prefix}.direction",
+            direction,
+            f"{metric} is better {better}: {expected} it, or leave the direction out to follow the metric",
+        )
+
+
 @dataclass
 class Objective:
     """The metric a sweep optimises and whether larger is better."""
 
     metric: str
-    direction: str
+    direction: str | None  # None: a metric of no known direction (refused)
 
     def __post_init__(self) -> None:
-        if self.metric not in METRICS:
-            raise ConfigError("objective.metric", self.metric, f"must be one of {', '.join(METRICS)}")
-        if self.direction not in DIRECTIONS:
-            raise ConfigError("objective.direction", self.direction, "must be maximize or minimize")
+        check_metric_direction("objective", self.metric, self.direction)
 
     def improves(self, value: float, best: float | None, min_delta: float = 0.0) -> bool:
         if best is None:
@@ -51,13 +75,13 @@ class EarlyStopping:
 
     patience: int | None
     metric: str
-    direction: str
+    direction: str | None  # None: a metric of no known direction (refused)
     min_delta: float
 
     def __post_init__(self) -> None:
         if self.patience is not None and self.patience < 1:
             raise ConfigError("trainer.early_stopping.patience", self.patience, "must be >= 1 or null (off)")
-        Objective(self.metric, self.direction)
+        check_metric_direction("trainer.early_stopping", self.metric, self.direction)
 
     @property
     def criterion(self) -> Objective:
@@ -190,6 +214,9 @@ SCHEMAS: dict[str, type] = {
 
 
 def register(store: ConfigStore) -> None:
-    """Put each group's schema in Hydra's ConfigStore, where only sweepwise's own conf/ refers to it."""
+    """Put each group's schema in Hydra's ConfigStore, where only sweepwise's own conf/ refers to it, and the
+    resolver that gives a direction its metric's default."""
     for name, node in SCHEMAS.items():
         store.store(group=SCHEMA_GROUP, name=name, node=node, provider="sweepwise")
+    if not OmegaConf.has_resolver(DIRECTION_RESOLVER):
+        OmegaConf.register_new_resolver(DIRECTION_RESOLVER, direction_of)

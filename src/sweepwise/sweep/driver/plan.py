@@ -215,16 +215,19 @@ def _sample(distribution: optuna.distributions.BaseDistribution) -> Any:
     return distribution.low
 
 
-def check_objective_direction(config: DictConfig, directions: tuple[str, ...]) -> None:
-    """The objective of sweepwise's training must name a metric it has (checked here, before a parent run
-    exists, as a single run checks it); a sweep that minimises what the task maximises would search for the worst
-    model: refuse it. Another app's `objective`, whatever it holds, is its own."""
+def check_objective_direction(config: DictConfig, direction: Any) -> tuple[Direction, ...]:
+    """The sweep's directions. The objective of sweepwise's training must name a metric it has, in the direction
+    the metric improves in (checked first, before a parent run exists, as a single run checks it: the sweeper's
+    direction follows it); a sweep that minimises what the task maximises would search for the worst model: refuse
+    it. Another app's `objective`, whatever it holds, is its own."""
     if not is_sweepwise_training(config):
-        return
+        return directions_of(direction)
     Objective(metric=config.objective.metric, direction=config.objective.direction)
+    directions = directions_of(direction)
     objective = OmegaConf.select(config, "objective.direction", default=None)
     if objective and len(directions) == 1 and objective != directions[0]:
         raise ConfigError("hydra.sweeper.direction", directions[0], f"disagrees with objective.direction={objective!r}")
+    return directions
 
 
 def sweeper_config(raw: Mapping[str, Any]) -> OptunaSweeperConf:
@@ -238,7 +241,7 @@ def make_plan(
 ) -> SweepPlan:
     """Validate the sweeper's fields and the search space against the task's config (`task`: what the sweep reads
     of it)."""
-    directions = directions_of(conf.direction)
+    directions = check_objective_direction(config, conf.direction)
     settings = SweepSettings(
         study_name=str(conf.study_name or config.hydra.job.name),
         n_trials=bounded("hydra.sweeper.n_trials", conf.n_trials, 1),
@@ -268,7 +271,6 @@ def make_plan(
     check_builds("hydra.sweeper.sampler", sampler, lambda node: build_sampler(node, **grid))
     check_builds("hydra.sweeper.pruner", pruner, lambda node: instantiate(dict(node)))
     custom = custom_search_space_function(conf.custom_search_space)
-    check_objective_direction(config, directions)
     check_overrides_compose(hydra_context, config, space)
     return SweepPlan(
         conf=conf,
