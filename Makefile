@@ -33,8 +33,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install sweepwise with its test tools
 
-demo: $(STAMP) ## a small random-search sweep on the embedded digits data (8 trials, 2 at a time; study demo)
-	$(PY) train.py sweeps=random_lr_wd hydra.sweeper.study_name=demo hydra.sweeper.n_trials=8 trainer.epochs=5
+demo: $(STAMP) ## a small random-search sweep on the embedded digits data (8 trials, 2 at a time; study demo; ARGS="hydra.sweeper.n_trials=12" continues it)
+	$(PY) train.py sweeps=random_lr_wd hydra.sweeper.study_name=demo hydra.sweeper.n_trials=8 trainer.epochs=5 $(ARGS)
 
 train: $(STAMP) ## one training with the default config (digits, convnet, adam, cosine)
 	$(PY) train.py
