@@ -34,8 +34,9 @@ def test_a_config_key_mlflow_would_refuse_is_logged_under_a_name_it_accepts() ->
 
 
 @pytest.mark.slow
-def test_a_sweep_over_keys_added_with_plus_runs_and_logs_them(tmp_path: Path) -> None:
-    done = run_toy(["hydra.sweeper.n_trials=3", "+w=interval(0, 1)", "+model.hidden=choice(16, 32, 64)"], tmp_path)
+def test_a_sweep_over_keys_added_with_plus_or_deleted_runs_and_logs_them(tmp_path: Path) -> None:
+    args = ["hydra.sweeper.n_trials=3", "+w=interval(0, 1)", "+model.hidden=choice(16, 32, 64)", "~long_sleep"]
+    done = run_toy(args, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     study = load_study(tmp_path, "toy")
     assert [trial.state.name for trial in study.trials] == ["COMPLETE"] * 3
@@ -43,6 +44,7 @@ def test_a_sweep_over_keys_added_with_plus_runs_and_logs_them(tmp_path: Path) ->
     parents, children = sweep_runs(tmp_path, "toy")
     assert len(parents) == 1 and parents[0].info.status == "FINISHED"
     assert {"search_space.w", "search_space.model.hidden"} <= parents[0].data.params.keys()
+    assert parents[0].data.params["fixed.long_sleep"] == "(deleted)"  # not None, which long_sleep=null sets
     # the sweeper's settings as the sweep ran them, its defaults resolved
     storage = str(tmp_path / "studies" / "toy.journal")
     assert parents[0].data.params["sweeper.storage"] == storage and parents[0].data.params["sweeper.n_jobs"] == "2"
@@ -51,3 +53,4 @@ def test_a_sweep_over_keys_added_with_plus_runs_and_logs_them(tmp_path: Path) ->
         trial = study.trials[int(run.data.tags["sweepwise.trial_number"])]
         assert run.data.params["w"] == str(trial.params["+w"])
         assert run.data.params["model.hidden"] == str(trial.params["+model.hidden"])
+        assert run.data.params["long_sleep"] == "(deleted)"

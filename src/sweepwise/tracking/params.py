@@ -8,6 +8,7 @@ from typing import Any
 from sweepwise.tracking.secrets import redact, redact_overrides
 
 MAX_PARAM_LENGTH = 6000
+DELETED = "(deleted)"  # the param of a key an override deletes (`~model.width`)
 # what MLflow accepts in a param, metric or tag name (on Windows, without the colon)
 NOT_IN_MLFLOW_NAMES = re.compile(r"[^/\w.\- ]")
 
@@ -18,6 +19,12 @@ def mlflow_name(key: str) -> str:
     normalise to another name (`a//b`) keeps its parts apart with `_` too."""
     name = NOT_IN_MLFLOW_NAMES.sub("_", key.lstrip("+~"))
     return name if posixpath.normpath(name) == name or not name else name.replace("/", "_")
+
+
+def param_value(key: str, value: Any) -> str:
+    """The text a param records for override `key`: `(deleted)` for a deletion (`~key`), which sets no value (not
+    None, which `key=null` sets), else the value's."""
+    return DELETED if key.startswith("~") else _text(value)
 
 
 def override_params(overrides: Sequence[str]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from sweepwise.study.storage import DATABASE_SCHEMES, open_storage
 from sweepwise.sweep.driver.param_grammar import grid_of
 from sweepwise.sweep.driver.plan import SWEEPER_FIELDS, SweepPlan
 from sweepwise.sweep.driver.samplers import build_sampler, is_grid
-from sweepwise.tracking.params import mlflow_name
+from sweepwise.tracking.params import mlflow_name, param_value
 
 
 def existing_study(plan: SweepPlan) -> optuna.Study | None:
@@ -60,5 +60,5 @@ def settings_params(plan: SweepPlan) -> dict[str, Any]:
     resolved = {"study_name": plan.settings.study_name, "storage": plan.storage, "n_jobs": plan.settings.n_jobs}
     sweeper = {name: resolved.get(name, getattr(plan.conf, name)) for name in SWEEPER_FIELDS if name != "params"}
     space = {mlflow_name(name): repr(distribution) for name, distribution in plan.space.distributions.items()}
-    fixed = {mlflow_name(key): value for key, value in plan.space.fixed.items()}
+    fixed = {mlflow_name(key): param_value(key, value) for key, value in plan.space.fixed.items()}
     return {"sweeper": sweeper, "search_space": space, "fixed": fixed}

@@ -26,7 +26,7 @@ from sweepwise.study.storage import open_storage
 from sweepwise.sweep.outcome import TrialOutcome, TrialStatus
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.mlflow_run import client_for, now_ms
-from sweepwise.tracking.params import mlflow_name
+from sweepwise.tracking.params import mlflow_name, param_value
 from sweepwise.tracking.secrets import REDACTED, is_secret
 from sweepwise.trial_facts import TrialClosed
 
@@ -122,7 +122,7 @@ def create_child_run(
     }
     run_id: str = client.create_run(experiment_id, run_name=f"trial-{number}", tags=tags).info.run_id
     param_list = [
-        Param(mlflow_name(key), REDACTED if is_secret(key) else hide_password(str(value)))
+        Param(mlflow_name(key), REDACTED if is_secret(key) else hide_password(param_value(key, value)))
         for key, value in params.items()
     ]
     if param_list:
