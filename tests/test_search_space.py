@@ -5,7 +5,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from sweepwise.errors import ConfigError
-from sweepwise.sweep.driver.param_grammar import grid_of, override_text, parse_search_space, trial_overrides
+from sweepwise.sweep.driver.param_grammar import grid_of, override_text, parse_search_space, readable, trial_overrides
 
 GRAMMAR = [
     ("interval(0, 1)", FloatDistribution(0.0, 1.0)),
@@ -87,3 +87,8 @@ def test_trial_overrides_and_grid():
     assert grid_of(space) == {"x": [0.0, 0.25, 0.5, 0.75, 1.0], "m": ["a", "b"]}
     with pytest.raises(ConfigError, match="grid sampler needs"):
         grid_of(parse_search_space({"x": "interval(0, 1)"}, []))
+
+
+def test_a_trial_start_line_shows_overrides_without_the_grammars_escapes():
+    overrides = [r"tracking.uri=postgresql\://bob@db\:5432/ml", "x=0.1", r"name='it\'s'", "~model.width"]
+    assert readable(overrides) == "tracking.uri=postgresql://bob@db:5432/ml x=0.1 name='it's' ~model.width"

@@ -30,7 +30,7 @@ from sweepwise.study.records import (
     RUN_ID_ATTR,
 )
 from sweepwise.sweep.driver.left_running import continue_interrupted, fail_running, settle_left_running, take_up
-from sweepwise.sweep.driver.param_grammar import SearchSpace, suggest, trial_overrides
+from sweepwise.sweep.driver.param_grammar import SearchSpace, readable, suggest, trial_overrides
 from sweepwise.sweep.driver.plan import SweepSettings, failure_stop
 from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress
 from sweepwise.sweep.driver.tracker import SweepTracker
@@ -205,7 +205,7 @@ class Orchestrator:
         again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
         if flight.folder is not None:
             again = f" (continuing interrupted trial {flight.folder}: its params, folder and MLflow run)"
-        self.progress.event(f"trial {number} started{where}{again}: {' '.join(flight.overrides)}")
+        self.progress.event(f"trial {number} started{where}{again}: {readable(flight.overrides)}")
         if job.log_file:
             self.progress.trial_started(number, Path(job.log_file))
 

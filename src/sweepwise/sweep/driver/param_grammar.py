@@ -31,6 +31,7 @@ from optuna.trial import Trial
 from sweepwise.errors import ConfigError, first_line
 
 PLAIN_STRING = re.compile(r"^[A-Za-z_][\w./@-]*$")
+ESCAPED = re.compile(r"\\(.)")  # a character the override grammar escapes
 KEYWORDS = {"null", "true", "false", "nan", "inf"}
 
 
@@ -183,6 +184,12 @@ def trial_overrides(params: Mapping[str, Any], fixed: Mapping[str, str | None]) 
     return [f"{name}={override_text(value)}" for name, value in params.items()] + [
         name if value is None else f"{name}={value}" for name, value in fixed.items()
     ]
+
+
+def readable(overrides: Sequence[str]) -> str:
+    """Overrides as a person reads them, for a trial's start line: without the escapes Hydra's parser needs
+    (`postgresql\\://` is `postgresql://`)."""
+    return " ".join(ESCAPED.sub(r"\1", override) for override in overrides)
 
 
 def grid_of(space: SearchSpace) -> dict[str, list[Any]]:
