@@ -48,6 +48,17 @@ def test_cpu_trials_on_a_gpu_machine_see_no_gpu():
     assert gpus_of(LocalSettings(gpus=FOUR, gpus_per_trial=0), slots=3) == [(), (), ()]
 
 
+def test_packing_without_gpus_says_it_has_no_effect():
+    assert place(LocalSettings(gpus=()), KEY, None).describe() == ""
+    line = place(LocalSettings(gpus=(), trials_per_gpu=3), KEY, None).describe()
+    assert (
+        line
+        == "placement: 2 trials at a time on the CPU; hydra.launcher.trials_per_gpu=3 has no effect (no GPU is visible)"
+    )
+    on_cpu = place(LocalSettings(gpus=FOUR, gpus_per_trial=0, trials_per_gpu=2), KEY, 3).describe()
+    assert on_cpu.endswith("hydra.launcher.trials_per_gpu=2 has no effect (gpus_per_trial=0)")
+
+
 @pytest.mark.parametrize(
     ("settings", "slots", "key", "value"),
     [

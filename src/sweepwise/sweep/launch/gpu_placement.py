@@ -70,6 +70,7 @@ class Placement:
     slots: tuple[tuple[str, ...] | None, ...]
     gpus_per_trial: int = 0
     trials_per_gpu: int = 1
+    unused: str = ""  # a GPU setting that placing the trials on the CPU leaves without effect
 
     @property
     def size(self) -> int:
@@ -83,9 +84,10 @@ class Placement:
         return [{} if gpus is None else {GPU_ENV: ",".join(gpus)} for gpus in self.slots]
 
     def describe(self) -> str:
-        """One line for the sweep's start, when there are GPUs to place trials on."""
+        """One line for the sweep's start, when there are GPUs to place trials on, or GPU settings that have no
+        effect without them."""
         if not self.gpus_per_trial:
-            return ""
+            return self.unused and f"placement: {self.size} trials at a time on the CPU; {self.unused}"
         used = sorted({gpu for gpus in self.slots if gpus for gpu in gpus}, key=_gpu_order)
         return (
             f"placement: {self.size} trials at a time on GPUs {','.join(used)} ({self.gpus_per_trial} GPU(s) per "
@@ -107,7 +109,11 @@ def place(settings: LocalSettings, slots_key: str, slots: int | None) -> Placeme
     if per_trial == 0:
         # trials on the CPU: GPUs there are hidden from them, so that none is shared unasked
         hidden: tuple[str, ...] | None = () if gpus else None
-        return Placement((hidden,) * (slots or CPU_SLOTS))
+        unused = ""
+        if settings.trials_per_gpu > 1:
+            why = "no GPU is visible" if not gpus else "gpus_per_trial=0"
+            unused = f"hydra.launcher.trials_per_gpu={settings.trials_per_gpu} has no effect ({why})"
+        return Placement((hidden,) * (slots or CPU_SLOTS), unused=unused)
     if per_trial > len(gpus):
         raise ConfigError(
             "hydra.launcher.gpus_per_trial", per_trial, f"more than the {len(gpus)} GPU(s) visible ({_listed(gpus)})"
