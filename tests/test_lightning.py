@@ -193,3 +193,44 @@ def test_epochs_without_validation_are_logged_and_not_reported(tmp_path: Path):
     assert [step for step, _ in REPORTED] == [2, 4]
     assert epochs_logged_as(store, trial.run_id, "val/loss") == [2, 4]
     assert epochs_logged_as(store, trial.run_id, "train/loss") == [1, 2, 3, 4, 5]
+
+
+CHECKPOINTED_AT_REPORT: list[int | None] = []
+
+
+def checkpoint_reader(facts: dict) -> object:
+    """A study link that notes, as each epoch is reported, the epoch of the checkpoint then on disk."""
+    path = Path(facts["folder"]) / "last.ckpt"
+
+    def told(step: int, value: float) -> None:
+        CHECKPOINTED_AT_REPORT.append(torch.load(path, weights_only=False)["epoch"] if path.is_file() else None)
+
+    return told
+
+
+def test_an_epoch_is_reported_before_its_checkpoint_is_saved(tmp_path: Path):
+    """Saved first, an epoch whose trial stops before its report would be lost: the resumed attempt starts after
+    it. Reported first, it is trained again."""
+    facts = TrialFacts(
+        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        folder=str(tmp_path),
+        ends_run=False,
+        link=f"{__name__}:checkpoint_reader",
+        link_facts={"folder": str(tmp_path)},
+    )
+    trial = Trial(facts)
+    data = DataLoader(TensorDataset(torch.ones(8, 1), torch.zeros(8, 1)), batch_size=4)
+    trainer = lightning.Trainer(
+        max_epochs=3,
+        callbacks=[SweepwiseCallback(monitor="train/loss")],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
+    CHECKPOINTED_AT_REPORT.clear()
+    with handing_over(trial):
+        trainer.fit(Regression(), train_dataloaders=data)
+    assert CHECKPOINTED_AT_REPORT == [None, 0, 1]  # each report sees the epoch before its own
+    assert torch.load(tmp_path / "last.ckpt", weights_only=False)["epoch"] == 2

@@ -53,18 +53,19 @@ class SweepwiseCallback(pl.Callback):
         if trainer.sanity_checking:
             return
         trial = current_trial()
-        # every rank calls it, rank 0 writes; the whole training state (as Lightning's own last.ckpt holds it)
-        trainer.save_checkpoint(Path(trial.folder) / self.checkpoint, weights_only=False)
         epoch = trainer.current_epoch + 1
         metrics = scalars(trainer.callback_metrics)
         if trainer.enable_validation and self.validated_epoch != trainer.current_epoch:
             # no validation this epoch (`check_val_every_n_epoch`): nothing to judge it by, and its training's
             # metrics beside the last validation's values, which are not this epoch's
             trial.log(epoch, {key: value for key, value in metrics.items() if key not in self.validation_keys})
-            return
-        last = trainer.max_epochs is not None and epoch == trainer.max_epochs  # a finished training is not pruned
-        if trial.report(epoch, metrics, objective=self.monitor, last=last):
-            trainer.should_stop = True
+        else:
+            last = trainer.max_epochs is not None and epoch == trainer.max_epochs  # a finished one is not pruned
+            if trial.report(epoch, metrics, objective=self.monitor, last=last):
+                trainer.should_stop = True
+        # saved once the epoch is reported: a stop in between trains the epoch again on resume instead of losing
+        # its report. Every rank calls it, rank 0 writes the whole training state (as Lightning's last.ckpt does)
+        trainer.save_checkpoint(Path(trial.folder) / self.checkpoint, weights_only=False)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         current_trial().end(exception)
