@@ -116,11 +116,11 @@ def test_a_thousand_logged_points_cost_about_one_batched_write_even_in_a_resumed
 
 def test_an_attempt_whose_trial_its_sweep_has_ended_stops_without_marking_its_run_failed(tmp_path: Path):
     """A sweep stopped (or its job cancelled) ends the trial as interrupted; a later trial goes on with its work
-    in the same run. An attempt still running must not record its end there as the run's error."""
+    in the same run. An attempt still running must not record its end there as the run's error, nor log the step
+    its sweep refused: the attempt that goes on logs its own value of that step."""
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study = optuna.create_study(study_name="s", storage=storage)
     asked = study.ask()
-    study.tell(asked, state=optuna.trial.TrialState.FAIL)  # the sweep ended it
     link = {"study_name": "s", "storage": storage, "trial_id": trial_id(asked), "pruner": None}
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     attempt = Trial(
@@ -131,8 +131,13 @@ def test_an_attempt_whose_trial_its_sweep_has_ended_stops_without_marking_its_ru
     assert sweepwise.TrialClosed is TrialClosed  # the package's face names it
     with pytest.raises(TrialClosed, match="was ended by its sweep"), attempt:
         attempt.report(1, {"val/loss": 0.5})
+        study.tell(asked, state=optuna.trial.TrialState.FAIL)  # the sweep ends it
+        attempt.log(2, {"train/loss": 0.4})
+        attempt.report(2, {"val/loss": 0.45})
     run = MlflowClient(store).get_run(attempt.run_id)
-    assert "sweepwise.error" not in run.data.tags and history(MlflowClient(store), attempt.run_id, "val/loss")
+    assert "sweepwise.error" not in run.data.tags
+    assert history(MlflowClient(store), attempt.run_id, "val/loss") == [(1, 0.5)]
+    assert history(MlflowClient(store), attempt.run_id, "train/loss") == []
 
 
 @pytest.mark.parametrize("sweep_made_a_run", [False, True])

@@ -143,22 +143,24 @@ class Trial:
         return self._history_ends[key]
 
     def report(self, step: int, metrics: Mapping[str, float], objective: str | None = None, last: bool = False) -> bool:
-        """Log `metrics` at `step` and, in a sweep, report `objective` (the one metric, when there is one) to its
-        study. True when the sweep's pruner stops the trial: the caller stops (returning, or raising
+        """In a sweep, report `objective` (the one metric, when there is one) to its study, then log `metrics` at
+        `step`. True when the sweep's pruner stops the trial: the caller stops (returning, or raising
         `TrialPruned`). `last`: the training's last step, which no pruner stops (the trial has done its work and
         completes with it). A resumed trial may report a step again: what its run and study already have is
         kept."""
         if self.rank == 0:
             link = self._study_link()
             name = _objective_name(metrics, objective, needed=link is not None)
-            self.flush()
-            self.open_run()(step, metrics)
             if link is not None and name is not None and not self.pruned:
                 value = float(metrics[name])
                 if link(step, value) and not last:  # the study has the value either way
                     self.pruned = f"pruned at step {step}: {name} {value:.4g}"
                     if self.facts.pruned_note:
                         Path(self.facts.pruned_note).write_text(self.pruned)
+            # logged once the study has taken the step: an attempt whose trial its sweep has closed (the link
+            # raises `TrialClosed`) writes nothing that the attempt which goes on would contradict
+            self.flush()
+            self.open_run()(step, metrics)
         return self._shared(self.pruned) is not None
 
     def end(self, error: BaseException | None = None) -> None:
@@ -169,6 +171,8 @@ class Trial:
         if self.run is None or self._ended or self.rank != 0:
             return
         self._ended = True
+        if isinstance(error, TrialClosed):  # its sweep ended the trial: the attempt that goes on logs these steps
+            self._pending, self._pending_count = [], 0
         self.flush()
         if error is not None and not (isinstance(error, TrialPruned | TrialClosed) or self.requeued or gave_up(error)):
             self.run.fail(error, end=self.facts.ends_run)
