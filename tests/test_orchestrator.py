@@ -25,7 +25,7 @@ from sweepwise.sweep.driver.left_running import continue_interrupted
 from sweepwise.sweep.driver.orchestrator import Orchestrator, SweepStopped
 from sweepwise.sweep.driver.param_grammar import parse_search_space
 from sweepwise.sweep.driver.plan import SweepSettings
-from sweepwise.sweep.driver.progress import SweepProgress
+from sweepwise.sweep.driver.progress import SweepProgress, status_line
 from sweepwise.sweep.driver.trial_flights import interrupted, mark_interrupted
 from sweepwise.sweep.launch.executor import StartedJob
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus, objective_outcome
@@ -518,12 +518,17 @@ def test_interrupted_work_a_changed_search_space_no_longer_holds_is_not_continue
         mark_interrupted(trial, interrupted("the sweep was stopped"))
         study.tell(trial, state=TrialState.FAIL)
     narrowed = parse_search_space({"x": "interval(0, 0.5)"}, [])
-    continue_interrupted(study, study.trials, narrowed, SweepProgress(4, live=False))
+    assert continue_interrupted(study, study.trials, narrowed, SweepProgress(4, live=False)) == 1
     queued = study.get_trials(states=(TrialState.WAITING,))
     assert [trial.user_attrs[CONTINUES_ATTR] for trial in queued] == [0]
     assert (
         "trial 1's interrupted work is not continued: the search space no longer holds x=0.9" in capsys.readouterr().out
     )
+    # the study records it: a later run says nothing more of it, queues nothing again, and counts it as left
+    assert continue_interrupted(study, study.trials, narrowed, SweepProgress(4, live=False)) == 1
+    assert "trial 1" not in capsys.readouterr().out and len(study.get_trials(states=(TrialState.WAITING,))) == 1
+    line = status_line({"COMPLETE": 2, "INTERRUPTED": 2, "LEFT": 1}, 4, "0.1 (trial 2)")
+    assert "(2 interrupted: 1 continued by a later trial, 1 left, outside the search space)" in line
 
 
 def test_a_study_whose_last_trials_are_adopted_jobs_is_resumed_not_complete(study: optuna.Study, capsys) -> None:

@@ -8,6 +8,8 @@ SWEEP_DIR_ATTR = "sweep_dir"  # a study's folder of trial folders (multirun/<stu
 DEFINITION_ATTR = "definition"  # what the study sweeps (search space, overrides, sampler, ...), see sweep.definition
 SWEPT_BY_ATTR = "swept_by"  # {host, pid, started, beat} of the process sweeping the study now, see sweep.study_claim
 PREFLIGHT_ATTR = "preflight"  # {fingerprint, status, when} of the last preflight that did not fail, see sweep.preflight
+# {trial number: the params a changed search space no longer holds} of interrupted work that is never continued
+LEFT_INTERRUPTED_ATTR = "interrupted_left"
 
 # --- trial user attributes ---
 RUN_ID_ATTR = "mlflow_run_id"  # the trial's MLflow run, recorded by the process that created it

@@ -10,7 +10,7 @@ import optuna
 from optuna.trial import Trial, TrialState
 
 from sweepwise.internals.optuna_internals import trial_id
-from sweepwise.study.records import ATTEMPTS_ATTR, CONTINUES_ATTR, JOB_ID_ATTR, RUN_ID_ATTR
+from sweepwise.study.records import ATTEMPTS_ATTR, CONTINUES_ATTR, JOB_ID_ATTR, LEFT_INTERRUPTED_ATTR, RUN_ID_ATTR
 from sweepwise.study.trials import first_of_its_work
 from sweepwise.sweep.driver.param_grammar import SearchSpace, holds, trial_overrides
 from sweepwise.sweep.driver.progress import SweepProgress
@@ -86,23 +86,29 @@ def _fail_as_interrupted(
 
 def continue_interrupted(
     study: optuna.Study, trials: list[optuna.trial.FrozenTrial], space: SearchSpace, progress: SweepProgress
-) -> None:
+) -> int:
     """Queue every interrupted trial that nothing continues yet: the next trials asked take their params (and, at
     launch, their folder and run), so their work goes on from its last checkpoint instead of starting over with new
     params. Optuna cannot reopen a finished trial, so each continuation is a new trial linked by `continues`. Work
-    whose params a changed search space no longer holds is left as it is, and the sweep says so."""
+    whose params a changed search space no longer holds is left as it is for good: the sweep says so once and the
+    study records it. Returns how many interrupted trials are left so."""
     continued = {int(t.user_attrs[CONTINUES_ATTR]) for t in trials if CONTINUES_ATTR in t.user_attrs}
+    left: dict[str, str] = dict(study.user_attrs.get(LEFT_INTERRUPTED_ATTR, {}))
     for trial in trials:
-        if not is_interrupted(trial) or trial.number in continued:
+        if not is_interrupted(trial) or trial.number in continued or str(trial.number) in left:
             continue
         outside = {k: v for k, v in trial.params.items() if k in space.distributions and not holds(space, k, v)}
         if outside:
-            shown = " ".join(f"{name}={value}" for name, value in outside.items())
+            left[str(trial.number)] = " ".join(f"{name}={value}" for name, value in outside.items())
             progress.event(
-                f"trial {trial.number}'s interrupted work is not continued: the search space no longer holds {shown}"
+                f"trial {trial.number}'s interrupted work is not continued: the search space no longer holds "
+                f"{left[str(trial.number)]}"
             )
             continue
         study.enqueue_trial(trial.params, user_attrs={CONTINUES_ATTR: trial.number})
+    if left != study.user_attrs.get(LEFT_INTERRUPTED_ATTR, {}):
+        study.set_user_attr(LEFT_INTERRUPTED_ATTR, left)
+    return len(left)
 
 
 def take_up(trial: Trial, study: optuna.Study, tracker: SweepTracker) -> tuple[int, str | None]:

@@ -50,9 +50,8 @@ from sweepwise.tracking.retry import RESUME_HINT, TrackingUnreachable
 from sweepwise.tracking.secrets import redact, redact_overrides
 
 WAIT_SECONDS = 5.0
-# the count of trials that are FAIL in the study through no fault of their own (`is_interrupted`): shown and logged
-# beside the trials' own failures, so every count agrees with Optuna's and MLflow's
-INTERRUPTED = "INTERRUPTED"
+# trials FAIL through no fault of their own (`is_interrupted`), counted apart so every count agrees with Optuna's
+INTERRUPTED, LEFT = "INTERRUPTED", "LEFT"  # LEFT: those of them a changed search space leaves uncontinued
 
 
 class SweepStopped(SweepwiseError):
@@ -125,7 +124,8 @@ class Orchestrator:
             self.tracker.match_children(
                 {t.number: (recorded_outcome(t), self._params(t), t.user_attrs.get(RUN_ID_ATTR)) for t in ended}
             )
-        continue_interrupted(self.study, trials, self.space, self.progress)
+        if left := continue_interrupted(self.study, trials, self.space, self.progress):
+            self.counts[LEFT] = left
         finished = [t for t in ended if not is_interrupted(t)]
         self.counts.update(trial.state.name for trial in finished)
         self.counts[INTERRUPTED] = len(ended) - len(finished)

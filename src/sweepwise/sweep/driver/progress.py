@@ -55,17 +55,24 @@ def output_tail(number: int, log: Path, lines: int = TAIL_LINES) -> str:
     return f"  the last lines of trial {number}'s output ({log}):\n{shown}"
 
 
+def _interrupted(interrupted: int, left: int) -> str:
+    """What became of the trials a stop interrupted: continued by later trials, or left where a changed search
+    space no longer holds their params."""
+    if not interrupted:
+        return ""
+    if not left:
+        return f" ({interrupted} interrupted, each continued by a later trial)"
+    continued = f"{interrupted - left} continued by a later trial, " if interrupted > left else ""
+    return f" ({interrupted} interrupted: {continued}{left} left, outside the search space)"
+
+
 def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:
     """Counts of `n_trials`, or of the trials that ended, where a study holds more than `n_trials` asks for."""
     ended = sum(counts.get(state, 0) for state in ("COMPLETE", "PRUNED", "FAIL"))
     return (
         f"sweep: {counts.get('COMPLETE', 0)} complete, {counts.get('RUNNING', 0)} running, "
         f"{counts.get('PRUNED', 0)} pruned, {counts.get('FAIL', 0)} failed of {max(n_trials, ended)}"
-        + (
-            f" ({counts['INTERRUPTED']} interrupted, each continued by a later trial)"
-            if counts.get("INTERRUPTED")
-            else ""
-        )
+        + _interrupted(counts.get("INTERRUPTED", 0), counts.get("LEFT", 0))
         + f" | best {best}"
     )
 
