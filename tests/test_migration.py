@@ -157,11 +157,12 @@ def test_a_rerun_never_serves_an_old_study_as_a_new_one(tmp_path: Path):
     files = [journal, store, tmp_path / "studies" / "choices.journal"]
     before = [path.read_bytes() for path in files]
     for changed_kind in (
-        [*choices, "x=choice(0.1, 0.3)"],
-        ["x=choice(0.5, 1.5)"],
-        ["x=tag(log, interval(0.1, 2))"],
+        [*choices, "x=choice(0.1, 0.3)", "hydra.sweeper.on_change=continue"],
+        [*choices, "x=choice(0.1, 0.3)"],  # refused so at once, not with advice to continue that would be refused
+        ["x=choice(0.5, 1.5)", "hydra.sweeper.on_change=continue"],
+        ["x=tag(log, interval(0.1, 2))", "hydra.sweeper.on_change=continue"],
     ):
-        refused = toy([*changed_kind, "hydra.sweeper.n_trials=6", "hydra.sweeper.on_change=continue"], tmp_path)
+        refused = toy([*changed_kind, "hydra.sweeper.n_trials=6"], tmp_path)
         assert refused.returncode == 1
         (line,) = [line for line in refused.stderr.splitlines() if line.strip()]
         assert line.startswith("error: x=") and "trials drew x from " in line

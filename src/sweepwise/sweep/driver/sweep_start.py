@@ -97,11 +97,10 @@ def start_sweep(
     existing = existing_study(plan)
     if existing is not None:
         check_unclaimed(existing)
+        check_continuable(existing, plan.space)  # first: no on_change lets a study change a parameter's kind
     record = existing is None or check_definition(
         existing, definition, plan.conf.on_change, _unset_value(config, hydra_context, plan.space.distributions)
     )
-    if existing is not None:
-        check_continuable(existing, plan.space)
     first_folder = plan.sweep_dir
     plan = _in_the_studys_folder(plan, existing, config)
     checked = None
