@@ -1,6 +1,11 @@
 """A study's definition compared with a re-run's: fixed overrides by the values they give."""
 
-from sweepwise.sweep.driver.definition import NO_VALUE, differences
+import optuna
+import pytest
+
+from sweepwise.errors import ConfigError
+from sweepwise.study.records import DEFINITION_ATTR
+from sweepwise.sweep.driver.definition import NO_VALUE, check_definition, differences
 
 
 def fixed(**overrides: str | None) -> dict[str, dict[str, str | None]]:
@@ -36,3 +41,17 @@ def test_the_config_part_compares_the_keys_neither_run_searches_nor_overrides():
     assert differences(recorded, edited) == ["config n: 3 -> 4"]
     before_configs_were_recorded = {key: value for key, value in recorded.items() if key != "config"}
     assert differences(before_configs_were_recorded, edited) == []
+
+
+def test_a_key_ignored_from_now_on_is_left_out_of_the_recorded_definition_too():
+    """A study recorded while `task.sleep` counted goes on when a re-run lists it in `definition_ignores`; other
+    differences still stop it."""
+    study = optuna.create_study()
+    recorded = {"fixed overrides": {"task.sleep": "0.5"}, "config": {"task.sleep": 0.5, "task.epochs": 6}}
+    study.set_user_attr(DEFINITION_ATTR, recorded)
+    now = {"fixed overrides": {}, "config": {"task.epochs": 6}}  # as `definition_of` leaves an ignored key out
+    assert check_definition(study, now, "stop", ignores=["task.sleep"]) is False
+    with pytest.raises(ConfigError, match=r"fixed overrides task\.sleep: 0\.5 -> -"):
+        check_definition(study, now, "stop")
+    with pytest.raises(ConfigError, match=r"config task\.epochs: 6 -> 8"):
+        check_definition(study, {**now, "config": {"task.epochs": 8}}, "stop", ignores=["task.sleep"])

@@ -39,17 +39,26 @@ def definition_of(
     """The study's definition as plain JSON data (so it compares the same after a round trip through storage).
     `config`: the task's config as composed (its interpolations unresolved, so `${now:...}` stays the same). The
     keys in `ignores` (or under them) are left out of every part."""
-    fixed = {key: value for key, value in sorted(space.fixed.items()) if not _under(key.lstrip("+~"), ignores)}
     definition = {
         "search space": {name: repr(distribution) for name, distribution in sorted(space.distributions.items())},
-        "fixed overrides": fixed,
+        "fixed overrides": dict(sorted(space.fixed.items())),
         "sampler": {key: value for key, value in sorted(sampler.items()) if value is not None},
         "directions": list(directions),
         "objective": objective,
-        "config": {key: value for key, value in sorted(_leaves(config or {}).items()) if not _under(key, ignores)},
+        "config": dict(sorted(_leaves(config or {}).items())),
     }
-    result: dict[str, Any] = json.loads(json.dumps(definition, default=str))
+    result: dict[str, Any] = json.loads(json.dumps(ignoring(definition, ignores), default=str))
     return result
+
+
+def ignoring(definition: Mapping[str, Any], ignores: Sequence[str]) -> dict[str, Any]:
+    """`definition` without the fixed overrides and config keys under `ignores` (a study recorded before a key was
+    ignored is compared without it too)."""
+    parts = dict(definition)
+    for part in ("fixed overrides", "config"):
+        if isinstance(parts.get(part), Mapping):
+            parts[part] = {key: value for key, value in parts[part].items() if not _under(key.lstrip("+~"), ignores)}
+    return parts
 
 
 def ignored_keys(configured: Sequence[str] | None, own_app: bool) -> tuple[str, ...]:
@@ -91,15 +100,20 @@ def differences(
 
 
 def check_definition(
-    study: optuna.Study, definition: Mapping[str, Any], on_change: str, unset_value: UnsetValue | None = None
+    study: optuna.Study,
+    definition: Mapping[str, Any],
+    on_change: str,
+    unset_value: UnsetValue | None = None,
+    ignores: Sequence[str] = (),
 ) -> bool:
-    """Whether `study` (an existing one) is the sweep `definition` describes; raises a one-line error when it was
-    defined otherwise, unless `on_change` is continue. Returns whether the definition needs recording (a study
-    made before definitions were recorded, or one continued under a new definition)."""
+    """Whether `study` (an existing one) is the sweep `definition` describes (left out: the keys under `ignores`);
+    raises a one-line error when it was defined otherwise, unless `on_change` is continue. Returns whether the
+    definition needs recording (a study made before definitions were recorded, or one continued under a new
+    definition)."""
     recorded = study.user_attrs.get(DEFINITION_ATTR)
     if recorded is None:
         return True
-    changed = differences(recorded, definition, unset_value)
+    changed = differences(ignoring(recorded, ignores), definition, unset_value)
     if not changed:
         return not recorded.keys() >= definition.keys()  # a part recorded only from now on
     if on_change == "continue":

@@ -98,9 +98,8 @@ def start_sweep(
     if existing is not None:
         check_unclaimed(existing)
         check_continuable(existing, plan.space)  # first: no on_change lets a study change a parameter's kind
-    record = existing is None or check_definition(
-        existing, definition, plan.conf.on_change, _unset_value(config, hydra_context, plan.space.distributions)
-    )
+    unset = _unset_value(config, hydra_context, plan.space.distributions)
+    record = existing is None or check_definition(existing, definition, plan.conf.on_change, unset, ignores)
     first_folder = plan.sweep_dir
     plan = _in_the_studys_folder(plan, existing, config)
     checked = None
