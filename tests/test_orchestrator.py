@@ -320,6 +320,24 @@ def test_a_complete_study_run_again_ends_as_its_failures_say(
     assert executor.submitted == [] and states(study) == ["COMPLETE"] * 3 + ["FAIL"]
 
 
+def test_a_study_its_failures_stopped_stops_again_before_launching_anything(study: optuna.Study) -> None:
+    """Stopped by a failure with trials left to run, the same command again stops on the same failures, as it
+    does once every trial has ended, instead of running the rest as if the budget were not spent."""
+
+    def fails_second(job: TrialJob) -> TrialOutcome:
+        failed = job.context is not None and job.context.trial_number == 1
+        return TrialOutcome(TrialStatus.FAIL, reason="ValueError: bad x") if failed else completes(job)
+
+    first = make_orchestrator(study, ScriptedExecutor(fails_second), RecordingTracker(), n_trials=4, n_jobs=1)
+    with pytest.raises(SweepStopped):
+        first.run()
+    executor = ScriptedExecutor()
+    again = make_orchestrator(study, executor, RecordingTracker(), n_trials=4, n_jobs=1)
+    with pytest.raises(SweepStopped, match="1 of 4 trials failed.*a larger hydra.sweeper.max_failure_rate goes on"):
+        again.run()
+    assert executor.submitted == [] and states(study) == ["COMPLETE", "FAIL"]
+
+
 def test_a_pruned_trial_keeps_its_reason(study: optuna.Study) -> None:
     def pruned(job: TrialJob) -> TrialOutcome:
         return TrialOutcome(TrialStatus.PRUNED, reason="pruned at epoch 3: val/acc 0.1")

@@ -140,11 +140,11 @@ class Orchestrator:
                 f"study {name} is complete: {len(finished)} trials finished, n_trials={self.settings.n_trials}; "
                 "run more with a larger hydra.sweeper.n_trials, or start afresh with a new hydra.sweeper.study_name"
             )
-            failed = [t for t in finished if t.state == TrialState.FAIL]  # a study its failures stopped ends so again
-            if failed:
-                self._check_failure_rate(failed[-1].number, str(failed[-1].user_attrs.get(FAIL_REASON_ATTR, "")))
         elif finished:
             self.progress.event(f"resuming study {name}: {len(finished)} trials already finished")
+        failed = [t for t in finished if t.state == TrialState.FAIL]  # a study its failures stopped stops so again
+        if failed:
+            self._check_failure_rate(failed[-1].number, str(failed[-1].user_attrs.get(FAIL_REASON_ATTR, "")))
 
     def _fill_slots(self) -> None:
         while (

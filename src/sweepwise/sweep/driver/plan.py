@@ -58,7 +58,8 @@ def failure_stop(failed: int, settings: SweepSettings, reason: str) -> str | Non
         f"sweep stopped: {failed} of {settings.n_trials} trials failed, more than "
         f"max_failure_rate={settings.max_failure_rate} allows ({allowed:g}); the last: "
         f"{first_line(reason)}; see the fail_reason of the failed trials (Optuna user attribute, MLflow tag "
-        "sweepwise.fail_reason) and their trial.log"
+        "sweepwise.fail_reason) and their trial.log. The study's failures count on every run: a larger "
+        "hydra.sweeper.max_failure_rate goes on with it"
     )
 
 
