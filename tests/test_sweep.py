@@ -11,6 +11,7 @@ from pathlib import Path
 import optuna
 import pytest
 from helpers import run_script
+from mlflow import MlflowClient
 from reliability import record
 from sweep_helpers import TOY, load_study, run_toy, states, study_so_far, sweep_runs
 
@@ -292,6 +293,10 @@ def test_a_study_back_on_its_first_mlflow_store_goes_on_under_its_parent_there(t
     assert run_toy(["hydra.sweeper.n_trials=3"], tmp_path).returncode == 0
     elsewhere = load_study(tmp_path, "toy").user_attrs["mlflow_parent_run_id"]
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    # the parent there names its best trial's run there, not the first store's run of that trial
+    there = MlflowClient(f"sqlite:///{tmp_path / 'elsewhere.db'}")
+    tags = there.get_run(elsewhere).data.tags
+    assert there.get_run(tags["best.run_id"]).data.tags["sweepwise.trial_number"] == tags["best.trial"]
 
     back = run_toy(["hydra.sweeper.n_trials=4"], tmp_path)
     assert back.returncode == 0, back.stderr

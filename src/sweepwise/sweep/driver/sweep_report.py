@@ -75,8 +75,11 @@ class SweepReport:
                 metrics["objective"] = best.value  # the trials' objective column, so the parent's row shows it
                 tags.update({f"best.{mlflow_name(name)}": str(value) for name, value in best.params.items()})
                 tags["best.trial"] = str(best.number)
-                if RUN_ID_ATTR in best.user_attrs:  # a continued trial's run began as an earlier trial's
-                    tags["best.run_id"] = str(best.user_attrs[RUN_ID_ATTR])
+                # in this store (the study records the run of the store it first ran in); a continued trial's run
+                # began as an earlier trial's
+                run_id = tracker.run_of(best.number, best.user_attrs.get(RUN_ID_ATTR))
+                if run_id:
+                    tags["best.run_id"] = run_id
         tracker.log_parent_changes(metrics, tags, step=sum(counts.values()))
         for path in save_study_plots(study, plan.sweep_dir / "plots"):
             tracker.log_parent_artifact(path, "plots")
