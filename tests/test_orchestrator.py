@@ -25,7 +25,7 @@ from sweepwise.sweep.driver.left_running import continue_interrupted
 from sweepwise.sweep.driver.orchestrator import Orchestrator, SweepStopped
 from sweepwise.sweep.driver.param_grammar import parse_search_space
 from sweepwise.sweep.driver.plan import SweepSettings
-from sweepwise.sweep.driver.progress import SweepProgress, status_line
+from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress, status_line
 from sweepwise.sweep.driver.trial_flights import interrupted, mark_interrupted
 from sweepwise.sweep.launch.executor import StartedJob
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus, objective_outcome
@@ -576,3 +576,15 @@ def test_a_study_whose_last_trials_are_adopted_jobs_is_resumed_not_complete(stud
 )
 def test_a_failed_trials_reason_says_why_or_at_least_how_it_ended(error: BaseException, reason: str):
     assert trial_runner._failure(error).reason == reason
+
+
+@pytest.mark.parametrize("maximize", [True, False])
+def test_of_tied_trials_the_status_line_names_the_one_optuna_calls_best(maximize: bool) -> None:
+    study = optuna.create_study(direction="maximize" if maximize else "minimize")
+    for value in (0.5, 0.92, 0.92):
+        study.add_trial(optuna.trial.create_trial(value=value))
+    best = BestSoFar(maximize)
+    for trial in reversed(study.trials):  # trials end in any order
+        best.note(trial.values[0], trial.number)
+    expected = study.best_trial.number if maximize else 0
+    assert best.best == (study.trials[expected].value, expected)

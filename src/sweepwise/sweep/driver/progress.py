@@ -29,7 +29,11 @@ class BestSoFar:
     best: tuple[float, int] | None = None
 
     def note(self, value: float, number: int) -> None:
+        """A complete trial's value; of tied trials the lowest number is the best, as Optuna's `best_trial` says,
+        whichever ended first."""
         if self.best is None or (value > self.best[0] if self.maximize else value < self.best[0]):
+            self.best = (value, number)
+        elif value == self.best[0] and number < self.best[1]:
             self.best = (value, number)
 
     def text(self) -> str:
