@@ -77,6 +77,9 @@ CORPUS = {
     "unknown option in a choice": Bad("search space", ["model=choice(mlp, transformer)"], "model/transformer", True),
     "sampler Optuna removed": Bad("search space", ["hydra/sweeper/sampler=motpe"], "removed in Optuna 4", True),
     "unknown sampler": Bad("search space", ["hydra/sweeper/sampler=bayes"], "hydra/sweeper/sampler='bayes'", True),
+    "sampler seed not a number": Bad(
+        "search space", ["hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler.seed='abc': must be a whole", True
+    ),
     "sampler target that does not exist": Bad(
         "search space", ["hydra.sweeper.sampler._target_=optuna.samplers.Nope"], "hydra.sweeper.sampler", True
     ),

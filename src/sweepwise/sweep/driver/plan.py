@@ -254,6 +254,9 @@ def make_plan(
     sampler = conf.sampler
     if not isinstance(sampler, dict) or "_target_" not in sampler:
         raise ConfigError("hydra.sweeper.sampler", sampler, "must be a sampler config with a _target_")
+    seed = sampler.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ConfigError("hydra.sweeper.sampler.seed", seed, "must be a whole number or null")
     supplied = ("search_space",) if is_grid(sampler) else ()
     check_target("hydra.sweeper.sampler", sampler, optuna.samplers.BaseSampler, supplied)
     pruner = conf.pruner or dict(NOP_PRUNER)

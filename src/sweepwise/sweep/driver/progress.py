@@ -31,10 +31,13 @@ class BestSoFar:
     def note(self, value: float, number: int) -> None:
         """A complete trial's value; of tied trials the lowest number is the best, as Optuna's `best_trial` says,
         whichever ended first."""
-        if self.best is None or (value > self.best[0] if self.maximize else value < self.best[0]):
+        if self.best is None or self._better((value, number), self.best):
             self.best = (value, number)
-        elif value == self.best[0] and number < self.best[1]:
-            self.best = (value, number)
+
+    def _better(self, new: tuple[float, int], old: tuple[float, int]) -> bool:
+        if new[0] == old[0]:
+            return new[1] < old[1]
+        return new[0] > old[0] if self.maximize else new[0] < old[0]
 
     def text(self) -> str:
         return "-" if self.best is None else f"{self.best[0]:.4g} (trial {self.best[1]})"
