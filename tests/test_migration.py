@@ -145,10 +145,17 @@ def test_a_rerun_never_serves_an_old_study_as_a_new_one(tmp_path: Path):
     assert "new hydra.sweeper.study_name" in line and "hydra.sweeper.on_change=continue" in line
     assert (journal.read_bytes(), store.read_bytes()) == before  # nothing written to the study or MLflow
 
-    go_on = toy(["hydra.sweeper.n_trials=4", "x=interval(0, 2)", "hydra.sweeper.on_change=continue"], tmp_path)
+    go_on = toy(
+        ["hydra.sweeper.n_trials=4", "x=interval(0, 2)", "long_sleep=0.01", "hydra.sweeper.on_change=continue"],
+        tmp_path,
+    )
     assert go_on.returncode == 0, go_on.stderr[-3000:]
     study = load_study(tmp_path, "toy")
     assert states(study) == {"COMPLETE": 4} and all(0 <= t.params["x"] <= 2 for t in study.trials[2:])
+    # the parent run shows what the continued study changed: the new range, and the fixed value it added
+    (parent,), _ = sweep_runs(tmp_path, "toy")
+    assert parent.data.tags["settings.search_space.x"] != parent.data.params["search_space.x"]
+    assert parent.data.tags["settings.fixed.long_sleep"] == parent.data.params["fixed.long_sleep"] == "0.01"
 
     # what Optuna fixes for a parameter's life in a study cannot change, even on_change=continue: refused in one
     # line, before anything is written (Optuna would fail the first trial that drew it)

@@ -61,14 +61,15 @@ class SweepTracker:
 
     def _log_settings_again(self, settings: Mapping[str, Any]) -> None:
         """A resumed parent's settings as this run has them. MLflow keeps a param's first value, so one that
-        differs now (a larger `sweeper.n_trials`) is tagged `settings.<param>` with its value; a new one is a param."""
+        differs now (a larger `sweeper.n_trials`) is tagged `settings.<param>` with its value; a new one (a fixed
+        override a continued study added) is a param and tagged so too, since the trials before it ran without."""
         parent = self.writer.call(self.client.get_run, self.parent_run_id).data
         now, logged = flatten(settings), parent.params
         params = [Param(key, value) for key, value in now.items() if key not in logged]
         tags = [
             RunTag(f"settings.{key}", value)
             for key, value in now.items()
-            if logged.get(key, value) != value or f"settings.{key}" in parent.tags  # one a run before changed
+            if logged.get(key) != value or f"settings.{key}" in parent.tags  # new, changed, or changed before
         ]
         if params or tags:
             self.writer.call(self.client.log_batch, self.parent_run_id, params=params, tags=tags)
