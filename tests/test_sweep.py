@@ -297,6 +297,14 @@ def test_a_study_back_on_its_first_mlflow_store_goes_on_under_its_parent_there(t
     there = MlflowClient(f"sqlite:///{tmp_path / 'elsewhere.db'}")
     tags = there.get_run(elsewhere).data.tags
     assert there.get_run(tags["best.run_id"]).data.tags["sweepwise.trial_number"] == tags["best.trial"]
+    # the runs made there for the trials run in the first store name the runs they stand for
+    _, first_children = sweep_runs(tmp_path, "toy")
+    first_runs = {run.data.tags["sweepwise.trial_number"]: run.info.run_id for run in first_children}
+    made = there.search_runs(
+        [there.get_run(elsewhere).info.experiment_id], f"tags.`mlflow.parentRunId` = '{elsewhere}'"
+    )
+    recorded = {run.data.tags["sweepwise.trial_number"]: run.data.tags.get("sweepwise.recorded_run_id") for run in made}
+    assert recorded == {**first_runs, "2": None}
 
     back = run_toy(["hydra.sweeper.n_trials=4"], tmp_path)
     assert back.returncode == 0, back.stderr

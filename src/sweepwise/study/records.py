@@ -28,6 +28,8 @@ ROLE_TAG = "sweepwise.role"  # "sweep" on a parent run
 STUDY_TAG = "sweepwise.study"
 TRIAL_NUMBER_TAG = "sweepwise.trial_number"
 CONTINUED_AS_TAG = "sweepwise.continued_as"  # on a run whose work a later trial continued: that trial's number
+# on a run made for a trial whose recorded run this store lacks (one of another store, or deleted): that run's id
+RECORDED_RUN_TAG = "sweepwise.recorded_run_id"
 TRIAL_STATE_TAG = "sweepwise.trial_state"
 FAIL_REASON_TAG = "sweepwise.fail_reason"
 PRUNE_REASON_TAG = "sweepwise.prune_reason"

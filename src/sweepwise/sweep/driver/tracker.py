@@ -13,7 +13,14 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
 
-from sweepwise.study.records import CONTINUED_AS_TAG, PARENT_RUN_ATTR, PARENT_RUNS_ATTR, ROLE_TAG, TRIAL_NUMBER_TAG
+from sweepwise.study.records import (
+    CONTINUED_AS_TAG,
+    PARENT_RUN_ATTR,
+    PARENT_RUNS_ATTR,
+    RECORDED_RUN_TAG,
+    ROLE_TAG,
+    TRIAL_NUMBER_TAG,
+)
 from sweepwise.sweep.outcome import TrialOutcome
 from sweepwise.sweep.trial.child_runs import close_run, create_child_run
 from sweepwise.tracking.background import BackgroundWriter
@@ -108,29 +115,39 @@ class SweepTracker:
         self.writer.call(self.client.log_batch, self.parent_run_id, params=params)
         return self.parent_run_id
 
-    def end_child(self, number: int, run_id: str | None, outcome: TrialOutcome, params: Mapping[str, Any]) -> None:
+    def end_child(
+        self,
+        number: int,
+        run_id: str | None,
+        outcome: TrialOutcome,
+        params: Mapping[str, Any],
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
         """End a trial's run to match its outcome (see `close_run`): the sweep is the one that ends trials' runs.
-        A trial whose process ended before creating its run gets one here (with `params`), so every trial has
-        its run."""
-        self.writer.submit(self._end_child, number, run_id, outcome, dict(params))
+        A trial whose process ended before creating its run gets one here (with `params` and `tags`), so every
+        trial has its run."""
+        self.writer.submit(self._end_child, number, run_id, outcome, dict(params), dict(tags or {}))
 
-    def _end_child(self, number: int, run_id: str | None, outcome: TrialOutcome, params: dict[str, Any]) -> None:
-        close_run(self.client, run_id or self._found_or_created(number, params), outcome)
+    def _end_child(
+        self, number: int, run_id: str | None, outcome: TrialOutcome, params: dict[str, Any], tags: dict[str, str]
+    ) -> None:
+        close_run(self.client, run_id or self._found_or_created(number, params, tags), outcome)
 
     def child_run(self, number: int, params: Mapping[str, Any]) -> str:
         """The run of trial `number`, created now (with `params`) if its process died before creating it."""
         run_id: str = self.writer.call(self._found_or_created, number, dict(params))
         return run_id
 
-    def _found_or_created(self, number: int, params: dict[str, Any]) -> str:
+    def _found_or_created(self, number: int, params: dict[str, Any], tags: dict[str, str] | None = None) -> str:
         return self.find_child(number) or create_child_run(
-            self.client, self.experiment_id, self.parent_run_id, self.study_name, number, params
+            self.client, self.experiment_id, self.parent_run_id, self.study_name, number, params, tags
         )
 
     def match_children(self, ended: Mapping[int, tuple[TrialOutcome, Mapping[str, Any], str | None]]) -> None:
         """Give every trial the study holds as `ended` (number: outcome, params and the run it recorded) an ended
         run to match: a run left RUNNING is ended, and a trial whose run was never created gets one. A trial that
-        continued an interrupted one shares its run, found by the run id it recorded."""
+        continued an interrupted one shares its run, found by the run id it recorded; a trial whose recorded run
+        this store lacks (the study ran in another store) gets one that names the recorded one."""
         query = f"tags.`mlflow.parentRunId` = '{self.parent_run_id}'"
         runs = self.writer.call(
             self.client.search_runs, [self.experiment_id], filter_string=query, max_results=SEARCH_LIMIT
@@ -140,7 +157,8 @@ class SweepTracker:
         for number, (outcome, params, recorded) in ended.items():
             run = by_number.get(number) or (by_id.get(recorded) if recorded else None)
             if run is None or run.info.status == "RUNNING":
-                self.end_child(number, run.info.run_id if run else None, outcome, params)
+                tags = {RECORDED_RUN_TAG: recorded} if run is None and recorded else None
+                self.end_child(number, run.info.run_id if run else None, outcome, params, tags)
 
     def run_of(self, number: int, recorded: str | None) -> str | None:
         """The run of trial `number`: the one the study `recorded` if the store holds it, else the one MLflow has
