@@ -70,6 +70,20 @@ def epochs_logged_as(store: str, run_id: str, key: str) -> list[int]:
     return [metric.step for metric in MlflowClient(store).get_metric_history(run_id, key)]
 
 
+def quiet_trainer(max_epochs: int, monitor: str, **settings: object) -> lightning.Trainer:
+    """A CPU trainer with the callback and nothing else of Lightning's own: no logger, checkpoints or bars."""
+    return lightning.Trainer(
+        max_epochs=max_epochs,
+        callbacks=[SweepwiseCallback(monitor=monitor)],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        **settings,
+    )
+
+
 @pytest.mark.parametrize(("max_epochs", "epochs_trained", "pruned"), [(3, 1, True), (1, 1, False)])
 def test_a_pruner_stops_a_training_before_its_last_epoch_but_not_at_it(
     tmp_path: Path, max_epochs: int, epochs_trained: int, pruned: bool
@@ -78,15 +92,7 @@ def test_a_pruner_stops_a_training_before_its_last_epoch_but_not_at_it(
     facts = TrialFacts(tracking_uri=store, folder=str(tmp_path), ends_run=False, link=f"{__name__}:always_prunes")
     trial = Trial(facts)
     data = DataLoader(TensorDataset(torch.ones(8, 1), torch.zeros(8, 1)), batch_size=4)
-    trainer = lightning.Trainer(
-        max_epochs=max_epochs,
-        callbacks=[SweepwiseCallback(monitor="train/loss")],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-    )
+    trainer = quiet_trainer(max_epochs, "train/loss")
     with handing_over(trial):
         trainer.fit(Regression(), train_dataloaders=data)
     assert trainer.current_epoch == epochs_trained and (trial.pruned is not None) == pruned
@@ -175,17 +181,7 @@ def test_epochs_without_validation_are_logged_and_not_reported(tmp_path: Path):
     facts = TrialFacts(tracking_uri=store, folder=str(tmp_path), ends_run=False, link=f"{__name__}:recording")
     trial = Trial(facts)
     data = DataLoader(TensorDataset(torch.ones(8, 1), torch.zeros(8, 1)), batch_size=4)
-    trainer = lightning.Trainer(
-        max_epochs=5,
-        check_val_every_n_epoch=2,
-        callbacks=[SweepwiseCallback(monitor="val/loss")],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        accelerator="cpu",
-    )
+    trainer = quiet_trainer(5, "val/loss", check_val_every_n_epoch=2, num_sanity_val_steps=0)
     REPORTED.clear()
     with handing_over(trial):
         trainer.fit(ValidatedRegression(), train_dataloaders=data, val_dataloaders=data)
@@ -220,15 +216,7 @@ def test_an_epoch_is_reported_before_its_checkpoint_is_saved(tmp_path: Path):
     )
     trial = Trial(facts)
     data = DataLoader(TensorDataset(torch.ones(8, 1), torch.zeros(8, 1)), batch_size=4)
-    trainer = lightning.Trainer(
-        max_epochs=3,
-        callbacks=[SweepwiseCallback(monitor="train/loss")],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-    )
+    trainer = quiet_trainer(3, "train/loss")
     CHECKPOINTED_AT_REPORT.clear()
     with handing_over(trial):
         trainer.fit(Regression(), train_dataloaders=data)

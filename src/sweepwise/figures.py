@@ -24,10 +24,7 @@ def pyplot() -> ModuleType:
 
 def show_image(axis: "Axes", image: np.ndarray, title: str) -> None:
     """A (C, H, W) image rescaled to [0, 1] on its own (grey for one channel), titled, without axes."""
-    image = np.asarray(image)
-    shown = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)[..., :3]
-    shown = (shown - shown.min()) / max(float(shown.max() - shown.min()), 1e-8)
-    axis.imshow(shown, cmap="gray" if image.shape[0] == 1 else None)
+    axis.imshow(_rgb(np.asarray(image)))
     axis.set_title(title, fontsize=7)
     axis.axis("off")
 

@@ -99,7 +99,7 @@ def _fit_and_majority(
     train_y = torch.cat(train_labels)
     val_y = torch.cat([labels.cpu() for _, labels in pipeline.data.val_batches(size)])
     majority = int(torch.bincount(train_y).argmax())
-    shares = (float((train_y == majority).float().mean()), float((val_y == majority).float().mean()))
+    shares = (float((train_y == majority).float().mean()), baselines.majority_accuracy(train_y, val_y))
     largest = float(torch.bincount(val_y).max()) / len(val_y)
     return right / len(train_y), shares, ZeroedBound(largest, len(val_y))
 
@@ -203,7 +203,7 @@ def dumb_baselines(pipeline: Pipeline, runs: BudgetRuns) -> CheckResult:
         return _diverged(name, runs)
     train = baselines.stacked(pipeline.data.train_batches(pipeline.settings.batch_size, 1, 0))
     val = baselines.stacked(pipeline.data.val_batches(pipeline.settings.eval_batch_size))
-    majority = baselines.majority_accuracy(train[1], val[1])
+    majority = runs.majority[1]  # the training majority class's share of validation
     linear = baselines.linear_accuracy(train, val, pipeline.data.num_classes)
     accuracy, margin = runs.real["val/acc"], 2 * runs.real["val/acc_se"]
     return CheckResult(

@@ -19,8 +19,9 @@ def seed_reproducibility(pipeline: Pipeline, seed: int, reference: list[float] |
     budget run's losses, when it has enough); another seed gives different ones: its first step's loss, or when
     that one is the same, its first steps'."""
     steps = min(SEED_STEPS, pipeline.planned_steps)
-    first = reference[:steps] if reference is not None and len(reference) >= steps else None
-    first = first or pipeline.step_losses(steps, seed)
+    if reference is None or len(reference) < steps:  # the budget run crashed or diverged early
+        reference = pipeline.step_losses(steps, seed)
+    first = reference[:steps]
     again = pipeline.step_losses(steps, seed)
     other = pipeline.step_losses(1, seed + 1)
     if other[0] == first[0]:

@@ -93,7 +93,8 @@ def continue_interrupted(
     whose params a changed search space no longer holds is left as it is for good: the sweep says so once and the
     study records it. Returns how many interrupted trials are left so."""
     continued = {int(t.user_attrs[CONTINUES_ATTR]) for t in trials if CONTINUES_ATTR in t.user_attrs}
-    left: dict[str, str] = dict(study.user_attrs.get(LEFT_INTERRUPTED_ATTR, {}))
+    recorded: dict[str, str] = study.user_attrs.get(LEFT_INTERRUPTED_ATTR, {})
+    left = dict(recorded)
     for trial in trials:
         if not is_interrupted(trial) or trial.number in continued or str(trial.number) in left:
             continue
@@ -106,7 +107,7 @@ def continue_interrupted(
             )
             continue
         study.enqueue_trial(trial.params, user_attrs={CONTINUES_ATTR: trial.number})
-    if left != study.user_attrs.get(LEFT_INTERRUPTED_ATTR, {}):
+    if left != recorded:
         study.set_user_attr(LEFT_INTERRUPTED_ATTR, left)
     return len(left)
 
