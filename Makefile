@@ -40,10 +40,10 @@ train: $(STAMP) ## one training with the default config (digits, convnet, adam, 
 	$(PY) train.py
 
 inspect: $(STAMP) ## the data report of the default data (ARGS="data=image_folder data.root=..." for another)
-	$(PY) train.py task=inspect $(ARGS)
+	$(PY) train.py mode=inspect $(ARGS)
 
 preflight: $(STAMP) ## the recipe's checks alone (ARGS="model=mlp data=csv ..." for another config)
-	$(PY) train.py task=preflight $(ARGS)
+	$(PY) train.py mode=preflight $(ARGS)
 
 sweep: $(STAMP) ## a sweep from sweeps/ (SWEEP=random_lr_wd|architecture|regularize, TRIALS=12, STUDY=$(SWEEP))
 	@echo "study: $(or $(STUDY),$(SWEEP))"

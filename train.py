@@ -1,5 +1,5 @@
 """Train once: `python train.py [overrides]`; sweep: `python train.py -m sweeps=NAME`; the recipe's checks alone:
-`python train.py task=preflight`; the data report: `python train.py task=inspect`."""
+`python train.py mode=preflight`; the data report: `python train.py mode=inspect`."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from sweepwise.cli import run_app
+from sweepwise.cli import MODES, run_app
 from sweepwise.errors import ConfigError, SweepwiseError, one_line
 
 
@@ -25,11 +25,11 @@ def main(cfg: DictConfig) -> float:
     try:
         spec = run_spec(cfg)  # the config's one check
         apply_retry_policy(spec.tracking.retry)
-        if cfg.task not in ("train", "preflight", "inspect"):
-            raise ConfigError("task", cfg.task, "must be train, preflight or inspect")
-        if cfg.task == "preflight":
+        if cfg.mode not in MODES:
+            raise ConfigError("mode", cfg.mode, "must be train, preflight or inspect")
+        if cfg.mode == "preflight":
             raise SystemExit(run_standalone(cfg, spec))
-        if cfg.task == "inspect":
+        if cfg.mode == "inspect":
             raise SystemExit(run_inspect(cfg))
         return train(cfg, overrides=HydraConfig.get().overrides.task, spec=spec)
     except SweepwiseError as error:

@@ -6,7 +6,6 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from sweepwise import configure
 from sweepwise.app import training_parts
 from sweepwise.console import SilentProgress
 from sweepwise.data import DataModule
@@ -24,19 +23,20 @@ def compose_config(overrides: list[str]) -> DictConfig:
 
 def build_parts(cfg: DictConfig, device: torch.device) -> tuple[DataModule, torch.nn.Module, torch.optim.Optimizer]:
     """Data, model and optimiser as `train.py` builds them."""
-    data, model, optimizer, _ = training_parts(cfg, run_spec(cfg), device)
-    return data, model, optimizer
+    parts = training_parts(cfg, run_spec(cfg), device)
+    return parts.data, parts.model, parts.optimizer
 
 
 def build_trainer(cfg: DictConfig, device: torch.device) -> Trainer:
     """sweepwise's training loop on the parts of `cfg`, silent, without MLflow."""
-    data, model, optimizer = build_parts(cfg, device)
+    parts = training_parts(cfg, run_spec(cfg), device)
     spec = run_spec(cfg)
     return Trainer(
-        model,
-        optimizer,
-        configure.build(cfg.schedule, "schedule"),
-        data,
+        parts.model,
+        parts.optimizer,
+        parts.schedule,
+        parts.data,
+        parts.task,
         spec.trainer,
         spec.objective,
         autocast_for(device, spec.trainer.precision),

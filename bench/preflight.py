@@ -2,7 +2,7 @@
 sees it.
 
 Two figures, repeats alternating: the checks in-process (without imports or MLflow), each timed on its own, and
-`train.py task=preflight` (what `make preflight` runs) end to end, from the command to its exit: Python's imports,
+`train.py mode=preflight` (what `make preflight` runs) end to end, from the command to its exit: Python's imports,
 composing the config, the checks, the reports and plots, the MLflow run and the process's end. Goal: a user's
 preflight under 15 s on 2 CPU cores. The statuses of each repeat are printed, then the median time of each check,
 and last the ratio of the median end-to-end time to the 15 s budget (goal: < 1).
@@ -61,12 +61,12 @@ def in_process(overrides: list[str]) -> tuple[float, dict[str, int], dict[str, f
 
 
 def as_a_user(code: Path, overrides: list[str]) -> float:
-    """`train.py task=preflight` of the tree at `code`, in a fresh folder (its own MLflow store there), from start
+    """`train.py mode=preflight` of the tree at `code`, in a fresh folder (its own MLflow store there), from start
     to exit."""
     env = {**os.environ, "PYTHONPATH": str(code / "src")}
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        command = [sys.executable, str(code / "train.py"), "task=preflight", *overrides]
+        command = [sys.executable, str(code / "train.py"), "mode=preflight", *overrides]
         subprocess.run(command, cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.perf_counter() - started
 

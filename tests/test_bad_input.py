@@ -41,7 +41,7 @@ CORPUS = {
     "step budget not a number": Bad("override", ["trainer.max_steps=abc"], "trainer.max_steps='abc'"),
     "unknown model": Bad("override", ["model=transformer"], "model='transformer'"),
     "unknown task": Bad("override", ["task=evaluate"], "task='evaluate'"),
-    "unknown preflight mode": Bad("override", ["task=preflight", "recipe.preflight=strict"], "recipe.preflight"),
+    "unknown preflight mode": Bad("override", ["mode=preflight", "recipe.preflight=strict"], "recipe.preflight"),
     "unknown device": Bad("override", ["trainer.device=tpu"], "trainer.device='tpu'"),
     "a loss maximised": Bad("override", ["objective.metric=val/loss", "objective.direction=maximize"], "val/loss is"),
     "negative step logging": Bad("override", ["tracking.log_every_n_steps=-1"], "tracking.log_every_n_steps=-1"),

@@ -31,7 +31,7 @@ def test_every_model_and_optimizer_option_builds(model, optimizer):
         if model != "linear"
         else [f"model={model}", f"optimizer={optimizer}"]
     )
-    net = configure.build(cfg.model, "model", input_shape=(1, 8, 8), num_classes=10)
+    net = configure.build(cfg.model, "model", input_shape=(1, 8, 8), num_outputs=10)
     opt = configure.build(cfg.optimizer, "optimizer")(net.parameters())
     assert isinstance(opt, torch.optim.Optimizer)
     assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
@@ -67,13 +67,13 @@ def test_bad_trainer_values_name_their_key(override, key):
 def test_a_bad_target_is_reported_against_its_group():
     cfg = compose_config(["model._target_=sweepwise.models.Nope"])
     with pytest.raises(ConfigError, match=r"model\._target_='sweepwise.models.Nope'"):
-        configure.build(cfg.model, "model", input_shape=(1, 8, 8), num_classes=10)
+        configure.build(cfg.model, "model", input_shape=(1, 8, 8), num_outputs=10)
 
 
 def test_errors_raised_inside_a_part_keep_their_own_key():
     cfg = compose_config(["model=resnet", "model.depth=7"])
     with pytest.raises(ConfigError, match=r"model\.depth=7"):
-        configure.build(cfg.model, "model", input_shape=(1, 8, 8), num_classes=10)
+        configure.build(cfg.model, "model", input_shape=(1, 8, 8), num_outputs=10)
 
 
 def test_unknown_group_options_are_caught_before_hydra(tmp_path: Path):

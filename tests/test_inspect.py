@@ -59,10 +59,10 @@ def test_tabular_report_names_rows_with_missing_values(tmp_path: Path):
 @pytest.mark.slow
 def test_inspect_task_exits_non_zero_on_corrupt_data_and_logs_its_report(tmp_path: Path):
     root = flawed_image_folder(tmp_path / "images")
-    done = run_train(["task=inspect", "data=image_folder", f"data.root={root}"], tmp_path)
+    done = run_train(["mode=inspect", "data=image_folder", f"data.root={root}"], tmp_path)
     assert done.returncode == 1 and "corrupt (not decoded)" in done.stdout
     assert "error: the data is broken: " in done.stderr and "corrupt (not decoded)" in done.stderr
-    clean = run_train(["task=inspect"], tmp_path)
+    clean = run_train(["mode=inspect"], tmp_path)
     assert clean.returncode == 0, clean.stderr[-2000:]
     client = mlflow_client(tmp_path)
     runs = client.search_runs([client.get_experiment_by_name("sweepwise").experiment_id])

@@ -95,7 +95,7 @@ def test_a_sweep_with_training_and_preflight_runs_clean_under_warnings_as_errors
 
 
 def test_the_preflight_alone_runs_clean_under_warnings_as_errors(tmp_path: Path):
-    done = run_script(TRAIN_PY, ["task=preflight", *TINY], tmp_path, timeout=600, python_flags=STRICT)
+    done = run_script(TRAIN_PY, ["mode=preflight", *TINY], tmp_path, timeout=600, python_flags=STRICT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "overfit one batch" in done.stdout and "Warning" not in done.stderr
 

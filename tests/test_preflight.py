@@ -197,10 +197,10 @@ def test_a_sweep_whose_base_config_fails_the_preflight_runs_no_trial(tmp_path: P
 
 
 def test_preflight_alone_exits_non_zero_on_a_fail_and_logs_a_run(tmp_path: Path):
-    failed = run_train(["task=preflight", *SMALL, "data._target_=planted_bugs.unnormalised_digits"], tmp_path)
+    failed = run_train(["mode=preflight", *SMALL, "data._target_=planted_bugs.unnormalised_digits"], tmp_path)
     (line,) = [line for line in failed.stdout.splitlines() if line.startswith("preflight failed")]
     assert failed.returncode == 1 and "batch entering the model (" in line and "0-255" in line
-    passed = run_train(["task=preflight", *SMALL, "trainer.epochs=10"], tmp_path)  # long enough: no WARN
+    passed = run_train(["mode=preflight", *SMALL, "trainer.epochs=10"], tmp_path)  # long enough: no WARN
     assert passed.returncode == 0, passed.stderr[-2000:]
     (reports,) = [line for line in passed.stdout.splitlines() if line.startswith("reports: ")]
     folder = Path(reports.removeprefix("reports: ").split(" (")[0])

@@ -8,10 +8,11 @@ import pytest
 import torch
 
 from sweepwise.figures import image_grid, pyplot
-from sweepwise.recipe.baselines import linear_accuracy, majority_accuracy
-from sweepwise.recipe.input_dependence import ZeroedBound, learns_from_inputs, zeroed_accuracy
+from sweepwise.recipe.input_dependence import ZeroedBound, learns_from_inputs, zeroed_score
 from sweepwise.recipe.learning_rate_checks import FasterRate, RangeCurve, faster_rate, slow_not_broken
 from sweepwise.recipe.report import FAIL, PASS, WARN, CheckResult
+from sweepwise.tasks import Classification
+from sweepwise.tasks.baselines import linear_accuracy, majority_accuracy
 
 RATES = np.geomspace(1e-6, 10.0, 8)
 
@@ -67,25 +68,33 @@ def accuracy(value: float, samples: int = 360) -> dict[str, float]:
     return {"val/acc": value, "val/acc_se": math.sqrt(value * (1 - value) / samples)}
 
 
+def class_bound(largest_share: float, samples: int = 360) -> ZeroedBound:
+    """The bound classification gives for validation labels whose largest class has `largest_share`."""
+    largest = round(largest_share * samples)
+    labels = torch.tensor([0] * largest + [1 + i % 9 for i in range(samples - largest)])
+    return ZeroedBound(*Classification().zeroed_bound(labels))
+
+
 @pytest.mark.parametrize("largest_share", [0.1, 0.3, 0.5, 0.8])
 def test_a_run_that_beats_the_bound_beats_every_zeroed_run_the_bound_allows(largest_share: float):
     """With all-zero inputs a model answers one class for every sample: its accuracy is a class's share, at most the
     largest. Whenever the real run beats the bound, it beats each such zeroed run by the check's own criterion."""
-    bound = ZeroedBound(largest_share, 360)
+    bound = class_bound(largest_share)
+    assert bound.score == pytest.approx(largest_share)
     for real in np.linspace(0.0, 1.0, 201):
-        if not learns_from_inputs(accuracy(real), bound, majority=largest_share):
+        if not learns_from_inputs(accuracy(real), bound, largest_share, "val/acc"):
             continue
         for share in np.linspace(0.0, largest_share, 50):
-            assert learns_from_inputs(accuracy(real), accuracy(share), majority=largest_share)
+            assert learns_from_inputs(accuracy(real), accuracy(share), largest_share, "val/acc")
 
 
 def test_the_bound_decides_only_a_clear_win():
-    bound = ZeroedBound(0.1, 360)  # ten balanced classes
-    assert learns_from_inputs(accuracy(0.95), bound, majority=0.1)
-    assert not learns_from_inputs(accuracy(0.12), bound, majority=0.1)  # close to chance: a zeroed run must decide
-    _, margin, reads = zeroed_accuracy(accuracy(0.95), bound)
+    bound = class_bound(0.1)  # ten balanced classes
+    assert learns_from_inputs(accuracy(0.95), bound, 0.1, "val/acc")
+    assert not learns_from_inputs(accuracy(0.12), bound, 0.1, "val/acc")  # close to chance: a zeroed run must decide
+    _, margin, reads = zeroed_score(accuracy(0.95), bound, "val/acc")
     assert margin == pytest.approx(3 * math.hypot(accuracy(0.95)["val/acc_se"], math.sqrt(0.1 * 0.9 / 360)))
-    assert reads == "at most 0.1000 with zeros (the largest class's share: not run)"
+    assert reads == "at most 0.1000 with zeros (the best constant prediction: not run)"
 
 
 def test_linear_baseline_agrees_with_scikit_learns_logistic_regression():

@@ -10,6 +10,7 @@ from sweepwise.console import SilentProgress
 from sweepwise.data.synthetic import make_synthetic
 from sweepwise.models import ConvNet
 from sweepwise.schedules import Cosine
+from sweepwise.tasks import Classification
 from sweepwise.training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from sweepwise.training.loop import BEST_CHECKPOINT, LAST_CHECKPOINT, Trainer
 from sweepwise.training.runtime import autocast_for, seed_everything
@@ -27,6 +28,7 @@ def make_trainer(checkpoint_dir: Path, callbacks=(), progress: SilentProgress | 
         torch.optim.Adam(model.parameters(), lr=3e-3),
         Cosine(warmup_fraction=0.1),
         data,
+        Classification(),
         trainer_settings(epochs=4, batch_size=32, checkpoint_dir=checkpoint_dir),
         default_spec().objective,
         autocast_for(torch.device("cpu"), "fp32"),

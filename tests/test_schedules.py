@@ -12,6 +12,7 @@ from sweepwise.errors import ConfigError
 from sweepwise.models import Linear
 from sweepwise.schedules import Constant, Cosine, Step
 from sweepwise.schedules import Linear as LinearSchedule
+from sweepwise.tasks import Classification
 from sweepwise.training.loop import Trainer
 from sweepwise.training.runtime import autocast_for
 
@@ -33,6 +34,7 @@ def learning_rates(schedule, num_samples: int, epochs: int, batch_size: int = 32
         torch.optim.SGD(model.parameters(), lr=0.1),
         schedule,
         data,
+        Classification(),
         trainer_settings(epochs=epochs, batch_size=batch_size),
         default_spec().objective,
         autocast_for(torch.device("cpu"), "fp32"),

@@ -20,20 +20,29 @@ from sweepwise.spec.run import run_spec, task_spec
 from sweepwise.spec.schema import SCHEMAS, RetrySettings, TrainerSettings
 from sweepwise.tracking.retry import ENVIRONMENT
 
-# where each schema's values live in conf/: a group's default option, or a section of config.yaml
+# where each schema's values live in conf/: a group's default option, or sections of config.yaml and of every
+# task's file (each task sets the objective's metric)
 VALUES = {
-    "trainer": ("trainer/default.yaml", None),
-    "tracking": ("tracking/mlflow.yaml", None),
-    "recipe": ("config.yaml", "recipe"),
-    "objective": ("config.yaml", "objective"),
+    "trainer": [("trainer/default.yaml", None)],
+    "tracking": [("tracking/mlflow.yaml", None)],
+    "recipe": [("config.yaml", "recipe")],
+    "objective": [("config.yaml", "objective"), ("task/classification.yaml", "objective")],
 }
 
 
 def yaml_values(name: str) -> dict:
-    file, section = VALUES[name]
-    values = yaml.safe_load((CONF_DIR / file).read_text())
-    values.pop("defaults", None)
-    return values[section] if section else values
+    merged: dict = {}
+    for file, section in VALUES[name]:
+        values = yaml.safe_load((CONF_DIR / file).read_text())
+        values.pop("defaults", None)
+        merged.update(values[section] if section else values)
+    return merged
+
+
+@pytest.mark.parametrize("task", sorted(path.name for path in (CONF_DIR / "task").glob("*.yaml")))
+def test_every_task_sets_the_objectives_metric_and_nothing_else_of_it(task: str):
+    values = yaml.safe_load((CONF_DIR / "task" / task).read_text())
+    assert set(values) == {"task", "objective"} and set(values["objective"]) == {"metric"}
 
 
 def keys(schema: type) -> dict:

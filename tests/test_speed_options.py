@@ -58,7 +58,7 @@ def test_a_compiled_run_ends_normally_under_w_error(tmp_path: Path):
 
 def test_channels_last_lays_out_an_image_models_weights_channels_last():
     cfg = compose_config(["model=convnet", "model.width=8", "trainer.channels_last=true"])
-    _, model, _, _ = training_parts(cfg, run_spec(cfg), torch.device("cpu"))
+    model = training_parts(cfg, run_spec(cfg), torch.device("cpu")).model
     convolutions = [module.weight for module in model.modules() if isinstance(module, torch.nn.Conv2d)]
     assert convolutions and all(w.is_contiguous(memory_format=torch.channels_last) for w in convolutions)
     assert not all(w.is_contiguous() for w in convolutions)  # not merely contiguous both ways (1x1 kernels)

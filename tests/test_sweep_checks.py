@@ -22,7 +22,7 @@ def one_error_line(done) -> str:
     [
         (
             ["sweeps=random_lr_wd", "objective.metric=val/accuracy"],
-            "error: objective.metric='val/accuracy': must be one of train/loss, val/loss, val/acc",
+            "error: objective.metric='val/accuracy': task=classification reports val/acc, val/loss, train/loss",
         ),
         (
             ["-m", "optimizer.lr=tag(log, interval(0.001, 0.1))"],

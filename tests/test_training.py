@@ -14,6 +14,7 @@ from sweepwise.data.synthetic import make_synthetic
 from sweepwise.errors import ConfigError, TrainingDiverged
 from sweepwise.models import MLP, Linear
 from sweepwise.schedules import Constant, Cosine
+from sweepwise.tasks import Classification
 from sweepwise.training import runtime
 from sweepwise.training.loop import Trainer
 
@@ -29,6 +30,7 @@ def fit(seed: int = 0, lr: float = 1e-2, progress=None, model=None, **settings) 
         torch.optim.SGD(model.parameters(), lr=lr),
         Constant() if "schedule" not in settings else settings.pop("schedule"),
         data,
+        Classification(),
         trainer_settings(**{"epochs": 3, "batch_size": 32, "seed": seed, **settings}),
         default_spec().objective,
         runtime.autocast_for(CPU, "fp32"),

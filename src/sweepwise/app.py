@@ -3,7 +3,7 @@
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -15,17 +15,16 @@ from sweepwise.data import DataModule
 from sweepwise.schedules import Schedule
 from sweepwise.spec.run import RunSpec, run_spec
 from sweepwise.spec.schema import TrainerSettings
+from sweepwise.tasks import Task
 from sweepwise.tracking.curve_plots import save_curves
 from sweepwise.tracking.params import flatten
 from sweepwise.tracking.provenance import provenance_tags, run_name
 from sweepwise.tracking.secrets import redact
-from sweepwise.training.bias_init import class_priors, init_final_bias
 from sweepwise.training.budget import budget_warnings
 from sweepwise.training.checkpoint import load_checkpoint
 from sweepwise.training.cluster_ranks import ClusterRank, cluster_rank_zero
 from sweepwise.training.distributed import Ranks, check_devices, started_ranks
 from sweepwise.training.loop import LAST_CHECKPOINT, SINGLE_PROCESS, EpochCallback, Progress, Trainer, planned_steps
-from sweepwise.training.predictions import PredictionDynamics, mistakes
 from sweepwise.training.runtime import autocast_for, device_tags, resolve_device, seed_everything
 from sweepwise.trial_api import Trial, current_trial
 
@@ -71,7 +70,10 @@ def _train_main(
     device = ranks.device(resolve_device(settings.device))
     autocast = autocast_for(device, settings.precision)
     progress = make_progress(settings.progress, settings.batch_size)
-    data, model, optimizer, schedule = training_parts(cfg, spec, device, ranks)
+    parts = training_parts(cfg, spec, device, ranks)
+    task, data, model = parts.task, parts.data, parts.model
+    task.check_metric("objective.metric", objective.metric)
+    task.check_metric("trainer.early_stopping.metric", settings.early_stopping.metric)
     steps = planned_steps(settings, data.steps_per_epoch(settings.batch_size))
     for warning in budget_warnings(data.num_train, settings.batch_size, steps):
         print(f"warning: {warning}", flush=True)
@@ -95,10 +97,10 @@ def _train_main(
             config_file.parent.mkdir(parents=True, exist_ok=True)
             config_file.write_text(OmegaConf.to_yaml(redact(OmegaConf.to_container(cfg, resolve=True))))
             run.log_artifact(config_file)
-        dynamics = PredictionDynamics(data, steps, settings.eval_batch_size)
+        dynamics = task.probe(data, steps, settings.eval_batch_size)
         trainer = _trainer(
             spec,
-            (data, model, optimizer, schedule),
+            parts,
             autocast,
             progress,
             ranks,
@@ -113,14 +115,14 @@ def _train_main(
             run.set_tags({"sweepwise.resumed_from_epoch": trainer.state.epoch})
         state = trainer.fit()
         progress.close()
-        run.log_artifact(save_curves(state.history, output_dir / "curves.png"))
+        run.log_artifact(save_curves(state.history, task.score, output_dir / "curves.png"))
         kept = tracking.checkpoint_file
         folder = settings.checkpoint_folder
         if kept and folder and (folder / kept).is_file():
             run.log_artifact(folder / kept, "checkpoints")
         for path in [
-            *dynamics.save(output_dir / "prediction_dynamics.png"),
-            *mistakes(model, data, settings.eval_batch_size, output_dir),
+            *(dynamics.save(output_dir / "prediction_dynamics.png") if dynamics is not None else []),
+            *task.figures(model, data, settings.eval_batch_size, output_dir),
         ]:
             run.log_artifact(path, "predictions")
         run.set_tags(
@@ -145,8 +147,7 @@ def _train_main(
             "steps": state.step,
             f"best {objective.metric}": state.best_value,
             "best epoch": state.best_epoch,
-            "val/acc (last)": f"{final['val/acc']:.4f} +- {final['val/acc_se']:.4f}",
-            "val/loss (last)": final["val/loss"],
+            **task.summary(final),
             "samples/s (last)": final["train/samples_per_sec"],
             "stopped by": state.stop_reason or "plan completed",
             "outputs": str(output_dir),
@@ -155,21 +156,29 @@ def _train_main(
     return float(state.best_value)
 
 
+class TrainingParts(NamedTuple):
+    task: Task
+    data: DataModule
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    schedule: Schedule
+
+
 def training_parts(
     cfg: DictConfig, spec: RunSpec, device: torch.device, ranks: Ranks = SINGLE_PROCESS
-) -> tuple[DataModule, nn.Module, torch.optim.Optimizer, Schedule]:
-    """Data (this rank's share of it), model, optimiser and schedule, built alike on every rank."""
+) -> TrainingParts:
+    """Task, data (this rank's share of it), model, optimiser and schedule, built alike on every rank."""
     settings = spec.trainer
     seed_everything(settings.seed, settings.deterministic)
-    data: DataModule = configure.build(cfg.data, "data").to(device).shard(ranks.rank, ranks.world)
-    model = configure.build(cfg.model, "model", input_shape=data.input_shape, num_classes=data.num_classes)
-    model = model.to(device)
+    task = configure.build_task(cfg)
+    data = configure.build_data(cfg.data, task).to(device).shard(ranks.rank, ranks.world)
+    model = configure.build_model(cfg.model, data, task).to(device)
     if settings.channels_last and data.is_image:
-        model = model.to(memory_format=torch.channels_last)
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs lack it
     if spec.recipe.init_bias:
-        init_final_bias(model, class_priors(data, settings.batch_size))
+        task.init_output(model, data, settings.batch_size)
     optimizer = configure.build(cfg.optimizer, "optimizer")(model.parameters())
-    return data, model, optimizer, configure.build(cfg.schedule, "schedule")
+    return TrainingParts(task, data, model, optimizer, configure.build(cfg.schedule, "schedule"))
 
 
 def _train_as_rank(resolved: dict[str, Any], spec: RunSpec, checkpoint_file: Path | None, ranks: Ranks) -> None:
@@ -188,16 +197,16 @@ def _train_as_rank(resolved: dict[str, Any], spec: RunSpec, checkpoint_file: Pat
 
 def _trainer(
     spec: RunSpec,
-    parts: tuple[DataModule, nn.Module, torch.optim.Optimizer, Schedule],
+    parts: TrainingParts,
     autocast: Callable[[], AbstractContextManager[None]],
     progress: Progress,
     ranks: Ranks,
     **hooks: Any,
 ) -> Trainer:
     """The training loop over `parts` as `spec` says, on every rank (rank 0 adds its callbacks and probes)."""
-    data, model, optimizer, schedule = parts
+    task, data, model, optimizer, schedule = parts
     return Trainer(
-        model, optimizer, schedule, data, spec.trainer, spec.objective, autocast, progress, ranks=ranks, **hooks
+        model, optimizer, schedule, data, task, spec.trainer, spec.objective, autocast, progress, ranks=ranks, **hooks
     )
 
 

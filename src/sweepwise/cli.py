@@ -18,6 +18,8 @@ from hydra_plugins.sweepwise_plugins.config import PRUNERS, SAMPLERS
 from sweepwise.errors import one_line
 from sweepwise.spec.convert import compose_value_error
 
+# what train.py does (`mode=`): train, the recipe's checks alone, the data report
+MODES = ("train", "preflight", "inspect")
 PLUGIN_GROUPS = {"hydra/sweeper/sampler": SAMPLERS, "hydra/sweeper/pruner": PRUNERS}
 SEARCH_PATH_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn")
 FULL_ERROR = "HYDRA_FULL_ERROR"
@@ -43,7 +45,8 @@ def unknown_group_choice(argv: Sequence[str], conf_dir: Path) -> str | None:
             continue
         choices = _group_options(group, conf_dir)
         if choices is not None and value not in choices:
-            return f"error: {group}={value!r}: unknown option (choose from {', '.join(sorted(choices))})"
+            hint = f"; {value} is a mode: mode={value}" if group == "task" and value in MODES else ""
+            return f"error: {group}={value!r}: unknown option (choose from {', '.join(sorted(choices))}{hint})"
     return None
 
 

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from sweepwise.data.augment import Augment
 from sweepwise.data.split import channel_stats, split_indices
+from sweepwise.data.targets import TargetScale
 from sweepwise.errors import ConfigError, DataError
 
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -21,16 +22,22 @@ def epoch_permutation(num_samples: int, seed: int, epoch: int) -> torch.Tensor:
     return torch.randperm(num_samples, generator=generator)
 
 
-def check_samples(inputs: np.ndarray, labels: np.ndarray, num_classes: int) -> None:
-    """Reject non-finite inputs and labels outside [0, num_classes), naming the first offending indices."""
-    if num_classes < 2:
+def check_samples(inputs: np.ndarray, labels: np.ndarray, num_classes: int | None) -> None:
+    """Reject non-finite inputs and labels outside [0, num_classes) (for numeric targets, `num_classes` None:
+    non-finite ones), naming the first offending indices."""
+    if num_classes is None:
+        bad_targets = np.flatnonzero(~np.isfinite(labels.reshape(len(labels), -1)).all(axis=1))
+        if bad_targets.size:
+            raise DataError(f"{bad_targets.size} targets are NaN or infinite, e.g. indices {bad_targets[:5].tolist()}")
+        num_classes = 0
+    elif num_classes < 2:
         raise DataError(f"a classification task needs at least 2 classes, found {num_classes}")
     bad_inputs = np.flatnonzero(~np.isfinite(inputs.reshape(len(inputs), -1)).all(axis=1))
     if bad_inputs.size:
         raise DataError(
             f"{bad_inputs.size} samples have NaN or infinite inputs, e.g. indices {bad_inputs[:5].tolist()}"
         )
-    bad_labels = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    bad_labels = np.flatnonzero((labels < 0) | (labels >= num_classes)) if num_classes else np.array([])
     if bad_labels.size:
         raise DataError(
             f"{bad_labels.size} labels are outside [0, {num_classes}), e.g. indices {bad_labels[:5].tolist()}"
@@ -38,7 +45,9 @@ def check_samples(inputs: np.ndarray, labels: np.ndarray, num_classes: int) -> N
 
 
 class DataModule(ABC):
-    """Train/validation data of a classification task, normalised with statistics of the training part."""
+    """Train/validation data, normalised with statistics of the training part. Its targets are class labels
+    (`class_names`), or numbers standardised with the training targets' statistics (`target_scale`; labels are
+    then float rows, one column per target)."""
 
     def __init__(
         self,
@@ -50,8 +59,10 @@ class DataModule(ABC):
         mean: np.ndarray,
         std: np.ndarray,
         augment: Augment,
+        target_scale: TargetScale | None = None,
     ) -> None:
         self.class_names = [str(name) for name in class_names]
+        self.target_scale = target_scale
         self.input_shape = tuple(int(d) for d in input_shape)
         self.num_train, self.num_val = num_train, num_val
         self.mean, self.std = mean, std
@@ -62,6 +73,11 @@ class DataModule(ABC):
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def num_targets(self) -> int:
+        """What a model predicts per sample: a score per class, or a number per target."""
+        return len(self.target_scale.names) if self.target_scale is not None else self.num_classes
 
     @property
     def is_image(self) -> bool:
@@ -112,6 +128,7 @@ class TensorData(DataModule):
         val: tuple[np.ndarray, np.ndarray],
         class_names: Sequence[str],
         augment: Augment,
+        target_scale: TargetScale | None = None,
     ) -> None:
         mean, std = channel_stats(train[0])
         super().__init__(
@@ -122,6 +139,7 @@ class TensorData(DataModule):
             mean=mean,
             std=std,
             augment=augment,
+            target_scale=target_scale,
         )
         self.train_x, self.train_y = self._tensors(*train)
         self.val_x, self.val_y = self._tensors(*val)
@@ -147,9 +165,35 @@ class TensorData(DataModule):
             augment,
         )
 
+    @classmethod
+    def from_targets(
+        cls,
+        inputs: np.ndarray,
+        targets: np.ndarray,
+        target_names: Sequence[str],
+        *,
+        val_fraction: float,
+        split_seed: int,
+        augment: Augment,
+    ) -> "TensorData":
+        """Numeric targets (rows, targets): checked, split with `split_seed`, inputs normalised and targets
+        standardised with training statistics."""
+        targets = targets.reshape(len(targets), -1)
+        check_samples(inputs, targets, None)
+        train_index, val_index = split_indices(len(targets), val_fraction, split_seed)
+        scale = TargetScale.of(target_names, targets[train_index])
+        return cls(
+            (inputs[train_index], scale.standardise(targets[train_index])),
+            (inputs[val_index], scale.standardise(targets[val_index])),
+            [],
+            augment,
+            target_scale=scale,
+        )
+
     def _tensors(self, inputs: np.ndarray, labels: np.ndarray) -> Batch:
         normalised = (inputs.astype(np.float32) - self.mean) / self.std
-        return torch.from_numpy(np.ascontiguousarray(normalised)), torch.from_numpy(labels.astype(np.int64))
+        kind = np.float32 if self.target_scale is not None else np.int64
+        return torch.from_numpy(np.ascontiguousarray(normalised)), torch.from_numpy(labels.astype(kind))
 
     def to(self, device: torch.device) -> "TensorData":
         super().to(device)

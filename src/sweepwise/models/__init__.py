@@ -1,4 +1,5 @@
-"""Classification models. Every model target receives `input_shape` and `num_classes` from the data."""
+"""Models for every task: each model target receives `input_shape` and `num_outputs` (classes, or numeric
+targets) from the data and the task; its last layer is a linear head of that size."""
 
 from sweepwise.models.convnet import ConvNet
 from sweepwise.models.linear import Linear

@@ -1,4 +1,4 @@
-"""A small CNN: conv-BN-ReLU stages that halve the resolution, then global average pooling and a classifier."""
+"""A small CNN: conv-BN-ReLU stages that halve the resolution, then global average pooling and a linear head."""
 
 from collections.abc import Sequence
 
@@ -22,7 +22,7 @@ class ConvNet(nn.Module):
     def __init__(
         self,
         input_shape: Sequence[int],
-        num_classes: int,
+        num_outputs: int,
         width: int = 32,
         depth: int = 3,
         dropout: float = 0.0,
@@ -41,7 +41,7 @@ class ConvNet(nn.Module):
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
             nn.Dropout(check_dropout(dropout)),
-            nn.Linear(channels, num_classes),
+            nn.Linear(channels, num_outputs),
         )
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -15,7 +15,7 @@ class MLP(nn.Module):
     def __init__(
         self,
         input_shape: Sequence[int],
-        num_classes: int,
+        num_outputs: int,
         width: int = 256,
         depth: int = 2,
         dropout: float = 0.0,
@@ -28,7 +28,7 @@ class MLP(nn.Module):
         for _ in range(depth):
             layers += [nn.Linear(features, width), nn.ReLU(inplace=True), nn.Dropout(dropout)]
             features = width
-        layers.append(nn.Linear(features, num_classes))
+        layers.append(nn.Linear(features, num_outputs))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,7 @@ class ResNet(nn.Module):
     def __init__(
         self,
         input_shape: Sequence[int],
-        num_classes: int,
+        num_outputs: int,
         depth: int = 18,
         width: int = 64,
         dropout: float = 0.0,
@@ -64,7 +64,7 @@ class ResNet(nn.Module):
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
             nn.Dropout(check_dropout(dropout)),
-            nn.Linear(in_channels, num_classes),
+            nn.Linear(in_channels, num_outputs),
         )
         for module in self.modules():
             if isinstance(module, nn.Conv2d):

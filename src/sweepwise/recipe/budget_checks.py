@@ -15,14 +15,14 @@ import torch
 from torch import nn
 
 from sweepwise.errors import TrainingDiverged
-from sweepwise.recipe import baselines
-from sweepwise.recipe.input_dependence import SE_MARGIN, ZeroedBound, ZeroedRun, learns_from_inputs, zeroed_accuracy
+from sweepwise.recipe.input_dependence import SE_MARGIN, ZeroedBound, ZeroedRun, learns_from_inputs, zeroed_score
 from sweepwise.recipe.pipeline import Pipeline, StepLosses, ZeroedInputs
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, verdict
+from sweepwise.tasks import baselines
 
 LOSS_DROP = 0.5  # the training loss should fall below half its value at init within the budget
 SMOOTHING = 10  # steps averaged when finding where the loss first halved
-TRAIN_LEARNED = 0.2  # training accuracy this far above the majority class shows the model learned something
+TRAIN_LEARNED = 0.2  # a training score this far above the constant baseline's shows the model learned something
 
 
 @dataclass(frozen=True)
@@ -35,8 +35,9 @@ class BudgetRuns:
     seconds_per_step: float  # the real run's, its evaluations included
     peak_rss_mb: float
     cuda_peak_mb: float | None
-    train_acc: float  # the trained model's accuracy on training samples, in evaluation mode
-    majority: tuple[float, float]  # the most frequent training class's share of (training, validation) samples
+    score: str  # the task's score: the metric the runs are compared by (val/acc, val/r2)
+    train_score: float  # the trained model's score on training samples, in evaluation mode
+    constant: tuple[float, float]  # the constant baseline's score (the majority class, the mean) on (train, val)
 
     @property
     def diverged_at(self) -> int | None:
@@ -64,15 +65,16 @@ def budget_runs(pipeline: Pipeline, seed: int, steps: int) -> BudgetRuns:
     start_loss = recorder.losses[0] if recorder.losses else math.nan
     cuda_peak = torch.cuda.max_memory_allocated(pipeline.device) / 2**20 if cuda else None
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
-    train_acc, majority, bound = _fit_and_majority(pipeline, model, seed)
+    score = pipeline.task.score
+    train_score, constant, bound = _fit_and_constant(pipeline, model, seed)
     decided = (
         real is not None
         and real["train/loss"] <= LOSS_DROP * start_loss
-        and learns_from_inputs(real, bound, majority[1])
+        and learns_from_inputs(real, bound, constant[1], score)
     )
     zeroed = bound if decided else _zeroed_run(pipeline, seed, steps)
     return BudgetRuns(
-        steps, start_loss, recorder.losses, real, zeroed, seconds, peak_rss, cuda_peak, train_acc, majority
+        steps, start_loss, recorder.losses, real, zeroed, seconds, peak_rss, cuda_peak, score, train_score, constant
     )
 
 
@@ -83,25 +85,24 @@ def _zeroed_run(pipeline: Pipeline, seed: int, steps: int) -> dict[str, float] |
         return None  # some architectures blow up on all-zero inputs: the real run is what is checked
 
 
-def _fit_and_majority(
+def _fit_and_constant(
     pipeline: Pipeline, model: nn.Module, seed: int
 ) -> tuple[float, tuple[float, float], ZeroedBound]:
-    """(the model's accuracy on the first epoch's training samples, in evaluation mode; the most frequent
-    training class's share of the training and the validation samples; the bound on a zeroed-input run)."""
-    size = pipeline.settings.eval_batch_size
+    """(the model's score on the first epoch's training samples, in evaluation mode; the constant baseline's
+    score on the training and the validation samples; the bound on a zeroed-input run)."""
+    task, data = pipeline.task, pipeline.data
     model.eval()
-    right, train_labels = 0, []
     with torch.no_grad():
-        for inputs, labels in pipeline.data.train_batches(pipeline.settings.batch_size, 1, seed):
-            right += int((model(inputs).argmax(dim=1) == labels).sum())
-            train_labels.append(labels.cpu())
+        pairs = [
+            (model(x).float().cpu(), y.cpu()) for x, y in data.train_batches(pipeline.settings.batch_size, 1, seed)
+        ]
     model.train()
-    train_y = torch.cat(train_labels)
-    val_y = torch.cat([labels.cpu() for _, labels in pipeline.data.val_batches(size)])
-    majority = int(torch.bincount(train_y).argmax())
-    shares = (float((train_y == majority).float().mean()), baselines.majority_accuracy(train_y, val_y))
-    largest = float(torch.bincount(val_y).max()) / len(val_y)
-    return right / len(train_y), shares, ZeroedBound(largest, len(val_y))
+    train_y = torch.cat([y for _, y in pairs])
+    val_y = torch.cat([y.cpu() for _, y in data.val_batches(pipeline.settings.eval_batch_size)])
+    constant = task.constant_outputs(data, train_y)
+    scores = tuple(task.score_of(constant.expand(len(y), -1), y, data) for y in (train_y, val_y))
+    train_score = task.score_of(torch.cat([outputs for outputs, _ in pairs]), train_y, data)
+    return train_score, (scores[0], scores[1]), ZeroedBound(*task.zeroed_bound(val_y))
 
 
 def _diverged(name: str, runs: BudgetRuns) -> CheckResult:
@@ -138,7 +139,7 @@ def decreasing_loss(runs: BudgetRuns) -> CheckResult:
         return _diverged(name, runs)
     end = runs.real["train/loss"]
     halved = end <= LOSS_DROP * runs.start_loss
-    slow = end < runs.start_loss and learns_from_inputs(runs.real, runs.zeroed, runs.majority[1])
+    slow = end < runs.start_loss and learns_from_inputs(runs.real, runs.zeroed, runs.constant[1], runs.score)
     zeroed = "diverged" if runs.zeroed is None else "not needed"
     if isinstance(runs.zeroed, dict):
         zeroed = f"{runs.zeroed['train/loss']:.4f}"
@@ -156,23 +157,23 @@ def decreasing_loss(runs: BudgetRuns) -> CheckResult:
 
 
 def train_validation_agree(runs: BudgetRuns) -> CheckResult:
-    """A model that clearly learned its training samples must do better than the majority class on validation:
-    when it does not, the two sets do not pair inputs and labels alike."""
+    """A model that clearly learned its training samples must do better than the constant baseline (the majority
+    class, the mean) on validation: when it does not, the two sets do not pair inputs and labels alike."""
     name = "train and validation agree"
     if runs.real is None:
         return _diverged(name, runs)
-    train_majority, val_majority = runs.majority
-    val_acc, margin = runs.real["val/acc"], 2 * runs.real["val/acc_se"]
-    learned = runs.train_acc > train_majority + TRAIN_LEARNED
+    (train_constant, val_constant), score = runs.constant, runs.score
+    val_score, margin = runs.real[score], 2 * runs.real[f"{score}_se"]
+    learned = runs.train_score > train_constant + TRAIN_LEARNED
     return CheckResult(
         name,
-        FAIL if learned and val_acc <= val_majority + margin else PASS,
-        f"training samples {runs.train_acc:.4f} (majority {train_majority:.4f}), validation {val_acc:.4f} "
-        f"(majority {val_majority:.4f}) after {runs.steps} steps",
-        f"validation > majority + 2 SE once training is {TRAIN_LEARNED:.0%} above its majority",
+        FAIL if learned and val_score <= val_constant + margin else PASS,
+        f"{score} on training samples {runs.train_score:.4f} (constant baseline {train_constant:.4f}), validation "
+        f"{val_score:.4f} (constant baseline {val_constant:.4f}) after {runs.steps} steps",
+        f"validation > constant baseline + 2 SE once training is {TRAIN_LEARNED} above its own",
         "what is learned on the training set does not carry to validation: the validation labels are shifted or "
         "mapped otherwise, or the validation inputs are prepared differently (another normalisation, transform)",
-        value=val_acc - val_majority,
+        value=val_score - val_constant,
     )
 
 
@@ -181,38 +182,39 @@ def input_independent_baseline(runs: BudgetRuns) -> CheckResult:
     name = "input-independent baseline"
     if runs.real is None:
         return _diverged(name, runs)
-    real, zeroed = runs.real, runs.zeroed
+    real, zeroed, score = runs.real, runs.zeroed, runs.score
     if zeroed is None:
         return CheckResult(name, NOT_APPLICABLE, "the zeroed-input run diverged", "a finite zeroed-input run")
-    accuracy, margin, with_zeros = zeroed_accuracy(real, zeroed)
+    value, margin, with_zeros = zeroed_score(real, zeroed, score)
     return CheckResult(
         name,
-        verdict(real["val/acc"] - accuracy > margin),
-        f"val/acc {real['val/acc']:.4f} with inputs, {with_zeros} ({runs.steps} steps)",
+        verdict(real[score] - value > margin),
+        f"{score} {real[score]:.4f} with inputs, {with_zeros} ({runs.steps} steps)",
         f"real - zeroed > {SE_MARGIN} SE ({margin:.4f})",
         "the model learns nothing from its inputs: it ignores them, or the labels are shuffled against them",
-        value=real["val/acc"] - accuracy,
+        value=real[score] - value,
     )
 
 
 def dumb_baselines(pipeline: Pipeline, runs: BudgetRuns) -> CheckResult:
-    """Majority class and a linear model on the same split, beside the model after the budget, which must beat
-    the majority class."""
+    """The task's dumb baselines (the constant prediction, a linear model) on the same split, beside the model
+    after the budget, which must beat the constant one."""
     name = "dumb baselines"
     if runs.real is None:
         return _diverged(name, runs)
     train = baselines.stacked(pipeline.data.train_batches(pipeline.settings.batch_size, 1, 0))
     val = baselines.stacked(pipeline.data.val_batches(pipeline.settings.eval_batch_size))
-    majority = runs.majority[1]  # the training majority class's share of validation
-    linear = baselines.linear_accuracy(train, val, pipeline.data.num_classes)
-    accuracy, margin = runs.real["val/acc"], 2 * runs.real["val/acc_se"]
+    constant, *others = pipeline.task.baselines(train, val)
+    score = runs.score
+    value, margin = runs.real[score], 2 * runs.real[f"{score}_se"]
+    named = "; ".join(f"{baseline.name} {baseline.score:.4f}" for baseline in (constant, *others))
     return CheckResult(
         name,
-        verdict(accuracy > majority + margin),
-        f"model {accuracy:.4f} after {runs.steps} steps; majority class {majority:.4f}; linear {linear:.4f}",
-        f"model > majority class + 2 SE ({margin:.4f})",
-        "the model is no better than always answering the most frequent class",
-        value=accuracy - majority,
+        verdict(value > constant.score + margin),
+        f"{score}: model {value:.4f} after {runs.steps} steps; {named}",
+        f"model > {constant.name} + 2 SE ({margin:.4f})",
+        f"the model is no better than the dumb baseline ({constant.name})",
+        value=value - constant.score,
     )
 
 

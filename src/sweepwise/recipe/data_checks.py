@@ -1,5 +1,5 @@
 """Checks of what the data hands the loop: validation samples that are not training samples, training batches
-that mix the classes, and an evaluation that gives the same answer twice."""
+that mix the classes (or spread the targets), and an evaluation that gives the same answer twice."""
 
 import hashlib
 from collections import Counter
@@ -14,6 +14,7 @@ OVERLAP_WARN, OVERLAP_FAIL = 0.01, 0.10  # validation samples that also are trai
 MIXING_BATCHES = 10  # training batches whose classes are counted
 MIXING_FACTOR = 3.0  # a batch's most frequent class may be this many times its share of the data
 MIXING_FLOOR = 0.5  # ... and at most this share of the batch (for data with a dominant class)
+TARGET_MIXING = 0.5  # a batch's target variance, as a share of the variance over the batches checked
 
 
 def _digest(sample: torch.Tensor) -> bytes:
@@ -41,7 +42,10 @@ def split_overlap(pipeline: Pipeline, seed: int) -> CheckResult:
 
 def batches_mix_classes(pipeline: Pipeline, seed: int) -> CheckResult:
     """In the first training batches, the most frequent class may not dominate far beyond its share of the data:
-    batches of one class at a time (data sorted by class and never shuffled) train on a moving target."""
+    batches of one class at a time (data sorted by class and never shuffled) train on a moving target. Numeric
+    targets: a batch's targets must spread as the data's do."""
+    if pipeline.data.target_scale is not None:
+        return _batches_mix_targets(pipeline, seed)
     counts: Counter[int] = Counter()
     shares = []
     for _, (_, labels) in zip(range(MIXING_BATCHES), pipeline.batches(seed), strict=False):
@@ -76,4 +80,22 @@ def deterministic_evaluation(pipeline: Pipeline, seed: int) -> CheckResult:
         "exactly 0",
         "evaluation is random: dropout stays active in evaluation mode, or the validation data is augmented",
         value=difference,
+    )
+
+
+def _batches_mix_targets(pipeline: Pipeline, seed: int) -> CheckResult:
+    """Data sorted by its target and never shuffled gives batches of near-equal targets: their spread within a
+    batch is a small part of the spread over all the batches."""
+    batches = [labels.float().reshape(len(labels), -1) for _, (_, labels) in
+               zip(range(MIXING_BATCHES), pipeline.batches(seed), strict=False)]  # fmt: skip
+    within = float(torch.stack([batch.var(dim=0, correction=0).mean() for batch in batches]).mean())
+    overall = float(torch.cat(batches).var(dim=0, correction=0).mean())
+    ratio = within / max(overall, 1e-12)
+    return CheckResult(
+        "batches mix classes",
+        PASS if ratio >= TARGET_MIXING else FAIL,
+        f"a batch's targets vary {ratio:.0%} as much as all {len(batches)} batches' targets do",
+        f">= {TARGET_MIXING:.0%}",
+        "the training data is not shuffled (sorted by its target): each batch pulls the model towards one value",
+        value=ratio,
     )

@@ -30,6 +30,7 @@ from sweepwise.recipe.trial_models import trial_config, trial_model
 from sweepwise.spec.schema import MAX_ENSEMBLE
 from sweepwise.study.records import PARENT_RUN_ATTR, SWEEP_DIR_ATTR
 from sweepwise.study.trials import trial_folder
+from sweepwise.tasks import Classification
 from sweepwise.training.runtime import resolve_device
 
 
@@ -70,7 +71,11 @@ def evaluate_ensemble(study: optuna.Study, sweep_dir: Path, k: int) -> tuple[lis
         raise SweepwiseError(f"study {study.study_name} has no COMPLETE trial to ensemble")
     folders = [trial_folder(study, trial, sweep_dir) for trial in members]
     device = resolve_device("auto")
-    data = configure.build(trial_config(folders[0]).data, "data").to(device)
+    config = trial_config(folders[0])
+    task = configure.build_task(config)
+    if not isinstance(task, Classification):
+        raise SweepwiseError(f"ensembles average class probabilities: task={task.name} has none")
+    data = configure.build_data(config.data, task).to(device)
     labels = torch.cat([y for _, y in data.val_batches(1024)]).cpu().numpy()
     probabilities = [_probabilities(folder, data, device) for folder in folders]
     correct = [p.argmax(axis=1) == labels for p in probabilities]

@@ -5,7 +5,6 @@ Watched over a few real optimiser steps, not one backward pass at init: architec
 scale at init (zero-init residuals) give that branch its first gradients only after a step."""
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sweepwise.recipe.pipeline import Pipeline
@@ -42,7 +41,7 @@ def gradient_flow(pipeline: Pipeline, seed: int) -> CheckResult:
     hidden: list[torch.Tensor] = []
     for step, (inputs, labels) in zip(range(STEPS), pipeline.batches(seed), strict=False):
         with pipeline.autocast():
-            loss = F.cross_entropy(model(inputs).float(), labels)
+            loss = pipeline.task.loss(model(inputs).float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         if step == 0:

@@ -1,7 +1,7 @@
 """The data report (the recipe's "become one with the data"): decoding, labels, class balance, statistics,
 duplicates and train/validation overlap by content hash, sample grids and the extremes.
 
-`python train.py task=inspect [data=...]` writes PNGs and `summary.md` to `<output_dir>/inspect`, logs them to an
+`python train.py mode=inspect [data=...]` writes PNGs and `summary.md` to `<output_dir>/inspect`, logs them to an
 MLflow run of their own and prints the headline numbers.
 """
 
@@ -177,7 +177,7 @@ def _extremes(samples: Samples, path: Path) -> Path:
 
 
 def run_inspect(cfg: DictConfig) -> int:
-    """`python train.py task=inspect`: the report in `<output_dir>/inspect` and an MLflow run of its own; the exit
+    """`python train.py mode=inspect`: the report in `<output_dir>/inspect` and an MLflow run of its own; the exit
     code is 1 when samples are corrupt, non-finite or wrongly labelled."""
     from sweepwise.tracking.mlflow_run import MlflowRun, now_ms, resolve_tracking_uri
     from sweepwise.tracking.provenance import provenance_tags

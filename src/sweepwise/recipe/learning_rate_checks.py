@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from sweepwise.figures import pyplot, save_figure
 from sweepwise.recipe.pipeline import Pipeline
@@ -69,11 +68,11 @@ def _memorise(
     for step in range(1, max_steps + 1):
         with pipeline.autocast():
             logits = model(inputs)
-        loss_tensor = F.cross_entropy(logits.float(), labels)
+        loss_tensor = pipeline.task.loss(logits.float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss_tensor.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         optimizer.step()
-        loss, right = float(loss_tensor.detach()), int((logits.argmax(dim=1) == labels).sum())
+        loss, right = float(loss_tensor.detach()), pipeline.task.right(logits.detach().float(), labels)
         if loss < OVERFIT_LOSS and right == len(labels):
             return True, loss, right, step
     return False, loss, right, step
@@ -142,7 +141,7 @@ def range_curve(pipeline: Pipeline, seed: int, steps: int) -> RangeCurve:
         for group in optimizer.param_groups:
             group["lr"] = float(lr)
         with pipeline.autocast():
-            loss = F.cross_entropy(model(inputs).float(), labels)
+            loss = pipeline.task.loss(model(inputs).float(), labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         optimizer.step()

@@ -4,35 +4,39 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from sweepwise.figures import image_grid, pyplot, save_figure
-from sweepwise.recipe.pipeline import Pipeline, chance_loss
+from sweepwise.recipe.pipeline import Pipeline
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, verdict
-from sweepwise.training.bias_init import class_priors, final_linear
+from sweepwise.tasks.output_bias import final_linear, training_targets
 
 INIT_LOSS_TOLERANCE = 0.10  # the loss at init within 10% of its expected value, either side, passes
 INIT_LOSS_RANGE = (0.5, 1.5)  # ... and within these multiples of it warns; beyond, it fails
 INIT_BATCHES = 4  # training batches the loss at init is averaged over
 SAMPLES_FOR_GRADIENTS = 4
-PRIOR_TOLERANCE = 0.05  # the untrained model's mean class probabilities vs the priors, per class
+PRIOR_TOLERANCE = 0.05  # the untrained model's mean prediction vs the baseline's (class probabilities; targets in SDs)
 
 
 def loss_at_init(pipeline: Pipeline, seed: int) -> CheckResult:
     """The untrained model's loss as the first training steps see it (training mode, so batch norm normalises with
-    the batch's statistics, not with untouched running ones) against what predicting the priors costs: within 10%
+    the batch's statistics, not with untouched running ones) against the loss of the outputs it should start near
+    (all zero: uniform classes, the target mean; with `recipe.init_bias`, the task's dumb baseline): within 10%
     passes; within 0.5x-1.5x warns (a few strong features, a deep net's spread); beyond is confidently wrong."""
-    priors = class_priors(pipeline.data, pipeline.settings.batch_size) if pipeline.init_bias else None
-    expected = chance_loss(priors, pipeline.data.num_classes)
+    task = pipeline.task
+    if pipeline.init_bias:
+        start = task.constant_outputs(pipeline.data, training_targets(pipeline.data, pipeline.settings.batch_size))
     model = pipeline.model(seed).train()
-    losses = []
+    losses, expected_losses = [], []
     with torch.no_grad():
         for _, (inputs, labels) in zip(range(INIT_BATCHES), pipeline.batches(seed), strict=False):
             with pipeline.autocast():
-                losses.append(float(F.cross_entropy(model(inputs).float(), labels)))
-    loss = float(np.mean(losses))
+                outputs = model(inputs).float()
+            baseline = start.to(outputs.device).expand_as(outputs) if pipeline.init_bias else torch.zeros_like(outputs)
+            losses.append(float(task.loss(outputs, labels)))
+            expected_losses.append(float(task.loss(baseline, labels)))
+    loss, expected = float(np.mean(losses)), float(np.mean(expected_losses))
     ratio = loss / expected
-    against = "entropy of the class priors" if priors is not None else f"ln({pipeline.data.num_classes})"
+    against = "the dumb baseline's loss (recipe.init_bias)" if pipeline.init_bias else "the loss of all-zero outputs"
     close, plausible = abs(ratio - 1) <= INIT_LOSS_TOLERANCE, INIT_LOSS_RANGE[0] <= ratio <= INIT_LOSS_RANGE[1]
     return CheckResult(
         "loss at init",
@@ -46,23 +50,20 @@ def loss_at_init(pipeline: Pipeline, seed: int) -> CheckResult:
 
 
 def final_bias_from_priors(pipeline: Pipeline, seed: int) -> CheckResult:
-    """With `recipe.init_bias`, the untrained model's mean prediction over the validation set is the class
-    priors (its output layer's bias was set to their logarithm)."""
+    """With `recipe.init_bias`, the untrained model's mean prediction over the validation set is the task's dumb
+    baseline (the class priors, the target mean), which its output layer's bias was set to."""
     name = "final-layer bias from priors"
     if not pipeline.init_bias:
         return CheckResult(name, NOT_APPLICABLE, "off", "recipe.init_bias=true turns it on")
+    task, data = pipeline.task, pipeline.data
     model = pipeline.model(seed).eval()
-    priors = class_priors(pipeline.data, pipeline.settings.batch_size)
+    baseline = task.predictions(task.constant_outputs(data, training_targets(data, pipeline.settings.batch_size)))
     if final_linear(model) is None:
         return CheckResult(name, WARN, "no nn.Linear output layer with a bias", "an output layer to initialise")
     with torch.no_grad():
-        predicted = torch.cat(
-            [
-                torch.softmax(model(x).float(), dim=1)
-                for x, _ in pipeline.data.val_batches(pipeline.settings.eval_batch_size)
-            ]
-        ).mean(dim=0)
-    gap = float((predicted.cpu() - torch.as_tensor(priors, dtype=torch.float32)).abs().max())
+        batches = data.val_batches(pipeline.settings.eval_batch_size)
+        predicted = torch.cat([task.predictions(model(x)).reshape(len(x), -1) for x, _ in batches]).mean(dim=0)
+    gap = float((predicted.cpu() - baseline).abs().max())
     return CheckResult(
         name,
         verdict(gap <= PRIOR_TOLERANCE),
@@ -88,28 +89,29 @@ def batch_entering_the_model(pipeline: Pipeline, seed: int, folder: Path) -> tup
     per_channel = batch.transpose(0, 1).reshape(batch.shape[1], -1) if batch.ndim > 2 else batch.T
     means, stds = per_channel.mean(dim=1), per_channel.std(dim=1)
     finite = bool(torch.isfinite(batch).all())
-    labels_ok = bool(((labels >= 0) & (labels < pipeline.data.num_classes)).all())
+    labels_ok = pipeline.task.valid_targets(labels, pipeline.data)
     worst_mean, low_std, high_std = float(means.abs().max()), float(stds.min()), float(stds.max())
     ok = finite and labels_ok and worst_mean <= 1.0 and low_std >= 0.1 and high_std <= 5.0
     bad = not finite or not labels_ok or worst_mean > 3.0 or high_std > 10.0
-    grid = save_batch_grid(batch, labels, pipeline.data.class_names, folder) if pipeline.data.is_image else None
+    titles = pipeline.task.target_texts(labels[:16], pipeline.data)
+    grid = save_batch_grid(batch, titles, folder) if pipeline.data.is_image else None
     result = CheckResult(
         "batch entering the model",
         PASS if ok else (FAIL if bad else WARN),
-        f"finite={finite}, labels in range={labels_ok}, max |channel mean| {worst_mean:.3g}, "
+        f"finite={finite}, targets valid={labels_ok}, max |channel mean| {worst_mean:.3g}, "
         f"channel std {low_std:.3g}..{high_std:.3g}" + ("" if grid else " (tabular: no image grid)"),
-        "finite, labels in [0, C), |mean| <= 1 and std in [0.1, 5] per channel",
+        "finite, targets valid (labels in [0, C); finite numbers), |mean| <= 1 and std in [0.1, 5] per channel",
         "the inputs are not normalised as intended (e.g. raw 0-255 pixels), or NaNs or bad labels get through",
         value=worst_mean,
     )
     return result, grid
 
 
-def save_batch_grid(batch: torch.Tensor, labels: torch.Tensor, names: list[str], folder: Path) -> Path:
+def save_batch_grid(batch: torch.Tensor, titles: list[str], folder: Path) -> Path:
     plt = pyplot()
     count = min(16, len(batch))
     figure, axis = plt.subplots(figsize=(2 * ((count + 1) // 2), 4.4))
-    image_grid(axis, batch[:count].cpu().numpy(), [names[int(label)] for label in labels[:count]], (count + 1) // 2)
+    image_grid(axis, batch[:count].cpu().numpy(), titles[:count], (count + 1) // 2)
     figure.suptitle("the batch entering the model (as the model sees it, rescaled per image)")
     return save_figure(figure, folder / "batch_entering_model.png")
 

@@ -5,13 +5,11 @@ exercise is what a real run does: the same data order, schedule, loss and evalua
 """
 
 import itertools
-import math
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -23,7 +21,7 @@ from sweepwise.data.module import Batch
 from sweepwise.schedules import Constant
 from sweepwise.spec.run import RunSpec, run_spec
 from sweepwise.spec.schema import TrainerSettings
-from sweepwise.training.bias_init import class_priors, init_final_bias
+from sweepwise.tasks import Task
 from sweepwise.training.loop import StepRecorder, Trainer, TrainState, planned_steps
 from sweepwise.training.runtime import autocast_for, resolve_device, seed_everything
 
@@ -84,6 +82,7 @@ class StepLosses:
 class Pipeline:
     cfg: DictConfig
     spec: RunSpec
+    task: Task
     data: DataModule
     device: torch.device
 
@@ -94,9 +93,10 @@ class Pipeline:
         simple = simplified(cfg)
         spec = spec or run_spec(simple)
         device = resolve_device(spec.trainer.device)
-        data = configure.build(simple.data, "data").to(device)
+        task = configure.build_task(simple)
+        data = configure.build_data(simple.data, task).to(device)
         data.steps_per_epoch(spec.trainer.batch_size)
-        return cls(simple, spec, data, device)
+        return cls(simple, spec, task, data, device)
 
     @property
     def settings(self) -> TrainerSettings:
@@ -115,13 +115,11 @@ class Pipeline:
         return planned_steps(self.settings, self.data.steps_per_epoch(self.settings.batch_size))
 
     def model(self, seed: int) -> nn.Module:
-        """A freshly initialised model (seeded), with the output bias from the priors when asked for."""
+        """A freshly initialised model (seeded), with the output bias at the task's dumb baseline when asked for."""
         seed_everything(seed, self.settings.deterministic)
-        model: nn.Module = configure.build(
-            self.cfg.model, "model", input_shape=self.data.input_shape, num_classes=self.data.num_classes
-        ).to(self.device)
+        model = configure.build_model(self.cfg.model, self.data, self.task).to(self.device)
         if self.init_bias:
-            init_final_bias(model, class_priors(self.data, self.settings.batch_size))
+            self.task.init_output(model, self.data, self.settings.batch_size)
         return model
 
     @property
@@ -158,6 +156,7 @@ class Pipeline:
             self.optimizer(model),
             Constant(),
             data or self.data,  # type: ignore[arg-type]
+            self.task,
             settings,
             self.spec.objective,
             self.autocast,
@@ -177,11 +176,3 @@ class Pipeline:
         batch_size = max(size, self.settings.batch_size)
         inputs, labels = next(iter(self.data.train_batches(min(batch_size, self.data.num_train), 1, seed)))
         return inputs[:size], labels[:size]
-
-
-def chance_loss(priors: np.ndarray | None, num_classes: int) -> float:
-    """The cross-entropy of predicting the priors (their entropy), or of uniform predictions: ln(C)."""
-    if priors is None:
-        return math.log(num_classes)
-    nonzero = priors[priors > 0]
-    return float(-(nonzero * np.log(nonzero)).sum())

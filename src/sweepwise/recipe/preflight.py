@@ -42,7 +42,7 @@ from sweepwise.spec.run import RunSpec
 from sweepwise.tracking.provenance import code_version
 
 # where the checks write and how they print: not what they check
-FINGERPRINT_IGNORES = ("output_dir", "tracking", "task", "recipe.preflight", "trainer.progress")
+FINGERPRINT_IGNORES = ("output_dir", "tracking", "mode", "recipe.preflight", "trainer.progress")
 # checks that show learning within a budget at the configured rate: when the pipeline was seen learning at a
 # higher rate, their FAIL is slow learning (a WARN)
 LEARNING_CHECKS = ("training loss decreases", "input-independent baseline", "dumb baselines")
@@ -208,7 +208,7 @@ def log_preflight(
 
 
 def run_standalone(cfg: DictConfig, spec: RunSpec) -> int:
-    """`python train.py task=preflight`: the checks in `<output_dir>/preflight` and an MLflow run of their own;
+    """`python train.py mode=preflight`: the checks in `<output_dir>/preflight` and an MLflow run of their own;
     the exit code is 1 when a check failed."""
     from sweepwise.tracking.mlflow_run import MlflowRun, now_ms, resolve_tracking_uri
     from sweepwise.tracking.provenance import provenance_tags

@@ -15,6 +15,7 @@ from sweepwise.data.image_folder import decode_image, find_samples, load_image_f
 from sweepwise.data.module import TensorData
 from sweepwise.data.split import split_indices
 from sweepwise.data.tabular_csv import load_csv, read_table
+from sweepwise.data.targets import class_labels
 from sweepwise.errors import DataError
 
 
@@ -64,7 +65,9 @@ def _split(data: DictConfig, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _table_samples(data: DictConfig) -> Samples:
     """A CSV's rows, NaNs included (its loader would refuse them), named by their line in the file."""
-    features, labels, class_names = read_table(str(data.path), str(data.label_column), data.get("feature_columns"))
+    column = str(data.label_column)
+    features, table = read_table(str(data.path), [column], data.get("feature_columns"))
+    labels, class_names = class_labels(table[column], column)
     train, val = _split(data, len(labels))
     return Samples(
         class_names,

@@ -8,7 +8,6 @@ import numpy as np
 from sweepwise.figures import pyplot, save_figure
 from sweepwise.recipe.pipeline import Pipeline
 from sweepwise.recipe.report import FAIL, PASS, CheckResult, verdict
-from sweepwise.training.evaluate import evaluate
 
 SEED_STEPS = 20
 NEAR_ZERO_LR = 0.01  # of the peak learning rate
@@ -40,9 +39,12 @@ def seed_reproducibility(pipeline: Pipeline, seed: int, reference: list[float] |
 
 
 def whole_set_evaluation(pipeline: Pipeline, seed: int) -> CheckResult:
-    """Evaluation covers every validation sample once and reports the accuracy's standard error."""
+    """Evaluation covers every validation sample once and reports the task's score with its standard error."""
+    task = pipeline.task
     try:
-        metrics = evaluate(pipeline.model(seed), pipeline.data, pipeline.settings.eval_batch_size, pipeline.autocast)
+        metrics = task.evaluate(
+            pipeline.model(seed), pipeline.data, pipeline.settings.eval_batch_size, pipeline.autocast
+        )
     except RuntimeError as error:
         return CheckResult(
             "whole-set evaluation",
@@ -54,7 +56,7 @@ def whole_set_evaluation(pipeline: Pipeline, seed: int) -> CheckResult:
     return CheckResult(
         "whole-set evaluation",
         PASS,
-        f"{pipeline.data.num_val} samples, val/acc SE at init {metrics['val/acc_se']:.4f}",
+        f"{pipeline.data.num_val} samples, {task.score} SE at init {metrics[f'{task.score}_se']:.4f}",
         "count == validation set size; differences under 2 SE are ties",
         value=float(pipeline.data.num_val),
     )

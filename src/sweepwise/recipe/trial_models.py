@@ -20,9 +20,8 @@ def trial_config(trial_dir: Path) -> DictConfig:
 
 def trial_model(trial_dir: Path, data: DataModule) -> nn.Module:
     """The trial's model with the weights of its best checkpoint, in evaluation mode on the CPU."""
-    model: nn.Module = configure.build(
-        trial_config(trial_dir).model, "model", input_shape=data.input_shape, num_classes=data.num_classes
-    )
+    config = trial_config(trial_dir)
+    model = configure.build_model(config.model, data, configure.build_task(config))
     checkpoint = load_checkpoint(trial_dir / "checkpoints" / BEST_CHECKPOINT, key=f"trial {trial_dir.name}'s best")
     model.load_state_dict(checkpoint["model"])
     return model.eval()

@@ -14,9 +14,20 @@ from omegaconf import DictConfig, OmegaConf
 
 from sweepwise.errors import ConfigError
 from sweepwise.spec.convert import typed
-from sweepwise.spec.schema import Objective, RecipeSettings, RetrySettings, TrackingSettings, TrainerSettings
+from sweepwise.spec.schema import (
+    Objective,
+    RecipeSettings,
+    RetrySettings,
+    TrackingSettings,
+    TrainerSettings,
+    check_objective,
+)
 
 T = TypeVar("T")
+# every section sweepwise's training reads (and `hydra`, in a sweep's view of the config): another one (`+loss=mse`)
+# would be accepted and ignored
+SECTIONS = ("data", "model", "optimizer", "schedule", "trainer", "tracking", "objective", "recipe", "task", "mode",
+            "output_dir", "hydra")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -34,13 +45,34 @@ class RunSpec:
 def run_spec(cfg: DictConfig, resolve_paths: bool = True) -> RunSpec:
     """Check `cfg` (a config of sweepwise's training) and type it. `resolve_paths=False` leaves the checkpoint
     folder out: it may name the job's output folder, which exists only once the job runs (a sweep's checks)."""
-    return RunSpec(
+    check_sections(cfg)
+    spec = RunSpec(
         trainer=typed(_trainer_node(cfg, resolve_paths), TrainerSettings, "trainer"),
         objective=typed(_section(cfg, "objective"), Objective, "objective"),
         tracking=typed(_section(cfg, "tracking"), TrackingSettings, "tracking"),
         recipe=typed(_section(cfg, "recipe"), RecipeSettings, "recipe"),
         learning_rate=learning_rate(cfg),
     )
+    task = OmegaConf.select(cfg, "task._target_", default=None)
+    check_objective("objective", spec.objective.metric, spec.objective.direction, task)
+    stopping = spec.trainer.early_stopping
+    check_objective("trainer.early_stopping", stopping.metric, stopping.direction, task)
+    return spec
+
+
+def check_sections(cfg: DictConfig) -> None:
+    """Refuse a section the training would not read, naming the key of a section that has one of that name."""
+    for key in map(str, cfg):
+        if key in SECTIONS:
+            continue
+        nodes = {section: OmegaConf.select(cfg, section, throw_on_resolution_failure=False) for section in SECTIONS}
+        owners = [f"{section}.{key}" for section, node in nodes.items() if isinstance(node, DictConfig) and key in node]
+        hint = f" (did you mean {owners[0]}?)" if owners else ""
+        raise ConfigError(
+            key,
+            OmegaConf.select(cfg, key, throw_on_resolution_failure=False),
+            f"sweepwise's training reads no such key, so it would do nothing{hint}",
+        )
 
 
 def learning_rate(cfg: DictConfig) -> float:

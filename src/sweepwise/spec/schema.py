@@ -18,9 +18,20 @@ from omegaconf import OmegaConf
 from sweepwise.errors import ConfigError
 
 SCHEMA_GROUP = "sweepwise_schema"  # conf/ YAML pulls a schema in with `- /sweepwise_schema/NAME@_here_`
-# the direction each metric of the built-in app improves in: a direction left to follow the metric takes it
-METRIC_DIRECTIONS = {"train/loss": "minimize", "val/loss": "minimize", "val/acc": "maximize"}
-METRICS = tuple(METRIC_DIRECTIONS)
+# the direction each metric of the built-in tasks improves in: a direction left to follow the metric takes it
+METRIC_DIRECTIONS = {
+    "train/loss": "minimize",
+    "val/loss": "minimize",
+    "val/acc": "maximize",
+    "val/rmse": "minimize",
+    "val/mae": "minimize",
+    "val/r2": "maximize",
+}
+# the metrics each built-in task (its `_target_`) reports per epoch: what its runs can optimise and stop on
+TASK_METRICS = {
+    "sweepwise.tasks.Classification": ("val/acc", "val/loss", "train/loss"),
+    "sweepwise.tasks.Regression": ("val/rmse", "val/mae", "val/r2", "val/loss", "train/loss"),
+}
 DIRECTIONS = ("maximize", "minimize")
 DIRECTION_RESOLVER = "sweepwise.direction_of"  # conf/ YAML: direction: ${sweepwise.direction_of:${.metric}}
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -37,19 +48,36 @@ def direction_of(metric: str) -> str | None:
 
 
 def check_metric_direction(prefix: str, metric: str, direction: str | None) -> None:
-    """`metric` must be one the app reports, and `direction` the one it improves in: a sweep that maximised a loss
-    would report its worst trial as its best."""
-    if metric not in METRIC_DIRECTIONS:
-        raise ConfigError(f"{prefix}.metric", metric, f"must be one of {', '.join(METRICS)}")
+    """`direction` must be the one `metric` improves in: a sweep that maximised a loss would report its worst trial
+    as its best. None (a metric of no known direction) is refused by `check_objective`, once the task is known."""
+    if direction is None:
+        return
     if direction not in DIRECTIONS:
         raise ConfigError(f"{prefix}.direction", direction, "must be maximize or minimize")
-    expected = METRIC_DIRECTIONS[metric]
+    expected = METRIC_DIRECTIONS.get(metric, direction)
     if direction != expected:
         better = "higher" if expected == "maximize" else "lower"
         raise ConfigError(
             f"{prefix}.direction",
             direction,
             f"{metric} is better {better}: {expected} it, or leave the direction out to follow the metric",
+        )
+
+
+def check_objective(prefix: str, metric: str, direction: str | None, task: str | None) -> None:
+    """A built-in task's run reports its own metrics alone (`task`: the config's `task._target_`), so `metric` must
+    be one of them; a metric sweepwise does not know (a task of the user's own) needs its direction given."""
+    reported = TASK_METRICS.get(task or "")
+    if reported is not None and metric not in reported:
+        name = str(task).rsplit(".", 1)[-1].lower()
+        others = [other.rsplit(".", 1)[-1].lower() for other, metrics in TASK_METRICS.items() if metric in metrics]
+        hint = f" ({metric} is a metric of task={others[0]})" if others else ""
+        raise ConfigError(f"{prefix}.metric", metric, f"task={name} reports {', '.join(reported)}{hint}")
+    if direction is None:
+        raise ConfigError(
+            f"{prefix}.direction",
+            direction,
+            f"{metric} is a metric of no direction sweepwise knows: set {prefix}.direction to maximize or minimize",
         )
 
 

@@ -9,16 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sweepwise.data import DataModule
 from sweepwise.errors import TrainingDiverged
 from sweepwise.schedules import Schedule
 from sweepwise.spec.schema import Objective, TrainerSettings
+from sweepwise.tasks import Task
+from sweepwise.tasks.task import StepProbe
 from sweepwise.training.checkpoint import save_checkpoint
 from sweepwise.training.distributed import Ranks
-from sweepwise.training.evaluate import evaluate
 from sweepwise.training.runtime import restore_rng_state, rng_state
 from sweepwise.training.whole_steps import whole_step
 
@@ -48,14 +48,6 @@ def planned_steps(settings: TrainerSettings, steps_per_epoch: int) -> int:
 class EpochCallback(Protocol):
     def __call__(self, epoch: int, metrics: dict[str, float], /) -> str | None:
         """Called after each epoch's metrics and checkpoint; return a reason to stop training, or None."""
-
-
-class StepProbe(Protocol):
-    """Looks at the model every `every` optimiser steps (e.g. to record prediction dynamics); must not change it."""
-
-    every: int
-
-    def __call__(self, step: int, model: nn.Module) -> None: ...
 
 
 class StepRecorder(Protocol):
@@ -95,7 +87,8 @@ class TrainState:
 
 
 class Trainer:
-    """Trains `model` on `data`, evaluating, checkpointing and calling back after every epoch.
+    """Trains `model` on `data` for `task` (its loss and metrics), evaluating, checkpointing and calling back after
+    every epoch.
 
     As rank r > 0 of a run on several processes (`ranks`) it only trains its slice of each batch and calls back
     with no metrics: rank 0 evaluates and checkpoints, and its word to stop holds for every rank."""
@@ -106,6 +99,7 @@ class Trainer:
         optimizer: torch.optim.Optimizer,
         schedule: Schedule,
         data: DataModule,
+        task: Task,
         settings: TrainerSettings,
         objective: Objective,
         autocast: Callable[[], ContextManager[None]],
@@ -116,7 +110,7 @@ class Trainer:
         recorder: StepRecorder | None = None,
         ranks: Ranks = SINGLE_PROCESS,
     ) -> None:
-        self.model, self.optimizer, self.schedule, self.data = model, optimizer, schedule, data
+        self.model, self.optimizer, self.schedule, self.data, self.task = model, optimizer, schedule, data, task
         self.settings, self.objective, self.autocast = settings, objective, autocast
         self.progress, self.callbacks, self.probe, self.recorder = progress, list(callbacks), probe, recorder
         self.checkpoint_extra, self.ranks = dict(checkpoint_extra or {}), ranks
@@ -160,7 +154,10 @@ class Trainer:
 
     def _end_epoch(self, epoch: int, train_metrics: dict[str, float]) -> dict[str, float]:
         """Evaluate, keep the history and the best, and checkpoint (rank 0 alone): the epoch's metrics."""
-        metrics = {**train_metrics, **evaluate(self.model, self.data, self.settings.eval_batch_size, self.autocast)}
+        metrics = {
+            **train_metrics,
+            **self.task.evaluate(self.model, self.data, self.settings.eval_batch_size, self.autocast),
+        }
         self.state.history.append({"epoch": epoch, **metrics})
         self._update_best(epoch, metrics)
         self._update_early_stopping(metrics)
@@ -191,7 +188,7 @@ class Trainer:
             if settings.channels_last and inputs.dim() == 4:
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
             with self.autocast():
-                loss = F.cross_entropy(network(inputs), labels)
+                loss = self.task.loss(network(inputs), labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             if settings.grad_clip is not None:

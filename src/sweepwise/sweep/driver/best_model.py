@@ -27,7 +27,9 @@ def log_best_model(study: optuna.Study, sweep_dir: Path, uri: str, run_id: str) 
     started = time.perf_counter()
     best = study.best_trial
     folder = trial_folder(study, best, sweep_dir)
-    data = configure.build(trial_config(folder).data, "data").to(torch.device("cpu"))
+    config = trial_config(folder)
+    task = configure.build_task(config)
+    data = configure.build_data(config.data, task).to(torch.device("cpu"))
     example = next(iter(data.val_batches(EXAMPLE_SIZE)))[0]
-    logged = log_pytorch_model(uri, run_id, trial_model(folder, data), example)
+    logged = log_pytorch_model(uri, run_id, task.servable(trial_model(folder, data), data), example)
     return BestModel(best.number, logged, time.perf_counter() - started)

@@ -23,7 +23,7 @@ from sweepwise.sweep.driver.param_grammar import SearchSpace, fixed_value
 
 PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective", "config")
 # what sweepwise's own training ignores by default: where a trial logs, how it prints, the recipe's checks
-OWN_APP_IGNORES = ("tracking", "recipe", "trainer.progress", "trainer.device", "task")
+OWN_APP_IGNORES = ("tracking", "recipe", "trainer.progress", "trainer.device", "mode")
 CONTINUE_HINT = "hydra.sweeper.on_change=continue"
 NO_VALUE = "<no value>"  # what a deleted key, or one the config lacks, holds
 

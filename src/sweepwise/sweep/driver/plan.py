@@ -19,7 +19,7 @@ from sweepwise.errors import ConfigError, first_line
 from sweepwise.spec.convert import compose_value_error
 from sweepwise.spec.launch import bounded
 from sweepwise.spec.run import TaskSpec, run_spec
-from sweepwise.spec.schema import Objective
+from sweepwise.spec.schema import Objective, check_objective
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.driver.dotted_paths import import_named
 from sweepwise.sweep.driver.param_grammar import SearchSpace, grid_of, parse_search_space, trial_overrides
@@ -223,7 +223,9 @@ def check_objective_direction(config: DictConfig, direction: Any) -> tuple[Direc
     it. Another app's `objective`, whatever it holds, is its own."""
     if not is_sweepwise_training(config):
         return directions_of(direction)
-    Objective(metric=config.objective.metric, direction=config.objective.direction)
+    metric, direction_given = config.objective.metric, config.objective.direction
+    Objective(metric=metric, direction=direction_given)
+    check_objective("objective", metric, direction_given, OmegaConf.select(config, "task._target_", default=None))
     directions = directions_of(direction)
     objective = OmegaConf.select(config, "objective.direction", default=None)
     if objective and len(directions) == 1 and objective != directions[0]:
