@@ -4,7 +4,9 @@ mistake, not the pipeline's.
 The zoo (bench/zoo/): Hugging Face `transformers` vision architectures (ResNet, ConvNeXt, ViT, Swin, MobileNet,
 EfficientNet, ...) randomly initialised and sized for 32x32 images, and the project's own models, on scikit-learn's
 digits upsampled to 32x32 and on a generated 120-class image set; MLPs (with dropout and layer norm, and the
-project's `mlp` and `linear`) on scikit-learn's iris, wine and breast-cancer tables. Each at its authors' learning
+project's `mlp` and `linear`) on scikit-learn's iris, wine and breast-cancer tables, and on diabetes with its
+target binned into 5 classes (small and noisy); the project's `mlp` and `linear` as regressions on diabetes and on
+generated targets (linear, non-linear, and noisy with a best R^2 of 0.3). Each at its authors' learning
 rate: Adam 3e-4, or SGD 0.1 with momentum 0.9 for ResNets. Needs the `zoo` extra (`pip install -e .[zoo]`).
 
 Prints a table of pipelines x checks (cells: the statuses), the FAIL/WARN counts per check, every non-PASS
@@ -54,6 +56,10 @@ TABLES = ("iris", "wine", "breast_cancer")
 # (`linear_default_eval_batch@iris` keeps the default 1024 to show it)
 TABULAR_TRAINER = ("trainer.batch_size=16", "trainer.epochs=100", "trainer.eval_batch_size=64")
 SGD_MODELS = {"resnet18", "resnet50"}
+TABULAR = ("mlp", "linear")  # the project's models that take tables
+# generated regression targets: (name, function, noise); noise 1.53 leaves a best R^2 of 1 / (1 + 1.53^2) = 0.3
+REGRESSION_TARGETS = (("linear_target", "linear", 0.1), ("nonlinear_target", "nonlinear", 0.1),
+                      ("noisy_target", "linear", 1.53))  # fmt: skip
 # the project's models: a config group and the overrides that size it for 32x32 images (on 2 CPU cores the
 # default convnet costs 0.2 s a step there, ResNet-18 at width 64 about 2 s)
 PROJECT_IMAGE_MODELS: dict[str, tuple[str, ...]] = {
@@ -131,7 +137,35 @@ def zoo_pipelines() -> list[ZooPipeline]:
     tabular.append(
         ZooPipeline("linear_default_eval_batch@iris", "linear", tabular[0].data, (*ADAM, *TABULAR_TRAINER[:2]))
     )
-    return [*image_pipelines("digits32"), *tabular, *image_pipelines("protos120")]
+    bands = {"_target_": "zoo.data.diabetes_bands", **SPLIT}
+    tabular += [ZooPipeline(f"{model}@diabetes_bands", model, bands, (*ADAM, *TABULAR_TRAINER)) for model in TABULAR]
+    return [*image_pipelines("digits32"), *tabular, *regression_pipelines(), *image_pipelines("protos120")]
+
+
+def regression_pipelines() -> list[ZooPipeline]:
+    """The project's tabular models under `task=regression`: on diabetes (442 rows), and on generated targets,
+    linear, non-linear, and one so noisy that the best R^2 is 0.3."""
+    data = {
+        "diabetes": {"_target_": "sweepwise.data.diabetes.load_diabetes", **SPLIT},
+        **{
+            name: {
+                "_target_": "sweepwise.data.synthetic_regression.make_regression",
+                "function": function,
+                "noise": noise,
+                "scale": 40.0,
+                "offset": 300.0,
+                **SPLIT,
+            }
+            for name, function, noise in REGRESSION_TARGETS
+        },
+    }
+    return [
+        ZooPipeline(f"{model}@{name}", model, node, ("task=regression", *ADAM, *trainer))
+        for name, node in data.items()
+        for model in TABULAR
+        for trainer in [TABULAR_TRAINER if name == "diabetes" else ()]
+        if not (model == "linear" and name == "nonlinear_target")  # built so that no linear model can learn it
+    ]
 
 
 def select(pipelines: Sequence[ZooPipeline], quick: bool, only: str | None) -> list[ZooPipeline]:

@@ -5,6 +5,7 @@ machine's drift hits both alike; each round trains `--epochs` epochs from the sa
 samples/s of its epochs after the first. The ratio (ours / bare) of the medians over rounds is printed last.
 
     python bench/throughput.py [--rounds 5] [--epochs 4] [--model convnet] [--batch-size 64] [--device auto]
+    python bench/throughput.py --task regression --data synthetic_regression --model mlp
 """
 
 import argparse
@@ -22,9 +23,13 @@ from common import build_parts, build_trainer, compose_config
 from sweepwise.data.module import epoch_permutation
 from sweepwise.training.runtime import autocast_for, resolve_device
 
+# the loss a person writes by hand for each task
+BARE_LOSSES = {"classification": F.cross_entropy, "regression": F.mse_loss}
+
 
 def bare_loop(cfg, device, epochs: int) -> list[float]:
     """The loop a person writes by hand: shuffle by index, forward, loss, backward, step."""
+    loss_of = BARE_LOSSES[cfg.task._target_.rsplit(".", 1)[-1].lower()]
     data, model, optimizer = build_parts(cfg, device)
     autocast = autocast_for(device, cfg.trainer.precision)
     batch_size = cfg.trainer.batch_size
@@ -37,7 +42,7 @@ def bare_loop(cfg, device, epochs: int) -> list[float]:
         for step in range(steps):
             index = order[step * batch_size : (step + 1) * batch_size]
             with autocast():
-                loss = F.cross_entropy(model(data.train_x[index]), data.train_y[index])
+                loss = loss_of(model(data.train_x[index]), data.train_y[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -56,12 +61,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--task", default="classification", choices=sorted(BARE_LOSSES))
     parser.add_argument("--model", default="convnet")
     parser.add_argument("--data", default="digits")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--device", default="auto")
     args, overrides = parser.parse_known_args()  # more overrides, e.g. trainer.compile=true, apply to our loop
     common = [
+        f"task={args.task}",
         f"model={args.model}",
         f"data={args.data}",
         f"trainer.batch_size={args.batch_size}",
@@ -72,7 +79,10 @@ def main() -> None:
     ]
     plain, cfg = compose_config(common), compose_config([*common, *overrides])
     device = resolve_device(args.device)
-    print(f"device {device}, model {args.model}, data {args.data}, batch {args.batch_size}, torch {torch.__version__}")
+    print(
+        f"device {device}, task {args.task}, model {args.model}, data {args.data}, batch {args.batch_size}, "
+        f"torch {torch.__version__}"
+    )
     if overrides:
         print(f"sweepwise's loop with {' '.join(overrides)}")
     bare, ours = [], []

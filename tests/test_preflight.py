@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pytest
 import torch
 from helpers import compose_config, mlflow_client, run_train, write_csv
@@ -168,6 +169,23 @@ def test_a_table_smaller_than_the_evaluation_batch_is_checked(tmp_path: Path):
     table = write_csv(tmp_path / "table.csv", rows=150)  # fewer rows than trainer.eval_batch_size (1024)
     found = statuses(["data=csv", f"data.path={table}", "data.label_column=species", "trainer.batch_size=16"], tmp_path)
     assert found["train/validation overlap"] == PASS and found["train and validation agree"] == PASS
+
+
+@pytest.mark.parametrize("width", [16, 256])
+def test_a_small_noisy_table_gets_no_fail_from_checks_that_lack_the_evidence(tmp_path: Path, width: int):
+    """Diabetes' target binned into 5 equal classes: valid data whose best accuracy is ~0.4, on 88 validation rows.
+    The checks that cannot tell learning from chance on so few rows say so (WARN), and none contradicts another."""
+    from sklearn.datasets import load_diabetes
+
+    diabetes = load_diabetes(scaled=False)
+    bands = np.digitize(diabetes.target, np.quantile(diabetes.target, [0.2, 0.4, 0.6, 0.8]))
+    table = tmp_path / "bands.csv"
+    rows = [
+        ",".join([*(f"{value:g}" for value in row), str(band)]) for row, band in zip(diabetes.data, bands, strict=True)
+    ]
+    table.write_text("\n".join([",".join([*(f"x{i}" for i in range(10)), "band"]), *rows]) + "\n")
+    found = statuses(["data=csv", f"data.path={table}", "data.label_column=band", f"model.width={width}"], tmp_path)
+    assert FAIL not in found.values(), found
 
 
 def test_a_planned_run_shorter_than_the_checks_needed_is_warned(tmp_path: Path):

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from sweepwise.figures import image_grid, pyplot
+from sweepwise.recipe.budget_checks import BudgetRuns, decreasing_loss, input_independent_baseline, steps_to_halve
 from sweepwise.recipe.input_dependence import ZeroedBound, learns_from_inputs, zeroed_score
 from sweepwise.recipe.learning_rate_checks import FasterRate, RangeCurve, faster_rate, slow_not_broken
 from sweepwise.recipe.report import FAIL, PASS, WARN, CheckResult
@@ -122,3 +123,30 @@ def test_an_image_grid_tiles_any_channel_count_in_one_picture(channels: int):
     assert picture.get_array().shape == (2 * (6 + 2 * 1), 3 * (6 + 1), 3)
     assert [text.get_text() for text in axis.texts] == list("abcde")
     plt.close(figure)
+
+
+def budget(losses: list[float], real: dict[str, float], zeroed: dict[str, float]) -> BudgetRuns:
+    return BudgetRuns(len(losses), losses[0], losses, real, zeroed, 0.01, 100.0, None, "val/acc", 0.6, (0.21, 0.2))
+
+
+def test_a_loss_that_halved_is_learning_in_every_row_that_reads_it():
+    """The noisy, small case: the loss averaged over ten steps halved before the end, which ended just above half;
+    the rows on learning and on the planned run's length read the same run the same way."""
+    losses = [1.6] * 10 + [0.78] * 120 + [0.81] * 20  # averaged, halved by step 20; ended at 0.81 (> 0.8)
+    real, zeroed = accuracy(0.35, samples=88) | {"train/loss": 0.81}, accuracy(0.17, 88) | {"train/loss": 1.6}
+    runs = budget(losses, real, zeroed)
+    assert decreasing_loss(runs).status == PASS
+    assert steps_to_halve(runs) == 20  # what "planned run long enough" reports
+
+
+@pytest.mark.parametrize(("real", "status"), [(0.45, PASS), (0.30, WARN), (0.19, FAIL)])
+def test_too_few_validation_samples_to_decide_is_a_warn_not_a_fail(real: float, status: str):
+    """88 validation samples: 3 SE of the difference is ~0.19. Clearly above: PASS; above by more than one SE but
+    less than three: WARN, naming the validation set's SE; within one SE: FAIL."""
+    runs = budget([1.6] * 150, accuracy(real, 88) | {"train/loss": 1.2}, accuracy(0.17, 88) | {"train/loss": 1.6})
+    result = input_independent_baseline(runs)
+    assert result.status == status
+    if status == WARN:
+        assert result.meaning.startswith("too few validation samples to decide (val/acc SE ")
+    slow = decreasing_loss(runs)  # fell 1.6 -> 1.2 without halving: slow when the inputs count for something
+    assert slow.status == (FAIL if status == FAIL else WARN)

@@ -107,6 +107,10 @@ def test_a_numeric_label_under_classification_stops_in_one_line_naming_the_regre
             "with a numeric data.label_column, data=diabetes or data=synthetic_regression",
         ),
         (
+            ["task=regression", "data=diabetes", "mode=inspect"],
+            "error: mode='inspect': the data report counts classes: task=regression has none",
+        ),
+        (
             ["task=regression", "data=diabetes", "objective.metric=val/r2", "objective.direction=minimize"],
             "error: objective.direction='minimize': val/r2 is better higher: maximize it, or leave the direction out "
             "to follow the metric",

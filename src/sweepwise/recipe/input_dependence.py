@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 SE_MARGIN = 3  # the real run must beat the zeroed one by this many standard errors of their difference
+SOME_EVIDENCE = 1  # ... and beating it by this many is evidence too weak to decide either way (few samples)
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,16 @@ ZeroedRun = dict[str, float] | ZeroedBound | None
 def learns_from_inputs(real: dict[str, float], zeroed: ZeroedRun, constant: float, score: str) -> bool:
     """Clearly (3 SE) better on validation by `score` than the same budget with inputs zeroed (than the bound on
     any such run; than the constant baseline's `constant` score, when that run diverged)."""
+    return standard_errors_above(real, zeroed, constant, score) > SE_MARGIN
+
+
+def standard_errors_above(real: dict[str, float], zeroed: ZeroedRun, constant: float, score: str) -> float:
+    """How many standard errors of their difference the real run's validation `score` is above the zeroed run's
+    (the bound's; the constant baseline's when that run diverged)."""
     if zeroed is None:
-        return real[score] - constant > SE_MARGIN * real[f"{score}_se"]
+        return (real[score] - constant) / max(real[f"{score}_se"], 1e-12)
     value, margin, _ = zeroed_score(real, zeroed, score)
-    return real[score] - value > margin
+    return (real[score] - value) / max(margin / SE_MARGIN, 1e-12)
 
 
 def zeroed_score(

@@ -16,9 +16,12 @@ from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
+from sweepwise import configure
+from sweepwise.errors import ConfigError
 from sweepwise.figures import pyplot, save_figure, show_image
 from sweepwise.recipe.report import slug
 from sweepwise.recipe.samples import Samples, load_samples
+from sweepwise.tasks import Classification
 
 EXAMPLES = 5  # examples listed per finding
 GRID_PER_CLASS = 8
@@ -182,6 +185,9 @@ def run_inspect(cfg: DictConfig) -> int:
     from sweepwise.tracking.mlflow_run import MlflowRun, now_ms, resolve_tracking_uri
     from sweepwise.tracking.provenance import provenance_tags
 
+    task = configure.build_task(cfg)
+    if not isinstance(task, Classification):
+        raise ConfigError("mode", "inspect", f"the data report counts classes: task={task.name} has none")
     folder = Path(cfg.output_dir) / "inspect"
     started = now_ms()
     headline, files = inspect_data(cfg, folder)

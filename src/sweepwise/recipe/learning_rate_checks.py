@@ -87,6 +87,7 @@ def overfit_one_batch(
     below it): FAIL only when none memorises the batch, WARN when only another rate does. Also returns the higher
     rate that memorised it when only a higher one did (the configured rate is too low), else None."""
     name, criterion = "overfit one batch", f"loss < {OVERFIT_LOSS} and all right within {max_steps} steps"
+    samples = pipeline.task.memorisable(samples, pipeline.data)
     batch = pipeline.first_batch(samples, seed)
     configured = pipeline.learning_rate
     factors: tuple[float, ...] = (1.0,)

@@ -128,6 +128,11 @@ class Task(ABC):
         baseline; False where the model has no such layer."""
         return set_final_bias(model, self.constant_outputs(data, training_targets(data, batch_size)))
 
+    def memorisable(self, samples: int, data: DataModule) -> int:
+        """How many of `samples` the recipe's "overfit one batch" asks a model to memorise: all of them, where a
+        few samples are easy to tell apart."""
+        return samples
+
     def probe(self, data: DataModule, total_steps: int, batch_size: int) -> RecordingProbe | None:
         """What the training loop records of the predictions as it trains (saved with `figures`), if anything."""
         return None
