@@ -74,6 +74,13 @@ CORPUS = {
         "hydra.sweeper.custom_search_space='nomodule.space': cannot be imported (No module named 'nomodule')",
         True,
     ),
+    "custom search space that raises": Bad(
+        "sweeper",
+        ["hydra.sweeper.custom_search_space=bad_spaces.misspelt_key"],
+        "hydra.sweeper.custom_search_space='bad_spaces.misspelt_key': raised ConfigAttributeError: Key 'widht' is "
+        "not in struct",
+        True,
+    ),
     "unknown option in a choice": Bad("search space", ["model=choice(mlp, transformer)"], "model/transformer", True),
     "sampler Optuna removed": Bad("search space", ["hydra/sweeper/sampler=motpe"], "removed in Optuna 4", True),
     "unknown sampler": Bad("search space", ["hydra/sweeper/sampler=bayes"], "hydra/sweeper/sampler='bayes'", True),

@@ -84,19 +84,38 @@ def quiet_trainer(max_epochs: int, monitor: str, **settings: object) -> lightnin
     )
 
 
-@pytest.mark.parametrize(("max_epochs", "epochs_trained", "pruned"), [(3, 1, True), (1, 1, False)])
+@pytest.mark.parametrize(
+    ("max_epochs", "max_steps", "epochs_trained", "pruned"),
+    [(3, -1, 1, True), (1, -1, 1, False), (-1, 2, 1, False), (-1, 4, 1, True)],  # an epoch is 2 steps
+)
 def test_a_pruner_stops_a_training_before_its_last_epoch_but_not_at_it(
-    tmp_path: Path, max_epochs: int, epochs_trained: int, pruned: bool
+    tmp_path: Path, max_epochs: int, max_steps: int, epochs_trained: int, pruned: bool
 ):
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
     facts = TrialFacts(tracking_uri=store, folder=str(tmp_path), ends_run=False, link=f"{__name__}:always_prunes")
     trial = Trial(facts)
     data = DataLoader(TensorDataset(torch.ones(8, 1), torch.zeros(8, 1)), batch_size=4)
-    trainer = quiet_trainer(max_epochs, "train/loss")
+    trainer = quiet_trainer(max_epochs, "train/loss", max_steps=max_steps)
     with handing_over(trial):
         trainer.fit(Regression(), train_dataloaders=data)
     assert trainer.current_epoch == epochs_trained and (trial.pruned is not None) == pruned
     assert epochs_logged_as(store, trial.run_id, "train/loss") == list(range(1, epochs_trained + 1))
+
+
+def test_outside_a_sweep_what_is_logged_after_fit_goes_to_the_fits_run(tmp_path: Path):
+    """A test's metrics logged after `fit` belong with the training's: the run ends with the process (or the
+    code's `with` block), not with `fit`."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    trial = Trial(TrialFacts(tracking_uri=store, folder=str(tmp_path)))
+    data = DataLoader(TensorDataset(torch.ones(8, 1), torch.zeros(8, 1)), batch_size=4)
+    with handing_over(trial):
+        quiet_trainer(2, "train/loss").fit(Regression(), train_dataloaders=data)
+        assert not trial.ended
+        trial.report(3, {"test/loss": 0.1})
+        trial.end()
+    client = MlflowClient(tracking_uri=store)
+    (run,) = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    assert {"train/loss", "test/loss"} <= set(run.data.metrics) and run.info.status == "FINISHED"
 
 
 def test_the_templates_sweep_runs_and_pruned_trials_end_pruned(tmp_path: Path):

@@ -457,6 +457,23 @@ def test_ctrl_c_between_asking_a_trial_and_starting_it_leaves_it_interrupted(stu
     assert study.trials[1].user_attrs[RUN_ID_ATTR] == "made-for-1"  # the run its continuation will share
 
 
+def test_a_custom_search_space_that_raises_on_a_trial_fails_it_and_stops_the_sweep(study: optuna.Study) -> None:
+    """An error only the study shows (another distribution for a parameter earlier trials had) is the trial's FAIL
+    with the reason, not an interrupted trial that every rerun would ask again."""
+
+    def narrowed_on_the_second(cfg: Any, trial: optuna.Trial) -> None:
+        trial.suggest_int("model.depth", 1, 4, log=trial.number == 1)
+
+    executor, tracker = ScriptedExecutor(), RecordingTracker()
+    orchestrator = make_orchestrator(study, executor, tracker, custom_search_space=narrowed_on_the_second)
+    with pytest.raises(SweepStopped, match="custom_search_space raised ValueError: Cannot set different log"):
+        orchestrator.run()
+    second = study.trials[1]
+    assert second.state is TrialState.FAIL and INTERRUPTED_ATTR not in second.user_attrs
+    assert second.user_attrs[FAIL_REASON_ATTR].startswith("custom_search_space raised ValueError")
+    assert 1 not in tracker.ended  # no run was made for a trial that never started
+
+
 @pytest.mark.parametrize(
     ("value", "n_objectives", "status", "reason"),
     [

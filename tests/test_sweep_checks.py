@@ -5,7 +5,7 @@ from pathlib import Path
 import optuna
 import pytest
 from helpers import TINY, run_train
-from sweep_helpers import load_study
+from sweep_helpers import load_study, run_toy
 
 pytestmark = pytest.mark.slow
 
@@ -98,3 +98,21 @@ def test_a_sweep_on_a_loss_minimises_it_without_being_told(tmp_path: Path):
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     assert study.best_value == min(trial.value for trial in study.trials if trial.value is not None)
     assert f"best trial {study.best_trial.number}: value {study.best_value:.4g}" in done.stdout
+
+
+def test_a_second_study_in_another_studys_folder_is_refused_before_it_writes(tmp_path: Path):
+    """Trial folders are named by number: two studies in one folder would resume from each other's checkpoints."""
+    shared = ["hydra.sweep.dir=multirun/shared", "hydra.sweeper.n_trials=1"]
+    first = run_toy([*shared, "hydra.sweeper.study_name=first"], tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    second = run_toy([*shared, "hydra.sweeper.study_name=second"], tmp_path)
+    folder = tmp_path / "multirun" / "shared"
+    assert one_error_line(second) == (
+        f"error: hydra.sweep.dir='{folder}': holds the trial folders of study 'first' "
+        f"({tmp_path / 'studies' / 'first.journal'}), which this study's trials would share: give each study its "
+        "own folder, e.g. hydra.sweep.dir=multirun/${hydra.sweeper.study_name}"
+    )
+    assert not (tmp_path / "studies" / "second.journal").exists()
+    again = run_toy([*shared, "hydra.sweeper.study_name=first", "hydra.sweeper.n_trials=2"], tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]  # the folder's own study continues there
+    assert len(load_study(tmp_path, "first").trials) == 2

@@ -54,6 +54,16 @@ def test_multi_objective_example_writes_the_pareto_front(tmp_path: Path):
     assert all({"objective/0", "objective/1"} <= set(run.data.metrics) for run in children)
 
 
+def test_a_pruner_on_a_multi_objective_sweep_is_said_to_be_unused(tmp_path: Path):
+    args = ["--multirun", "hydra/sweeper/pruner=median", "hydra.sweeper.n_trials=3"]
+    done = run_script(COMPAT / "multi-objective.py", args, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "hydra.sweeper.pruner (optuna.pruners.MedianPruner) is not used: Optuna prunes single-objective studies "
+        "only, so each trial of this 2-objective sweep runs to its end"
+    ) in done.stdout + done.stderr
+
+
 def test_custom_search_space_example(tmp_path: Path):
     done = run_script(COMPAT / "custom-search-space-objective.py", ["--multirun"], tmp_path)
     assert done.returncode == 0, done.stderr

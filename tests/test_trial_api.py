@@ -5,6 +5,7 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from helpers import REPO, run_script
@@ -55,6 +56,21 @@ def test_the_last_step_of_a_training_is_reported_to_the_study_but_never_pruned(t
     stopped = Trial(TrialFacts(tracking_uri=store, ends_run=False, link=f"{__name__}:always_prunes"))
     assert stopped.report(3, {"val/loss": 0.6}) is True and stopped.pruned == "pruned at step 3: val/loss 0.6"
     assert heard == [(4, 0.5), (3, 0.6)]
+
+
+def test_a_trial_told_to_stop_that_trains_to_the_end_anyway_completes(tmp_path: Path):
+    """Code that ignores the word to stop and reports its last step has done its work: the stop is withdrawn (its
+    note removed, which the sweep reads), the last step reaches the study, and steps are whole numbers for MLflow."""
+    heard.clear()
+    note = tmp_path / "pruned.txt"
+    facts = TrialFacts(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", ends_run=False, pruned_note=str(note),
+                       link=f"{__name__}:always_prunes")  # fmt: skip
+    trial = Trial(facts)
+    assert trial.report(np.int64(1), {"val/loss": 0.9}) is True and note.read_text() == trial.pruned
+    assert trial.report(np.int64(2), {"val/loss": 0.8}) is True  # still stopped: nothing more to the study
+    assert trial.report(np.int64(3), {"val/loss": 0.7}, last=True) is False
+    assert trial.pruned is None and not note.exists()
+    assert heard == [(1, 0.9), (3, 0.7)] and all(type(step) is int for step, _ in heard)
 
 
 heard: list[tuple[int, float]] = []

@@ -12,6 +12,7 @@ line again). The trial is asked for in each hook, not kept: under `ddp_spawn` th
 rank processes, where the trial is the one the sweep handed down.
 """
 
+import multiprocessing
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,7 @@ class SweepwiseCallback(pl.Callback):
             # metrics beside the last validation's values, which are not this epoch's
             trial.log(epoch, {key: value for key, value in metrics.items() if key not in self.validation_keys})
         else:
-            last = trainer.max_epochs is not None and epoch == trainer.max_epochs  # a finished one is not pruned
-            if trial.report(epoch, metrics, objective=self.monitor, last=last):
+            if trial.report(epoch, metrics, objective=self.monitor, last=finishing(trainer, epoch)):
                 trainer.should_stop = True
         # saved once the epoch is reported: a stop in between trains the epoch again on resume instead of losing
         # its report. Every rank calls it, rank 0 writes the whole training state (as Lightning's last.ckpt does)
@@ -71,9 +71,18 @@ class SweepwiseCallback(pl.Callback):
         current_trial().end(exception)
 
     def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        """A run of the code's own ends with its fit (a spawned rank's process never reaches its exit handlers)."""
-        if stage == "fit":
+        """In a process Lightning spawned (`ddp_spawn`), a run of the code's own ends with its fit: such a process
+        never reaches its exit handlers. Elsewhere it ends with the process, so that what the code logs after
+        `fit` (a test's metrics) goes to the same run."""
+        if stage == "fit" and multiprocessing.parent_process() is not None:
             current_trial().end()
+
+
+def finishing(trainer: pl.Trainer, epoch: int) -> bool:
+    """Whether `epoch` ends the training (its `max_epochs`, or `max_steps` reached): the last report, which no
+    pruner stops, so that a trial that trained to the end completes."""
+    steps_done = trainer.max_steps not in (None, -1) and trainer.global_step >= trainer.max_steps
+    return steps_done or (trainer.max_epochs not in (None, -1) and epoch >= trainer.max_epochs)
 
 
 def scalars(metrics: dict[str, Any]) -> dict[str, float]:

@@ -48,8 +48,7 @@ class Trial:
         self.facts = facts = facts or TrialFacts()
         self.number, self.params, self.resuming = facts.number, dict(facts.params), facts.resuming
         self.run: MlflowRun | None = None
-        # why the sweep stopped the trial (its pruner), once it has
-        self.pruned: str | None = None
+        self.pruned: str | None = None  # why the sweep stopped the trial (its pruner), once it has
         # set when the cluster is about to requeue the trial: the exit that follows is not the run's failure
         self.requeued = False
         self._link: StudyLink | None = None
@@ -116,7 +115,7 @@ class Trial:
         """Log `metrics` at `step` on rank 0, batched: held until the next report (or a thousand of them)."""
         if self.rank != 0:
             return
-        self._pending.append((step, dict(metrics)))
+        self._pending.append((int(step), dict(metrics)))  # a NumPy integer would reach MLflow's store as bytes
         self._pending_count += len(metrics)
         if self._pending_count >= MAX_PENDING_METRICS:
             self.flush()
@@ -151,16 +150,19 @@ class Trial:
         if self.rank == 0:
             link = self._study_link()
             name = _objective_name(metrics, objective, needed=link is not None)
+            if last and self.pruned and self.facts.pruned_note:  # told to stop, it trained to the end: it completes
+                self.pruned = None
+                Path(self.facts.pruned_note).unlink(missing_ok=True)
             if link is not None and name is not None and not self.pruned:
                 value = float(metrics[name])
-                if link(step, value) and not last:  # the study has the value either way
+                if link(int(step), value) and not last:  # the study has the value either way
                     self.pruned = f"pruned at step {step}: {name} {value:.4g}"
                     if self.facts.pruned_note:
                         Path(self.facts.pruned_note).write_text(self.pruned)
             # logged once the study has taken the step: an attempt whose trial its sweep has closed (the link
             # raises `TrialClosed`) writes nothing that the attempt which goes on would contradict
             self.flush()
-            self.open_run()(step, metrics)
+            self.open_run()(int(step), metrics)
         return self._shared(self.pruned) is not None
 
     def end(self, error: BaseException | None = None) -> None:

@@ -29,6 +29,7 @@ from sweepwise.study.records import (
     RAN_ATTR,
     RUN_ID_ATTR,
 )
+from sweepwise.sweep.driver.custom_space import custom_space_problem
 from sweepwise.sweep.driver.left_running import continue_interrupted, fail_running, settle_left_running, take_up
 from sweepwise.sweep.driver.param_grammar import SearchSpace, readable, suggest, trial_overrides
 from sweepwise.sweep.driver.plan import SweepSettings, failure_stop
@@ -172,15 +173,12 @@ class Orchestrator:
             trial.set_user_attr(name, value)
         if self.custom_search_space is not None:
             assert self.task_config is not None  # the sweep passes its task config with a custom search space
-            self.custom_search_space(self.task_config, trial)
-        params = dict(trial.params)
-        overlap = params.keys() & self.space.fixed.keys()
-        if overlap:
-            message = f"custom_search_space suggests {sorted(overlap)}, which are fixed by overrides"
-            trial.set_user_attr(FAIL_REASON_ATTR, message)
-            self.study.tell(trial, state=TrialState.FAIL)
-            raise SweepStopped(message)
-        overrides = trial_overrides(params, self.space.fixed)
+            problem = custom_space_problem(self.custom_search_space, self.task_config, trial, self.space.fixed)
+            if problem:
+                trial.set_user_attr(FAIL_REASON_ATTR, f"custom_search_space {problem}")
+                self.study.tell(trial, state=TrialState.FAIL)
+                raise SweepStopped(f"custom_search_space {problem}")
+        overrides = trial_overrides(dict(trial.params), self.space.fixed)
         trial.set_user_attr(OVERRIDES_ATTR, redact_overrides(overrides))
         flight = Flight(trial, overrides)
         if CONTINUES_ATTR in trial.user_attrs:  # an interrupted trial's work, continued from its last checkpoint

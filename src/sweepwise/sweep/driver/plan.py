@@ -21,7 +21,7 @@ from sweepwise.spec.launch import bounded
 from sweepwise.spec.run import TaskSpec, run_spec
 from sweepwise.spec.schema import Objective, check_objective
 from sweepwise.study.storage import storage_spec
-from sweepwise.sweep.driver.dotted_paths import import_named
+from sweepwise.sweep.driver.custom_space import custom_search_space_function
 from sweepwise.sweep.driver.param_grammar import SearchSpace, grid_of, parse_search_space, trial_overrides
 from sweepwise.sweep.driver.samplers import REMOVED_SAMPLERS, build_sampler, is_grid
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS
@@ -126,19 +126,6 @@ def _builds(build: Callable[[Mapping[str, Any]], object], node: Mapping[str, Any
     except Exception:  # as above: any refusal
         return False
     return True
-
-
-def custom_search_space_function(path: str | None) -> Callable[[DictConfig, optuna.Trial], Any] | None:
-    """A dotted path (a leading dot, as in hydra-optuna-sweeper's example, means "beside the script")."""
-    if not path:
-        return None
-    try:
-        found = import_named(path.lstrip("."))
-    except (ImportError, ValueError) as error:
-        raise ConfigError("hydra.sweeper.custom_search_space", path, f"cannot be imported ({error})") from error
-    if not callable(found):
-        raise ConfigError("hydra.sweeper.custom_search_space", path, "is not a function")
-    return cast(Callable[[DictConfig, optuna.Trial], Any], found)
 
 
 def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, space: SearchSpace) -> None:
@@ -276,7 +263,7 @@ def make_plan(
     grid = {"search_space": grid_of(space)} if is_grid(sampler) else {}
     check_builds("hydra.sweeper.sampler", sampler, lambda node: build_sampler(node, **grid))
     check_builds("hydra.sweeper.pruner", pruner, lambda node: instantiate(dict(node)))
-    custom = custom_search_space_function(conf.custom_search_space)
+    custom = custom_search_space_function(conf.custom_search_space, config)
     check_overrides_compose(hydra_context, config, space)
     return SweepPlan(
         conf=conf,

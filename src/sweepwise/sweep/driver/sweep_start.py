@@ -28,8 +28,9 @@ from sweepwise.sweep.driver.definition import (
     definition_of,
     ignored_keys,
 )
+from sweepwise.sweep.driver.folder_owner import check_folder_owner, mark_folder
 from sweepwise.sweep.driver.param_grammar import grid_of
-from sweepwise.sweep.driver.plan import SweepPlan, SweepSettings
+from sweepwise.sweep.driver.plan import NOP_PRUNER, SweepPlan, SweepSettings
 from sweepwise.sweep.driver.progress import SweepProgress
 from sweepwise.sweep.driver.samplers import is_grid
 from sweepwise.sweep.driver.study_claim import StudyClaim, check_unclaimed, has_work, released_on_error
@@ -102,6 +103,7 @@ def start_sweep(
     record = existing is None or check_definition(existing, definition, plan.conf.on_change, unset, ignores)
     first_folder = plan.sweep_dir
     plan = _in_the_studys_folder(plan, existing, config)
+    check_folder_owner(plan.sweep_dir, plan.settings.study_name, plan.storage)
     checked = None
     if preflight != "off":
         from sweepwise.sweep.driver.sweep_preflight import preflight_sweep  # imports torch: only when asked for
@@ -121,6 +123,7 @@ def start_sweep(
             study.set_user_attr(DEFINITION_ATTR, definition)
         if study.user_attrs.get(SWEEP_DIR_ATTR) != str(plan.sweep_dir.resolve()):
             study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
+        mark_folder(plan.sweep_dir, study.study_name, plan.storage)
         parent = tracker.start_parent(study, settings_params(plan), provenance_tags(_typed_overrides(config)))
     progress = SweepProgress(settings.n_trials, trial_output=plan.conf.show_trial_output)
     progress.event(
@@ -137,6 +140,11 @@ def start_sweep(
         progress.event(f"continuing in the study's folder {plan.sweep_dir} (hydra.sweep.dir gives {first_folder})")
     if slots.describe():
         progress.event(slots.describe())
+    if len(plan.directions) > 1 and plan.pruner != NOP_PRUNER:
+        progress.event(
+            f"hydra.sweeper.pruner ({plan.pruner['_target_']}) is not used: Optuna prunes single-objective studies "
+            f"only, so each trial of this {len(plan.directions)}-objective sweep runs to its end"
+        )
     if not plan.space.distributions and plan.custom_search_space is None:
         trials = f"{settings.n_trials} trial{'s' * (settings.n_trials != 1)}"
         progress.event(f"no parameters to search: every trial runs the same config ({trials})")
