@@ -138,3 +138,49 @@ def test_an_apps_own_objective_section_is_its_own(tmp_path: Path, objective: str
     done = run_toy(["hydra.sweeper.n_trials=2", objective], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}
+
+
+GROUP_APP = """
+import hydra
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
+def main(cfg):
+    return (cfg.lr - 0.1) ** 2 + 1.0 / cfg.model.width
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edited", ["big", "small"])
+@pytest.mark.parametrize("model", ["model=choice(small, big)", "model=big"])
+def test_an_edit_of_a_searched_or_fixed_group_options_file_is_a_new_definition(
+    tmp_path: Path, model: str, edited: str
+) -> None:
+    """The option files of a group the sweep searches or fixes are part of its study's identity, as its config
+    file is: edited, the same command stops in one line naming the option's key, before it writes anything."""
+    (tmp_path / "conf" / "model").mkdir(parents=True)
+    (tmp_path / "app.py").write_text(GROUP_APP)
+    (tmp_path / "conf" / "config.yaml").write_text(
+        "defaults:\n  - model: small\n  - _self_\n  - override hydra/sweeper: optuna\nlr: 0.1\n"
+    )
+    for name, width in (("small", 8), ("big", 64)):
+        (tmp_path / "conf" / "model" / f"{name}.yaml").write_text(f"width: {width}\n")
+    args = ["-m", model, "lr=interval(0.01, 0.2)", "hydra.sweeper.n_trials=2"]
+    first = run_script(tmp_path / "app.py", args, tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    journal = tmp_path / "studies" / "app.journal"
+    written = journal.read_bytes()
+    (tmp_path / "conf" / "model" / f"{edited}.yaml").write_text("width: 2\n")
+    again = run_script(tmp_path / "app.py", [*args[:-1], "hydra.sweeper.n_trials=4"], tmp_path)
+    drawn = model == "model=choice(small, big)" or edited == "big"  # the fixed big alone holds no small
+    if drawn:
+        assert again.returncode == 1
+        width = 64 if edited == "big" else 8
+        assert f"group options model={edited}: width: {width} -> 2" in again.stderr.strip().splitlines()[-1]
+        assert journal.read_bytes() == written
+    else:
+        assert again.returncode == 0, again.stderr[-2000:]

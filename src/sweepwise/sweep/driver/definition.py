@@ -12,16 +12,17 @@ give (`lr=0.1` as `lr=1e-1`; `epochs=20` as no override where 20 is the config's
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import optuna
+from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import DEFINITION_ATTR
 from sweepwise.sweep.driver.param_grammar import SearchSpace, fixed_value
 
-PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective", "config")
+PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective", "config", "group options")
 # what sweepwise's own training ignores by default: where a trial logs, how it prints, the recipe's checks
 OWN_APP_IGNORES = ("tracking", "recipe", "trainer.progress", "trainer.device", "mode")
 CONTINUE_HINT = "hydra.sweeper.on_change=continue"
@@ -35,10 +36,13 @@ def definition_of(
     objective: str | None,
     ignores: Sequence[str] = (),
     config: Mapping[str, Any] | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The study's definition as plain JSON data (so it compares the same after a round trip through storage).
-    `config`: the task's config as composed (its interpolations unresolved, so `${now:...}` stays the same). The
-    keys in `ignores` (or under them) are left out of every part."""
+    `config`: the task's config as composed (its interpolations unresolved, so `${now:...}` stays the same);
+    `options`: what each config-group option the sweep searches or fixes holds (`option_leaves`), which the config
+    leaves out (a searched key's values are the search's). The keys in `ignores` (or under them) are left out of
+    every part."""
     definition = {
         "search space": {name: repr(distribution) for name, distribution in sorted(space.distributions.items())},
         "fixed overrides": dict(sorted(space.fixed.items())),
@@ -46,6 +50,7 @@ def definition_of(
         "directions": list(directions),
         "objective": objective,
         "config": dict(sorted(_leaves(config or {}).items())),
+        "group options": dict(sorted((options or {}).items())),
     }
     result: dict[str, Any] = json.loads(json.dumps(ignoring(definition, ignores), default=str))
     return result
@@ -55,9 +60,10 @@ def ignoring(definition: Mapping[str, Any], ignores: Sequence[str]) -> dict[str,
     """`definition` without the fixed overrides and config keys under `ignores` (a study recorded before a key was
     ignored is compared without it too)."""
     parts = dict(definition)
-    for part in ("fixed overrides", "config"):
+    for part in ("fixed overrides", "config", "group options"):
         if isinstance(parts.get(part), Mapping):
-            parts[part] = {key: value for key, value in parts[part].items() if not _under(key.lstrip("+~"), ignores)}
+            kept = parts[part].items()  # a group option's key starts with its group: `model=big: width`
+            parts[part] = {key: value for key, value in kept if not _under(key.lstrip("+~").split("=")[0], ignores)}
     return parts
 
 
@@ -194,6 +200,17 @@ def _outside(config: Any, named: Sequence[str]) -> Any:
     return (
         {key: value for key, value in config.items() if not _under(key, named)} if isinstance(config, dict) else config
     )
+
+
+def option_leaves(name: str, value: Any, composed: DictConfig) -> dict[str, Any]:
+    """What the config-group option `name=value` puts in `composed` (the job's config composed with it), as
+    `name=value: dotted.key` leaves, its interpolations unresolved; none for a plain value. An edit of the option's
+    file then changes the study's definition, as an edit of the config does."""
+    node = OmegaConf.select(composed, name.lstrip("+~"), default=None, throw_on_resolution_failure=False)
+    if not isinstance(node, DictConfig):
+        return {}
+    content = cast(dict[str, Any], OmegaConf.to_container(node, resolve=False))
+    return {f"{name}={value}: {key}": leaf for key, leaf in _leaves(content).items()}
 
 
 def _leaves(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

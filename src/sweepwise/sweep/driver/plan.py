@@ -22,6 +22,7 @@ from sweepwise.spec.run import TaskSpec, run_spec
 from sweepwise.spec.schema import Objective, check_objective
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.driver.custom_space import custom_search_space_function
+from sweepwise.sweep.driver.definition import option_leaves
 from sweepwise.sweep.driver.param_grammar import SearchSpace, grid_of, parse_search_space, trial_overrides
 from sweepwise.sweep.driver.samplers import REMOVED_SAMPLERS, build_sampler, is_grid
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS
@@ -73,6 +74,7 @@ class SweepPlan:
     pruner: dict[str, Any]
     storage: str
     custom_search_space: Callable[[DictConfig, optuna.Trial], Any] | None
+    group_options: dict[str, Any]  # what each config-group option the sweep draws or fixes holds (its definition's)
     tracking_uri: str
     experiment: str
     sweep_dir: Path
@@ -128,11 +130,13 @@ def _builds(build: Callable[[Mapping[str, Any]], object], node: Mapping[str, Any
     return True
 
 
-def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, space: SearchSpace) -> None:
+def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, space: SearchSpace) -> dict[str, Any]:
     """Compose the job config for sample values of every parameter (every choice of a categorical one, both ends
     of a numeric one), so an unknown parameter path or config-group option is caught before any trial runs; a
     config of sweepwise's training also gets the run's own checks of its values on each, and a value they refuse
-    is named as one the search space can draw."""
+    is named as one the search space can draw. Returns what each config-group option drawn or fixed holds
+    (`option_leaves`), for the study's definition."""
+    options: dict[str, Any] = {}
     samples = {name: _sample(distribution) for name, distribution in space.distributions.items()}
     variants = [(samples, sorted(samples))] + [
         ({**samples, name: value}, [name])
@@ -145,6 +149,8 @@ def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, spa
             composed = hydra_context.config_loader.load_sweep_config(config, overrides)
         except (HydraException, OmegaConfBaseException) as error:
             raise _culprit(hydra_context, config, space, variant, error) from None
+        for name, value in {**space.fixed, **variant}.items():
+            options.update(option_leaves(name, value, composed))
         if not is_sweepwise_training(composed):
             continue
         try:
@@ -153,6 +159,7 @@ def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, spa
             drawn = [error.key] if error.key in variant else varied
             values = ", ".join(f"{name}={variant[name]!r}" for name in drawn)
             raise ConfigError(error.key, error.value, f"{error.reason} (the search space can draw {values})") from None
+    return options
 
 
 def _other_values(distribution: optuna.distributions.BaseDistribution) -> list[Any]:
@@ -264,7 +271,7 @@ def make_plan(
     check_builds("hydra.sweeper.sampler", sampler, lambda node: build_sampler(node, **grid))
     check_builds("hydra.sweeper.pruner", pruner, lambda node: instantiate(dict(node)))
     custom = custom_search_space_function(conf.custom_search_space, config)
-    check_overrides_compose(hydra_context, config, space)
+    options = check_overrides_compose(hydra_context, config, space)
     return SweepPlan(
         conf=conf,
         settings=settings,
@@ -274,6 +281,7 @@ def make_plan(
         pruner=pruner,
         storage=storage_spec(conf.storage, settings.study_name, Path.cwd()),
         custom_search_space=custom,
+        group_options=options,
         tracking_uri=resolve_tracking_uri(task.tracking_uri),
         experiment=task.experiment or settings.study_name,
         sweep_dir=Path(str(config.hydra.sweep.dir)).absolute(),

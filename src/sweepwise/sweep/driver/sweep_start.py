@@ -94,7 +94,9 @@ def start_sweep(
     objective = OmegaConf.select(config, "objective.metric", default=None)
     ignores = ignored_keys(plan.conf.definition_ignores, is_sweepwise_training(config))
     task_config = cast(dict[str, Any], OmegaConf.to_container(task_part(config), resolve=False))
-    definition = definition_of(plan.space, plan.sampler, plan.directions, objective, ignores, task_config)
+    definition = definition_of(
+        plan.space, plan.sampler, plan.directions, objective, ignores, task_config, plan.group_options
+    )
     existing = existing_study(plan)
     if existing is not None:
         check_unclaimed(existing)
