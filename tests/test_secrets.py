@@ -72,3 +72,6 @@ def test_a_sweep_logs_no_secret(tmp_path: Path):
     for run in [*parents, *children]:
         assert "s3cret" not in everything_logged(client, run)
     assert all(child.data.params["service.token"] == REDACTED for child in children)
+    # nor does it print it, or keep it in its study (the journal is read by more people than the sweep)
+    assert "s3cret" not in done.stdout + done.stderr
+    assert b"s3cret" not in (tmp_path / "studies" / "toy.journal").read_bytes()

@@ -208,3 +208,26 @@ def test_a_direction_left_out_follows_its_metric(overrides: list[str], objective
     assert (spec.objective.metric, spec.objective.direction) == objective
     rule = spec.trainer.early_stopping
     assert (rule.metric, rule.direction) == stopping
+
+
+@pytest.mark.parametrize(
+    ("overrides", "refusal"),
+    [
+        (["+loss=l1"], "loss='l1': sweepwise's training reads no such key, so it would do nothing"),
+        (
+            ["task=regression", "+loss=l1"],
+            "loss='l1': sweepwise's training reads no such key, so it would do nothing (did you mean task.loss?)",
+        ),  # fmt: skip
+        (["+password=hunter2"], "password='[redacted]': sweepwise's training reads no such key"),
+        (["+db.password=hunter2"], None),  # a section of the user's own, for their parts
+        (["+lr_base=0.01", "optimizer.lr=${lr_base}"], None),  # read through an interpolation
+    ],
+)
+def test_a_top_level_value_nothing_reads_is_refused_by_name(overrides: list[str], refusal: str | None):
+    cfg = compose_config(overrides)
+    if refusal is None:
+        run_spec(cfg)
+        return
+    with pytest.raises(ConfigError) as refused:
+        run_spec(cfg)
+    assert str(refused.value).startswith(refusal) and "hunter2" not in str(refused.value)

@@ -9,12 +9,18 @@ from omegaconf.errors import OmegaConfBaseException
 # lines of Hydra's and OmegaConf's messages that say nothing about the culprit
 NOISE = ("See https://", "full_key:", "object_type=", "reference_type=", "Set the environment variable")
 URL_PASSWORD = re.compile(r"(://[^/:@\s'\"]+):[^@\s/'\"]+@")
+SECRET_WORDS = frozenset({"password", "passwd", "pwd", "token", "secret", "secrets", "key", "apikey", "credentials"})
 HIDDEN_PASSWORD = "[redacted]"
 
 
 def hide_password(text: str) -> str:
     """A text with the password of every URL in it hidden: `postgresql://me:[redacted]@host/db`."""
     return URL_PASSWORD.sub(rf"\1:{HIDDEN_PASSWORD}@", text)
+
+
+def is_secret(key: str) -> bool:
+    """True when a word of the dotted key is a secret word: `db.password`, `api_key`, `hub.token`."""
+    return any(word in SECRET_WORDS for word in re.split(r"[^a-z0-9]+", key.lower()))
 
 
 class SweepwiseError(Exception):

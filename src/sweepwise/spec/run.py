@@ -7,12 +7,13 @@ may be another app's: it reads a section only where sweepwise's schema is attach
 """
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 
-from sweepwise.errors import ConfigError
+from sweepwise.errors import HIDDEN_PASSWORD, ConfigError, is_secret
 from sweepwise.spec.convert import typed
 from sweepwise.spec.schema import (
     Objective,
@@ -24,6 +25,7 @@ from sweepwise.spec.schema import (
 )
 
 T = TypeVar("T")
+INTERPOLATED_ROOT = re.compile(r"\$\{\s*([A-Za-z_][\w-]*)")  # the top-level key an interpolation starts from
 # every section sweepwise's training reads (and `hydra`, in a sweep's view of the config): another one (`+loss=mse`)
 # would be accepted and ignored
 SECTIONS = ("data", "model", "optimizer", "schedule", "trainer", "tracking", "objective", "recipe", "task", "mode",
@@ -61,18 +63,22 @@ def run_spec(cfg: DictConfig, resolve_paths: bool = True) -> RunSpec:
 
 
 def check_sections(cfg: DictConfig) -> None:
-    """Refuse a section the training would not read, naming the key of a section that has one of that name."""
+    """Refuse a top-level value the training would not read (`+loss=mse`: none of its sections, and no
+    interpolation refers to it), naming the key of a section that has one of that name. A section of the user's
+    own (`+db.password=...`) may be there for their own parts' interpolations: only one named like a key of the
+    training's sections is refused."""
+    referred = set(INTERPOLATED_ROOT.findall(str(OmegaConf.to_container(cfg, resolve=False))))
+    nodes = {section: OmegaConf.select(cfg, section, throw_on_resolution_failure=False) for section in SECTIONS}
     for key in map(str, cfg):
-        if key in SECTIONS:
+        if key in SECTIONS or key in referred:
             continue
-        nodes = {section: OmegaConf.select(cfg, section, throw_on_resolution_failure=False) for section in SECTIONS}
         owners = [f"{section}.{key}" for section, node in nodes.items() if isinstance(node, DictConfig) and key in node]
+        node = OmegaConf.select(cfg, key, throw_on_resolution_failure=False)
+        if isinstance(node, DictConfig) and not owners:
+            continue
         hint = f" (did you mean {owners[0]}?)" if owners else ""
-        raise ConfigError(
-            key,
-            OmegaConf.select(cfg, key, throw_on_resolution_failure=False),
-            f"sweepwise's training reads no such key, so it would do nothing{hint}",
-        )
+        value = "{...}" if isinstance(node, DictConfig) else HIDDEN_PASSWORD if is_secret(key) else node
+        raise ConfigError(key, value, f"sweepwise's training reads no such key, so it would do nothing{hint}")
 
 
 def learning_rate(cfg: DictConfig) -> float:

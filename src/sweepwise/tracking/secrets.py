@@ -2,19 +2,13 @@
 store's `postgresql://user:password@host/db`) never reach MLflow: they are replaced by `[redacted]` in params, tags
 and the logged config."""
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sweepwise.errors import HIDDEN_PASSWORD, hide_password
+from sweepwise.errors import HIDDEN_PASSWORD, hide_password, is_secret
 
-SECRET_WORDS = frozenset({"password", "passwd", "pwd", "token", "secret", "secrets", "key", "apikey", "credentials"})
 REDACTED = HIDDEN_PASSWORD
-
-
-def is_secret(key: str) -> bool:
-    """True when a word of the dotted key is a secret word: `db.password`, `api_key`, `hub.token`."""
-    return any(word in SECRET_WORDS for word in re.split(r"[^a-z0-9]+", key.lower()))
+__all__ = ["REDACTED", "is_secret", "redact", "redact_overrides"]
 
 
 def redact(tree: Any, prefix: str = "") -> Any:

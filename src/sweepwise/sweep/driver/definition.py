@@ -21,6 +21,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import DEFINITION_ATTR
 from sweepwise.sweep.driver.param_grammar import SearchSpace, fixed_value
+from sweepwise.tracking.secrets import redact
 
 PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective", "config", "group options")
 # what sweepwise's own training ignores by default: where a trial logs, how it prints, the recipe's checks
@@ -45,11 +46,11 @@ def definition_of(
     every part."""
     definition = {
         "search space": {name: repr(distribution) for name, distribution in sorted(space.distributions.items())},
-        "fixed overrides": dict(sorted(space.fixed.items())),
+        "fixed overrides": redact(dict(sorted(space.fixed.items()))),  # the study is read by more people
         "sampler": {key: value for key, value in sorted(sampler.items()) if value is not None},
         "directions": list(directions),
         "objective": objective,
-        "config": dict(sorted(_leaves(config or {}).items())),
+        "config": dict(sorted(_leaves(redact(config or {})).items())),
         "group options": dict(sorted((options or {}).items())),
     }
     result: dict[str, Any] = json.loads(json.dumps(ignoring(definition, ignores), default=str))

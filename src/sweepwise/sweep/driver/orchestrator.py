@@ -203,7 +203,7 @@ class Orchestrator:
         again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
         if flight.folder is not None:
             again = f" (continuing interrupted trial {flight.folder}: its params, folder and MLflow run)"
-        self.progress.event(f"trial {number} started{where}{again}: {readable(flight.overrides)}")
+        self.progress.event(f"trial {number} started{where}{again}: {readable(redact_overrides(flight.overrides))}")
         if job.log_file:
             self.progress.trial_started(number, Path(job.log_file))
 
