@@ -217,7 +217,7 @@ def test_a_direction_left_out_follows_its_metric(overrides: list[str], objective
         (
             ["task=regression", "+loss=l1"],
             "loss='l1': sweepwise's training reads no such key, so it would do nothing (did you mean task.loss?)",
-        ),  # fmt: skip
+        ),
         (["+password=hunter2"], "password='[redacted]': sweepwise's training reads no such key"),
         (["+db.password=hunter2"], None),  # a section of the user's own, for their parts
         (["+lr_base=0.01", "optimizer.lr=${lr_base}"], None),  # read through an interpolation
