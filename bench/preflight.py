@@ -64,9 +64,11 @@ def as_a_user(code: Path, overrides: list[str]) -> float:
     """`train.py mode=preflight` of the tree at `code`, in a fresh folder (its own MLflow store there), from start
     to exit."""
     env = {**os.environ, "PYTHONPATH": str(code / "src")}
+    # a revision from before `mode` named what train.py does called it `task`
+    switch = "mode" if "\nmode:" in (code / "conf" / "config.yaml").read_text() else "task"
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
-        command = [sys.executable, str(code / "train.py"), "mode=preflight", *overrides]
+        command = [sys.executable, str(code / "train.py"), f"{switch}=preflight", *overrides]
         subprocess.run(command, cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return time.perf_counter() - started
 

@@ -23,6 +23,7 @@ from sweepwise.tracking.mlflow_run import mlflow_store
 # every test runs the preflight's checks, each of which trains: seconds to a minute apiece
 pytestmark = pytest.mark.slow
 SMALL = ["model=mlp", "model.width=64", "trainer.epochs=5"]
+REGRESSION = ["task=regression", "trainer.batch_size=32"]
 
 
 def build_data(cfg):
@@ -53,8 +54,9 @@ def planted_preflight(tmp_path_factory: pytest.TempPathFactory) -> Callable[[lis
 
 def test_a_correct_pipeline_passes_every_check(tmp_path: Path):
     found = statuses(["trainer.epochs=10"], tmp_path)  # long enough to learn what the checks learned
-    assert len(found) == 21
-    assert {name for name, status in found.items() if status != PASS} == {"final-layer bias from priors"}
+    assert len(found) == 23
+    not_applicable = {"final-layer bias from priors", "targets standardised", "output range covers the targets"}
+    assert {name for name, status in found.items() if status != PASS} == not_applicable
     assert found["final-layer bias from priors"] == NOT_APPLICABLE
     report = json.loads((tmp_path / "preflight.json").read_text())
     assert all(entry["measured"] and entry["criterion"] for entry in report)
@@ -63,7 +65,8 @@ def test_a_correct_pipeline_passes_every_check(tmp_path: Path):
 
 def test_the_default_convnet_passes_with_the_output_bias_from_the_priors(tmp_path: Path):
     results = run_preflight(compose_config(["recipe.init_bias=true"]), tmp_path).results
-    assert {result.name: result.status for result in results if result.status != PASS} == {}
+    numeric_only = {"targets standardised": NOT_APPLICABLE, "output range covers the targets": NOT_APPLICABLE}
+    assert {result.name: result.status for result in results if result.status != PASS} == numeric_only
 
 
 @pytest.mark.parametrize(
@@ -97,6 +100,11 @@ def test_the_default_convnet_passes_with_the_output_bias_from_the_priors(tmp_pat
         (["model._target_=planted_bugs.NanAfterStepsModel"], {"loss stays finite"}),
         (["data._target_=planted_bugs.sorted_digits"], {"batches mix classes"}),
         (["data._target_=planted_bugs.leaky_split_digits"], {"train/validation overlap"}),
+        ([*REGRESSION, "data._target_=planted_bugs.unstandardised_diabetes"], {"targets standardised"}),
+        (
+            [*REGRESSION, "data=diabetes", "model._target_=planted_bugs.ReluHeadModel"],
+            {"output range covers the targets"},
+        ),
     ],
     ids=[
         "reshape-mixes-batch",
@@ -121,6 +129,8 @@ def test_the_default_convnet_passes_with_the_output_bias_from_the_priors(tmp_pat
         "nan-after-some-steps",
         "data-never-shuffled",
         "duplicates-across-split",
+        "regression-target-in-raw-units",
+        "relu-on-a-regression-head",
     ],
 )
 def test_a_planted_bug_fails_its_check(planted_preflight, planted: list[str], caught_by: set[str]):
@@ -225,7 +235,7 @@ def test_preflight_alone_exits_non_zero_on_a_fail_and_logs_a_run(tmp_path: Path)
     markdown = (folder / "preflight.md").read_text()
     # every check is one row of four cells, whatever its text holds (`|mean|`, `|gradient|`)
     rows = [line for line in markdown.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) == 21 and all(line.replace("\\|", "").count("|") == 5 for line in rows)
+    assert len(rows) == 23 and all(line.replace("\\|", "").count("|") == 5 for line in rows)
     client = mlflow_client(tmp_path)
     runs = client.search_runs([client.get_experiment_by_name("sweepwise").experiment_id])
     assert sorted(run.data.tags["preflight.status"] for run in runs) == [FAIL, PASS]

@@ -230,3 +230,22 @@ class UnusedBranchModel(_Mlp):
         hidden = torch.relu(self.hidden(inputs.flatten(1)))
         self.auxiliary(hidden)  # computed, never used
         return self.out(hidden)
+
+
+class ReluHeadModel(_Mlp):
+    """A regression head with a ReLU after it: standardised targets below zero are out of its reach."""
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return torch.relu(super().forward(inputs))
+
+
+def unstandardised_diabetes(val_fraction: float = 0.2, split_seed: int = 0, augment: dict | None = None) -> TensorData:
+    """Diabetes with its targets handed to the loss in their own units (25-346): the standardisation forgotten."""
+    from sweepwise.data.diabetes import load_diabetes
+
+    data = load_diabetes(val_fraction, split_seed, augment)
+    assert data.target_scale is not None
+    scale = torch.as_tensor(data.target_scale.std, dtype=torch.float32)
+    shift = torch.as_tensor(data.target_scale.mean, dtype=torch.float32)
+    data.train_y, data.val_y = data.train_y * scale + shift, data.val_y * scale + shift
+    return data

@@ -26,6 +26,7 @@ from sweepwise.recipe.input_dependence import (
 )
 from sweepwise.recipe.pipeline import Pipeline, StepLosses, ZeroedInputs
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, verdict
+from sweepwise.recipe.target_checks import validation_predictions
 from sweepwise.tasks import baselines
 
 LOSS_DROP = 0.5  # the training loss should fall below half its value at init within the budget
@@ -46,6 +47,8 @@ class BudgetRuns:
     score: str  # the task's score: the metric the runs are compared by (val/acc, val/r2)
     train_score: float  # the trained model's score on training samples, in evaluation mode
     constant: tuple[float, float]  # the constant baseline's score (the majority class, the mean) on (train, val)
+    # the trained model's (outputs, targets) on validation, for numeric targets (None: labels, or it diverged)
+    val_predictions: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @property
     def diverged_at(self) -> int | None:
@@ -81,9 +84,12 @@ def budget_runs(pipeline: Pipeline, seed: int, steps: int) -> BudgetRuns:
         and learns_from_inputs(real, bound, constant[1], score)
     )
     zeroed = bound if decided else _zeroed_run(pipeline, seed, steps)
+    numeric = real is not None and pipeline.data.target_scale is not None
+    predictions = validation_predictions(pipeline, model) if numeric else None
     return BudgetRuns(
-        steps, start_loss, recorder.losses, real, zeroed, seconds, peak_rss, cuda_peak, score, train_score, constant
-    )
+        steps, start_loss, recorder.losses, real, zeroed, seconds, peak_rss, cuda_peak, score, train_score, constant,
+        predictions,
+    )  # fmt: skip
 
 
 def _zeroed_run(pipeline: Pipeline, seed: int, steps: int) -> dict[str, float] | None:

@@ -26,6 +26,7 @@ from sweepwise.recipe import (
     gradient_checks,
     learning_rate_checks,
     model_checks,
+    target_checks,
     training_checks,
 )
 from sweepwise.recipe.pipeline import Pipeline
@@ -121,6 +122,8 @@ def run_preflight(cfg: DictConfig, folder: Path, spec: RunSpec | None = None) ->
         guarded("gradient flow", gradient_checks.gradient_flow, pipeline, seed),
         guarded("train/validation overlap", data_checks.split_overlap, pipeline, seed),
         guarded("batches mix classes", data_checks.batches_mix_classes, pipeline, seed),
+        guarded("targets standardised", target_checks.targets_standardised, pipeline, seed),
+        trained["output range covers the targets"],
         schedule_check,
         trained["planned run long enough"],
         trained["step time and memory"],
@@ -158,6 +161,7 @@ def trained_checks(pipeline: Pipeline, runs: budget_checks.BudgetRuns | CheckRes
         "training loss decreases": budget_checks.decreasing_loss,
         "planned run long enough": partial(budget_checks.planned_budget, pipeline),
         "step time and memory": partial(budget_checks.step_cost, pipeline),
+        "output range covers the targets": lambda runs: target_checks.output_range(runs.val_predictions, runs.steps),
     }
     if isinstance(runs, CheckResult):
         return {name: replace(runs, name=name) for name in checks}
