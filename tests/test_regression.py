@@ -107,6 +107,11 @@ def test_a_numeric_label_under_classification_stops_in_one_line_naming_the_regre
             "with a numeric data.label_column, data=diabetes or data=synthetic_regression",
         ),
         (
+            ["task=regression", "data=diabetes", "recipe.ensemble_top_k=3"],
+            "error: recipe.ensemble_top_k=3: ensembles average class probabilities: "
+            "task._target_=sweepwise.tasks.Regression has none",
+        ),
+        (
             ["task=regression", "data=diabetes", "mode=inspect"],
             "error: mode='inspect': the data report counts classes: task=regression has none",
         ),

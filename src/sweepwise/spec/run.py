@@ -24,6 +24,8 @@ from sweepwise.spec.schema import (
     check_objective,
 )
 
+CLASSIFICATION = "sweepwise.tasks.Classification"  # the task whose trials an ensemble averages
+
 T = TypeVar("T")
 INTERPOLATED_ROOT = re.compile(r"\$\{\s*([A-Za-z_][\w-]*)")  # the top-level key an interpolation starts from
 # every section sweepwise's training reads (and `hydra`, in a sweep's view of the config): another one (`+loss=mse`)
@@ -56,6 +58,9 @@ def run_spec(cfg: DictConfig, resolve_paths: bool = True) -> RunSpec:
         learning_rate=learning_rate(cfg),
     )
     task = OmegaConf.select(cfg, "task._target_", default=None)
+    if spec.recipe.ensemble_top_k and task not in (None, CLASSIFICATION):
+        raise ConfigError("recipe.ensemble_top_k", spec.recipe.ensemble_top_k, f"ensembles average class "
+                          f"probabilities: task._target_={task} has none")  # fmt: skip
     check_objective("objective", spec.objective.metric, spec.objective.direction, task)
     stopping = spec.trainer.early_stopping
     check_objective("trainer.early_stopping", stopping.metric, stopping.direction, task)

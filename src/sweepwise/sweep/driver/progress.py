@@ -141,12 +141,16 @@ class SweepProgress:
 
 
 def top_trials_table(study: optuna.Study, limit: int = 5) -> Table:
-    """The best complete trials (by the first objective) with their values and parameters."""
+    """The best complete trials (by the first objective) with their values and parameters; of several objectives,
+    the trials on the Pareto front (no other trial is as good in every objective and better in one)."""
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    several = len(study.directions) > 1
     reverse = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
-    ranked = sorted(complete, key=lambda trial: trial.values[0], reverse=reverse)[:limit]
+    candidates = study.best_trials if several and complete else complete
+    ranked = sorted(candidates, key=lambda trial: trial.values[0], reverse=reverse)[:limit]
     names = sorted({name for trial in ranked for name in trial.params})
-    table = Table(title=f"top {len(ranked)} of {len(complete)} complete trials in study {study.study_name}")
+    chosen = f"{len(ranked)} of the {len(candidates)} on the Pareto front" if several else f"top {len(ranked)}"
+    table = Table(title=f"{chosen} of {len(complete)} complete trials in study {study.study_name}")
     table.add_column("trial", justify="right")
     for index in range(len(study.directions)):
         table.add_column("value" if len(study.directions) == 1 else f"value {index}", justify="right")
