@@ -5,7 +5,8 @@ import pytest
 
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import DEFINITION_ATTR
-from sweepwise.sweep.driver.definition import NO_VALUE, check_definition, differences
+from sweepwise.sweep.driver.definition import NO_VALUE, check_definition, definition_of, differences
+from sweepwise.sweep.driver.param_grammar import parse_search_space
 
 
 def fixed(**overrides: str | None) -> dict[str, dict[str, str | None]]:
@@ -55,3 +56,12 @@ def test_a_key_ignored_from_now_on_is_left_out_of_the_recorded_definition_too():
         check_definition(study, now, "stop")
     with pytest.raises(ConfigError, match=r"config task\.epochs: 6 -> 8"):
         check_definition(study, {**now, "config": {"task.epochs": 8}}, "stop", ignores=["task.sleep"])
+
+
+def test_no_secret_is_kept_in_a_definition_or_shown_in_a_difference():
+    space = parse_search_space({"lr": "interval(0.01, 0.1)"}, ["+db.password=hunter2"])
+    recorded = definition_of(space, {}, ["minimize"], None, config={"hub": {"api_key": "abc123"}, "lr": 0.1})
+    assert "hunter2" not in str(recorded) and "abc123" not in str(recorded)
+    # a study recorded before definitions were redacted: its secret is not printed either
+    old = {**recorded, "config": {"hub.api_key": "abc123", "lr": 0.1}}
+    assert differences(old, recorded) == ["config hub.api_key: [redacted] -> [redacted]"]

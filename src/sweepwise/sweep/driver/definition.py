@@ -21,7 +21,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import DEFINITION_ATTR
 from sweepwise.sweep.driver.param_grammar import SearchSpace, fixed_value
-from sweepwise.tracking.secrets import redact
+from sweepwise.tracking.secrets import REDACTED, is_secret, redact
 
 PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective", "config", "group options")
 # what sweepwise's own training ignores by default: where a trial logs, how it prints, the recipe's checks
@@ -97,7 +97,7 @@ def differences(
         if isinstance(before, dict) and isinstance(after, dict):
             same = _same_fixed(before, after, unset_value) if part == "fixed overrides" else _never
             changed += [
-                f"{part} {key}: {_text(before.get(key, '-'))} -> {_text(after.get(key, '-'))}"
+                f"{part} {key}: {_shown(key, before.get(key, '-'))} -> {_shown(key, after.get(key, '-'))}"
                 for key in sorted(before.keys() | after.keys())
                 if before.get(key) != after.get(key) and not same(key)
             ]
@@ -228,6 +228,11 @@ def _leaves(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _under(key: str, prefixes: Sequence[str]) -> bool:
     return any(key == prefix or key.startswith(f"{prefix}.") for prefix in prefixes)
+
+
+def _shown(key: str, value: Any) -> str:
+    """A value as a difference line shows it: a secret one (recorded before definitions were redacted) hidden."""
+    return REDACTED if is_secret(key.split(": ")[-1]) and value != "-" else _text(value)
 
 
 def _text(value: Any) -> str:
