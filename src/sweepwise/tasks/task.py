@@ -112,7 +112,8 @@ class Task(ABC):
     def baselines(
         self, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor]
     ) -> list[Baseline]:
-        """Dumb baselines fitted on the training rows (inputs flattened) and scored on validation."""
+        """Dumb baselines fitted on the training rows (inputs flattened) and scored on validation. The first
+        predicts a constant (the majority class, the mean): the one a model must beat."""
 
     @abstractmethod
     def figures(self, model: nn.Module, data: DataModule, batch_size: int, folder: Path) -> list[Path]:
