@@ -113,8 +113,8 @@ def test_outside_a_sweep_what_is_logged_after_fit_goes_to_the_fits_run(tmp_path:
         assert not trial.ended
         trial.report(3, {"test/loss": 0.1})
         trial.end()
-    client = MlflowClient(tracking_uri=store)
-    (run,) = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    client = MlflowClient(tracking_uri=store)  # the experiment is named after a Hydra job an earlier test composed
+    (run,) = client.search_runs([experiment.experiment_id for experiment in client.search_experiments()])
     assert {"train/loss", "test/loss"} <= set(run.data.metrics) and run.info.status == "FINISHED"
 
 

@@ -95,7 +95,7 @@ def test_a_task_whose_module_holds_a_lock_runs_and_its_traceback_names_its_own_f
     args = ["-m", "hydra.sweeper.n_trials=1", "hydra.sweeper.study_name=raises", "behaviour=raise"]
     failed = run_script(STATEFUL, args, tmp_path, python_flags=["-W", "error"])
     assert failed.returncode == 1 and "ValueError: planted failure" in failed.stderr
-    log = (tmp_path / "multirun" / "toy" / "0" / "trial.log").read_text()
+    log = (tmp_path / "multirun" / "raises" / "0" / "trial.log").read_text()  # each study in a folder of its own
     line = next(n for n, text in enumerate(STATEFUL.read_text().splitlines(), 1) if "planted failure" in text)
     assert f'File "{STATEFUL}", line {line}, in stateful' in log
     assert "<dynamic-code>" not in log

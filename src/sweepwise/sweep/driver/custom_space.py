@@ -13,14 +13,16 @@ from omegaconf import DictConfig
 
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.sweep.driver.dotted_paths import import_named
+from sweepwise.sweep.driver.param_grammar import SearchSpace, suggest
 
 KEY = "hydra.sweeper.custom_search_space"
 CustomSpace = Callable[[DictConfig, optuna.Trial], Any]
 
 
-def custom_search_space_function(path: str | None, config: DictConfig) -> CustomSpace | None:
+def custom_search_space_function(path: str | None, config: DictConfig, space: SearchSpace) -> CustomSpace | None:
     """The function a dotted path names (a leading dot, as in hydra-optuna-sweeper's example, means "beside the
-    script"), tried once on a trial of a study in memory with `config`, the job's config."""
+    script"), tried once with `config`, the job's config, on a trial of a study in memory that has drawn `space`'s
+    parameters first, as each real trial has."""
     if not path:
         return None
     try:
@@ -35,7 +37,9 @@ def custom_search_space_function(path: str | None, config: DictConfig) -> Custom
         trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     finally:
         optuna.logging.enable_default_handler()
-    problem = custom_space_problem(function, config, trial, {})
+    for name, distribution in space.distributions.items():
+        suggest(trial, name, distribution)
+    problem = custom_space_problem(function, config, trial, space.fixed)
     if problem:
         raise ConfigError(KEY, path, problem)
     return function

@@ -270,7 +270,7 @@ def make_plan(
     grid = {"search_space": grid_of(space)} if is_grid(sampler) else {}
     check_builds("hydra.sweeper.sampler", sampler, lambda node: build_sampler(node, **grid))
     check_builds("hydra.sweeper.pruner", pruner, lambda node: instantiate(dict(node)))
-    custom = custom_search_space_function(conf.custom_search_space, config)
+    custom = custom_search_space_function(conf.custom_search_space, config, space)
     options = check_overrides_compose(hydra_context, config, space)
     return SweepPlan(
         conf=conf,
