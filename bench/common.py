@@ -27,10 +27,14 @@ def build_parts(cfg: DictConfig, device: torch.device) -> tuple[DataModule, torc
     return parts.data, parts.model, parts.optimizer
 
 
-def build_trainer(cfg: DictConfig, device: torch.device) -> Trainer:
-    """sweepwise's training loop on the parts of `cfg`, silent, without MLflow."""
+def build_trainer(cfg: DictConfig, device: torch.device, probed: bool = False) -> Trainer:
+    """sweepwise's training loop on the parts of `cfg`, silent, without MLflow; `probed`: with the task's step probe
+    (prediction dynamics, a language model's samples), as `train.py` runs it."""
     parts = training_parts(cfg, run_spec(cfg), device)
     spec = run_spec(cfg)
+    batch_size = spec.trainer.batch_size
+    steps = spec.trainer.epochs * parts.data.steps_per_epoch(batch_size)
+    probe = parts.task.probe(parts.data, steps, batch_size) if probed else None
     return Trainer(
         parts.model,
         parts.optimizer,
@@ -41,4 +45,5 @@ def build_trainer(cfg: DictConfig, device: torch.device) -> Trainer:
         spec.objective,
         autocast_for(device, spec.trainer.precision),
         SilentProgress(),
+        probe=probe,
     )

@@ -6,7 +6,8 @@ EfficientNet, ...) randomly initialised and sized for 32x32 images, and the proj
 digits upsampled to 32x32 and on a generated 120-class image set; MLPs (with dropout and layer norm, and the
 project's `mlp` and `linear`) on scikit-learn's iris, wine and breast-cancer tables, and on diabetes with its
 target binned into 5 classes (small and noisy); the project's `mlp` and `linear` as regressions on diabetes and on
-generated targets (linear, non-linear, and noisy with a best R^2 of 0.3). Each at its authors' learning
+generated targets (linear, non-linear, and noisy with a best R^2 of 0.3); the project's causal transformer as a
+character-level language model on the standard library's documentation at two sizes. Each at its authors' learning
 rate: Adam 3e-4, or SGD 0.1 with momentum 0.9 for ResNets. Needs the `zoo` extra (`pip install -e .[zoo]`).
 
 Prints a table of pipelines x checks (cells: the statuses), the FAIL/WARN counts per check, every non-PASS
@@ -139,7 +140,13 @@ def zoo_pipelines() -> list[ZooPipeline]:
     )
     bands = {"_target_": "zoo.data.diabetes_bands", **SPLIT}
     tabular += [ZooPipeline(f"{model}@diabetes_bands", model, bands, (*ADAM, *TABULAR_TRAINER)) for model in TABULAR]
-    return [*image_pipelines("digits32"), *tabular, *regression_pipelines(), *image_pipelines("protos120")]
+    return [
+        *image_pipelines("digits32"),
+        *tabular,
+        *regression_pipelines(),
+        *language_model_pipelines(),
+        *image_pipelines("protos120"),
+    ]
 
 
 def regression_pipelines() -> list[ZooPipeline]:
@@ -165,6 +172,21 @@ def regression_pipelines() -> list[ZooPipeline]:
         for model in TABULAR
         for trainer in [TABULAR_TRAINER if name == "diabetes" else ()]
         if not (model == "linear" and name == "nonlinear_target")  # built so that no linear model can learn it
+    ]
+
+
+def language_model_pipelines() -> list[ZooPipeline]:
+    """The project's causal transformer on the standard library's documentation (its first 150,000 characters) at
+    two sizes, with nanoGPT's character-level rate (AdamW 1e-3)."""
+    data = {"_target_": "sweepwise.data.text_corpus.load_text", "max_chars": 150_000, "val_fraction": 0.1}
+    sizes = {  # (context, model overrides)
+        "transformer_small": (32, ("model.layers=1", "model.heads=2", "model.width=32")),
+        "transformer": (64, ("model.layers=2", "model.heads=4", "model.width=128")),
+    }
+    common = ("task=language_model", "optimizer=adamw", "optimizer.lr=1e-3")
+    return [
+        ZooPipeline(f"{name}@pydoc", "transformer", {**data, "context": context}, (*common, *sized))
+        for name, (context, sized) in sizes.items()
     ]
 
 

@@ -6,6 +6,10 @@ samples/s of its epochs after the first. The ratio (ours / bare) of the medians 
 
     python bench/throughput.py [--rounds 5] [--epochs 4] [--model convnet] [--batch-size 64] [--device auto]
     python bench/throughput.py --task regression --data synthetic_regression --model mlp
+    python bench/throughput.py --task language_model --data text --model transformer --rounds 3 --epochs 3
+
+sweepwise's loop runs as `train.py` runs it, with the task's step probe (the prediction dynamics of classification,
+a language model's sample per epoch).
 """
 
 import argparse
@@ -23,13 +27,19 @@ from common import build_parts, build_trainer, compose_config
 from sweepwise.data.module import epoch_permutation
 from sweepwise.training.runtime import autocast_for, resolve_device
 
-# the loss a person writes by hand for each task
-BARE_LOSSES = {"classification": F.cross_entropy, "regression": F.mse_loss}
+
+def next_token_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(outputs.flatten(0, 1), targets.flatten())
+
+
+# the loss a person writes by hand for each task (by its class)
+BARE_LOSSES = {"Classification": F.cross_entropy, "Regression": F.mse_loss, "LanguageModel": next_token_loss}
+TASKS = ("classification", "regression", "language_model")
 
 
 def bare_loop(cfg, device, epochs: int) -> list[float]:
     """The loop a person writes by hand: shuffle by index, forward, loss, backward, step."""
-    loss_of = BARE_LOSSES[cfg.task._target_.rsplit(".", 1)[-1].lower()]
+    loss_of = BARE_LOSSES[cfg.task._target_.rsplit(".", 1)[-1]]
     data, model, optimizer = build_parts(cfg, device)
     autocast = autocast_for(device, cfg.trainer.precision)
     batch_size = cfg.trainer.batch_size
@@ -53,7 +63,7 @@ def bare_loop(cfg, device, epochs: int) -> list[float]:
 
 
 def our_loop(cfg, device, epochs: int) -> list[float]:
-    state = build_trainer(cfg, device).fit()
+    state = build_trainer(cfg, device, probed=True).fit()
     return [row["train/samples_per_sec"] for row in state.history]
 
 
@@ -61,7 +71,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--task", default="classification", choices=sorted(BARE_LOSSES))
+    parser.add_argument("--task", default="classification", choices=TASKS)
     parser.add_argument("--model", default="convnet")
     parser.add_argument("--data", default="digits")
     parser.add_argument("--batch-size", type=int, default=64)

@@ -31,10 +31,14 @@ def test_every_model_and_optimizer_option_builds(model, optimizer):
         if model != "linear"
         else [f"model={model}", f"optimizer={optimizer}"]
     )
-    net = configure.build(cfg.model, "model", input_shape=(1, 8, 8), num_outputs=10)
+    sequences = model == "transformer"  # token ids in, a score per vocabulary entry at each position out
+    net = configure.build(cfg.model, "model", input_shape=(8,) if sequences else (1, 8, 8), num_outputs=10)
     opt = configure.build(cfg.optimizer, "optimizer")(net.parameters())
     assert isinstance(opt, torch.optim.Optimizer)
-    assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
+    if sequences:
+        assert net(torch.randint(0, 10, (2, 8))).shape == (2, 8, 10)
+    else:
+        assert net(torch.randn(2, 1, 8, 8)).shape == (2, 10)
 
 
 @pytest.mark.parametrize("schedule", sorted(p.stem for p in (CONF_DIR / "schedule").glob("*.yaml")))
@@ -78,9 +82,9 @@ def test_errors_raised_inside_a_part_keep_their_own_key():
 
 def test_unknown_group_options_are_caught_before_hydra(tmp_path: Path):
     assert unknown_group_choice(["model=mlp", "trainer.epochs=3"], CONF_DIR) is None
-    error = unknown_group_choice(["model=transformer"], CONF_DIR)
-    assert error == "error: model='transformer': unknown option (choose from convnet, linear, mlp, resnet)"
-    assert unknown_group_choice(["model=transformer", "--config-dir", str(tmp_path)], CONF_DIR) is None
+    error = unknown_group_choice(["model=gpt"], CONF_DIR)
+    assert error == "error: model='gpt': unknown option (choose from convnet, linear, mlp, resnet, transformer)"
+    assert unknown_group_choice(["model=gpt", "--config-dir", str(tmp_path)], CONF_DIR) is None
     assert unknown_group_choice(["-m", "model=mlp,linear"], CONF_DIR) is None
 
 

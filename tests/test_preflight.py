@@ -54,8 +54,9 @@ def planted_preflight(tmp_path_factory: pytest.TempPathFactory) -> Callable[[lis
 
 def test_a_correct_pipeline_passes_every_check(tmp_path: Path):
     found = statuses(["trainer.epochs=10"], tmp_path)  # long enough to learn what the checks learned
-    assert len(found) == 23
+    assert len(found) == 25
     not_applicable = {"final-layer bias from priors", "targets standardised", "output range covers the targets"}
+    not_applicable |= {"causal mask (no future tokens)", "targets are the next tokens"}
     assert {name for name, status in found.items() if status != PASS} == not_applicable
     assert found["final-layer bias from priors"] == NOT_APPLICABLE
     report = json.loads((tmp_path / "preflight.json").read_text())
@@ -65,8 +66,11 @@ def test_a_correct_pipeline_passes_every_check(tmp_path: Path):
 
 def test_the_default_convnet_passes_with_the_output_bias_from_the_priors(tmp_path: Path):
     results = run_preflight(compose_config(["recipe.init_bias=true"]), tmp_path).results
-    numeric_only = {"targets standardised": NOT_APPLICABLE, "output range covers the targets": NOT_APPLICABLE}
-    assert {result.name: result.status for result in results if result.status != PASS} == numeric_only
+    other_tasks = ("targets standardised", "output range covers the targets", "causal mask (no future tokens)",
+                   "targets are the next tokens")  # fmt: skip
+    assert {result.name: result.status for result in results if result.status != PASS} == dict.fromkeys(
+        other_tasks, NOT_APPLICABLE
+    )
 
 
 @pytest.mark.parametrize(
@@ -235,7 +239,7 @@ def test_preflight_alone_exits_non_zero_on_a_fail_and_logs_a_run(tmp_path: Path)
     markdown = (folder / "preflight.md").read_text()
     # every check is one row of four cells, whatever its text holds (`|mean|`, `|gradient|`)
     rows = [line for line in markdown.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) == 23 and all(line.replace("\\|", "").count("|") == 5 for line in rows)
+    assert len(rows) == 25 and all(line.replace("\\|", "").count("|") == 5 for line in rows)
     client = mlflow_client(tmp_path)
     runs = client.search_runs([client.get_experiment_by_name("sweepwise").experiment_id])
     assert sorted(run.data.tags["preflight.status"] for run in runs) == [FAIL, PASS]

@@ -105,7 +105,9 @@ def test_preempted_trial_resumes_from_its_checkpoint_in_the_same_run(slurm, tmp_
     (child,) = children
     tags = child.data.tags
     assert child.info.status == "FINISHED" and tags["sweepwise.trial_state"] == "COMPLETE"
-    assert tags["sweepwise.slurm.job_id"] == job_id and tags["sweepwise.slurm.restart_count"] == "1"
+    attempts = "".join(path.read_text() for path in sorted((trial_folder / "slurm").glob("*_log.*")))
+    assert tags["sweepwise.slurm.job_id"] == job_id, attempts
+    assert tags.get("sweepwise.slurm.restart_count") == "1", (tags, attempts, accounting([job_id]))
     resumed_from = int(tags["sweepwise.resumed_from_epoch"])
     assert 1 <= resumed_from < 40
     steps = [metric.step for metric in mlflow_client(tmp_path).get_metric_history(child.info.run_id, "val/acc")]

@@ -97,7 +97,7 @@ def _train_main(
             config_file.parent.mkdir(parents=True, exist_ok=True)
             config_file.write_text(OmegaConf.to_yaml(redact(OmegaConf.to_container(cfg, resolve=True))))
             run.log_artifact(config_file)
-        dynamics = task.probe(data, steps, settings.eval_batch_size)
+        dynamics = task.probe(data, steps, settings.batch_size)
         trainer = _trainer(
             spec,
             parts,

@@ -9,6 +9,8 @@ from torch import nn
 
 from sweepwise.data.digits import load_digits
 from sweepwise.data.module import Batch, TensorData
+from sweepwise.data.text_corpus import TokenData, load_text
+from sweepwise.models.transformer import CausalSelfAttention, Transformer
 
 
 class _Hidden(nn.Module):
@@ -248,4 +250,29 @@ def unstandardised_diabetes(val_fraction: float = 0.2, split_seed: int = 0, augm
     scale = torch.as_tensor(data.target_scale.std, dtype=torch.float32)
     shift = torch.as_tensor(data.target_scale.mean, dtype=torch.float32)
     data.train_y, data.val_y = data.train_y * scale + shift, data.val_y * scale + shift
+    return data
+
+
+class _AttentionWithoutMask(CausalSelfAttention):
+    """Self-attention over every position, the later ones included."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, steps, width = x.shape
+        q, k, v = (t.view(batch, steps, self.heads, -1).transpose(1, 2) for t in self.qkv(x).split(width, dim=2))
+        return self.proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(batch, steps, width))
+
+
+class PeekingTransformer(Transformer):
+    """The causal mask forgotten: each position attends to the tokens after it, the one it predicts among them."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        for block in self.blocks:
+            block.attention.__class__ = _AttentionWithoutMask
+
+
+def unshifted_text(**kwargs: object) -> TokenData:
+    """The corpus with each target the input token itself, not the next one: the shift forgotten."""
+    data = load_text(**kwargs)  # type: ignore[arg-type]
+    data.train_y, data.val_y = data.train_x.clone(), data.val_x.clone()
     return data

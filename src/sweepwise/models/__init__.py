@@ -5,5 +5,6 @@ from sweepwise.models.convnet import ConvNet
 from sweepwise.models.linear import Linear
 from sweepwise.models.mlp import MLP
 from sweepwise.models.resnet import ResNet
+from sweepwise.models.transformer import Transformer
 
-__all__ = ["MLP", "ConvNet", "Linear", "ResNet"]
+__all__ = ["MLP", "ConvNet", "Linear", "ResNet", "Transformer"]

@@ -114,7 +114,7 @@ def _fit_and_constant(
     train_y = torch.cat([y for _, y in pairs])
     val_y = torch.cat([y.cpu() for _, y in data.val_batches(pipeline.settings.eval_batch_size)])
     constant = task.constant_outputs(data, train_y)
-    scores = tuple(task.score_of(constant.expand(len(y), -1), y, data) for y in (train_y, val_y))
+    scores = tuple(task.score_of(task.constant_batch(constant, y), y, data) for y in (train_y, val_y))
     train_score = task.score_of(torch.cat([outputs for outputs, _ in pairs]), train_y, data)
     return train_score, (scores[0], scores[1]), ZeroedBound(*task.zeroed_bound(val_y))
 

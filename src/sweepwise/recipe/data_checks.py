@@ -8,7 +8,8 @@ import numpy as np
 import torch
 
 from sweepwise.recipe.pipeline import Pipeline
-from sweepwise.recipe.report import FAIL, PASS, WARN, CheckResult
+from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult
+from sweepwise.tasks import LanguageModel
 
 OVERLAP_WARN, OVERLAP_FAIL = 0.01, 0.10  # validation samples that also are training samples
 MIXING_BATCHES = 10  # training batches whose classes are counted
@@ -46,6 +47,9 @@ def batches_mix_classes(pipeline: Pipeline, seed: int) -> CheckResult:
     targets: a batch's targets must spread as the data's do."""
     if pipeline.data.target_scale is not None:
         return _batches_mix_targets(pipeline, seed)
+    if isinstance(pipeline.task, LanguageModel):
+        applies = f"not applicable to task={pipeline.task.name}"
+        return CheckResult("batches mix classes", NOT_APPLICABLE, applies, "one label per sample")
     counts: Counter[int] = Counter()
     shares = []
     for _, (_, labels) in zip(range(MIXING_BATCHES), pipeline.batches(seed), strict=False):

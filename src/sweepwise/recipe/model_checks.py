@@ -8,6 +8,7 @@ import torch
 from sweepwise.figures import image_grid, pyplot, save_figure
 from sweepwise.recipe.pipeline import Pipeline
 from sweepwise.recipe.report import FAIL, NOT_APPLICABLE, PASS, WARN, CheckResult, verdict
+from sweepwise.recipe.sequence_checks import tokens_stay_in_their_sample
 from sweepwise.tasks.output_bias import final_linear, training_targets
 
 INIT_LOSS_TOLERANCE = 0.10  # the loss at init within 10% of its expected value, either side, passes
@@ -62,7 +63,7 @@ def final_bias_from_priors(pipeline: Pipeline, seed: int) -> CheckResult:
         return CheckResult(name, WARN, "no nn.Linear output layer with a bias", "an output layer to initialise")
     with torch.no_grad():
         batches = data.val_batches(pipeline.settings.eval_batch_size)
-        predicted = torch.cat([task.predictions(model(x)).reshape(len(x), -1) for x, _ in batches]).mean(dim=0)
+        predicted = torch.cat([task.predictions(model(x)).reshape(-1, len(baseline)) for x, _ in batches]).mean(dim=0)
     gap = float((predicted.cpu() - baseline).abs().max())
     return CheckResult(
         name,
@@ -85,6 +86,8 @@ def batch_entering_the_model(pipeline: Pipeline, seed: int, folder: Path) -> tup
     with torch.no_grad():
         model(inputs)
     hook.remove()
+    if not captured[0].is_floating_point():
+        return _tokens_entering_the_model(pipeline, captured[0], labels), None
     batch = captured[0].float()
     per_channel = batch.transpose(0, 1).reshape(batch.shape[1], -1) if batch.ndim > 2 else batch.T
     means, stds = per_channel.mean(dim=1), per_channel.std(dim=1)
@@ -107,6 +110,23 @@ def batch_entering_the_model(pipeline: Pipeline, seed: int, folder: Path) -> tup
     return result, grid
 
 
+def _tokens_entering_the_model(pipeline: Pipeline, tokens: torch.Tensor, targets: torch.Tensor) -> CheckResult:
+    """Token ids have no mean or spread to check: each must name a vocabulary entry."""
+    vocabulary = pipeline.data.num_classes
+    in_range = bool(((tokens >= 0) & (tokens < vocabulary)).all())
+    targets_ok = pipeline.task.valid_targets(targets, pipeline.data)
+    example = pipeline.task.target_texts(targets[:1], pipeline.data)[0]
+    return CheckResult(
+        "batch entering the model",
+        verdict(in_range and targets_ok),
+        f"token ids {int(tokens.min())}..{int(tokens.max())} of a vocabulary of {vocabulary}, targets "
+        f"valid={targets_ok} (e.g. {example})",
+        "token ids and targets in [0, vocabulary)",
+        "token ids outside the vocabulary: a tokenizer and a model that disagree on its size",
+        value=float(tokens.max()),
+    )
+
+
 def save_batch_grid(batch: torch.Tensor, titles: list[str], folder: Path) -> Path:
     plt = pyplot()
     count = min(16, len(batch))
@@ -119,8 +139,10 @@ def save_batch_grid(batch: torch.Tensor, titles: list[str], folder: Path) -> Pat
 def batch_independence(pipeline: Pipeline, seed: int) -> CheckResult:
     """Backprop from one sample's outputs: the gradient on every other input must be exactly zero (norm layers
     in eval mode), and on its own input non-zero."""
-    model = pipeline.model(seed).eval()
     inputs, _ = pipeline.first_batch(SAMPLES_FOR_GRADIENTS, seed)
+    if not inputs.is_floating_point():
+        return tokens_stay_in_their_sample(pipeline, seed)
+    model = pipeline.model(seed).eval()
     inputs = inputs.clone().requires_grad_(True)
     chosen = 1
     model(inputs)[chosen].sum().backward()

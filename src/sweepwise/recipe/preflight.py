@@ -26,6 +26,7 @@ from sweepwise.recipe import (
     gradient_checks,
     learning_rate_checks,
     model_checks,
+    sequence_checks,
     target_checks,
     training_checks,
 )
@@ -123,6 +124,8 @@ def run_preflight(cfg: DictConfig, folder: Path, spec: RunSpec | None = None) ->
         guarded("train/validation overlap", data_checks.split_overlap, pipeline, seed),
         guarded("batches mix classes", data_checks.batches_mix_classes, pipeline, seed),
         guarded("targets standardised", target_checks.targets_standardised, pipeline, seed),
+        guarded("causal mask (no future tokens)", sequence_checks.no_future_tokens, pipeline, seed),
+        guarded("targets are the next tokens", sequence_checks.targets_are_next_tokens, pipeline, seed),
         trained["output range covers the targets"],
         schedule_check,
         trained["planned run long enough"],

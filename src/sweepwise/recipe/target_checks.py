@@ -15,7 +15,7 @@ def targets_standardised(pipeline: Pipeline, seed: int) -> CheckResult:
     """The targets as the loss sees them: |mean| <= 1 and std 0.1-5 per target (WARN up to 3 and 10)."""
     name = "targets standardised"
     if pipeline.data.target_scale is None:
-        return CheckResult(name, NOT_APPLICABLE, f"task={pipeline.task.name}: class labels", "numeric targets")
+        return CheckResult(name, NOT_APPLICABLE, f"not applicable to task={pipeline.task.name}", "numeric targets")
     batches = [targets for _, (_, targets) in zip(range(SCALE_BATCHES), pipeline.batches(seed), strict=False)]
     targets = torch.cat(batches).float().reshape(-1, pipeline.data.num_targets)
     worst_mean, high_std = float(targets.mean(dim=0).abs().max()), float(targets.std(dim=0).max())

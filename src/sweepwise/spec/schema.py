@@ -9,6 +9,7 @@ The dataclasses are not frozen: OmegaConf makes a frozen dataclass's node read-o
 merge the YAML's values onto it.
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +27,20 @@ METRIC_DIRECTIONS = {
     "val/rmse": "minimize",
     "val/mae": "minimize",
     "val/r2": "maximize",
+    "val/perplexity": "minimize",
+    "val/bits_per_token": "minimize",
 }
 # the metrics each built-in task (its `_target_`) reports per epoch: what its runs can optimise and stop on
 TASK_METRICS = {
     "sweepwise.tasks.Classification": ("val/acc", "val/loss", "train/loss"),
     "sweepwise.tasks.Regression": ("val/rmse", "val/mae", "val/r2", "val/loss", "train/loss"),
+    "sweepwise.tasks.LanguageModel": (
+        "val/loss",
+        "val/perplexity",
+        "val/bits_per_token",
+        "val/acc",
+        "train/loss",
+    ),
 }
 DIRECTIONS = ("maximize", "minimize")
 DIRECTION_RESOLVER = "sweepwise.direction_of"  # conf/ YAML: direction: ${sweepwise.direction_of:${.metric}}
@@ -64,13 +74,18 @@ def check_metric_direction(prefix: str, metric: str, direction: str | None) -> N
         )
 
 
+def task_option(target: str) -> str:
+    """The `conf/task/` option of a built-in task's `_target_`: sweepwise.tasks.LanguageModel -> language_model."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", target.rsplit(".", 1)[-1]).lower()
+
+
 def check_objective(prefix: str, metric: str, direction: str | None, task: str | None) -> None:
     """A built-in task's run reports its own metrics alone (`task`: the config's `task._target_`), so `metric` must
     be one of them; a metric sweepwise does not know (a task of the user's own) needs its direction given."""
     reported = TASK_METRICS.get(task or "")
     if reported is not None and metric not in reported:
-        name = str(task).rsplit(".", 1)[-1].lower()
-        others = [other.rsplit(".", 1)[-1].lower() for other, metrics in TASK_METRICS.items() if metric in metrics]
+        name = task_option(str(task))
+        others = [task_option(other) for other, metrics in TASK_METRICS.items() if metric in metrics]
         hint = f" ({metric} is a metric of task={others[0]})" if others else ""
         raise ConfigError(f"{prefix}.metric", metric, f"task={name} reports {', '.join(reported)}{hint}")
     if direction is None:

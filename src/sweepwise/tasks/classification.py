@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sweepwise.data import DataModule
+from sweepwise.data.text_corpus import TokenData
 from sweepwise.errors import ConfigError
 from sweepwise.spec.schema import TASK_METRICS
 from sweepwise.tasks import baselines
@@ -23,6 +24,9 @@ class Classification(Task):
     score = "val/acc"
 
     def check_data(self, data: DataModule, data_key: str) -> None:
+        if isinstance(data, TokenData):
+            hint = f"{data_key} gives token sequences: train them with task=language_model"
+            raise ConfigError("task", self.name, hint)
         if data.target_scale is not None:
             names = ", ".join(data.target_scale.names)
             raise ConfigError(

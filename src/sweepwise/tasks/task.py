@@ -98,6 +98,10 @@ class Task(ABC):
         """The best outputs that ignore the inputs, fitted to the training targets (outputs,): what a model
         starting from its `init_output` bias predicts, and the dumb baseline every model must beat."""
 
+    def constant_batch(self, constant: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """`constant_outputs` for every sample of `targets`, shaped as the model's outputs for them."""
+        return constant.expand(len(targets), -1)
+
     @abstractmethod
     def predictions(self, outputs: torch.Tensor) -> torch.Tensor:
         """What outputs predict, in the units a prediction's error is judged in (class probabilities, the
@@ -135,7 +139,8 @@ class Task(ABC):
         return samples
 
     def probe(self, data: DataModule, total_steps: int, batch_size: int) -> RecordingProbe | None:
-        """What the training loop records of the predictions as it trains (saved with `figures`), if anything."""
+        """What the training loop records of the predictions as it trains (saved with `figures`), if anything;
+        `batch_size` is the training batch's."""
         return None
 
     def score_of(self, outputs: torch.Tensor, targets: torch.Tensor, data: DataModule) -> float:
