@@ -161,6 +161,37 @@ def test_csv_errors_name_the_column(tmp_path: Path):
         load_csv(str(tmp_path / "bad.csv"), label_column="species")
 
 
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"label_column": "species", "feature_columns": ["f1", "species"]},
+         r"^data.feature_columns=\['f1', 'species'\]: includes the label column 'species'$"),
+        ({"label_column": ["f1", "f1"], "task": "regression"},
+         r"^data.label_column=\['f1', 'f1'\]: names 'f1' more than once$"),
+        ({"label_column": [], "task": "regression"}, r"^data.label_column=\[\]: names no column$"),
+        ({"label_column": "species", "feature_columns": []}, r"^data.feature_columns=\[\]: names no column$"),
+        ({"label_column": "flat", "task": "regression", "feature_columns": ["f1", "f2"]},
+         r"^data.label_column='flat': holds a single value \(7\): nothing to predict$"),
+    ],
+    ids=["label-among-features", "label-twice", "no-label", "no-feature", "constant-target"],
+)  # fmt: skip
+def test_csv_columns_that_cannot_be_meant_stop_in_one_line(tmp_path: Path, arguments: dict, expected: str):
+    path = write_csv(tmp_path / "t.csv", rows=20)
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0] + ",flat", *(line + ",7" for line in lines[1:])]) + "\n")
+    with pytest.raises(ConfigError, match=expected):
+        load_csv(str(path), **arguments)
+
+
+def test_a_missing_feature_value_names_its_file_column_and_line(tmp_path: Path):
+    path = write_csv(tmp_path / "t.csv", rows=20)
+    lines = path.read_text().splitlines()
+    lines[4] = "," + lines[4].split(",", 1)[1]  # line 5 of the file: f1 left empty
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"t.csv: missing values in feature column 'f1', e.g. on lines \[5\]$"):
+        load_csv(str(path), label_column="species")
+
+
 def test_augment_shifts_and_noises_only_when_enabled():
     images = torch.zeros(8, 1, 8, 8)
     images[:, :, 3:5, 3:5] = 1.0

@@ -6,11 +6,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from helpers import compose_config, write_csv
 
 from sweepwise.figures import image_grid, pyplot
 from sweepwise.recipe.budget_checks import BudgetRuns, decreasing_loss, input_independent_baseline, steps_to_halve
 from sweepwise.recipe.input_dependence import ZeroedBound, learns_from_inputs, zeroed_score
 from sweepwise.recipe.learning_rate_checks import FasterRate, RangeCurve, faster_rate, slow_not_broken
+from sweepwise.recipe.preflight import preflight_fingerprint
 from sweepwise.recipe.report import FAIL, PASS, WARN, CheckResult
 from sweepwise.tasks import Classification
 from sweepwise.tasks.baselines import linear_accuracy, majority_accuracy
@@ -150,3 +152,13 @@ def test_too_few_validation_samples_to_decide_is_a_warn_not_a_fail(real: float, 
         assert result.meaning.startswith("too few validation samples to decide (val/acc SE ")
     slow = decreasing_loss(runs)  # fell 1.6 -> 1.2 without halving: slow when the inputs count for something
     assert slow.status == (FAIL if status == FAIL else WARN)
+
+
+def test_a_data_file_changed_on_disk_is_not_the_data_a_recorded_preflight_checked(tmp_path):
+    """The same config on a CSV whose rows changed since (a column shuffled, rows added) runs the checks again."""
+    table = write_csv(tmp_path / "table.csv", rows=40)
+    config = compose_config(["data=csv", f"data.path={table}", "data.label_column=species"])
+    before = preflight_fingerprint(config)
+    assert preflight_fingerprint(config) == before
+    table.write_text(table.read_text() + table.read_text().splitlines()[1] + "\n")
+    assert preflight_fingerprint(config) != before

@@ -18,6 +18,7 @@ from helpers import REPO, TRAIN_PY, all_runs, mlflow_client, run_script
 from sweep_helpers import load_study, sweep_runs
 
 from sweepwise import configure
+from sweepwise.internals import sklearn_internals
 from sweepwise.recipe.trial_models import trial_config, trial_model
 from sweepwise.study.records import MODEL_URI_TAG
 from sweepwise.study.trials import trial_folder
@@ -57,6 +58,7 @@ def test_a_numeric_csv_target_trains_as_a_regression_in_its_own_units(tmp_path: 
             "data.label_column=[price,rent]",
             "trainer.epochs=15",
             "optimizer.lr=0.01",
+            "objective.metric=val/rmse/rent",  # one target's own error, in its own units
         ],
         tmp_path,
     )
@@ -67,7 +69,7 @@ def test_a_numeric_csv_target_trains_as_a_regression_in_its_own_units(tmp_path: 
     assert {"val/rmse/price", "val/rmse/rent", "val/r2/price", "val/r2/rent"} <= set(metrics)
     # errors in the targets' units (their noise has SD 10 on values of SD ~140): far below the SD, above zero
     assert 5.0 < metrics["val/rmse"] < 40.0 and metrics["val/r2"] > 0.9
-    assert metrics["best/val/rmse"] <= metrics["val/rmse"]
+    assert metrics["best/val/rmse/rent"] <= metrics["val/rmse/rent"] and "best/val/rmse" not in metrics
     artifacts = {item.path for item in mlflow_client(tmp_path).list_artifacts(run.info.run_id, "predictions")}
     assert {"predictions/predicted_vs_true.png", "predictions/residuals.png", "predictions/val_predictions.csv"} <= (
         artifacts
@@ -158,14 +160,19 @@ def test_a_regression_sweep_minimises_rmse_and_its_best_model_reloads_in_the_tar
     config = trial_config(folder)
     task = configure.build_task(config)
     data = configure.build_data(config.data, task)
-    expected = task.servable(trial_model(folder, data), data)
+    trained = trial_model(folder, data)
     with mlflow_store(f"sqlite:///{tmp_path / 'mlflow.db'}"):  # put back after, for the runs started next
         info = mlflow.models.get_model_info(parent.data.tags[MODEL_URI_TAG])
         served = mlflow.pytorch.load_model(parent.data.tags[MODEL_URI_TAG])
     assert info.signature is not None and info.signature.outputs.inputs[0].shape == (-1, 1)
-    with torch.no_grad():
-        answer, truth = served(data.val_x), expected(data.val_x)
-    assert torch.allclose(answer, truth, atol=1e-4)
+    assert info.metadata == {"output_names": ["progression"]}
+    features, _ = sklearn_internals.load_diabetes()  # the patients' raw rows: age in years, bmi, blood pressure, ...
+    rows = torch.as_tensor(features[: len(features) // 2], dtype=torch.float32)
+    scale = data.target_scale
+    with torch.no_grad():  # the served model normalises the rows itself and answers in the score's own units
+        answer = served(rows)
+        truth = trained((rows - torch.as_tensor(data.mean)) / torch.as_tensor(data.std)) * float(scale.std[0])
+    assert torch.allclose(answer, truth + float(scale.mean[0]), atol=1e-3)
     assert 25.0 < float(answer.mean()) < 346.0  # the disease-progression score's own range, not standard units
 
 
@@ -191,3 +198,24 @@ def test_a_task_of_ones_own_is_chosen_with_target_and_trains_as_it_says(tmp_path
     refused = subprocess.run([*command, "+task.quantile=1.5"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert refused.returncode == 1
     assert refused.stderr.strip() == "error: task.quantile=1.5: must be in the open interval (0, 1)"
+
+
+def test_a_csv_sweeps_best_model_answers_raw_rows_of_the_file_in_the_targets_units(tmp_path: Path):
+    """The sweep reads its CSV through `${hydra:runtime.cwd}` (in its preflight too); the model it logs takes rows
+    of the file as they are and answers prices, its error near the one the trial reported (not the network's
+    standardised inputs and outputs)."""
+    table = write_numeric_csv(tmp_path / "houses.csv", rows=400)
+    args = ["sweeps=regression", "data=csv", "data.path=${hydra:runtime.cwd}/houses.csv", "data.label_column=price",
+            "hydra.sweeper.n_trials=2", "trainer.epochs=20", "optimizer.lr=0.01", "recipe.preflight=warn",
+            "recipe.budget_steps=30", "recipe.lr_range_steps=30", "recipe.overfit_steps=30"]  # fmt: skip
+    done = train(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "preflight (" in done.stdout and "error" not in done.stderr  # the checks ran, reading the file
+    study = load_study(tmp_path, "regression")
+    (parent,), _ = sweep_runs(tmp_path, "sweepwise")
+    with mlflow_store(f"sqlite:///{tmp_path / 'mlflow.db'}"):
+        served = mlflow.pyfunc.load_model(parent.data.tags[MODEL_URI_TAG])
+    rows = np.loadtxt(table, delimiter=",", skiprows=1, dtype=np.float32)
+    predicted = served.predict(rows[:, :3])[:, 0]
+    rmse = float(np.sqrt(np.mean((predicted - rows[:, 3]) ** 2)))
+    assert rmse < 2.0 * study.best_value and rmse < 0.3 * float(rows[:, 3].std()), (rmse, study.best_value)

@@ -18,9 +18,11 @@ from sweepwise.data.module import TensorData
 from sweepwise.data.synthetic_regression import make_regression
 from sweepwise.data.targets import class_labels
 from sweepwise.errors import ConfigError
+from sweepwise.spec.schema import direction_of
 from sweepwise.tasks import Classification, Regression
 from sweepwise.tasks.baselines import linear_least_squares
 from sweepwise.tasks.baselines import r2_score as our_r2
+from sweepwise.tasks.served import raw_inputs
 
 NO_AUGMENT = Augment()
 
@@ -153,10 +155,26 @@ def test_a_model_written_for_classification_alone_still_builds():
     assert configure.build_model(cfg.model, data, task)(data.val_x[:3]).shape == (3, 1)
 
 
-def test_the_served_regression_answers_in_the_targets_units():
-    data = table(scale=1000.0, offset=-400.0)
+def test_the_served_regression_takes_inputs_and_answers_in_the_datas_own_units():
+    inputs = np.random.default_rng(1).standard_normal((300, 4)).astype(np.float32) * 50.0 + 20.0
+    data = TensorData.from_targets(inputs, inputs[:, :1] * 1000.0 - 400.0, ["y0"], val_fraction=0.3, split_seed=0,
+                                   augment=NO_AUGMENT)  # fmt: skip
     model = nn.Linear(4, 1)
     served = Regression().servable(model, data)
+    raw = raw_inputs(data, data.val_x)
+    assert float(raw.mean()) == pytest.approx(20.0, abs=5.0)  # back in the table's own units
     with torch.no_grad():
         expected = model(data.val_x) * float(data.target_scale.std[0]) + float(data.target_scale.mean[0])
-        assert torch.allclose(served(data.val_x), expected)
+        assert torch.allclose(served(raw), expected, atol=1e-4)
+    assert Regression().output_names(data) == data.target_scale.names
+
+
+def test_one_targets_metric_is_an_objective_only_where_that_target_exists():
+    data = table(targets=2)
+    task = Regression()
+    task.check_metric("objective.metric", "val/rmse/y1", data)
+    assert direction_of("val/rmse/y1") == "minimize" and direction_of("val/r2/y0") == "maximize"
+    with pytest.raises(ConfigError, match=r"^objective.metric='val/rmse/y2': names no target: the targets are y0, y1$"):
+        task.check_metric("objective.metric", "val/rmse/y2", data)
+    with pytest.raises(ConfigError, match=r"^objective.metric='val/rmse/y0': task=regression reports"):
+        task.check_metric("objective.metric", "val/rmse/y0", table(targets=1))  # one target: no metric of its own

@@ -72,8 +72,8 @@ def _train_main(
     progress = make_progress(settings.progress, settings.batch_size)
     parts = training_parts(cfg, spec, device, ranks)
     task, data, model = parts.task, parts.data, parts.model
-    task.check_metric("objective.metric", objective.metric)
-    task.check_metric("trainer.early_stopping.metric", settings.early_stopping.metric)
+    task.check_metric("objective.metric", objective.metric, data)
+    task.check_metric("trainer.early_stopping.metric", settings.early_stopping.metric, data)
     steps = planned_steps(settings, data.steps_per_epoch(settings.batch_size))
     for warning in budget_warnings(data.num_train, settings.batch_size, steps):
         print(f"warning: {warning}", flush=True)

@@ -66,6 +66,9 @@ def numeric_targets(table: dict[str, np.ndarray], columns: Sequence[str]) -> np.
     if bad.size:
         lines = (bad[:5] + 2).tolist()  # the header is line 1
         raise DataError(f"{bad.size} rows have missing or infinite targets, e.g. on lines {lines}")
+    for column, values in zip(columns, targets.T, strict=True):
+        if np.ptp(values) == 0.0:
+            raise ConfigError("data.label_column", column, f"holds a single value ({values[0]:g}): nothing to predict")
     return targets.astype(np.float32)
 
 

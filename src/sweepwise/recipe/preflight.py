@@ -150,8 +150,22 @@ def preflight_fingerprint(cfg: DictConfig) -> str:
         for parent in parents:
             node = node.get(parent) or {}
         node.pop(last, None)
-    text = json.dumps(plain, sort_keys=True, default=str) + code_version()
+    text = json.dumps(plain, sort_keys=True, default=str) + code_version() + _data_on_disk(plain.get("data"))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _data_on_disk(data: Any) -> str:
+    """The size and modification time of the file or folder the data is read from (`data.path`, `data.root`):
+    the same config on a file that changed since (rows added, a column shuffled) is not the data checked."""
+    if not isinstance(data, dict):
+        return ""
+    stamps = []
+    for key in ("path", "root"):
+        location = Path(str(data.get(key) or "")).expanduser()
+        if data.get(key) and location.exists():
+            status = location.stat()
+            stamps.append(f"{key}:{status.st_size}:{status.st_mtime_ns}")
+    return ";".join(stamps)
 
 
 def trained_checks(pipeline: Pipeline, runs: budget_checks.BudgetRuns | CheckResult) -> dict[str, CheckResult]:

@@ -66,7 +66,7 @@ def _split(data: DictConfig, count: int) -> tuple[np.ndarray, np.ndarray]:
 def _table_samples(data: DictConfig) -> Samples:
     """A CSV's rows, NaNs included (its loader would refuse them), named by their line in the file."""
     column = str(data.label_column)
-    features, table = read_table(str(data.path), [column], data.get("feature_columns"))
+    features, table = read_table(str(data.path), [column], data.get("feature_columns"), missing_features=True)
     labels, class_names = class_labels(table[column], column)
     train, val = _split(data, len(labels))
     return Samples(

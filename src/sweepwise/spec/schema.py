@@ -42,6 +42,8 @@ TASK_METRICS = {
         "train/loss",
     ),
 }
+# a task's metrics that it also reports per target (`val/rmse/price`), each improving as the whole does
+PER_TARGET_METRICS = {"sweepwise.tasks.Regression": ("val/rmse", "val/mae", "val/r2")}
 DIRECTIONS = ("maximize", "minimize")
 DIRECTION_RESOLVER = "sweepwise.direction_of"  # conf/ YAML: direction: ${sweepwise.direction_of:${.metric}}
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -53,8 +55,15 @@ MAX_ENSEMBLE = 5
 
 def direction_of(metric: str) -> str | None:
     """The direction `metric` improves in (the default of a `direction` next to it); None for one sweepwise does
-    not know, which the checks then refuse."""
-    return METRIC_DIRECTIONS.get(metric)
+    not know, which the checks then refuse. A target's own metric (`val/rmse/price`) improves as `val/rmse` does."""
+    return METRIC_DIRECTIONS.get(metric) or METRIC_DIRECTIONS.get(per_target_base(metric) or "")
+
+
+def per_target_base(metric: str) -> str | None:
+    """`val/rmse` for one target's `val/rmse/price`; None for a metric of the whole."""
+    base, _, target = metric.rpartition("/")
+    is_per_target = target and any(base in metrics for metrics in PER_TARGET_METRICS.values())
+    return base if is_per_target else None
 
 
 def check_metric_direction(prefix: str, metric: str, direction: str | None) -> None:
@@ -64,7 +73,7 @@ def check_metric_direction(prefix: str, metric: str, direction: str | None) -> N
         return
     if direction not in DIRECTIONS:
         raise ConfigError(f"{prefix}.direction", direction, "must be maximize or minimize")
-    expected = METRIC_DIRECTIONS.get(metric, direction)
+    expected = direction_of(metric) or direction
     if direction != expected:
         better = "higher" if expected == "maximize" else "lower"
         raise ConfigError(
@@ -83,7 +92,8 @@ def check_objective(prefix: str, metric: str, direction: str | None, task: str |
     """A built-in task's run reports its own metrics alone (`task`: the config's `task._target_`), so `metric` must
     be one of them; a metric sweepwise does not know (a task of the user's own) needs its direction given."""
     reported = TASK_METRICS.get(task or "")
-    if reported is not None and metric not in reported:
+    per_target = per_target_base(metric) in PER_TARGET_METRICS.get(task or "", ())
+    if reported is not None and metric not in reported and not per_target:
         name = task_option(str(task))
         others = [task_option(other) for other, metrics in TASK_METRICS.items() if metric in metrics]
         hint = f" ({metric} is a metric of task={others[0]})" if others else ""

@@ -17,11 +17,13 @@ from torch import nn
 from sweepwise.data import DataModule
 from sweepwise.data.targets import TargetScale
 from sweepwise.errors import ConfigError
-from sweepwise.spec.schema import TASK_METRICS
+from sweepwise.spec.schema import PER_TARGET_METRICS, TASK_METRICS, per_target_base
 from sweepwise.tasks import baselines
 from sweepwise.tasks.regression_figures import prediction_figures
+from sweepwise.tasks.served import InTargetUnits
 from sweepwise.tasks.task import Baseline, Sums, Task
 
+TARGET = "sweepwise.tasks.Regression"
 LOSSES = ("mse", "l1", "huber")
 RIGHT_WITHIN = 0.25  # a prediction is right when every target is within this many of its standard deviations
 
@@ -31,7 +33,7 @@ class Regression(Task):
     deviations of the target)."""
 
     name = "regression"
-    metrics = TASK_METRICS["sweepwise.tasks.Regression"]
+    metrics = TASK_METRICS[TARGET]
     score = "val/r2"
 
     def __init__(self, loss: str = "mse", huber_delta: float = 1.0) -> None:
@@ -40,6 +42,15 @@ class Regression(Task):
         if huber_delta <= 0:
             raise ConfigError("task.huber_delta", huber_delta, "must be > 0")
         self.loss_name, self.huber_delta = loss, huber_delta
+
+    def check_metric(self, key: str, metric: str, data: DataModule) -> None:
+        """Besides the metrics of all targets, one target's own (`val/rmse/price`) where there are several."""
+        names = _scale(data).names
+        own = {f"{base}/{_metric_name(name)}" for base in PER_TARGET_METRICS[TARGET] for name in names}
+        if per_target_base(metric) is None or len(names) < 2:
+            super().check_metric(key, metric, data)
+        elif metric not in own:
+            raise ConfigError(key, metric, f"names no target: the targets are {', '.join(map(str, names))}")
 
     def check_data(self, data: DataModule, data_key: str) -> None:
         if data.target_scale is None:
@@ -131,24 +142,13 @@ class Regression(Task):
 
     def servable(self, model: nn.Module, data: DataModule) -> nn.Module:
         """The model with its outputs in the targets' own units: what a served regression must answer."""
-        return InTargetUnits(model, _scale(data))
+        return InTargetUnits(super().servable(model, data), _scale(data))
+
+    def output_names(self, data: DataModule) -> list[str]:
+        return list(_scale(data).names)
 
     def figures(self, model: nn.Module, data: DataModule, batch_size: int, folder: Path) -> list[Path]:
         return prediction_figures(model, data, _scale(data), batch_size, folder)
-
-
-class InTargetUnits(nn.Module):
-    """A regression model whose outputs, standardised in training, are mapped back to the targets' units."""
-
-    def __init__(self, model: nn.Module, scale: TargetScale) -> None:
-        super().__init__()
-        self.model = model
-        self.register_buffer("mean", torch.as_tensor(scale.mean, dtype=torch.float32))
-        self.register_buffer("std", torch.as_tensor(scale.std, dtype=torch.float32))
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        outputs: torch.Tensor = self.model(inputs) * self.std + self.mean
-        return outputs
 
 
 def _scale(data: DataModule) -> TargetScale:

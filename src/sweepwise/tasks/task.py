@@ -19,6 +19,7 @@ from torch import nn
 from sweepwise.data import DataModule
 from sweepwise.errors import ConfigError
 from sweepwise.tasks.output_bias import set_final_bias, training_targets
+from sweepwise.tasks.served import FromRawInputs, normalises_inputs
 
 Sums = dict[str, torch.Tensor]
 
@@ -56,7 +57,7 @@ class Task(ABC):
     metrics: ClassVar[Sequence[str]]
     score: ClassVar[str]
 
-    def check_metric(self, key: str, metric: str) -> None:
+    def check_metric(self, key: str, metric: str, data: DataModule) -> None:
         """A run of this task reports its `metrics` alone: an objective or a stopping rule must name one."""
         if metric not in self.metrics:
             raise ConfigError(key, metric, f"task={self.name} reports {', '.join(self.metrics)}")
@@ -124,9 +125,14 @@ class Task(ABC):
         """Pictures (and their numbers) of what the trained model predicts on the validation set."""
 
     def servable(self, model: nn.Module, data: DataModule) -> nn.Module:
-        """The trained model as it is logged for serving: its inputs as the data hands them over (normalised), its
-        outputs what the task predicts (logits here; a task may map them to its own units)."""
-        return model
+        """The trained model as it is logged for serving: its inputs in the data's own units (it normalises them
+        itself, with the training split's statistics), its outputs what the task predicts (logits here, one per
+        `output_names`; a task may map them to its own units)."""
+        return FromRawInputs(model, data) if normalises_inputs(data) else model
+
+    def output_names(self, data: DataModule) -> list[str]:
+        """What each of the served model's outputs stands for (the classes, in order), logged beside it."""
+        return list(data.class_names)
 
     def init_output(self, model: nn.Module, data: DataModule, batch_size: int) -> bool:
         """Start the output layer's bias at `constant_outputs`, so that the untrained model predicts the dumb

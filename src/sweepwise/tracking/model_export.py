@@ -7,6 +7,7 @@ dimension stays free.
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import mlflow
 import torch
@@ -30,8 +31,11 @@ class LoggedModel:
     size_bytes: int
 
 
-def log_pytorch_model(uri: str, run_id: str, model: nn.Module, example: torch.Tensor) -> LoggedModel:
-    """Log `model` (in evaluation mode, on the CPU) on run `run_id` of the store at `uri` as `model`."""
+def log_pytorch_model(
+    uri: str, run_id: str, model: nn.Module, example: torch.Tensor, metadata: dict[str, Any] | None = None
+) -> LoggedModel:
+    """Log `model` (in evaluation mode, on the CPU) on run `run_id` of the store at `uri` as `model`, with
+    `metadata` in its MLmodel file (what its outputs stand for)."""
     with torch.no_grad():
         output = model(example)
     signature = infer_signature(example.numpy(), output.numpy())
@@ -49,6 +53,7 @@ def log_pytorch_model(uri: str, run_id: str, model: nn.Module, example: torch.Te
             pip_requirements=[f"torch=={torch.__version__}"],  # inferring them would load the model once more
             serialization_format="pt2",
             model_id=created.model_id,
+            metadata=metadata,
         )
     return LoggedModel(info.model_uri, info.model_id, _artifacts_size(client, info.model_id))
 

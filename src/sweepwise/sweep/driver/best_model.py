@@ -10,6 +10,7 @@ import torch
 from sweepwise import configure
 from sweepwise.recipe.trial_models import trial_config, trial_model
 from sweepwise.study.trials import trial_folder
+from sweepwise.tasks.served import raw_inputs
 from sweepwise.tracking.model_export import LoggedModel, log_pytorch_model
 
 EXAMPLE_SIZE = 2  # validation inputs kept as the model's input example
@@ -30,6 +31,7 @@ def log_best_model(study: optuna.Study, sweep_dir: Path, uri: str, run_id: str) 
     config = trial_config(folder)
     task = configure.build_task(config)
     data = configure.build_data(config.data, task).to(torch.device("cpu"))
-    example = next(iter(data.val_batches(EXAMPLE_SIZE)))[0]
-    logged = log_pytorch_model(uri, run_id, task.servable(trial_model(folder, data), data), example)
+    example = raw_inputs(data, next(iter(data.val_batches(EXAMPLE_SIZE)))[0])
+    served = task.servable(trial_model(folder, data), data)
+    logged = log_pytorch_model(uri, run_id, served, example, {"output_names": task.output_names(data)})
     return BestModel(best.number, logged, time.perf_counter() - started)

@@ -223,7 +223,12 @@ def check_objective_direction(config: DictConfig, direction: Any) -> tuple[Direc
     directions = directions_of(direction)
     objective = OmegaConf.select(config, "objective.direction", default=None)
     if objective and len(directions) == 1 and objective != directions[0]:
-        raise ConfigError("hydra.sweeper.direction", directions[0], f"disagrees with objective.direction={objective!r}")
+        raise ConfigError(
+            "hydra.sweeper.direction",
+            directions[0],
+            f"disagrees with objective.direction={objective!r} ({metric}): set hydra.sweeper.direction={objective} "
+            "(the sweep files set ${objective.direction})",
+        )
     return directions
 
 

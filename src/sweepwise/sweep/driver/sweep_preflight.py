@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from hydra.core.hydra_config import HydraConfig
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import CategoricalDistribution
@@ -95,12 +96,14 @@ class SweepPreflight:
 
 
 def cost_estimate(seconds_per_step: float, steps: int, trials: int, slots: int) -> str:
-    """The sweep's compute at most (every trial runs its planned steps at the base config's step time)."""
+    """The sweep's training compute if every trial runs its planned steps at the base config's step time; each
+    trial's start-up (a process, its imports, the data) comes on top, which dominates small trials."""
     total = seconds_per_step * steps * trials
     return (
         f"estimated sweep cost: {trials} trials x {steps} steps x {seconds_per_step * 1000:.1f} ms = "
         f"{_duration(total)} of compute, ~{_duration(total / max(1, min(slots, trials)))} with {slots} at a time "
-        "(at most: pruning and early stopping end trials sooner; other batch sizes and models cost otherwise)"
+        "(training steps alone, each trial's start-up on top; pruning and early stopping end trials sooner; other "
+        "batch sizes and models cost otherwise)"
     )
 
 
@@ -115,6 +118,8 @@ def preflight_sweep(
 ) -> SweepPreflight:
     """The recipe's checks on the sweep's base config and on each model family the search space draws, unless they
     passed on these configs and this code before."""
+    if not HydraConfig.initialized():  # Hydra sets it for each job alone; `${hydra:runtime.cwd}` reads it here too
+        HydraConfig.instance().set_config(config)
     families = _families(plan, config)
     first = {group: options[0] for group, options in families.items()}
     configs = {BASE: _compose(plan, config, hydra_context, first)}

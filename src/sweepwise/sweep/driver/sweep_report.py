@@ -120,10 +120,12 @@ def _log_best_model(study: optuna.Study, plan: SweepPlan, tracker: SweepTracker)
         _model_not_logged(tracker, error)
     else:
         tracker.log_parent({}, {MODEL_TRIAL_TAG: str(best.trial), MODEL_URI_TAG: best.logged.uri}, step=0)
-        size = best.logged.size_bytes / 1e6
+        size = best.logged.size_bytes
+        shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
         print(
-            f"best model (trial {best.trial}): {best.logged.uri} on the parent run, {size:.1f} MB, logged in "
-            f"{best.seconds:.1f} s; register it from the run's Artifacts tab in the MLflow UI",
+            f"best model (trial {best.trial}): {best.logged.uri} on the parent run, {shown}, logged in "
+            f"{best.seconds:.1f} s; it takes inputs in the data's own units; register it from the run's "
+            "Artifacts tab in the MLflow UI",
         )
 
 

@@ -30,6 +30,7 @@ class Sweep:
 
     def __init__(self, **raw: Any) -> None:
         self.raw = raw
+        self.trials_started = False  # whether an interruption can have stopped a trial
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
@@ -48,7 +49,10 @@ class Sweep:
             raise SystemExit(f"error: {unreachable_error(error)}; {RESUME_HINT}") from None
         except KeyboardInterrupt as stop:
             how = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted"
-            print(f"sweep {how}: any trial it was running is FAIL (interrupted); the same command resumes it")
+            if self.trials_started:
+                print(f"sweep {how}: any trial it was running is FAIL (interrupted); the same command resumes it")
+            else:
+                print(f"sweep {how} before its first trial started: the same command starts it")
             raise SystemExit(143 if isinstance(stop, Terminated) else 130) from None
 
     def _plan_and_run(self, arguments: list[str]) -> None:
@@ -98,6 +102,7 @@ class Sweep:
             )
             if started.preflight is not None:
                 started.preflight.record(started.study, started.tracker, fail=preflight == "fail")
+            self.trials_started = True
             orchestrator.run()
         except (SweepStopped, PreflightFailed):
             status = "FAILED"
