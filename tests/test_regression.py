@@ -219,3 +219,7 @@ def test_a_csv_sweeps_best_model_answers_raw_rows_of_the_file_in_the_targets_uni
     predicted = served.predict(rows[:, :3])[:, 0]
     rmse = float(np.sqrt(np.mean((predicted - rows[:, 3]) ** 2)))
     assert rmse < 2.0 * study.best_value and rmse < 0.3 * float(rows[:, 3].std()), (rmse, study.best_value)
+    # a mistake in the same command names itself, not a changed definition of the study
+    mistaken = train([*args, "data.label_column=nope"], tmp_path)
+    assert mistaken.returncode == 1
+    assert mistaken.stderr.strip().startswith("error: data.label_column='nope': not a column of"), mistaken.stderr

@@ -236,6 +236,28 @@ def test_code_run_outside_a_sweep_logs_each_report_to_a_finished_run_of_its_own(
     assert (tmp_path / "outputs").is_dir() and list((tmp_path / "outputs").glob("*/*/checkpoints/last.pt"))
 
 
+@pytest.mark.parametrize(
+    ("ending", "status", "error"),
+    [("", "FINISHED", None), ("raise KeyboardInterrupt", "KILLED", "KeyboardInterrupt: "),
+     ("raise ValueError('bad batch')", "FAILED", "ValueError: bad batch")],
+    ids=["ends", "ctrl-c", "raises"],
+)  # fmt: skip
+def test_a_run_of_the_codes_own_ends_as_its_process_does(tmp_path: Path, ending: str, status: str, error: str | None):
+    """The README's form (`trial = sweepwise.current_trial()`, no `with`): the run ends with the process, FAILED
+    (KILLED on Ctrl-C) when an exception nothing caught ends it, with that error."""
+    script = tmp_path / "loop.py"
+    script.write_text(
+        "import sweepwise\ntrial = sweepwise.current_trial()\n"
+        "for epoch in (1, 2):\n    trial.report(epoch, {'val/loss': 1.0 / epoch}, objective='val/loss')\n" + ending
+    )
+    done = run_script(script, [], tmp_path, python_flags=["-W", "error"])
+    assert (done.returncode == 0) == (error is None), done.stderr[-2000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    assert run.info.status == status and run.data.tags.get("sweepwise.error") == error
+    assert [step for step, _ in history(client, run.info.run_id, "val/loss")] == [1, 2]
+
+
 @pytest.mark.slow
 def test_every_rank_of_a_ddp_trial_hears_rank_zeros_prune_and_the_run_has_each_epoch_once(tmp_path: Path):
     pruner = [

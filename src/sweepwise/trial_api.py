@@ -8,13 +8,11 @@
             raise sweepwise.TrialPruned()  # or stop and return: the sweep records the trial PRUNED either way
 
 In a sweep's trial, `report` logs to the trial's MLflow run, reports the objective to the study and says when the
-pruner stops the trial. Outside a sweep the same calls log to a run of the code's own (ended when its `with` block
-or the process ends) and nothing prunes. In a multi-process trial every rank calls `report` at the same steps:
-rank 0 logs and reports, and its word to stop reaches every rank.
-
-A sweep hands the trial to the task it runs in this process, and to the processes the task starts (DDP ranks)
-through the environment, as plain facts (`TrialFacts`). The facts name the sweep's link to its study by import
-path: this module never imports the sweep or Optuna.
+pruner stops the trial. Outside a sweep the same calls log to a run of the code's own (ended with its `with` block
+or the process: FAILED on an uncaught error) and nothing prunes. In a multi-process trial every rank reports at
+the same steps: rank 0 logs and reports, and its word to stop reaches every rank. A sweep hands the trial to the
+task, and to the processes it starts (DDP ranks) through the environment, as plain facts (`TrialFacts`) that name
+the sweep's link to its study by import path: this module never imports the sweep or Optuna.
 """
 
 import atexit
@@ -68,16 +66,12 @@ class Trial:
     def rank(self) -> int:
         """This process's rank in the trial's process group (0 without one): rank 0 alone logs and reports."""
         group = _process_group()
-        if group is not None:
-            return int(group.get_rank())
-        return int(os.environ.get("RANK", "0"))
+        return int(group.get_rank()) if group is not None else int(os.environ.get("RANK", "0"))
 
     @property
     def run_id(self) -> str | None:
         """The trial's MLflow run (opened on first use on rank 0); other ranks know only a sweep trial's run."""
-        if self.rank != 0:
-            return self.facts.run_id
-        return self.open_run().run_id
+        return self.facts.run_id if self.rank != 0 else self.open_run().run_id
 
     def open_run(
         self,
@@ -108,7 +102,7 @@ class Trial:
             if facts.run_params and not (facts.run_id or resume_run_id):
                 self.run.log_params(facts.run_params)
             if facts.ends_run:
-                atexit.register(self.end)
+                atexit.register(self._end_at_exit, getattr(sys, "last_value", None))
         return self.run
 
     def log(self, step: int, metrics: Mapping[str, float]) -> None:
@@ -180,6 +174,12 @@ class Trial:
             self.run.fail(error, end=self.facts.ends_run)
         elif self.facts.ends_run:
             self.run.finish()
+
+    def _end_at_exit(self, earlier: BaseException | None) -> None:
+        """A run of the code's own ends with the process: failed by an exception no code caught (the one the
+        interpreter printed, not an `earlier` one of an interactive session), else finished."""
+        last = getattr(sys, "last_value", None)
+        self.end(last if last is not earlier else None)
 
     @property
     def ended(self) -> bool:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from hydra.core.hydra_config import HydraConfig
 from hydra.types import HydraContext
 from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import CategoricalDistribution
@@ -118,8 +117,6 @@ def preflight_sweep(
 ) -> SweepPreflight:
     """The recipe's checks on the sweep's base config and on each model family the search space draws, unless they
     passed on these configs and this code before."""
-    if not HydraConfig.initialized():  # Hydra sets it for each job alone; `${hydra:runtime.cwd}` reads it here too
-        HydraConfig.instance().set_config(config)
     families = _families(plan, config)
     first = {group: options[0] for group, options in families.items()}
     configs = {BASE: _compose(plan, config, hydra_context, first)}

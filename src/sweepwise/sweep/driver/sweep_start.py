@@ -16,7 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 import sweepwise
 from sweepwise.configure import is_sweepwise_training
-from sweepwise.errors import hide_password
+from sweepwise.errors import ConfigError, SweepwiseError, hide_password
 from sweepwise.internals.omegaconf_internals import task_part
 from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
@@ -83,6 +83,22 @@ class StartedSweep:
         return str(self.plan.sweep_dir / str(number) / "trial.log")
 
 
+def _mistake_in(config: DictConfig) -> SweepwiseError | None:
+    """The error that building sweepwise training's data from `config` meets, if any: a value that differs from a
+    study's definition is more often a mistake (a column that does not exist) than a new sweep, and that mistake
+    is the line to show."""
+    if not is_sweepwise_training(config):
+        return None
+    from sweepwise import configure as parts  # imports torch: only on this path
+
+    try:
+        base = task_part(config)
+        parts.build_data(base.data, parts.build_task(base))
+    except SweepwiseError as error:
+        return error
+    return None
+
+
 def start_sweep(
     plan: SweepPlan, config: DictConfig, hydra_context: HydraContext, slots: Placement, preflight: str
 ) -> StartedSweep:
@@ -102,7 +118,10 @@ def start_sweep(
         check_unclaimed(existing)
         check_continuable(existing, plan.space)  # first: no on_change lets a study change a parameter's kind
     unset = _unset_value(config, hydra_context, plan.space.distributions)
-    record = existing is None or check_definition(existing, definition, plan.conf.on_change, unset, ignores)
+    try:
+        record = existing is None or check_definition(existing, definition, plan.conf.on_change, unset, ignores)
+    except ConfigError as changed:
+        raise _mistake_in(config) or changed from None
     first_folder = plan.sweep_dir
     plan = _in_the_studys_folder(plan, existing, config)
     check_folder_owner(plan.sweep_dir, plan.settings.study_name, plan.storage)

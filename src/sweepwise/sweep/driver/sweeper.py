@@ -5,6 +5,7 @@ from dataclasses import replace
 from typing import Any, cast
 
 import optuna
+from hydra.core.hydra_config import HydraConfig
 from hydra.types import HydraContext, TaskFunction
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
@@ -34,6 +35,8 @@ class Sweep:
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
+        if not HydraConfig.initialized():  # Hydra sets it for each job alone; the sweep's own process resolves
+            HydraConfig.instance().set_config(config)  # `${hydra:runtime.cwd}` too (its preflight, its checks)
 
     def sweep(self, arguments: list[str]) -> None:
         """Run the sweep; every error the user can fix ends it with one line and a non-zero exit."""
