@@ -136,6 +136,8 @@ def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, spa
     config of sweepwise's training also gets the run's own checks of its values on each, and a value they refuse
     is named as one the search space can draw. Returns what each config-group option drawn or fixed holds
     (`option_leaves`), for the study's definition."""
+    if is_sweepwise_training(config):
+        run_spec(config, resolve_paths=False)  # the base config's own mistakes, whatever the search space draws
     options: dict[str, Any] = {}
     samples = {name: _sample(distribution) for name, distribution in space.distributions.items()}
     variants = [(samples, sorted(samples))] + [
