@@ -39,7 +39,7 @@ CORPUS = {
     "zero learning rate": Bad("override", ["optimizer.lr=0"], "optimizer.lr=0.0"),
     "zero batch size": Bad("override", ["trainer.batch_size=0"], "trainer.batch_size=0"),
     "step budget not a number": Bad("override", ["trainer.max_steps=abc"], "trainer.max_steps='abc'"),
-    "unknown model": Bad("override", ["model=transformer"], "model='transformer'"),
+    "unknown model": Bad("override", ["model=gpt"], "model='gpt'"),
     "unknown task": Bad("override", ["task=evaluate"], "task='evaluate'"),
     "unknown preflight mode": Bad("override", ["mode=preflight", "recipe.preflight=strict"], "recipe.preflight"),
     "unknown device": Bad("override", ["trainer.device=tpu"], "trainer.device='tpu'"),
@@ -81,7 +81,7 @@ CORPUS = {
         "not in struct",
         True,
     ),
-    "unknown option in a choice": Bad("search space", ["model=choice(mlp, transformer)"], "model/transformer", True),
+    "unknown option in a choice": Bad("search space", ["model=choice(mlp, gpt)"], "model/gpt", True),
     "sampler Optuna removed": Bad("search space", ["hydra/sweeper/sampler=motpe"], "removed in Optuna 4", True),
     "unknown sampler": Bad("search space", ["hydra/sweeper/sampler=bayes"], "hydra/sweeper/sampler='bayes'", True),
     "sampler seed not a number": Bad(
