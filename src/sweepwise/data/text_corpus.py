@@ -39,10 +39,6 @@ class TokenData(TensorData):
     def decode(self, tokens: Sequence[int]) -> str:
         return "".join(self.class_names[int(token)] for token in tokens)
 
-    def encode(self, text: str) -> list[int]:
-        index = {char: token for token, char in enumerate(self.class_names)}
-        return [index[char] for char in text if char in index]
-
 
 def sequences(ids: np.ndarray, context: int) -> tuple[np.ndarray, np.ndarray]:
     """Consecutive windows of `context` + 1 tokens, overlapping by one: (inputs, targets shifted by one)."""

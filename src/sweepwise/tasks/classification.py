@@ -63,19 +63,13 @@ class Classification(Task):
         }
 
     def constant_outputs(self, data: DataModule, train_targets: torch.Tensor) -> torch.Tensor:
-        """The log class priors (softmax gives the priors back)."""
-        counts = torch.bincount(train_targets, minlength=data.num_classes).double()
-        return (counts / counts.sum()).clamp_min(1e-8).log().float()
+        return log_priors(train_targets, data.num_classes)
 
     def predictions(self, outputs: torch.Tensor) -> torch.Tensor:
         return F.softmax(outputs.float(), dim=-1)
 
     def zeroed_bound(self, val_targets: torch.Tensor) -> tuple[float, float]:
-        """With inputs ignored every sample gets one answer: at best the largest class's share; the SE is the
-        largest of any accuracy up to it."""
-        largest = float(torch.bincount(val_targets).max()) / len(val_targets)
-        worst = min(largest, 0.5)
-        return largest, math.sqrt(worst * (1 - worst) / len(val_targets))
+        return one_answer_bound(val_targets)
 
     def baselines(
         self, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor]
@@ -90,3 +84,17 @@ class Classification(Task):
 
     def figures(self, model: nn.Module, data: DataModule, batch_size: int, folder: Path) -> list[Path]:
         return mistakes(model, data, batch_size, folder)
+
+
+def log_priors(targets: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """The log frequencies of the labels (every position's, for sequences): softmax gives the priors back."""
+    counts = torch.bincount(targets.flatten(), minlength=num_classes).double()
+    return (counts / counts.sum()).clamp_min(1e-8).log().float()
+
+
+def one_answer_bound(targets: torch.Tensor) -> tuple[float, float]:
+    """With inputs ignored a model gives one answer everywhere: its accuracy is at best the most frequent label's
+    share; the SE (over samples) is the largest of any accuracy up to it."""
+    largest = float(torch.bincount(targets.flatten()).max()) / targets.numel()
+    worst = min(largest, 0.5)
+    return largest, math.sqrt(worst * (1 - worst) / len(targets))

@@ -16,6 +16,7 @@ from sweepwise.data import DataModule
 from sweepwise.data.text_corpus import TokenData
 from sweepwise.errors import ConfigError
 from sweepwise.spec.schema import TASK_METRICS
+from sweepwise.tasks.classification import log_priors, one_answer_bound
 from sweepwise.tasks.generations import Generations
 from sweepwise.tasks.ngrams import ngram_accuracy
 from sweepwise.tasks.task import Baseline, Sums, Task
@@ -78,8 +79,7 @@ class LanguageModel(Task):
 
     def constant_outputs(self, data: DataModule, train_targets: torch.Tensor) -> torch.Tensor:
         """The log unigram frequencies of the training tokens."""
-        counts = torch.bincount(train_targets.flatten(), minlength=data.num_classes).double()
-        return (counts / counts.sum()).clamp_min(1e-8).log().float()
+        return log_priors(train_targets, data.num_classes)
 
     def constant_batch(self, constant: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return constant.expand(*targets.shape, -1)
@@ -89,9 +89,7 @@ class LanguageModel(Task):
 
     def zeroed_bound(self, val_targets: torch.Tensor) -> tuple[float, float]:
         """Without its inputs a model guesses one token everywhere: at best the most frequent one's share."""
-        largest = float(torch.bincount(val_targets.flatten()).max()) / val_targets.numel()
-        worst = min(largest, 0.5)
-        return largest, math.sqrt(worst * (1 - worst) / len(val_targets))
+        return one_answer_bound(val_targets)
 
     def baselines(
         self, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor]
