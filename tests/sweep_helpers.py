@@ -39,6 +39,17 @@ def sweep_runs(cwd: Path, experiment: str) -> tuple[list, list]:
     return parents, children
 
 
+def runs_so_far(cwd: Path, experiment: str) -> list:
+    """The child runs of `experiment` a running sweep has created in `cwd/mlflow.db` so far: none before the sweep
+    has created the store (a reader creating it too would race the sweep) and the experiment in it."""
+    if not (cwd / "mlflow.db").exists():
+        return []
+    client = mlflow_client(cwd)
+    if client.get_experiment_by_name(experiment) is None:
+        return []
+    return sweep_runs(cwd, experiment)[1]
+
+
 def states(study: optuna.Study) -> dict[str, int]:
     counts: dict[str, int] = {}
     for trial in study.trials:

@@ -24,6 +24,9 @@ from sweep_helpers import load_study, run_toy, states
 from sweepwise.databases import with_driver
 from sweepwise.study.records import FAIL_REASON_ATTR
 from sweepwise.study.storage import TORN_SUFFIX, open_storage
+from sweepwise.sweep.driver.left_running import fail_running
+from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.driver.trial_flights import interrupted
 from sweepwise.tracking.retry import backoff_budget_s
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -47,9 +50,9 @@ KILLED_MID_EPOCH = [  # each trial's process is SIGKILLed in epoch 3, after the 
 ]
 
 
-def stored_study(storage: str) -> optuna.Study:
+def stored_study(storage: str, name: str = "random_lr_wd") -> optuna.Study:
     """The sweep's study, read afresh from its journal file or database."""
-    return optuna.load_study(study_name="random_lr_wd", storage=open_storage(storage))
+    return optuna.load_study(study_name=name, storage=open_storage(storage))
 
 
 def lost_steps(client: MlflowClient, run_id: str, epochs: int) -> dict[str, tuple[int, int]]:
@@ -295,6 +298,26 @@ def test_an_mlflow_server_gone_for_good_stops_the_sweep_clearly_and_it_resumes(
         f"nothing: every trial COMPLETE before the outage ({len(complete_before)}) kept its value; every run, the "
         "continued ones too, has every step once and is FINISHED",
     )
+
+
+def test_a_sweep_stopping_with_its_server_gone_fails_every_running_trial_even_one_without_a_run(
+    mlflow_server: MlflowServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Trials asked before the server went, whose processes never created their runs: the stopping sweep cannot
+    create those runs now, and must still leave none of them RUNNING in the study."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    study = optuna.create_study(study_name="gone", storage=open_storage(f"{tmp_path}/journal.log"))
+    tracker = SweepTracker(mlflow_server.url, "gone")
+    tracker.start_parent(study, {}, {})
+    asked = [study.ask() for _ in range(3)]
+    mlflow_server.stop()
+
+    failed = fail_running(study, tracker, interrupted("the sweep was stopped while this trial ran"), {})
+
+    assert failed == 3
+    ended = stored_study(f"{tmp_path}/journal.log", "gone").trials
+    assert [t.state.name for t in ended] == ["FAIL"] * len(asked)
+    assert all(t.user_attrs[FAIL_REASON_ATTR].startswith("interrupted") for t in ended)
 
 
 def test_a_torn_last_journal_line_is_set_aside_and_no_finished_trial_is_lost(tmp_path: Path):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO, run_script, service_missing
 from mlflow import MlflowClient
-from sweep_helpers import load_study, states, sweep_runs
+from sweep_helpers import load_study, runs_so_far, states, sweep_runs
 
 if importlib.util.find_spec("lightning") is None:  # CI installs it (the dev extra): there, a failure
     service_missing("the Lightning callback needs the lightning extra (pip install '.[lightning]')", whole_module=True)
@@ -145,14 +145,12 @@ def test_a_killed_trial_resumes_from_its_last_checkpoint_in_its_run(tmp_path: Pa
     command = [sys.executable, *STRICT, str(EXAMPLE), *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-    database = tmp_path / "mlflow.db"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and sweep.poll() is None:
         time.sleep(0.5)
-        if database.exists():  # created by the sweep: a reader creating it too would race it
-            _, runs = sweep_runs(tmp_path, "train")
-            if runs and len(epochs_logged(tmp_path, runs[0].info.run_id)) >= 2:
-                break
+        runs = runs_so_far(tmp_path, "train")
+        if runs and len(epochs_logged(tmp_path, runs[0].info.run_id)) >= 2:
+            break
     assert sweep.poll() is None, "the sweep ended before its trial had trained 2 epochs"
     os.killpg(sweep.pid, signal.SIGKILL)
     sweep.wait()

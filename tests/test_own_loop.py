@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, run_script
+from helpers import REPO, mlflow_client, run_script
 from mlflow import MlflowClient
-from sweep_helpers import load_study, states, sweep_runs
+from sweep_helpers import load_study, runs_so_far, states, sweep_runs
 
 pytestmark = pytest.mark.slow
 OWN_LOOP = REPO / "examples" / "own_loop" / "train.py"
@@ -49,15 +49,11 @@ def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, str(OWN_LOOP), *args]
     sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-    database = tmp_path / "mlflow.db"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and sweep.poll() is None:
         time.sleep(0.5)
-        if not database.exists():
-            continue  # the sweep creates the store: reading it first would race that
-        client = MlflowClient(f"sqlite:///{database}")
-        _, runs = sweep_runs(tmp_path, "own_loop")
-        logged = sorted(len(epochs_logged(client, run.info.run_id)) for run in runs)
+        runs = runs_so_far(tmp_path, "own_loop")
+        logged = sorted(len(epochs_logged(mlflow_client(tmp_path), run.info.run_id)) for run in runs)
         if len(logged) == 2 and logged[0] >= 2 and logged[1] >= 4:  # each has saved a checkpoint (see train.py)
             break
     assert sweep.poll() is None, "the sweep ended before its trials had trained 2 and 4 epochs"
@@ -74,7 +70,7 @@ def test_a_killed_sweeps_trials_resume_from_their_checkpoints_in_their_runs(tmp_
     continuing = [t for t in study.trials if "continues" in t.user_attrs]
     assert continuing and states(study)["COMPLETE"] == 2
     _, runs = sweep_runs(tmp_path, "own_loop")
-    client = MlflowClient(f"sqlite:///{database}")
+    client = mlflow_client(tmp_path)
     assert len(runs) == 2  # each trial's work in one run, continued
     for run in runs:
         assert epochs_logged(client, run.info.run_id) == list(range(1, 31)) and run.info.status == "FINISHED"

@@ -76,8 +76,7 @@ def _fail_as_interrupted(
     """A trial with no `run_id` (stopped before its process recorded one) records the run found or made now, which
     the trial that continues its work shares."""
     live, params = Trial(study, trial_id(trial)), run_params(trial, fixed)
-    if run_id is None:
-        run_id = tracker.child_run(trial.number, params)
+    if run_id is None and (run_id := tracker.child_run(trial.number, params)):
         live.set_user_attr(RUN_ID_ATTR, run_id)
     mark_interrupted(live, outcome)
     study.tell(trial.number, state=TrialState.FAIL)

@@ -26,6 +26,7 @@ from sweepwise.sweep.trial.child_runs import close_run, create_child_run
 from sweepwise.tracking.background import BackgroundWriter
 from sweepwise.tracking.mlflow_run import client_for, ensure_experiment, now_ms
 from sweepwise.tracking.params import flatten
+from sweepwise.tracking.retry import gave_up
 
 SEARCH_LIMIT = 50_000  # the most runs MLflow returns from one search
 
@@ -133,9 +134,16 @@ class SweepTracker:
     ) -> None:
         close_run(self.client, run_id or self._found_or_created(number, params, tags), outcome)
 
-    def child_run(self, number: int, params: Mapping[str, Any]) -> str:
-        """The run of trial `number`, created now (with `params`) if its process died before creating it."""
-        run_id: str = self.writer.call(self._found_or_created, number, dict(params))
+    def child_run(self, number: int, params: Mapping[str, Any]) -> str | None:
+        """The run of trial `number`, created now (with `params`) if its process died before creating it; None
+        when the MLflow server is gone, so that a stopping sweep still settles its study: the resumed sweep gives
+        the trial its run (`match_children`), and the trial continuing its work finds it there."""
+        try:
+            run_id: str = self.writer.call(self._found_or_created, number, dict(params))
+        except MlflowException as error:
+            if not gave_up(error):
+                raise
+            return None
         return run_id
 
     def _found_or_created(self, number: int, params: dict[str, Any], tags: dict[str, str] | None = None) -> str:
