@@ -8,6 +8,7 @@ import pytest
 import torch
 from helpers import compose_config, write_csv
 
+from sweepwise.data.tabular_csv import load_csv
 from sweepwise.figures import image_grid, pyplot
 from sweepwise.recipe.budget_checks import BudgetRuns, decreasing_loss, input_independent_baseline, steps_to_halve
 from sweepwise.recipe.input_dependence import ZeroedBound, learns_from_inputs, zeroed_score
@@ -46,6 +47,31 @@ def test_a_rate_that_learns_is_offered_only_below_an_interval_where_the_loss_hal
     if rate is not None:
         low, high = curve(*losses).suggested
         assert low < rate < high
+
+
+@pytest.mark.parametrize(
+    ("losses", "configured", "tried"),
+    [
+        ((2.3, 2.3, 2.2, 1.9, 1.6, 1.4, 3.0), 1e-6, True),  # fell without halving (noisy classes): worth a try
+        ((2.3, 2.3, 2.2, 1.9, 1.6, 1.4, 3.0), 1e-2, False),  # inside the interval already
+        ((2.3, 2.3, 2.3, 2.3), 1e-6, False),  # nothing learned at any rate: no rate to try
+        ((2.3, 2.3, 2.2, 1.9, 1.6, 1.4, 3.0), None, False),  # an optimiser without a rate
+    ],
+)
+def test_a_rate_to_try_is_offered_below_an_interval_where_the_loss_fell(losses, configured, tried):
+    rate = curve(*losses).rate_to_try(configured)
+    assert (rate is not None) == tried
+    if rate is not None:
+        low, high = curve(*losses).suggested
+        assert low < rate < high
+
+
+def test_overfit_one_batch_asks_for_at_most_one_sample_per_input_feature(tmp_path):
+    """Any model affine in its inputs fits as many points as it has inputs exactly: a linear model on 10 features
+    is not asked to memorise 16 samples of 5 noisy classes."""
+    table = load_csv(str(write_csv(tmp_path / "t.csv", rows=40)), label_column="species")
+    assert Classification().memorisable(16, table) == 3
+    assert Classification().memorisable(2, table) == 2
 
 
 def test_only_a_fail_with_evidence_of_learning_becomes_a_warn():

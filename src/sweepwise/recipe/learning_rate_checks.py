@@ -47,13 +47,18 @@ class RangeCurve:
     def suggested(self) -> tuple[float, float]:
         return self.best * SUGGEST_LOW, self.best * SUGGEST_HIGH
 
-    def learning_rate_for(self, configured: float | None) -> float | None:
-        """A rate at which the pipeline visibly learns, when `configured` is below the suggested interval and the
-        loss halved in the test (the middle of the interval, geometrically); None when there is no such evidence."""
-        if configured is None or not self.fell or self.losses.min() > RANGE_LEARNED * self.losses[0]:
+    def rate_to_try(self, configured: float | None) -> float | None:
+        """The middle of the suggested interval (geometrically), when `configured` is below it and the loss fell:
+        a rate worth trying where the configured one learns nothing (the loss of noisy classes never halves)."""
+        if configured is None or not self.fell:
             return None
         low, high = self.suggested
         return math.sqrt(low * high) if configured < low else None
+
+    def learning_rate_for(self, configured: float | None) -> float | None:
+        """A rate at which the pipeline visibly learns (`rate_to_try`), when the loss halved in the test; None
+        when there is no such evidence."""
+        return self.rate_to_try(configured) if self.losses.min() <= RANGE_LEARNED * self.losses[0] else None
 
 
 def _memorise(
@@ -79,12 +84,12 @@ def _memorise(
 
 
 def overfit_one_batch(
-    pipeline: Pipeline, seed: int, samples: int, max_steps: int, learning_rate: float | None = None
+    pipeline: Pipeline, seed: int, samples: int, max_steps: int, rate_to_try: float | None = None
 ) -> tuple[CheckResult, float | None]:
     """A few samples, regularisation off, the configured optimiser at a constant learning rate: loss near zero and
     every prediction right within `max_steps`. Tried at the configured rate first (stopping at the first success),
-    then at rates around it and at `learning_rate` (where the range test learned, when the configured rate is
-    below it): FAIL only when none memorises the batch, WARN when only another rate does. Also returns the higher
+    then at rates around it and at `rate_to_try` (the range test's, when the configured rate is below its
+    interval): FAIL only when none memorises the batch, WARN when only another rate does. Also returns the higher
     rate that memorised it when only a higher one did (the configured rate is too low), else None."""
     name, criterion = "overfit one batch", f"loss < {OVERFIT_LOSS} and all right within {max_steps} steps"
     samples = pipeline.task.memorisable(samples, pipeline.data)
@@ -92,7 +97,7 @@ def overfit_one_batch(
     configured = pipeline.learning_rate
     factors: tuple[float, ...] = (1.0,)
     if configured is not None:
-        factors = OVERFIT_FACTORS + ((learning_rate / configured,) if learning_rate is not None else ())
+        factors = OVERFIT_FACTORS + ((rate_to_try / configured,) if rate_to_try is not None else ())
     first: tuple[bool, float, int, int] | None = None
     for factor in factors:
         lr = configured * factor if configured is not None else None

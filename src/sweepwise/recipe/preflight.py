@@ -81,12 +81,14 @@ def run_preflight(cfg: DictConfig, folder: Path, spec: RunSpec | None = None) ->
         "learning-rate schedule", training_checks.schedule_over_planned_steps, pipeline, folder
     )
     curve = guarded("learning-rate range test", learning_rate_checks.range_curve, pipeline, seed, range_steps)
-    range_check, range_plot, learning_rate = curve, None, None  # the range test crashed: no evidence either way
+    range_check, range_plot = curve, None  # the range test crashed: no evidence either way, no rate to try
+    learning_rate, rate_to_try = None, None
     if isinstance(curve, learning_rate_checks.RangeCurve):
         range_check, range_plot = guarded(
             "learning-rate range test", learning_rate_checks.lr_range_test, pipeline, curve, folder
         )
         learning_rate = curve.learning_rate_for(pipeline.learning_rate)
+        rate_to_try = curve.rate_to_try(pipeline.learning_rate)
     overfit, memorised_at = guarded(
         "overfit one batch",
         learning_rate_checks.overfit_one_batch,
@@ -94,7 +96,7 @@ def run_preflight(cfg: DictConfig, folder: Path, spec: RunSpec | None = None) ->
         seed,
         overfit_samples,
         overfit_steps,
-        learning_rate,
+        rate_to_try,
     )
     faster = learning_rate_checks.faster_rate(learning_rate, memorised_at)
     runs = guarded("the short training runs", budget_checks.budget_runs, pipeline, seed, budget_steps)

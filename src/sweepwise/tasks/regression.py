@@ -135,11 +135,6 @@ class Regression(Task):
             Baseline("linear", baselines.r2_score(baselines.linear_least_squares(train, val[0]), val[1])),
         ]
 
-    def memorisable(self, samples: int, data: DataModule) -> int:
-        """At most one sample per input feature: a model that is at least linear in its inputs can then fit any
-        targets exactly (more points than weights need a larger model, or are fitted in part)."""
-        return min(samples, math.prod(data.input_shape))
-
     def servable(self, model: nn.Module, data: DataModule) -> nn.Module:
         """The model with its outputs in the targets' own units: what a served regression must answer."""
         return InTargetUnits(super().servable(model, data), _scale(data))

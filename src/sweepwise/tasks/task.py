@@ -6,6 +6,7 @@ its dumb baselines, its output layer's starting bias, its prediction figures and
 compare runs by. A task of the user's own subclasses `Task` and is chosen by `_target_` as the built-in ones are.
 """
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -140,9 +141,10 @@ class Task(ABC):
         return set_final_bias(model, self.constant_outputs(data, training_targets(data, batch_size)))
 
     def memorisable(self, samples: int, data: DataModule) -> int:
-        """How many of `samples` the recipe's "overfit one batch" asks a model to memorise: all of them, where a
-        few samples are easy to tell apart."""
-        return samples
+        """How many of `samples` the recipe's "overfit one batch" asks a model to memorise: at most one per input
+        feature, so that a model at least linear in its inputs can fit any targets (or classes) exactly; more
+        points than weights need a larger model, or are fitted in part."""
+        return min(samples, math.prod(data.input_shape))
 
     def probe(self, data: DataModule, total_steps: int, batch_size: int) -> RecordingProbe | None:
         """What the training loop records of the predictions as it trains (saved with `figures`), if anything;
