@@ -56,7 +56,7 @@ ensemble: $(STAMP) ## a finished sweep's best trials alone and as an ensemble (S
 sweep-slurm: $(STAMP) ## the same sweep, every trial a SLURM job (one GPU each; STUDY=$(SWEEP)-slurm)
 	@echo "study: $(or $(STUDY),$(SWEEP)-slurm)"
 	$(PY) train.py sweeps=$(SWEEP) hydra.sweeper.n_trials=$(TRIALS) hydra/launcher=slurm \
-		hydra.sweeper.study_name=$(or $(STUDY),$(SWEEP)-slurm)
+		hydra.launcher.gpus_per_node=1 hydra.sweeper.study_name=$(or $(STUDY),$(SWEEP)-slurm)
 
 test: $(STAMP) ## run the test suite, on TEST_WORKERS=2 processes (the tests of one SLURM cluster or database on one)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup

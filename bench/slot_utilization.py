@@ -35,7 +35,12 @@ from sweepwise.study.storage import open_storage
 TOY = Path(__file__).resolve().parent.parent / "tests" / "apps" / "toy.py"
 
 
-ON_SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.poll_interval_s=5"]
+ON_SLURM = [
+    "hydra/launcher=slurm",
+    "hydra.launcher.gpus_per_node=1",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.poll_interval_s=5",
+]
 
 
 def durations(count: int, seed: int, scale: float = 1.0) -> list[float]:

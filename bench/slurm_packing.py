@@ -20,7 +20,12 @@ from pathlib import Path
 from sweepwise.study.storage import open_storage
 
 TOY = Path(__file__).resolve().parent.parent / "tests" / "apps" / "toy.py"
-ON_SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.poll_interval_s=5"]
+ON_SLURM = [
+    "hydra/launcher=slurm",
+    "hydra.launcher.gpus_per_node=1",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.poll_interval_s=5",
+]
 
 
 def sweep(trials: int, slots: int, pack: int, sleep: float) -> tuple[float, int]:

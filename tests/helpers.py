@@ -112,9 +112,29 @@ REQUIRE_SERVICES = "SWEEPWISE_REQUIRE_SERVICES"
 DEFAULT_SLURM_CONF = Path("/tmp/sweepwise-slurm/slurm.conf")  # where `make slurm-up` puts the test cluster
 
 
+def refusal(done: subprocess.CompletedProcess) -> str:
+    """The one line a refused command printed on stderr (asserting it exited 1 and printed nothing more)."""
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 1 and len(lines) == 1, done.stderr[-3000:]
+    return lines[0]
+
+
 def service_missing(reason: str, whole_module: bool = False) -> None:
     """Skip a test (or `whole_module`) whose service (SLURM, a browser, an extra) is absent here; a failure where CI
     requires every service."""
     if os.environ.get(REQUIRE_SERVICES) == "1":
         pytest.fail(f"{reason} ({REQUIRE_SERVICES}=1 requires it)")
     pytest.skip(reason, allow_module_level=whole_module)
+
+
+def installed_elsewhere(requirement: str) -> Path:
+    """A folder holding `requirement` (e.g. `optuna==2.10.1`) installed without its dependencies, cached in
+    `.cache/plugins`, for a test app to put first on its path: sweepwise's own environment stays as it is."""
+    folder = REPO / ".cache" / "plugins" / requirement.replace("==", "-")
+    if not (folder / ".complete").exists():
+        command = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(folder), requirement]
+        installed = subprocess.run(command, capture_output=True, text=True)
+        if installed.returncode != 0:
+            service_missing(f"could not install {requirement}: {installed.stderr.strip().splitlines()[-1:]}")
+        (folder / ".complete").write_text("")
+    return folder

@@ -82,7 +82,7 @@ CORPUS = {
         True,
     ),
     "unknown option in a choice": Bad("search space", ["model=choice(mlp, gpt)"], "model/gpt", True),
-    "sampler Optuna removed": Bad("search space", ["hydra/sweeper/sampler=motpe"], "removed in Optuna 4", True),
+    "sampler Optuna removed": Bad("search space", ["hydra/sweeper/sampler=motpe"], "removed in Optuna 4.0", True),
     "unknown sampler": Bad("search space", ["hydra/sweeper/sampler=bayes"], "hydra/sweeper/sampler='bayes'", True),
     "sampler seed not a number": Bad(
         "search space", ["hydra.sweeper.sampler.seed=abc"], "hydra.sweeper.sampler.seed='abc': must be a whole", True

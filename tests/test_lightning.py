@@ -127,7 +127,7 @@ def test_the_templates_sweep_runs_and_pruned_trials_end_pruned(tmp_path: Path):
     args = [*SWEEP, "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", "trainer.max_epochs=3", *pruner]
     done = run_script(EXAMPLE, args, tmp_path, timeout=600, python_flags=STRICT)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "optuna sweeper: study train" in done.stdout  # with the template's TPE sampler fields
+    assert "launcher basic (trials in worker processes here): study train" in done.stdout  # with its TPE fields
     study = load_study(tmp_path, "train")
     assert states(study).get("PRUNED", 0) >= 1 and sum(states(study).values()) == 3
     _, runs = sweep_runs(tmp_path, "train")

@@ -4,10 +4,13 @@ the stored study, with every app run under `python -W error` as Hydra's own test
 import importlib.util
 import itertools
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from helpers import TINY, TRAIN_PY, mlflow_client, run_script
+from helpers import TINY, TRAIN_PY, installed_elsewhere, mlflow_client, refusal, run_script
 from optuna.distributions import FloatDistribution, IntDistribution
 from sweep_helpers import TOY, load_study, states, sweep_runs
 
@@ -62,7 +65,9 @@ def test_motpe_says_in_one_line_that_it_was_removed(tmp_path: Path):
     assert done.returncode == 1
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: hydra.sweeper.sampler._target_="), done.stderr
-    assert "removed in Optuna 4" in lines[0] and "tpe handles several objectives" in lines[0]
+    # in the words of hydra-optuna-sweeper's current release, which its own test reads
+    assert "motpe" in lines[0] and "sampler was removed in Optuna 4.0" in lines[0]
+    assert "hydra/sweeper/sampler=tpe" in lines[0] and "handles several objectives" in lines[0]
     assert not (tmp_path / "studies").exists()
 
 
@@ -194,7 +199,19 @@ def test_a_config_naming_hydra_optuna_sweepers_class_runs_on_sweepwises_sweeper(
     target = "hydra.sweeper._target_=hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"
     done = toy([target, "hydra.sweeper.n_trials=3"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "sweepwise" in done.stdout.splitlines()[0] and "optuna sweeper: study toy" in done.stdout
+    assert "sweepwise" in done.stdout.splitlines()[0] and ": study toy (" in done.stdout.splitlines()[0]
     study = load_study(tmp_path, "toy")
     assert states(study) == {"COMPLETE": 3}
     assert all(run.info.status == "FINISHED" for run in sweep_runs(tmp_path, "toy")[1])
+
+
+def test_an_optuna_below_4_stops_the_sweep_in_one_line_naming_the_likely_cause(tmp_path: Path):
+    """What an old hydra-optuna-sweeper pin leaves: pip downgrades Optuna to 2.10 for it."""
+    old = installed_elsewhere("optuna==2.10.1")
+    env = {**os.environ, "PYTHONPATH": str(old)}
+    command = [sys.executable, "-W", "error", str(TOY), "-m"]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    line = refusal(done)
+    assert line.startswith("error: Optuna 2.10.1 is installed: sweepwise needs Optuna 4")
+    assert "hydra-optuna-sweeper" in line and "pip install 'optuna>=4'" in line
+    assert not (tmp_path / "studies").exists() and not (tmp_path / "mlflow.db").exists()

@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 from helpers import REPO, TINY, mlflow_client, run_script, run_train
 from reliability import record
+from slurm_helpers import accounting
 from sweep_helpers import TOY, load_study, run_toy, states, study_so_far, sweep_runs
 
 pytestmark = pytest.mark.slow
 ON_SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.poll_interval_s=2"]
 # small trainings; the preflight runs in the sweep's own process, the same on any launcher, and has tests of its own
 TRAINING = [*TINY, "recipe.preflight=off"]
+SWEEP_ON_GPUS = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "hydra.launcher.gpus_per_node=1"]
 
 
 def start(script: Path, args: Sequence[str], cwd: Path) -> subprocess.Popen:
@@ -38,26 +40,6 @@ def wait_for(predicate, seconds: float, what: str):
 def job_ids_of(trial_folder: Path) -> list[str]:
     """The SLURM jobs a trial had, from the files submitit keeps in its folder."""
     return sorted(path.name.split("_")[0] for path in (trial_folder / "slurm").glob("*_submitted.pkl"))
-
-
-ACTIVE_STATES = ("PENDING", "CONFIGURING", "RUNNING", "COMPLETING")
-
-
-def accounting(job_ids: Sequence[str], field: str = "State") -> dict[str, str]:
-    """`field` of each job, once SLURM has ended them all: a sweep may record a job's last trial while the job's
-    processes are still exiting (up to a minute here)."""
-    deadline = time.monotonic() + 60
-    while True:
-        listed = subprocess.run(
-            ["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids), "-o", f"JobIDRaw,State,{field}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        rows = [line.split("|", 2) for line in listed.stdout.splitlines()]
-        if not any(state.startswith(ACTIVE_STATES) for _, state, _ in rows) or time.monotonic() > deadline:
-            return {job: value for job, _, value in rows}
-        time.sleep(1)
 
 
 def test_sweep_runs_every_trial_as_a_gpu_job_with_its_own_gpu(slurm, tmp_path: Path):
@@ -230,7 +212,8 @@ def test_a_slurm_trial_runs_under_the_sweeps_own_warning_options(slurm, tmp_path
 
 
 def test_plain_multirun_runs_each_job_on_slurm(slurm, tmp_path: Path):
-    done = run_script(TOY, ["--config-name", "plain", "-m", *ON_SLURM, "x=0.1,0.5"], tmp_path, timeout=300)
+    args = ["--config-name", "plain", "-m", *ON_SLURM, "hydra.launcher.gpus_per_node=1", "x=0.1,0.5"]
+    done = run_script(TOY, args, tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     for num in (0, 1):
         job_folder = tmp_path / "multirun" / "plain" / str(num)
@@ -258,7 +241,7 @@ def test_bad_launcher_settings_stop_the_sweep_before_any_trial(slurm, tmp_path: 
 
 
 def test_trials_of_more_processes_than_a_node_has_gpus_are_refused_naming_what_the_job_asked(slurm, tmp_path: Path):
-    args = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "trainer.devices=8"]
+    args = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "hydra.launcher.gpus_per_node=1", "trainer.devices=8"]
     done = run_train(args, tmp_path, timeout=120)
     assert done.returncode != 0
     (line,) = [line for line in done.stderr.splitlines() if line.strip()]
@@ -268,7 +251,7 @@ def test_trials_of_more_processes_than_a_node_has_gpus_are_refused_naming_what_t
 
 
 def test_a_sweep_of_two_process_trials_runs_each_trial_as_two_tasks_one_run_and_one_trial(slurm, tmp_path: Path):
-    args = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "hydra.sweeper.n_trials=2", "trainer.devices=2"]
+    args = [*SWEEP_ON_GPUS, "hydra.sweeper.n_trials=2", "trainer.devices=2"]
     done = run_train(args, tmp_path, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     study = load_study(tmp_path, "random_lr_wd")

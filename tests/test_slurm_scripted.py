@@ -34,6 +34,7 @@ LAUNCHER = {
     "partition": "gpu",
     "account": "lab",
     "cpus_per_task": 4,
+    "gpus_per_node": 1,
     "mem_gb": 8,
     "timeout_min": 30,
     "signal_delay_s": 60,

@@ -72,7 +72,7 @@ def test_a_journal_in_a_new_folder_is_created_and_the_first_line_says_so(tmp_pat
     journal = tmp_path / "new" / "folder" / "toy.journal"
     done = run_toy([f"hydra.sweeper.storage={journal}", "hydra.sweeper.n_trials=1"], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    first = next(line for line in done.stdout.splitlines() if "optuna sweeper: study toy" in line)
+    first = next(line for line in done.stdout.splitlines() if ": study toy (" in line)
     assert f"({journal}; its folder was created)" in first and journal.is_file()
 
 

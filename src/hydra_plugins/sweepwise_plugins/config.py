@@ -10,6 +10,14 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from hydra_plugins.sweepwise_plugins.launcher_config import (
+    LocalLauncherConf,
+    SlurmLauncherConf,
+    register_launchers,
+)
+
+__all__ = ["LocalLauncherConf", "OptunaSweeperConf", "SlurmLauncherConf", "register"]
+
 # --- samplers (https://optuna.readthedocs.io/en/stable/reference/samplers/) ---
 
 
@@ -174,62 +182,6 @@ class OptunaSweeperConf:
     show_trial_output: bool = False
 
 
-@dataclass
-class LocalLauncherConf:
-    """Trials run in persistent worker processes on this machine, one per slot; each slot's trials see only its
-    GPUs (through CUDA_VISIBLE_DEVICES)."""
-
-    _target_: str = "hydra_plugins.sweepwise_plugins.local_launcher.LocalLauncher"
-    # worker processes for a plain multirun (`-m a=1,2,3`); a sweep uses its n_jobs. null: 2, or on GPUs as many
-    # as they hold
-    n_workers: int | None = None
-    # GPUs each trial sees; null: 1 where there are GPUs, 0 (the CPU) where there are none
-    gpus_per_trial: int | None = None
-    # trials sharing each GPU at once: for small models that leave a GPU mostly idle
-    trials_per_gpu: int = 1
-    # the GPU ids trials are placed on; null: those CUDA_VISIBLE_DEVICES lists, else every GPU torch sees.
-    # Ids need not be real (trials then run on the CPU): placement can be tried on any machine
-    gpus: list[str] | None = None
-
-
-@dataclass
-class SlurmLauncherConf:
-    """Each job (each trial of a sweep) is its own SLURM job, submitted through submitit; with trials_per_gpu
-    above 1, a job runs a pack of trials."""
-
-    _target_: str = "hydra_plugins.sweepwise_plugins.slurm_launcher.SlurmLauncher"
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    # one GPU per trial; torch falls back to the CPU where the GPUs are not real
-    gpus_per_node: int = 1
-    cpus_per_task: int = 8
-    # null: the cluster's default memory
-    mem_gb: int | None = None
-    # the job's time limit; a job that reaches it is checkpointed and requeued (max_num_timeout times)
-    timeout_min: int = 60
-    constraint: str | None = None
-    # a trial is one task on one node (1 each); its processes for several GPUs come from trainer.devices
-    nodes: int = 1
-    tasks_per_node: int = 1
-    # a plain multirun's jobs in flight at once (a sweep keeps n_jobs trials in flight)
-    array_parallelism: int = 256
-    # trials sharing each GPU: above 1, one job runs trials_per_gpu x max(gpus_per_node, 1) one-process trials
-    # at once, each as its own task (small models that leave a GPU idle; one queue wait for several trials)
-    trials_per_gpu: int = 1
-    # more sbatch options, e.g. {exclude: "node[1-3]", mail-type: END}
-    additional_parameters: dict[str, Any] = field(default_factory=dict)
-    # shell lines run in the job before Python starts, e.g. ["module load cuda", "source .venv/bin/activate"]
-    setup: list[str] = field(default_factory=list)
-    # how often a job that hits its time limit is requeued from its checkpoint (0 would end it FAIL)
-    max_num_timeout: int = 20
-    # seconds before the time limit that SLURM signals the job to checkpoint (SLURM checks every 30 s or so)
-    signal_delay_s: int = 90
-    # seconds between sacct queries for jobs the cluster ended without a result
-    poll_interval_s: float = 10.0
-    name: str = "${hydra.job.name}"
-
-
 SAMPLERS = {
     "random": RandomSamplerConfig,
     "tpe": TPESamplerConfig,
@@ -269,8 +221,7 @@ def register() -> None:
         store.store(
             group="hydra/sweeper/pruner", name=name, node=_open(node) if name == "none" else node, provider="sweepwise"
         )
-    store.store(group="hydra/launcher", name="local", node=LocalLauncherConf, provider="sweepwise")
-    store.store(group="hydra/launcher", name="slurm", node=SlurmLauncherConf, provider="sweepwise")
+    register_launchers(store)
 
 
 register()

@@ -1,4 +1,5 @@
-"""The sbatch script submitit would submit, through submitit's private `_make_sbatch_string`. Guarded by
+"""What sweepwise reads of submitit beyond its documented API: the exit code of a local job's requeue, and the
+sbatch script submitit would submit, through submitit's private `_make_sbatch_string`. Guarded by
 `tests/test_submitit_internals.py`, which submits through submitit's public `SlurmExecutor` (to an `sbatch` that
 keeps the script) and compares every line but the command.
 
@@ -8,6 +9,7 @@ it without submitting; a submission would queue a job, and `--test-only` through
 read the job id it expects.
 """
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,3 +20,13 @@ def sbatch_script(command: str, folder: Path, parameters: dict[str, Any]) -> str
     """The script of a job running `command` with these `SlurmExecutor.update_parameters` parameters, its submitit
     files in `folder`."""
     return _make_sbatch_string(command=command, folder=folder, **parameters)
+
+
+def requeue_exit_code() -> int:
+    """The exit code by which a job's process that submitit requeued says so: a local job's controller runs the
+    job again only on its own code (a SLURM job is requeued by `scontrol` before its process exits)."""
+    if os.environ.get("SUBMITIT_EXECUTOR") == "local":
+        from submitit.local.local import LOCAL_REQUEUE_RETURN_CODE
+
+        return LOCAL_REQUEUE_RETURN_CODE
+    return -1

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
 
-from hydra_plugins.sweepwise_plugins.config import LocalLauncherConf, SlurmLauncherConf
+from hydra_plugins.sweepwise_plugins.launcher_config import LocalLauncherConf, SlurmLauncherConf, SubmititLocalConf
 from sweepwise.errors import ConfigError
 
 SLURM_MINIMUMS = {
@@ -18,6 +18,8 @@ SLURM_MINIMUMS = {
     "timeout_min": 1,
     "nodes": 1,
     "tasks_per_node": 1,
+    "cpus_per_gpu": 1,
+    "gpus_per_task": 1,
     "array_parallelism": 1,
     "trials_per_gpu": 1,
     "max_num_timeout": 0,
@@ -64,18 +66,22 @@ def local_launcher(launcher: Mapping[str, Any]) -> LocalLauncherConf:
 
 
 def slurm_launcher(config: Mapping[str, Any], processes: int = 1) -> SlurmLauncherConf:
-    """The `slurm` launcher's fields, checked; a trial of `processes` processes (`trainer.devices`) cannot be
-    packed with others."""
+    """The fields of the `slurm` launcher (or of a `submitit_slurm` config: the same fields, whichever plugin's
+    `_target_` it names), checked; a trial of `processes` processes (`trainer.devices`) cannot be packed with
+    others."""
     settings = SlurmLauncherConf(**config)
     for key, minimum in SLURM_MINIMUMS.items():
-        if getattr(settings, key) < minimum:
-            raise ConfigError(f"hydra.launcher.{key}", getattr(settings, key), f"must be at least {minimum}")
-    if settings.tasks_per_node > 1:
+        value = getattr(settings, key)
+        if value is not None and value < minimum:
+            raise ConfigError(f"hydra.launcher.{key}", value, f"must be at least {minimum}")
+    if (settings.tasks_per_node or 1) > 1:
         raise ConfigError(
             "hydra.launcher.tasks_per_node",
             settings.tasks_per_node,
             "a trial's processes per node are trainer.devices (set it instead: the tasks follow it)",
         )
+    if settings.gres is not None:
+        gres_gpus(settings.gres)  # a count that is no number stops here, named
     if settings.trials_per_gpu > 1 and processes > 1:
         raise ConfigError(
             "hydra.launcher.trials_per_gpu",
@@ -100,3 +106,42 @@ def slurm_launcher(config: Mapping[str, Any], processes: int = 1) -> SlurmLaunch
             "signalled to checkpoint as soon as they start",
         )
     return settings
+
+
+def submitit_local(config: Mapping[str, Any], processes: int = 1) -> SubmititLocalConf:
+    """The fields of a `submitit_local` config, checked: a local job is one task on this machine, with its GPUs
+    for a sweepwise training's `processes` (`trainer.devices`)."""
+    settings = SubmititLocalConf(**config)
+    bounded("hydra.launcher.timeout_min", settings.timeout_min, 1)
+    if settings.gpus_per_node is not None:
+        bounded("hydra.launcher.gpus_per_node", settings.gpus_per_node, 0)
+    if settings.nodes != 1:
+        raise ConfigError("hydra.launcher.nodes", settings.nodes, "a submitit local job runs on this machine: 1")
+    if (settings.tasks_per_node or 1) > 1:
+        raise ConfigError(
+            "hydra.launcher.tasks_per_node",
+            settings.tasks_per_node,
+            "a trial's processes are trainer.devices (set it instead: the GPUs follow it)",
+        )
+    if processes > 1 and (settings.gpus_per_node or 0) < processes:
+        raise ConfigError(
+            "hydra.launcher.gpus_per_node",
+            settings.gpus_per_node,
+            f"fewer GPUs than trainer.devices={processes} processes per trial, each of which needs its own",
+        )
+    return settings
+
+
+def gres_gpus(gres: str) -> int:
+    """The GPUs per node a `gres` string asks for (`gpu:2`, `gpu:a100:2`, `gpu`: 1, `gpu:1,nvme:1`), 0 for none."""
+    for resource in gres.split(","):
+        kind, *rest = resource.strip().split(":")
+        if kind != "gpu":
+            continue
+        count = rest[-1] if rest else "1"
+        if not count.isdigit():
+            count = "1" if len(rest) == 1 else count  # gpu:a100 names a type, one GPU
+        if not count.isdigit():
+            raise ConfigError("hydra.launcher.gres", gres, f"{count!r} is not a count of GPUs (gpu[:type]:count)")
+        return int(count)
+    return 0

@@ -64,6 +64,7 @@ class TrialOutcome:
     ended: float = 0.0
     run_id: str | None = None
     job: JobRecord | None = None
+    traceback: str = ""  # where the task raised (FAIL), shown to a plain multirun's caller as Hydra shows its own
 
     @property
     def interrupted(self) -> bool:

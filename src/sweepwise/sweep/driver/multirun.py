@@ -1,5 +1,6 @@
-"""The `local` and `slurm` launchers for plain multiruns (`-m a=1,2,3`): the jobs run in parallel worker
-processes, or each as its own SLURM job, and each freed slot starts the next job at once.
+"""sweepwise's launchers for plain multiruns (`-m a=1,2,3`): the jobs run in parallel worker processes (`local`),
+each as its own SLURM job (`slurm`, `submitit_slurm`) or submitit local job (`submitit_local`), and each freed
+slot starts the next job at once.
 
 A multirun of sweepwise's training is grouped as a sweep is: one MLflow parent run (kept across the batches Hydra's
 basic sweeper may launch), each job's run under it, and a table of the jobs at the end. Each `JobReturn` carries
@@ -18,7 +19,6 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import SweepwiseError, hide_password
 from sweepwise.sweep.driver.progress import JobRow, jobs_table
@@ -27,6 +27,7 @@ from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.executor_choice import launcher_settings, make_executor, placement, trial_processes
 from sweepwise.sweep.launch.gpu_placement import LocalSettings
 from sweepwise.sweep.launch.slurm_requests import trials_per_job
+from sweepwise.sweep.launch.submitit_local_executor import SubmititLocalSettings
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
 from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner
 from sweepwise.tracking.mlflow_run import resolve_tracking_uri
@@ -71,14 +72,16 @@ class MultirunLauncher:
         self.hydra_context, self.task_function, self.config = hydra_context, task_function, config
 
     def launch(self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int) -> Sequence[JobReturn]:
-        """Run every job, at most `n_workers` (local) or `array_parallelism` (slurm) at once, and return their
-        results in submission order."""
+        """Run every job, at most `n_workers` (local), `array_parallelism` (slurm) or as many as the GPUs hold
+        (submitit local) at once, and return their results in submission order."""
         launcher = cast(dict[str, Any], OmegaConf.to_container(self.config.hydra.launcher, resolve=True))
         try:
             settings = launcher_settings(launcher, trial_processes(self.config))
             grouping = Grouping.of(self.config)
             if isinstance(settings, LocalSettings):
                 slots = placement(settings, "hydra.launcher.n_workers", settings.n_workers)
+            elif isinstance(settings, SubmititLocalSettings):  # as many at once as the GPUs hold, or 2 on CPUs
+                slots = placement(settings, "hydra.launcher.gpus_per_node", None)
             else:
                 slots = placement(settings, "hydra.launcher.array_parallelism", settings.array_parallelism)
         except SweepwiseError as error:
@@ -98,7 +101,7 @@ class MultirunLauncher:
         ]
         runner = TrialRunner(self.hydra_context, self.task_function, self.config)
         executor = make_executor(settings, runner, slots.first(len(pending)), sweep_dir / "slurm")
-        per_job = trials_per_job(settings) if isinstance(settings, SlurmLauncherConf) else 1
+        per_job = 1 if isinstance(settings, LocalSettings | SubmititLocalSettings) else trials_per_job(settings)
         each = (
             f"one {executor.job_kind} each" if per_job == 1 else f"up to {per_job} packed in each {executor.job_kind}"
         )
@@ -189,5 +192,6 @@ def _job_return(overrides: Sequence[str], outcome: TrialOutcome | Died) -> JobRe
     if outcome.status is TrialStatus.COMPLETE:
         result.status, result.return_value = JobStatus.COMPLETED, outcome.return_value
     else:
-        result.status, result.return_value = JobStatus.FAILED, JobFailed(outcome.reason)
+        remote = f"\n\nthe job's traceback:\n{outcome.traceback}" if outcome.traceback else ""
+        result.status, result.return_value = JobStatus.FAILED, JobFailed(f"{outcome.reason}{remote}")
     return result

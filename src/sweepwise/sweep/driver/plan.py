@@ -24,7 +24,7 @@ from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.driver.custom_space import custom_search_space_function
 from sweepwise.sweep.driver.definition import option_leaves
 from sweepwise.sweep.driver.param_grammar import SearchSpace, grid_of, parse_search_space, trial_overrides
-from sweepwise.sweep.driver.samplers import REMOVED_SAMPLERS, build_sampler, is_grid
+from sweepwise.sweep.driver.samplers import build_sampler, is_grid, unusable_sampler
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS
 from sweepwise.tracking.mlflow_run import resolve_tracking_uri
 
@@ -92,8 +92,8 @@ def directions_of(direction: Any) -> tuple[Direction, ...]:
 def check_target(key: str, node: Mapping[str, Any], base: type, supplied: Sequence[str] = ()) -> None:
     """The `_target_` must be a `base` class accepting the node's fields (plus those the sweeper supplies)."""
     target = node.get("_target_")
-    if target in REMOVED_SAMPLERS:
-        raise ConfigError(f"{key}._target_", target, REMOVED_SAMPLERS[str(target)])
+    if (unusable := unusable_sampler(str(target))) is not None:
+        raise ConfigError(f"{key}._target_", target, unusable)
     try:
         cls = get_class(str(target))
     except (ImportError, ValueError, HydraException) as error:

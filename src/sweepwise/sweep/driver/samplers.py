@@ -1,6 +1,7 @@
 """The sampler a sweep gets from its config: only the fields the config sets reach Optuna, the grid sampler ends
 by the sweep's own count, and a sampler Optuna removed is named plainly before anything runs."""
 
+import importlib.util
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -13,9 +14,35 @@ from optuna.trial import FrozenTrial, TrialState
 
 # samplers of hydra-optuna-sweeper's configs that Optuna no longer has, and what to use instead
 REMOVED_SAMPLERS = {
-    "optuna.samplers.MOTPESampler": "was removed in Optuna 4; tpe handles several objectives "
-    "(override hydra/sweeper/sampler: tpe)",
+    "optuna.samplers.MOTPESampler": "the 'motpe' sampler was removed in Optuna 4.0: use hydra/sweeper/sampler=tpe "
+    "instead (TPESampler now handles several objectives)",
 }
+
+
+# packages Optuna's samplers import only when they first sample: one that is missing would fail the first trial
+SAMPLER_PACKAGES = {
+    "optuna.samplers.CmaEsSampler": ("cmaes",),
+    "optuna.samplers.GPSampler": ("scipy", "torch"),
+    "optuna.samplers.QMCSampler": ("scipy",),
+}
+
+
+def unusable_sampler(target: str) -> str | None:
+    """Why the sampler `target` names cannot run a sweep, if it cannot: Optuna removed it, or a package it imports
+    when it first samples is not installed."""
+    if target in REMOVED_SAMPLERS:
+        return REMOVED_SAMPLERS[target]
+    missing = [package for package in SAMPLER_PACKAGES.get(target, ()) if not _installed(package)]
+    if missing:
+        return f"needs {' and '.join(missing)}, which is not installed: pip install {' '.join(missing)}"
+    return None
+
+
+def _installed(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(package) is not None
+    except ImportError:  # a finder that refuses the package
+        return False
 
 
 def is_grid(sampler: Mapping[str, Any]) -> bool:

@@ -100,9 +100,15 @@ def _mistake_in(config: DictConfig) -> SweepwiseError | None:
 
 
 def start_sweep(
-    plan: SweepPlan, config: DictConfig, hydra_context: HydraContext, slots: Placement, preflight: str
+    plan: SweepPlan,
+    config: DictConfig,
+    hydra_context: HydraContext,
+    slots: Placement,
+    preflight: str,
+    launcher: Sequence[str],
 ) -> StartedSweep:
-    """Check, then write the study and the parent run; a config error met on the way leaves nothing written."""
+    """Check, then write the study and the parent run; a config error met on the way leaves nothing written.
+    `launcher`: what runs the trials (named in the first line), and a line for each of its settings left unused."""
     journal_folder = None if plan.storage.startswith(DATABASE_SCHEMES) else Path(plan.storage).parent
     new_folder = journal_folder is not None and not journal_folder.exists()
     check_storage(plan.storage)  # the study's storage can hold it, checked before any store is written to
@@ -148,7 +154,8 @@ def start_sweep(
         parent = tracker.start_parent(study, settings_params(plan), provenance_tags(_typed_overrides(config)))
     progress = SweepProgress(settings.n_trials, trial_output=plan.conf.show_trial_output)
     progress.event(
-        f"sweepwise {sweepwise.__version__} optuna sweeper: study {study.study_name} ({hide_password(plan.storage)}"
+        f"sweepwise {sweepwise.__version__} optuna sweeper, {launcher[0]}: study {study.study_name} "
+        f"({hide_password(plan.storage)}"
         f"{'; its folder was created' if new_folder else ''}), "
         f"MLflow experiment {plan.experiment} run {parent} ({hide_password(plan.tracking_uri)})"
     )
@@ -159,8 +166,9 @@ def start_sweep(
         )
     if plan.sweep_dir != first_folder:
         progress.event(f"continuing in the study's folder {plan.sweep_dir} (hydra.sweep.dir gives {first_folder})")
-    if slots.describe():
-        progress.event(slots.describe())
+    for line in [*launcher[1:], slots.describe()]:
+        if line:
+            progress.event(line)
     if len(plan.directions) > 1 and plan.pruner != NOP_PRUNER:
         progress.event(
             f"hydra.sweeper.pruner ({plan.pruner['_target_']}) is not used: Optuna prunes single-objective studies "

@@ -10,7 +10,6 @@ from hydra.types import HydraContext, TaskFunction
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import SweepwiseError
 from sweepwise.recipe.report import PreflightFailed
 from sweepwise.spec.run import task_spec
@@ -20,8 +19,16 @@ from sweepwise.sweep.driver.sweep_report import SweepReport
 from sweepwise.sweep.driver.sweep_start import start_sweep
 from sweepwise.sweep.driver.termination import Terminated, terminated_as_interrupted
 from sweepwise.sweep.launch.executor import Executor
-from sweepwise.sweep.launch.executor_choice import launcher_settings, make_executor, placement, trial_processes
-from sweepwise.sweep.launch.gpu_placement import LocalSettings, Placement
+from sweepwise.sweep.launch.executor_choice import (
+    Settings,
+    describe,
+    launcher_notes,
+    launcher_settings,
+    make_executor,
+    placement,
+    trial_processes,
+)
+from sweepwise.sweep.launch.gpu_placement import Placement
 from sweepwise.sweep.trial.trial_runner import TrialRunner
 from sweepwise.tracking.retry import RESUME_HINT, apply_retry_policy, gave_up, unreachable_error
 
@@ -70,9 +77,11 @@ class Sweep:
         plan = replace(plan, settings=replace(plan.settings, n_jobs=slots.size))
         sweeper = OmegaConf.to_container(self.config.hydra.sweeper)
         report = SweepReport(task.ensemble_top_k, task.log_model, sweeper)
-        self._run(plan, launcher, slots, task.preflight, report)
+        choice = OmegaConf.select(self.config, "hydra.runtime.choices.hydra/launcher", default=None)
+        lines = [describe(choice, launcher), *launcher_notes(launcher, sweep=True)]
+        self._run(plan, launcher, slots, task.preflight, report, lines)
 
-    def _executor(self, plan: SweepPlan, launcher: SlurmLauncherConf | LocalSettings, slots: Placement) -> Executor:
+    def _executor(self, plan: SweepPlan, launcher: Settings, slots: Placement) -> Executor:
         """Worker processes or SLURM jobs for the trials; the orchestrator shuts them down however it ends."""
         runner = TrialRunner(self.hydra_context, self.task_function, self.config)
         return make_executor(launcher, runner, slots, plan.sweep_dir / "slurm")
@@ -80,13 +89,14 @@ class Sweep:
     def _run(
         self,
         plan: SweepPlan,
-        launcher: SlurmLauncherConf | LocalSettings,
+        launcher: Settings,
         slots: Placement,
         preflight: str,
         report: SweepReport,
+        launcher_lines: list[str],
     ) -> None:
         """Start the sweep, run its trials, and write its report however the run ends."""
-        started = start_sweep(plan, self.config, self.hydra_context, slots, preflight)
+        started = start_sweep(plan, self.config, self.hydra_context, slots, preflight, launcher_lines)
         plan = started.plan  # a continued study's folder
         status = "FINISHED"
         orchestrator: Orchestrator | None = None

@@ -1,5 +1,6 @@
 """The executor behind a Hydra launcher config: worker processes for `local` (and Hydra's `basic`), SLURM jobs
-for `slurm`."""
+for `slurm` and `submitit_slurm`, submitit local jobs for `submitit_local` (hydra-submitit-launcher's configs,
+whether that plugin or sweepwise provides them)."""
 
 from collections.abc import Mapping
 from pathlib import Path
@@ -7,14 +8,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
+from hydra_plugins.sweepwise_plugins.launcher_config import SUBMITIT_PLUGIN, SlurmLauncherConf
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import ConfigError
 from sweepwise.internals.hydra_internals import BASIC_LAUNCHER
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS, LocalSettings, Placement, place
 from sweepwise.sweep.launch.slurm_executor import SlurmExecutor
-from sweepwise.sweep.launch.slurm_requests import check_cluster, slurm_settings
+from sweepwise.sweep.launch.slurm_requests import check_cluster, slurm_settings, trials_per_job
+from sweepwise.sweep.launch.submitit_local_executor import SubmititLocalExecutor, SubmititLocalSettings
 from sweepwise.sweep.launch.worker_pool import WorkerPool
 from sweepwise.sweep.trial.trial_runner import TrialRunner
 
@@ -22,21 +24,62 @@ from sweepwise.sweep.trial.trial_runner import TrialRunner
 # no database store where it tracks to a server)
 WORKER_IMPORTS = "sweepwise.sweep.trial.worker_imports"
 
-LOCAL_LAUNCHERS = (BASIC_LAUNCHER, "LocalLauncher")
-SLURM_LAUNCHER = "SlurmLauncher"
+ARRAY_PARALLELISM = 256  # submitit's default
+LOCAL_LAUNCHERS = (BASIC_LAUNCHER, "hydra_plugins.sweepwise_plugins.local_launcher.LocalLauncher")
+SLURM_LAUNCHERS = (
+    "hydra_plugins.sweepwise_plugins.slurm_launcher.SlurmLauncher",
+    "hydra_plugins.sweepwise_plugins.submitit_launchers.SubmititSlurmLauncher",
+    f"{SUBMITIT_PLUGIN}.submitit_launcher.SlurmLauncher",
+)
+SUBMITIT_LOCAL_LAUNCHERS = (
+    "hydra_plugins.sweepwise_plugins.submitit_launchers.SubmititLocalLauncher",
+    f"{SUBMITIT_PLUGIN}.submitit_launcher.LocalLauncher",
+)
+Settings = SlurmLauncherConf | SubmititLocalSettings | LocalSettings
 
 
-def launcher_settings(launcher: Mapping[str, Any], processes: int = 1) -> SlurmLauncherConf | LocalSettings:
-    """Check the launcher config before anything runs: SLURM settings for `slurm` (and SLURM's word that it
-    would run such jobs, each trial as `processes` tasks per node), placement settings for the local launchers."""
+def launcher_settings(launcher: Mapping[str, Any], processes: int = 1) -> Settings:
+    """Check the launcher config before anything runs: SLURM settings for `slurm` and `submitit_slurm` (and
+    SLURM's word that it would run such jobs, each trial as `processes` tasks per node), submitit's for
+    `submitit_local`, placement settings for the local launchers."""
     target = str(launcher.get("_target_", ""))
-    if target.endswith(LOCAL_LAUNCHERS):
+    if target in LOCAL_LAUNCHERS:
         return LocalSettings.of(launcher, processes)
-    if target.endswith(SLURM_LAUNCHER):
+    if target in SUBMITIT_LOCAL_LAUNCHERS:
+        return SubmititLocalSettings.of(launcher, processes)
+    if target in SLURM_LAUNCHERS:
         settings = slurm_settings(launcher, processes)
         check_cluster(settings)
         return settings
-    raise ConfigError("hydra/launcher", target, "sweepwise runs trials with the local or the slurm launcher")
+    raise ConfigError(
+        "hydra/launcher", target, "sweepwise runs trials with the local, slurm, submitit_local or submitit_slurm one"
+    )
+
+
+def launcher_notes(settings: Settings, sweep: bool) -> list[str]:
+    """One line for each launcher field that is set and has no effect here."""
+    if isinstance(settings, SubmititLocalSettings):
+        return [
+            f"hydra.launcher.{field} has no effect: submitit local jobs share this machine" for field in settings.unused
+        ]
+    if sweep and not isinstance(settings, LocalSettings) and settings.array_parallelism != ARRAY_PARALLELISM:
+        return [
+            f"hydra.launcher.array_parallelism={settings.array_parallelism} has no effect in a sweep: "
+            "hydra.sweeper.n_jobs trials are in flight at once"
+        ]
+    return []
+
+
+def describe(choice: str | None, settings: Settings) -> str:
+    """The launcher that runs the trials, as the sweep's first line names it (the SLURM settings' class is
+    told apart last: Hydra's plugin scan may load its module twice)."""
+    if isinstance(settings, LocalSettings):
+        kind = "trials in worker processes here"
+    elif isinstance(settings, SubmititLocalSettings):
+        kind = "each trial a submitit local job"
+    else:
+        kind = "each trial a SLURM job" if trials_per_job(settings) == 1 else "trials packed in SLURM jobs"
+    return f"launcher {choice or 'basic'} ({kind})"
 
 
 def trial_processes(config: DictConfig) -> int:
@@ -48,19 +91,22 @@ def trial_processes(config: DictConfig) -> int:
     return devices if isinstance(devices, int) and not isinstance(devices, bool) and devices >= 1 else 1
 
 
-def placement(settings: SlurmLauncherConf | LocalSettings, slots_key: str, slots: int | None) -> Placement:
+def placement(settings: Settings, slots_key: str, slots: int | None) -> Placement:
     """How many jobs run at once (`slots`, named `slots_key` in errors; null: as the machine's GPUs allow) and,
-    for local workers, the GPUs of each; SLURM places each job on its own node's GPUs (packs included)."""
+    for local workers and submitit local jobs, the GPUs of each; SLURM places each job on its own node's GPUs
+    (packs included)."""
     if isinstance(settings, LocalSettings):
         return place(settings, slots_key, slots)
+    if isinstance(settings, SubmititLocalSettings):
+        return place(LocalSettings(gpus_per_trial=settings.gpus_per_node), slots_key, slots)
     return Placement((None,) * (slots or CPU_SLOTS), trials_per_gpu=settings.trials_per_gpu)
 
 
-def make_executor(
-    settings: SlurmLauncherConf | LocalSettings, runner: TrialRunner, slots: Placement, folder: Path
-) -> Executor:
-    """Worker processes (one per slot, with its GPUs) for the local launchers, else SLURM jobs (their files under
-    `folder` when a job has no folder of its own)."""
+def make_executor(settings: Settings, runner: TrialRunner, slots: Placement, folder: Path) -> Executor:
+    """Worker processes (one per slot, with its GPUs) for the local launchers, submitit local jobs on the slots'
+    GPUs, else SLURM jobs (their files under `folder` when a job has no folder of its own)."""
     if isinstance(settings, LocalSettings):
         return WorkerPool(runner, slots.size, slots.environments(), preload=[WORKER_IMPORTS])
+    if isinstance(settings, SubmititLocalSettings):
+        return SubmititLocalExecutor(runner, settings, slots, folder)
     return SlurmExecutor(runner, settings, folder)

@@ -71,7 +71,7 @@ class SlurmExecutor:
 
     @property
     def packs_folder(self) -> Path:
-        return self.default_folder / "packs"
+        return Path(self.settings.submitit_folder) if self.settings.submitit_folder else self.default_folder / "packs"
 
     @property
     def held(self) -> int:
@@ -79,8 +79,18 @@ class SlurmExecutor:
         return alone + len(self.waiting) + sum(slots for slots, _ in self.packs.values())
 
     def _folder(self, log_file: str | None, number: int) -> Path:
-        """Where a job's submitit files go: beside its log in the trial's folder, else a folder of its own."""
+        """Where a job's submitit files go: `submitit_folder` (%j: the job id) when set, else beside its log in
+        the trial's folder, else a folder of its own."""
+        if self.settings.submitit_folder:
+            return Path(self.settings.submitit_folder)
         return Path(log_file).parent / "slurm" if log_file else self.default_folder / str(number)
+
+    def _executor(self, folder: Path, parameters: dict[str, Any]) -> submitit.SlurmExecutor:
+        executor = submitit.SlurmExecutor(
+            folder=folder, max_num_timeout=self.settings.max_num_timeout, python=self.settings.python
+        )
+        executor.update_parameters(**parameters)
+        return executor
 
     def submit(self, key: int, job: TrialJob) -> str | None:
         if self.pack_size > 1:
@@ -88,13 +98,12 @@ class SlurmExecutor:
             if len(self.waiting) == self.pack_size:
                 self._submit_pack()
             return None
-        folder = self._folder(job.log_file, job.job_num)
-        executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_num_timeout)
-        executor.update_parameters(**{**sbatch_parameters(self.settings), "job_name": job_name(self.settings, job)})
+        parameters = {**sbatch_parameters(self.settings), "job_name": job_name(self.settings, job)}
+        executor = self._executor(self._folder(job.log_file, job.job_num), parameters)
         submitted = executor.submit(RequeueableTrial(self.runner), job)
         if submitted.num_tasks > 1:
             submitted = submitted.task(0)  # the trial's rank 0 returns its outcome; the other tasks return nothing
-        self._watch(key, _Submitted(submitted), folder, "*_log.*")
+        self._watch(key, _Submitted(submitted))
         return submitted.job_id
 
     def dispatch(self) -> list[StartedJob]:
@@ -108,10 +117,8 @@ class SlurmExecutor:
     def _submit_pack(self) -> None:
         keys, jobs = [key for key, _ in self.waiting], tuple(job for _, job in self.waiting)
         self.waiting = []
-        folder = self.packs_folder
-        executor = submitit.SlurmExecutor(folder=folder, max_num_timeout=self.settings.max_num_timeout)
-        parameters = sbatch_parameters(self.settings, len(jobs))
-        executor.update_parameters(**{**parameters, "job_name": pack_name(self.settings, jobs)})
+        parameters = {**sbatch_parameters(self.settings, len(jobs)), "job_name": pack_name(self.settings, jobs)}
+        executor = self._executor(self.packs_folder, parameters)
         submitted = executor.submit(PackedTrials(self.runner, self.settings.trials_per_gpu), jobs)
         for task, key in enumerate(keys):
             self._watch_packed(key, submitted.job_id, task)
@@ -119,14 +126,15 @@ class SlurmExecutor:
         self.started.append(StartedJob(submitted.job_id, trial_ids))
         self.packs[submitted.job_id] = (len(keys), set(keys))
 
-    def _watch(self, key: int, entry: _Submitted, folder: Path, logs: str) -> None:
+    def _watch(self, key: int, entry: _Submitted, logs: str | None = None) -> None:
+        """Watch a job, and note where its SLURM output is (`logs`: its task's files; default: all its tasks')."""
         self.submitted[key] = entry
-        self.logs.setdefault(key, []).append((folder, logs))
+        job = entry.job
+        self.logs.setdefault(key, []).append((job.paths.folder, logs or f"{job.job_id}_*_log.*"))
 
     def _watch_packed(self, key: int, job_id: str, task: int) -> None:
-        folder = self.packs_folder
-        job: submitit.Job[Any] = submitit.SlurmJob(folder=folder, job_id=job_id, tasks=(task,))
-        self._watch(key, _Submitted(job, outcome_path(folder, job_id, task)), folder, f"{job_id}_{task}_log.*")
+        job: submitit.Job[Any] = submitit.SlurmJob(folder=self.packs_folder, job_id=job_id, tasks=(task,))
+        self._watch(key, _Submitted(job, outcome_path(job.paths.folder, job_id, task)), f"{job_id}_{task}_log.*")
 
     def adopt(self, key: int, job_id: str, log_file: str | None) -> bool:
         """Watch a job an earlier orchestrator submitted, when SLURM still has it queued or running or it left its
@@ -136,7 +144,7 @@ class SlurmExecutor:
         state = cluster_states([cluster_id]).get(cluster_id, "")
         if packed:
             job: submitit.Job[Any] = submitit.SlurmJob(folder=self.packs_folder, job_id=cluster_id, tasks=packed[1:])
-            entry = _Submitted(job, outcome_path(self.packs_folder, *packed))
+            entry = _Submitted(job, outcome_path(job.paths.folder, *packed))
         else:
             entry = _Submitted(submitit.SlurmJob(folder=self._folder(log_file, key), job_id=job_id))
         if not entry.ended and (not state or state.startswith(FINAL_STATES)):
@@ -146,7 +154,7 @@ class SlurmExecutor:
             slots, waiting = self.packs.get(cluster_id, (0, set()))
             self.packs[cluster_id] = (slots + 1, waiting | {key})
         else:
-            self._watch(key, entry, self._folder(log_file, key), "*_log.*")
+            self._watch(key, entry)
         return True
 
     def wait(self, timeout: float | None) -> list[tuple[int, TrialOutcome | Died]]:

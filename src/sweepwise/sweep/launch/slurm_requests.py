@@ -14,9 +14,24 @@ from typing import Any
 from hydra_plugins.sweepwise_plugins.config import SlurmLauncherConf
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.internals.submitit_internals import sbatch_script
-from sweepwise.spec.launch import slurm_launcher
+from sweepwise.spec.launch import gres_gpus, slurm_launcher
 from sweepwise.sweep.trial.trial_runner import TrialJob
 
+# options passed to sbatch under their own names, when set
+SBATCH_AS_IS = (
+    "cpus_per_task",
+    "partition",
+    "account",
+    "qos",
+    "constraint",
+    "comment",
+    "exclude",
+    "gres",
+    "cpus_per_gpu",
+    "gpus_per_task",
+    "mem_per_gpu",
+    "mem_per_cpu",
+)
 # each job's threads match its CPUs unless the user says otherwise (torch would use every core of the node)
 THREADS_SETUP = 'export OMP_NUM_THREADS="${OMP_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"'
 
@@ -33,38 +48,53 @@ def warnings_setup() -> list[str]:
 def slurm_settings(config: Mapping[str, Any], processes: int = 1) -> SlurmLauncherConf:
     """The `slurm` launcher's fields (its config type says what each means), each checked; errors name the
     `hydra.launcher` key. A trial of `processes` processes per node (`trainer.devices`) runs them as that many
-    tasks per node, each with a GPU of its node where the jobs have GPUs."""
+    tasks per node, each with a GPU of its node where the jobs have GPUs (`gpus_per_node` is raised to them; a
+    `gres` asking for fewer is an error)."""
     settings = slurm_launcher(config, processes)
-    gpus = max(settings.gpus_per_node, processes) if settings.gpus_per_node else 0
+    if settings.gres is not None and 0 < gres_gpus(settings.gres) < processes:
+        raise ConfigError(
+            "hydra.launcher.gres", settings.gres, f"gives each node fewer GPUs than trainer.devices={processes}"
+        )
+    gpus = max(settings.gpus_per_node, processes) if settings.gpus_per_node else settings.gpus_per_node
     return replace(settings, tasks_per_node=processes, gpus_per_node=gpus)
+
+
+def node_gpus(settings: SlurmLauncherConf) -> int:
+    """The GPUs a job has on each node: `gpus_per_node`, else what `gres` asks for."""
+    if settings.gpus_per_node is not None:
+        return settings.gpus_per_node
+    return gres_gpus(settings.gres) if settings.gres is not None else 0
 
 
 def trials_per_job(settings: SlurmLauncherConf) -> int:
     """How many trials a job runs at once: one, or packed, `trials_per_gpu` on each of its GPUs (or its CPUs)."""
     if settings.trials_per_gpu == 1:
         return 1
-    return settings.trials_per_gpu * max(settings.gpus_per_node, 1)
+    return settings.trials_per_gpu * max(node_gpus(settings), 1)
 
 
 def sbatch_parameters(settings: SlurmLauncherConf, trials: int = 1) -> dict[str, Any]:
     """The parameters of `submitit.SlurmExecutor.update_parameters`, for a job of `trials` trials (a pack's
-    trials are one task each, and `mem_gb` is each trial's)."""
+    trials are one task each, and `mem_gb` is each trial's); an unset option is left to the cluster."""
     parameters: dict[str, Any] = {
         "job_name": settings.name,
         "time": settings.timeout_min,
         "nodes": settings.nodes,
-        "ntasks_per_node": settings.tasks_per_node * trials,
-        "cpus_per_task": settings.cpus_per_task,
+        "ntasks_per_node": (settings.tasks_per_node or 1) * trials,
         "signal_delay_s": settings.signal_delay_s,
         "array_parallelism": settings.array_parallelism,
-        "setup": [THREADS_SETUP, *warnings_setup(), *settings.setup],
+        "setup": [THREADS_SETUP, *warnings_setup(), *(settings.setup or [])],
         "additional_parameters": dict(settings.additional_parameters),
+        "stderr_to_stdout": settings.stderr_to_stdout,
+        "use_srun": settings.use_srun,
     }
     if settings.gpus_per_node:
         parameters["gpus_per_node"] = settings.gpus_per_node
     if settings.mem_gb is not None:
         parameters["mem"] = f"{settings.mem_gb * trials}GB"
-    for key in ("partition", "account", "qos", "constraint"):
+    if settings.srun_args is not None:
+        parameters["srun_args"] = list(settings.srun_args)
+    for key in SBATCH_AS_IS:
         if getattr(settings, key) is not None:
             parameters[key] = getattr(settings, key)
     return parameters
@@ -109,9 +139,11 @@ def _request(parameters: Mapping[str, Any]) -> str:
     asked = [
         f"nodes={parameters['nodes']}",
         f"tasks_per_node={parameters['ntasks_per_node']} (trainer.devices x trials_per_gpu)",
-        f"cpus_per_task={parameters['cpus_per_task']}",
+        f"cpus_per_task={parameters.get('cpus_per_task', '(default)')}",
         f"gpus_per_node={parameters.get('gpus_per_node', 0)}",
     ]
+    if "gres" in parameters:
+        asked.append(f"gres={parameters['gres']}")
     if "mem" in parameters:
         asked.append(f"mem={parameters['mem']}")
     return ", ".join(asked) + f" on partition {parameters.get('partition', '(default)')}"

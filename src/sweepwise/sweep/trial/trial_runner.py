@@ -18,6 +18,7 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sweepwise.internals.hydra_internals import job_output_dir, raised_by, run_owned_job
+from sweepwise.internals.submitit_internals import requeue_exit_code
 from sweepwise.sweep.outcome import INTERRUPTED, JobRecord, TrialOutcome, TrialStatus, objective_outcome
 from sweepwise.sweep.trial.script_task import ScriptTask, portable
 from sweepwise.sweep.trial.sweep_session import pruned_reason, sweep_trial
@@ -110,12 +111,12 @@ class TrialRunner:
             if self.trial is not None and self.trial.requeued:
                 # the job goes back to the queue and runs this trial again. The requeue's exit may interrupt
                 # anything, even a storage write that then fails on its own: whatever comes up is that exit.
-                raise SystemExit(-1) from error
+                raise SystemExit(requeue_exit_code()) from error
             reason = pruned_reason(self.trial) if self.trial is not None else None
             if reason and not isinstance(error, KeyboardInterrupt):  # e.g. the pruned rank's exception, re-raised
                 outcome = TrialOutcome(TrialStatus.PRUNED, reason=reason)
             else:
-                outcome = _failure(error)
+                outcome = replace(_failure(error), traceback="".join(traceback.format_exception(error)))
             _append(log_file, "".join(traceback.format_exception(error)))
         run_id = self.trial.facts.run_id if self.trial else None
         record = _record_of(returned) if job.context is None and returned is not None else None
