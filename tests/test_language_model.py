@@ -165,6 +165,23 @@ def test_the_language_models_preflight_passes_from_the_command_line(tmp_path: Pa
         (["mode=inspect"], "error: mode='inspect': the data report counts classes: task=language_model has none"),
         (["model.width=30"], "error: model.width=30: must be a multiple of model.heads=4"),
         (["data.context=0"], "error: data.context=0: must be >= 1"),
+        (
+            ["model=mlp"],
+            "error: model._target_='sweepwise.models.MLP': a language model takes token ids (batch, 16) and gives a "
+            "score per token of the vocabulary at each position (16, 86); this model cannot read them (mat1 and mat2 "
+            "must have the same dtype, but got Long and Float): use model=transformer",
+        ),
+        (
+            ["data.max_chars=30"],
+            "error: data.max_chars=30: the text has 30 characters, so one of its training and validation parts "
+            "(data.val_fraction) has 3, fewer than a sequence of data.context=16 and the character after it: use a "
+            "longer text or a shorter data.context",
+        ),
+        (
+            ["task=regression"],
+            "error: task='regression': data._target_=sweepwise.data.text_corpus.load_text gives token sequences: "
+            "train them with task=language_model",
+        ),
     ],
 )
 def test_language_model_mistakes_stop_in_one_line_before_any_run(tmp_path: Path, args: list[str], expected: str):
@@ -198,6 +215,7 @@ def test_a_language_model_sweep_minimises_bits_and_its_best_model_reloads_taking
     args = ["sweeps=language_model", "hydra.sweeper.n_trials=3", "trainer.epochs=2", *TINY[3:], "recipe.preflight=off"]
     done = _run(args, tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "it takes token ids (output_names: the vocabulary)" in done.stdout
     study = load_study(tmp_path, "language_model")
     assert study.direction == optuna.study.StudyDirection.MINIMIZE
     (parent,), children = sweep_runs(tmp_path, "sweepwise")

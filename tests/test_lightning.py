@@ -239,3 +239,33 @@ def test_an_epoch_is_reported_before_its_checkpoint_is_saved(tmp_path: Path):
         trainer.fit(Regression(), train_dataloaders=data)
     assert CHECKPOINTED_AT_REPORT == [None, 0, 1]  # each report sees the epoch before its own
     assert torch.load(tmp_path / "last.ckpt", weights_only=False)["epoch"] == 2
+
+
+class NoisyRegression(Regression):
+    """Dropout and a shuffled loader: what a training draws from the random generators each epoch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weight = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 1))
+
+
+def fitted(folder: Path, max_epochs: int, resume: bool) -> torch.Tensor:
+    """A seeded training of `max_epochs` in `folder` (resumed from its trial's checkpoint there): its weights."""
+    trial = Trial(TrialFacts(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}", folder=str(folder), ends_run=False))
+    lightning.seed_everything(0, verbose=False)  # as the code does each time it starts
+    model = NoisyRegression()
+    data = DataLoader(TensorDataset(torch.randn(32, 1), torch.randn(32, 1)), batch_size=4, shuffle=True)
+    with handing_over(trial):
+        quiet_trainer(max_epochs, "train/loss").fit(
+            model, train_dataloaders=data, ckpt_path=str(folder / "last.ckpt") if resume else None
+        )
+    return torch.cat([parameter.detach().flatten() for parameter in model.parameters()])
+
+
+def test_a_resumed_training_ends_where_the_uninterrupted_one_does(tmp_path: Path):
+    """The code seeds its generators again when it starts; the trial's checkpoint holds their states, so the
+    resumed epochs shuffle and drop out as the uninterrupted ones did."""
+    (tmp_path / "whole").mkdir(), (tmp_path / "resumed").mkdir()
+    uninterrupted = fitted(tmp_path / "whole", 4, resume=False)
+    fitted(tmp_path / "resumed", 2, resume=False)
+    assert torch.equal(fitted(tmp_path / "resumed", 4, resume=True), uninterrupted)

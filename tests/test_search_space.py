@@ -47,6 +47,16 @@ def test_plain_values_are_fixed_and_command_line_arguments_win():
     assert space.key("b") == "hydra.sweeper.params.b" and space.key("c") == "c"
 
 
+def test_a_command_line_key_replaces_the_files_whatever_its_plus():
+    """`momentum=...` on the command line and `+momentum` in the sweep file are one parameter, not two that would
+    both reach the trial's config and its MLflow run as `momentum`."""
+    space = parse_search_space(
+        {"+momentum": "interval(0.5, 0.95)", "~dropout": "null"}, ["momentum=interval(0.5, 0.9)", "+dropout=0.1"]
+    )
+    assert set(space.distributions) == {"momentum"} and space.distributions["momentum"].high == 0.9
+    assert space.fixed == {"+dropout": "0.1"} and space.key("momentum") == "momentum"
+
+
 @pytest.mark.parametrize(
     ("expression", "message"),
     [

@@ -116,3 +116,20 @@ def test_a_second_study_in_another_studys_folder_is_refused_before_it_writes(tmp
     again = run_toy([*shared, "hydra.sweeper.study_name=first", "hydra.sweeper.n_trials=2"], tmp_path)
     assert again.returncode == 0, again.stderr[-2000:]  # the folder's own study continues there
     assert len(load_study(tmp_path, "first").trials) == 2
+
+
+def test_a_command_line_key_without_the_files_plus_is_refused_as_that_key(tmp_path: Path):
+    """The sweep file searches `+momentum`, a key the app's config lacks; `momentum=...` on the command line
+    replaces it, as any command-line key replaces the file's, and is refused as the sweep file's own would be,
+    before anything is written (not searched beside it as a second parameter of the same name)."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "searched.yaml").write_text(
+        "defaults:\n  - toy\n  - _self_\nhydra:\n  sweeper:\n    params:\n      +momentum: interval(0.5, 0.95)\n"
+    )
+    args = ["--config-dir", str(tmp_path / "conf"), "--config-name", "searched", "momentum=interval(0.5, 0.9)"]
+    line = one_error_line(run_toy(args, tmp_path))
+    assert line == (
+        "error: momentum='interval(0.5, 0.9)': Could not override 'momentum'. The config has no such key: check its "
+        "spelling, or add it as +momentum"
+    )
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "studies").exists()

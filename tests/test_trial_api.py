@@ -2,6 +2,7 @@
 multi-process trial."""
 
 import os
+import random
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.sweep.trial.child_runs import create_child_run, open_child_run
 from sweepwise.sweep.trial.sweep_session import StudyReporter
 from sweepwise.sweep.trial.trial_context import TrialContext
+from sweepwise.tracking.mlflow_run import MlflowRun
 from sweepwise.trial_api import TRIAL_VARIABLE, Trial, handing_over
 from sweepwise.trial_facts import TrialClosed, TrialFacts
 
@@ -41,6 +43,25 @@ def test_a_sweeps_report_of_several_metrics_names_the_objective_before_anything_
         Trial().report(1, {"val/loss": 0.5}, objective="val/acc")  # a misspelt name is wrong anywhere
     assert not (tmp_path / "mlflow.db").exists()
     assert Trial().report(1, {"val/loss": 0.5, "train/loss": 0.4}) is False  # outside a sweep: only logged
+
+
+def test_a_step_reported_again_in_one_training_is_refused_before_the_study_or_run_hears_it(tmp_path: Path):
+    """Optuna would keep the first value and MLflow log both: the pruner and the chart would disagree."""
+    heard.clear()
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    trial = Trial(TrialFacts(tracking_uri=store, ends_run=False, link=f"{__name__}:always_heard"))
+    trial.report(1, {"val/acc": 0.22})
+    with pytest.raises(ValueError, match=r"report\(step=1\) after report\(step=1\): each report's step must be above"):
+        trial.report(1, {"val/acc": 0.21})
+    trial.report(2, {"val/acc": 0.23})
+    trial.end()
+    assert heard == [(1, 0.22), (2, 0.23)]
+    assert history(MlflowClient(store), trial.run_id, "val/acc") == [(1, 0.22), (2, 0.23)]
+
+
+def always_heard(facts: dict) -> object:
+    """A study link that records what it is told and never prunes."""
+    return lambda step, value: heard.append((step, value))
 
 
 def never_prunes(facts: dict) -> object:
@@ -335,3 +356,15 @@ def test_a_config_composed_outside_a_job_leaves_the_trial_its_own(tmp_path: Path
                 assert trial.facts.job is None and trial.folder == tmp_path / "checkpoints"
         finally:
             HydraConfig.instance().cfg = None  # type: ignore[assignment]  # as before this test
+
+
+def test_runs_of_code_that_seeds_pythons_random_are_named_apart(tmp_path: Path):
+    """MLflow names a run from Python's `random`: code that seeds it (Lightning's `seed_everything`) would give
+    every run of its own the same name."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    names = set()
+    for _ in range(3):
+        random.seed(0)
+        run = MlflowRun.start(store, "own", None, {})
+        names.add(MlflowClient(store).get_run(run.run_id).info.run_name)
+    assert len(names) == 3

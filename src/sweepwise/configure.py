@@ -63,6 +63,7 @@ def build_model(node: DictConfig, data: "DataModule", task: "Task") -> "nn.Modul
     named = _arguments(node)
     size = "num_classes" if "num_classes" in named and "num_outputs" not in named else "num_outputs"
     model: nn.Module = build(node, "model", input_shape=data.input_shape, **{size: task.outputs(data)})
+    task.check_model(model, data, str(node.get("_target_")))
     return model
 
 

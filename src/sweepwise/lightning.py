@@ -19,6 +19,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from sweepwise.training.runtime import restore_rng_state, rng_state
 from sweepwise.trial_api import current_trial
 
 CHECKPOINT = "last.ckpt"
@@ -40,6 +41,16 @@ class SweepwiseCallback(pl.Callback):
         trial = current_trial()
         path = trial.folder / self.checkpoint
         return str(path) if trial.resuming and path.is_file() else None
+
+    def state_dict(self) -> dict[str, Any]:
+        """The random generators' states, kept in the trial's checkpoint: Lightning's own holds none, and the code
+        seeds again as it starts, so a resumed training would otherwise shuffle and drop out afresh."""
+        return {"rng": rng_state()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """A resumed training draws from where the interrupted one stopped: its result is the uninterrupted one's."""
+        if "rng" in state_dict:
+            restore_rng_state(state_dict["rng"])
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.before_validation = scalars(trainer.callback_metrics)

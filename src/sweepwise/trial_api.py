@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from sweepwise.report_arguments import next_step, objective_name
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.retry import gave_up
 from sweepwise.trial_facts import StudyLink, TrialClosed, TrialFacts, job_facts
@@ -49,6 +50,7 @@ class Trial:
         self.pruned: str | None = None  # why the sweep stopped the trial (its pruner), once it has
         # set when the cluster is about to requeue the trial: the exit that follows is not the run's failure
         self.requeued = False
+        self.last_step: int | None = None  # the step last reported (each report's must be above it)
         self._link: StudyLink | None = None
         self._ended = False
         self._pending: list[tuple[int, Mapping[str, float]]] = []
@@ -143,7 +145,8 @@ class Trial:
         kept."""
         if self.rank == 0:
             link = self._study_link()
-            name = _objective_name(metrics, objective, needed=link is not None)
+            name = objective_name(metrics, objective, needed=link is not None)
+            self.last_step = next_step(self.last_step, int(step))
             if last and self.pruned and self.facts.pruned_note:  # told to stop, it trained to the end: it completes
                 self.pruned = None
                 Path(self.facts.pruned_note).unlink(missing_ok=True)
@@ -215,19 +218,6 @@ def _process_group() -> Any:
     if dist is None or not dist.is_available() or not dist.is_initialized():
         return None
     return dist
-
-
-def _objective_name(metrics: Mapping[str, float], objective: str | None, needed: bool) -> str | None:
-    """The metric reported to the study: `objective`, else the one metric; a sweep that prunes needs one."""
-    if objective is not None:
-        if objective not in metrics:
-            raise ValueError(f"report(objective={objective!r}) is not among the metrics {sorted(metrics)}")
-        return objective
-    if len(metrics) == 1:
-        return next(iter(metrics))
-    if needed:
-        raise ValueError(f"report() got metrics {sorted(metrics)}: name the one the sweep optimises, objective=...")
-    return None
 
 
 def _job_name() -> str:

@@ -66,8 +66,24 @@ def load_text(
     index = {char: token for token, char in enumerate(vocabulary)}
     ids = np.fromiter((index[char] for char in text), dtype=np.int64, count=len(text))
     cut = int(len(ids) * (1.0 - float(val_fraction)))
+    _check_long_enough(path, max_chars, len(ids), min(cut, len(ids) - cut), int(context))
     train, val = sequences(ids[:cut], int(context)), sequences(ids[cut:], int(context))
     return TokenData(train, val, vocabulary, Augment())
+
+
+def _check_long_enough(path: str | None, max_chars: int | None, length: int, shorter: int, context: int) -> None:
+    """Both parts of the text (training, then validation: the `shorter` of them) must hold a sequence of `context`
+    tokens and the one after it; the error names the text and the keys that decide."""
+    if shorter >= context + 1:
+        return
+    key, value = ("data.max_chars", max_chars) if max_chars else ("data.path", path)
+    raise ConfigError(
+        key,
+        value,
+        f"the text has {length} characters, so one of its training and validation parts (data.val_fraction) has "
+        f"{shorter}, fewer than a sequence of data.context={context} and the character after it: use a longer text "
+        "or a shorter data.context",
+    )
 
 
 def _read(path: str | None) -> str:

@@ -14,7 +14,7 @@ from torch import nn
 
 from sweepwise.data import DataModule
 from sweepwise.data.text_corpus import TokenData
-from sweepwise.errors import ConfigError
+from sweepwise.errors import ConfigError, first_line
 from sweepwise.spec.schema import TASK_METRICS
 from sweepwise.tasks.classification import log_priors, one_answer_bound
 from sweepwise.tasks.generations import Generations
@@ -34,6 +34,29 @@ class LanguageModel(Task):
         if not isinstance(data, TokenData):
             raise ConfigError(
                 "task", self.name, f"{data_key} gives no token sequences: train a language model with data=text"
+            )
+
+    def check_model(self, model: nn.Module, data: DataModule, target: str) -> None:
+        """A model for token ids: (batch, context) integers in, a score per vocabulary entry at every position
+        out. A model made for feature vectors fails on integers, and one that scores whole sequences gives the
+        wrong shape."""
+        assert isinstance(data, TokenData)  # check_data came first
+        expected = (data.context, data.num_classes)
+        training = model.training
+        try:
+            with torch.no_grad():
+                shape = tuple(model.eval()(torch.zeros((1, data.context), dtype=torch.long)).shape[1:])
+        except (RuntimeError, TypeError, ValueError, IndexError) as error:
+            shape, cause = None, first_line(error)
+        finally:
+            model.train(training)
+        if shape != expected:
+            got = f"gives outputs of shape {shape}" if shape is not None else f"cannot read them ({cause})"
+            raise ConfigError(
+                "model._target_",
+                target,
+                f"a language model takes token ids (batch, {data.context}) and gives a score per token of the "
+                f"vocabulary at each position {expected}; this model {got}: use model=transformer",
             )
 
     def outputs(self, data: DataModule) -> int:

@@ -16,6 +16,7 @@ from torch import nn
 
 from sweepwise.data import DataModule
 from sweepwise.data.targets import TargetScale
+from sweepwise.data.text_corpus import TokenData
 from sweepwise.errors import ConfigError
 from sweepwise.spec.schema import PER_TARGET_METRICS, TASK_METRICS, per_target_base
 from sweepwise.tasks import baselines
@@ -53,6 +54,9 @@ class Regression(Task):
             raise ConfigError(key, metric, f"names no target: the targets are {', '.join(map(str, names))}")
 
     def check_data(self, data: DataModule, data_key: str) -> None:
+        if isinstance(data, TokenData):
+            hint = f"{data_key} gives token sequences: train them with task=language_model"
+            raise ConfigError("task", self.name, hint)
         if data.target_scale is None:
             raise ConfigError(
                 "task",

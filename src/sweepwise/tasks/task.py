@@ -67,6 +67,11 @@ class Task(ABC):
     def check_data(self, data: DataModule, data_key: str) -> None:
         """Refuse data whose targets this task cannot learn: one line naming the data (`data_key`) and what fits."""
 
+    def check_model(self, model: nn.Module, data: DataModule, target: str) -> None:
+        """Refuse a model that cannot read this task's inputs: one line naming the model (its `target`) and what
+        fits, not a traceback at its first step. Any model that builds for the data's shape fits by default."""
+        return None
+
     @abstractmethod
     def outputs(self, data: DataModule) -> int:
         """The model's outputs per sample."""

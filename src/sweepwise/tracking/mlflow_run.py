@@ -4,6 +4,7 @@ import contextlib
 import functools
 import logging
 import os
+import secrets
 import tempfile
 import time
 import traceback
@@ -210,8 +211,9 @@ class MlflowRun:
         all_tags = dict(tags)
         if parent_run_id:
             all_tags[MLFLOW_PARENT_RUN_ID] = parent_run_id
-        if run_name:
-            all_tags[MLFLOW_RUN_NAME] = run_name
+        # MLflow would draw a name from Python's `random`, which code that seeds it makes the same for every run
+        run_name = run_name or f"run-{secrets.token_hex(3)}"
+        all_tags[MLFLOW_RUN_NAME] = run_name
         experiment_id = ensure_experiment(client, experiment)
         created = client.create_run(experiment_id, start_time=start_time, run_name=run_name, tags=all_tags)
         return cls(client, created.info.run_id, every=every)

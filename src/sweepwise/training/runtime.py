@@ -64,8 +64,11 @@ def seed_everything(seed: int, deterministic: bool) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """Every random generator's state, for a checkpoint."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every random generator's state, for a checkpoint, in types `torch.load(weights_only=True)` reads (what
+    Lightning loads a checkpoint with): tensors, numbers, strings, lists and tuples."""
+    name, keys, position, has_gauss, gauss = np.random.get_state(legacy=True)  # a tuple, as legacy=True gives it
+    numpy = (str(name), np.asarray(keys).tolist(), int(position), int(has_gauss), float(gauss))
+    state = {"python": random.getstate(), "numpy": numpy, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state

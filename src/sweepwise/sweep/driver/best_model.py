@@ -10,7 +10,7 @@ import torch
 from sweepwise import configure
 from sweepwise.recipe.trial_models import trial_config, trial_model
 from sweepwise.study.trials import trial_folder
-from sweepwise.tasks.served import raw_inputs
+from sweepwise.tasks.served import normalises_inputs, raw_inputs
 from sweepwise.tracking.model_export import LoggedModel, log_pytorch_model
 
 EXAMPLE_SIZE = 2  # validation inputs kept as the model's input example
@@ -21,6 +21,7 @@ class BestModel:
     trial: int
     logged: LoggedModel
     seconds: float
+    inputs: str  # what the logged model takes, in a user's words
 
 
 def log_best_model(study: optuna.Study, sweep_dir: Path, uri: str, run_id: str) -> BestModel:
@@ -34,4 +35,5 @@ def log_best_model(study: optuna.Study, sweep_dir: Path, uri: str, run_id: str) 
     example = raw_inputs(data, next(iter(data.val_batches(EXAMPLE_SIZE)))[0])
     served = task.servable(trial_model(folder, data), data)
     logged = log_pytorch_model(uri, run_id, served, example, {"output_names": task.output_names(data)})
-    return BestModel(best.number, logged, time.perf_counter() - started)
+    takes = "inputs in the data's own units" if normalises_inputs(data) else "token ids (output_names: the vocabulary)"
+    return BestModel(best.number, logged, time.perf_counter() - started, takes)

@@ -61,7 +61,8 @@ def holds(space: SearchSpace, name: str, value: Any) -> bool:
 
 
 def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str]) -> SearchSpace:
-    """`params` from the sweeper config, then command-line arguments (which win for the same key)."""
+    """`params` from the sweeper config, then command-line arguments (which win for the same key, whatever its
+    `+` or `~`)."""
     lines = [(f"hydra.sweeper.params.{key}", f"{key}={value}") for key, value in (params or {}).items()]
     lines += [(argument.split("=", 1)[0], argument) for argument in arguments]
     parser = OverridesParser.create()
@@ -76,9 +77,9 @@ def parse_search_space(params: Mapping[str, Any] | None, arguments: Sequence[str
         except HydraException as error:
             raise ConfigError(source, line.split("=", 1)[-1], first_line(error)) from error
         name = override.get_key_element()
-        distributions.pop(name, None)
-        fixed.pop(name, None)
-        values.pop(name, None)
+        for same in [key for key in sources if key.lstrip("+~") == name.lstrip("+~")]:  # `x` replaces `+x` too
+            for entries in (distributions, fixed, values, sources, typed):
+                entries.pop(same, None)
         sources[name], typed[name] = source, line.partition("=")[2]
         if override.is_sweep_override():
             distributions[name] = to_distribution(override, source, typed[name])

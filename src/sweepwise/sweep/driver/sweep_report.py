@@ -124,7 +124,7 @@ def _log_best_model(study: optuna.Study, plan: SweepPlan, tracker: SweepTracker)
         shown = f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
         print(
             f"best model (trial {best.trial}): {best.logged.uri} on the parent run, {shown}, logged in "
-            f"{best.seconds:.1f} s; it takes inputs in the data's own units; register it from the run's "
+            f"{best.seconds:.1f} s; it takes {best.inputs}; register it from the run's "
             "Artifacts tab in the MLflow UI",
         )
 
