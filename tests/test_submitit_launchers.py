@@ -6,13 +6,14 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from helpers import REPO, installed_elsewhere, refusal
+from helpers import REPO, installed_elsewhere
 from slurm_helpers import accounting
-from sweep_helpers import TOY, load_study, states
+from sweep_helpers import TOY, load_study, states, study_so_far
 
 from hydra_plugins.sweepwise_plugins.launcher_config import SUBMITIT_PLUGIN, SubmititSlurmConf
 from sweepwise.internals.submitit_internals import sbatch_script
@@ -207,11 +208,24 @@ def test_a_submitit_slurm_config_as_the_plugins_docs_write_it_runs_every_trial_t
         assert (folders / job / f"{job}_0_log.out").is_file()
 
 
-def test_another_launcher_is_refused_in_one_line_naming_those_sweepwise_runs(tmp_path: Path):
-    target = "hydra.launcher._target_=minimal_launcher.MinimalLauncher"
-    done = run_toy_with(["hydra/launcher=basic", target], tmp_path)
-    assert refusal(done) == (
-        "error: hydra/launcher='minimal_launcher.MinimalLauncher': sweepwise runs trials with the local, slurm, "
-        "submitit_local or submitit_slurm one"
-    )
-    assert not (tmp_path / "studies").exists()
+def test_a_killed_sweeps_submitit_local_jobs_are_adopted_by_the_same_command(tmp_path: Path):
+    """SIGKILL to the sweep alone: its jobs, processes of their own, run on; the re-run watches them again instead
+    of running their trials twice."""
+    args = ["hydra/launcher=submitit_local", "hydra.sweeper.n_trials=2", "durations=[12]"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests" / "plugins"), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-W", "error", str(TOY), "-m", *args]
+    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        study = study_so_far(tmp_path, "toy")
+        if study is not None and sum("job_id" in trial.user_attrs for trial in study.trials) == 2:
+            break
+    sweep.kill()  # the sweep's process alone, as an out-of-memory kill or a lost login shell would
+    sweep.wait()
+    done = run_toy_with(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = {trial.number: trial.user_attrs["job_id"] for trial in load_study(tmp_path, "toy").trials}
+    for number, job in jobs.items():
+        assert f"trial {number}: adopted submitit local job {job}, left running by an earlier sweep" in done.stdout
+    assert states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}  # each trial ran once, in its first job

@@ -26,6 +26,7 @@ from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.executor_choice import launcher_settings, make_executor, placement, trial_processes
 from sweepwise.sweep.launch.gpu_placement import LocalSettings
+from sweepwise.sweep.launch.hydra_launcher_executor import OtherLauncher
 from sweepwise.sweep.launch.slurm_requests import trials_per_job
 from sweepwise.sweep.launch.submitit_local_executor import SubmititLocalSettings
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
@@ -77,6 +78,7 @@ class MultirunLauncher:
         launcher = cast(dict[str, Any], OmegaConf.to_container(self.config.hydra.launcher, resolve=True))
         try:
             settings = launcher_settings(launcher, trial_processes(self.config))
+            assert not isinstance(settings, OtherLauncher)  # Hydra runs this launcher: it is one of sweepwise's
             grouping = Grouping.of(self.config)
             if isinstance(settings, LocalSettings):
                 slots = placement(settings, "hydra.launcher.n_workers", settings.n_workers)

@@ -10,10 +10,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sweepwise_plugins.launcher_config import SUBMITIT_PLUGIN, SlurmLauncherConf
 from sweepwise.configure import is_sweepwise_training
-from sweepwise.errors import ConfigError
 from sweepwise.internals.hydra_internals import BASIC_LAUNCHER
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS, LocalSettings, Placement, place
+from sweepwise.sweep.launch.hydra_launcher_executor import HydraLauncherExecutor, OtherLauncher
 from sweepwise.sweep.launch.slurm_executor import SlurmExecutor
 from sweepwise.sweep.launch.slurm_requests import check_cluster, slurm_settings, trials_per_job
 from sweepwise.sweep.launch.submitit_local_executor import SubmititLocalExecutor, SubmititLocalSettings
@@ -35,13 +35,13 @@ SUBMITIT_LOCAL_LAUNCHERS = (
     "hydra_plugins.sweepwise_plugins.submitit_launchers.SubmititLocalLauncher",
     f"{SUBMITIT_PLUGIN}.submitit_launcher.LocalLauncher",
 )
-Settings = SlurmLauncherConf | SubmititLocalSettings | LocalSettings
+Settings = SlurmLauncherConf | SubmititLocalSettings | LocalSettings | OtherLauncher
 
 
 def launcher_settings(launcher: Mapping[str, Any], processes: int = 1) -> Settings:
     """Check the launcher config before anything runs: SLURM settings for `slurm` and `submitit_slurm` (and
     SLURM's word that it would run such jobs, each trial as `processes` tasks per node), submitit's for
-    `submitit_local`, placement settings for the local launchers."""
+    `submitit_local`, placement settings for the local launchers; any other launcher runs trials itself."""
     target = str(launcher.get("_target_", ""))
     if target in LOCAL_LAUNCHERS:
         return LocalSettings.of(launcher, processes)
@@ -51,13 +51,16 @@ def launcher_settings(launcher: Mapping[str, Any], processes: int = 1) -> Settin
         settings = slurm_settings(launcher, processes)
         check_cluster(settings)
         return settings
-    raise ConfigError(
-        "hydra/launcher", target, "sweepwise runs trials with the local, slurm, submitit_local or submitit_slurm one"
-    )
+    return OtherLauncher.of(target)
 
 
 def launcher_notes(settings: Settings, sweep: bool) -> list[str]:
     """One line for each launcher field that is set and has no effect here."""
+    if isinstance(settings, OtherLauncher):
+        return [
+            f"trials run in batches of hydra.sweeper.n_jobs through {settings.target}, and each batch waits for its "
+            "slowest trial: the local, slurm, submitit_local and submitit_slurm launchers start a trial as a slot frees"
+        ]
     if isinstance(settings, SubmititLocalSettings):
         return [
             f"hydra.launcher.{field} has no effect: submitit local jobs share this machine" for field in settings.unused
@@ -77,6 +80,8 @@ def describe(choice: str | None, settings: Settings) -> str:
         kind = "trials in worker processes here"
     elif isinstance(settings, SubmititLocalSettings):
         kind = "each trial a submitit local job"
+    elif isinstance(settings, OtherLauncher):
+        kind = "trials in batches through its own launch()"
     else:
         kind = "each trial a SLURM job" if trials_per_job(settings) == 1 else "trials packed in SLURM jobs"
     return f"launcher {choice or 'basic'} ({kind})"
@@ -99,6 +104,8 @@ def placement(settings: Settings, slots_key: str, slots: int | None) -> Placemen
         return place(settings, slots_key, slots)
     if isinstance(settings, SubmititLocalSettings):
         return place(LocalSettings(gpus_per_trial=settings.gpus_per_node), slots_key, slots)
+    if isinstance(settings, OtherLauncher):
+        return Placement((None,) * (slots or CPU_SLOTS))
     return Placement((None,) * (slots or CPU_SLOTS), trials_per_gpu=settings.trials_per_gpu)
 
 
@@ -109,4 +116,6 @@ def make_executor(settings: Settings, runner: TrialRunner, slots: Placement, fol
         return WorkerPool(runner, slots.size, slots.environments(), preload=[WORKER_IMPORTS])
     if isinstance(settings, SubmititLocalSettings):
         return SubmititLocalExecutor(runner, settings, slots, folder)
+    if isinstance(settings, OtherLauncher):
+        return HydraLauncherExecutor(runner, settings.target)
     return SlurmExecutor(runner, settings, folder)

@@ -3,8 +3,10 @@ submitit with the `.submitit` folder, time limit and requeue of a cluster job, a
 ends frees its slot for the next trial at once.
 
 Each slot has its GPUs (`gpus_per_node` of them, placed as the `local` launcher places `gpus_per_trial`); a job
-sees its slot's through `CUDA_VISIBLE_DEVICES`. At `signal_delay_s` before `timeout_min`, submitit signals the job,
-which requeues itself as the same trial's next attempt (as on SLURM), `max_num_timeout` times.
+sees its slot's through `CUDA_VISIBLE_DEVICES`. 30 s before `timeout_min` ends, submitit signals the job,
+which requeues itself as the same trial's next attempt (as on SLURM), up to 3 times (submitit's own default: the
+config has no such field). A job outlives a sweep that is killed (not one that is stopped): the same command adopts
+it while it runs, as on SLURM.
 """
 
 import os
@@ -59,6 +61,7 @@ class SubmititLocalExecutor:
         self.free = list(range(slots.size))
         self.slot_gpus = slots.slots
         self.jobs: dict[int, tuple[submitit.Job[Any], int]] = {}  # key: (job, its slot)
+        self.adopted: set[int] = set()  # the jobs a killed sweep started, whose processes are not this one's
         self.logs: dict[int, list[Path]] = {}
 
     @property
@@ -91,12 +94,20 @@ class SubmititLocalExecutor:
     def wait(self, timeout: float | None) -> list[tuple[int, TrialOutcome | Died]]:
         deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
         while True:
-            ended = [(key, job) for key, (job, _) in self.jobs.items() if job.done()]
+            ended = [(key, job) for key, (job, _) in self.jobs.items() if self._ended(key, job)]
             if ended or not self.jobs or time.monotonic() >= deadline:
                 return [(key, self._outcome(key, job)) for key, job in ended]
             time.sleep(max(0.0, min(RESULT_POLL_S, deadline - time.monotonic())))
 
+    def _ended(self, key: int, job: submitit.Job[Any]) -> bool:
+        """A job this sweep started ends with its process; an adopted one (no process of this sweep's) once its
+        result is written or its controller is gone."""
+        if key not in self.adopted:
+            return job.done()
+        return job.paths.result_pickle.exists() or not _is_submitit_controller(int(job.job_id))
+
     def _outcome(self, key: int, job: submitit.Job[Any]) -> TrialOutcome | Died:
+        self.adopted.discard(key)
         self.free.append(self.jobs.pop(key)[1])
         if not job.paths.result_pickle.exists():
             return Died(f"{self.job_kind} {job.job_id} ended without a result ({job.state})")
@@ -110,12 +121,25 @@ class SubmititLocalExecutor:
 
     def kill(self, key: int) -> None:
         if key in self.jobs:
-            self.jobs[key][0].cancel(check=False)
+            self._stop(key, self.jobs[key][0])
+
+    def _stop(self, key: int, job: submitit.Job[Any]) -> None:
+        """SIGINT through this sweep's process handle; an adopted job's controller gets SIGTERM by its id."""
+        if key in self.adopted:
+            self.cancel_stale(job.job_id)
+        else:
+            job.cancel(check=False)
 
     def adopt(self, key: int, job_id: str, log_file: str | None) -> bool:
-        """A local job outlives a killed sweep only as an orphan process that no longer answers to it: never
-        adopted (its trial continues from its checkpoint; `cancel_stale` stops the process)."""
-        return False
+        """Watch again a job a killed sweep started, while its controller process still runs (on whatever GPUs it
+        was given) or once it has written its result; it takes a slot until it ends."""
+        job: submitit.Job[Any] = submitit.LocalJob(folder=self._folder(log_file, key), job_id=job_id)
+        alive = job_id.isdigit() and _is_submitit_controller(int(job_id))
+        if not self.free or not (alive or job.paths.result_pickle.exists()):
+            return False
+        self.jobs[key] = (job, self.free.pop(0))
+        self.adopted.add(key)
+        return True
 
     def cancel_stale(self, job_id: str) -> None:
         """Stop what is left of a job a killed sweep started: its controller process, which stops its task."""
@@ -126,8 +150,8 @@ class SubmititLocalExecutor:
         return [path for path in self.logs.get(key, []) if path.exists()]
 
     def shutdown(self) -> None:
-        for job, _ in self.jobs.values():
-            job.cancel(check=False)
+        for key, (job, _) in self.jobs.items():
+            self._stop(key, job)
         self.jobs.clear()
 
 

@@ -6,14 +6,14 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import optuna
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, setup_globals
+from hydra.core.utils import JobReturn, JobStatus, setup_globals
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict
 
@@ -86,15 +86,31 @@ class TrialRunner:
         self.__dict__.update(state, task_function=task.load() if isinstance(task, ScriptTask) else task)
 
     def __call__(self, job: TrialJob) -> TrialOutcome:
+        """Compose the job's config and run it as one job of a multirun (Hydra's `run_job`, as its launchers do)."""
+        return self._outcome(
+            job, self._compose, lambda config: run_owned_job(self.hydra_context, self.task_function, config)
+        )
+
+    def run_in_job(self, job: TrialJob, config: DictConfig) -> TrialOutcome:
+        """Run the task on `config`, composed by the job that calls this (another plugin's launcher runs Hydra's
+        `run_job` with this as its task function)."""
+        return self._outcome(job, lambda _: config, lambda composed: _called(self.task_function, composed))
+
+    def _outcome(
+        self,
+        job: TrialJob,
+        compose: Callable[[TrialJob], DictConfig],
+        run: Callable[[DictConfig], JobReturn],
+    ) -> TrialOutcome:
         started = time.time()
         log_file = Path(job.log_file) if job.log_file else None
         self.trial = None
         returned: JobReturn | None = None
         try:
-            config = self._compose(job)
+            config = compose(job)
             self.trial = _trial_for(job, Path(job_output_dir(config)))
             with output_to(log_file), handing_over(self.trial):
-                returned = run_owned_job(self.hydra_context, self.task_function, config)
+                returned = run(config)
                 raised = raised_by(returned)
                 self.trial.end(raised)  # logs what the task left unlogged; ends a run of its own
                 if isinstance(raised, (optuna.TrialPruned, TrialPruned)):
@@ -142,6 +158,16 @@ class TrialRunner:
             sweep_config.hydra.job.id = job.job_num
             sweep_config.hydra.job.num = job.job_num
         return sweep_config
+
+
+def _called(task_function: TaskFunction, config: DictConfig) -> JobReturn:
+    """The task's return, or what it raised, as Hydra's `run_job` records either."""
+    returned = JobReturn(cfg=config)
+    try:
+        returned.return_value, returned.status = task_function(config), JobStatus.COMPLETED
+    except Exception as error:  # as `run_job` catches it: the job's failure, recorded, not raised
+        returned.return_value, returned.status = error, JobStatus.FAILED
+    return returned
 
 
 def _trial_for(job: TrialJob, output_dir: Path) -> Trial:
