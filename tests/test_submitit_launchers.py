@@ -181,15 +181,22 @@ hydra:
 
 
 @pytest.mark.parametrize(
-    ("gpus", "directive"), [("gpus_per_node: 1", "--gpus-per-node=1"), ("gres: gpu:1", "--gres=gpu:1")]
+    ("gpus", "directive", "installed"),
+    [
+        ("gpus_per_node: 1", "--gpus-per-node=1", False),
+        ("gres: gpu:1", "--gres=gpu:1", False),
+        ("gpus_per_node: 1", "--gpus-per-node=1", True),
+    ],
+    ids=["gpus_per_node", "gres", "gpus_per_node-plugin-installed"],
 )
 def test_a_submitit_slurm_config_as_the_plugins_docs_write_it_runs_every_trial_to_completion(
-    slurm, tmp_path: Path, gpus: str, directive: str
+    slurm, tmp_path: Path, gpus: str, directive: str, installed: bool, request
 ):
+    path = [request.getfixturevalue("submitit_plugin")] if installed else []
     (tmp_path / "conf").mkdir()
     (tmp_path / "conf" / "on_slurm.yaml").write_text(SLURM_CONFIG.format(gpus=gpus))
     args = ["--config-dir", str(tmp_path / "conf"), "--config-name", "on_slurm", "hydra.sweeper.n_trials=3"]
-    done = run_toy_with([*args, "hydra.launcher.array_parallelism=8"], tmp_path)
+    done = run_toy_with([*args, "hydra.launcher.array_parallelism=8"], tmp_path, path)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
     assert "launcher submitit_slurm (each trial a SLURM job): study toy" in lines[0]
