@@ -128,7 +128,7 @@ class RecordingTracker:
     def child_run(self, number: int, params: dict[str, Any]) -> str:
         return f"made-for-{number}"  # the run found or made for a trial killed before it recorded one
 
-    def mark_continued(self, run_id: str, number: int) -> None:
+    def mark_continued(self, run_id: str, number: int, began: int) -> None:
         self.continued[run_id] = number
 
     def log_child_artifact(self, run_id: str, path: Path) -> None:

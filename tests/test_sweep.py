@@ -12,6 +12,7 @@ import optuna
 import pytest
 from helpers import run_script
 from mlflow import MlflowClient
+from omegaconf import OmegaConf
 from reliability import record
 from sweep_helpers import TOY, load_study, run_toy, states, study_so_far, sweep_runs
 
@@ -352,6 +353,43 @@ def test_the_local_launcher_runs_a_plain_multirun_in_parallel_processes(tmp_path
     assert [job.name for job in jobs] == ["0", "1", "2"]
     overrides = [(job / ".hydra" / "overrides.yaml").read_text() for job in jobs]
     assert all(f"x={x}" in text for x, text in zip(["0.1", "0.2", "0.3"], overrides, strict=True))
+
+
+def test_a_continued_trials_number_is_shown_with_the_number_its_work_began_as(tmp_path: Path):
+    """After a Ctrl-C, trials 2 and 3 continue the work of 0 and 1 in their folders and runs: every place a person
+    reads a trial's number shows both, or leads from one to the other."""
+    args = ["-m", "hydra.sweeper.n_trials=2", "behaviour=hang_once"]  # a first attempt hangs; its continuation ends
+    sweep = subprocess.Popen(
+        [sys.executable, str(TOY), *args],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and not all(
+        (tmp_path / "multirun" / "toy" / f"{n}" / "hung-once").exists() for n in (0, 1)
+    ):
+        time.sleep(0.2)
+    sweep.send_signal(signal.SIGINT)
+    sweep.wait(timeout=60)
+    again = run_toy(args[1:], tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    study = load_study(tmp_path, "toy")
+    best = study.best_trial
+    began = int(best.user_attrs["continues"])
+    folder = tmp_path / "multirun" / "toy" / str(began)
+    assert (
+        f"best trial {best.number} (its work began as trial {began}: folder {folder}, MLflow run trial-{began})"
+        in again.stdout
+    )
+    assert f"│ {best.number} (from {began}) │" in again.stdout  # the top trials table
+    assert (tmp_path / "multirun" / "toy" / str(best.number)).resolve() == folder.resolve()  # a link to its work
+    results = OmegaConf.load(tmp_path / "multirun" / "toy" / "optimization_results.yaml")
+    assert results.best_trial == best.number and results.best_trial_folder == str(folder)
+    _, children = sweep_runs(tmp_path, "toy")
+    (run,) = [run for run in children if run.data.tags["sweepwise.trial_number"] == str(began)]
+    assert run.info.run_name == f"trial-{began} (continued as {best.number})"
+    assert run.data.tags["sweepwise.continued_as"] == str(best.number)
 
 
 def test_ctrl_c_fails_the_running_trials_as_interrupted_and_ends_cleanly(tmp_path: Path):

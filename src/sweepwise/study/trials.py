@@ -16,6 +16,13 @@ def first_of_its_work(trial: optuna.trial.FrozenTrial, trials: list[optuna.trial
     return number
 
 
+def trial_label(trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]) -> str:
+    """The trial's number as a person reads it, beside the number its work began under where they differ: that
+    number names the work's folder and MLflow run (`4 (from 2)`)."""
+    began = first_of_its_work(trial, trials)
+    return str(trial.number) if began == trial.number else f"{trial.number} (from {began})"
+
+
 def trial_folder(study: optuna.Study, trial: optuna.trial.FrozenTrial, sweep_dir: Path) -> Path:
     """The folder of a trial's config, checkpoints and log in the sweep's folder."""
     return sweep_dir / str(first_of_its_work(trial, study.get_trials(deepcopy=False)))

@@ -120,8 +120,9 @@ def take_up(trial: Trial, study: optuna.Study, tracker: SweepTracker) -> tuple[i
     if len(study.directions) == 1:  # Optuna keeps intermediate values for one objective only
         for step, value in sorted(earlier.intermediate_values.items()):
             trial.report(value, step)
+    began = first_of_its_work(earlier, trials)
     run_id = tracker.run_of(earlier.number, earlier.user_attrs.get(RUN_ID_ATTR))
     if run_id:
         trial.set_user_attr(RUN_ID_ATTR, run_id)
-        tracker.mark_continued(run_id, trial.number)
-    return first_of_its_work(earlier, trials), run_id
+        tracker.mark_continued(run_id, trial.number, began)
+    return began, run_id

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sweepwise.errors import first_line, hide_password
+from sweepwise.study.trials import trial_label
 from sweepwise.sweep.driver.trial_output import TrialOutput
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
 
@@ -156,9 +157,10 @@ def top_trials_table(study: optuna.Study, limit: int = 5) -> Table:
         table.add_column("value" if len(study.directions) == 1 else f"value {index}", justify="right")
     for name in names:
         table.add_column(name)
+    trials = study.get_trials(deepcopy=False)
     for trial in ranked:
         values = [f"{value:.4g}" for value in trial.values]
-        table.add_row(str(trial.number), *values, *(_short(trial.params.get(name)) for name in names))
+        table.add_row(trial_label(trial, trials), *values, *(_short(trial.params.get(name)) for name in names))
     return table
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from sweepwise.errors import first_line, hide_password
 from sweepwise.study.records import MODEL_ERROR_TAG, MODEL_TRIAL_TAG, MODEL_URI_TAG, RUN_ID_ATTR
+from sweepwise.study.trials import first_of_its_work
 from sweepwise.sweep.driver.plan import SweepPlan
 from sweepwise.sweep.driver.progress import top_trials_table
 from sweepwise.sweep.driver.results import write_results
@@ -55,7 +56,10 @@ class SweepReport:
             console.print(top_trials_table(study))
             if len(plan.directions) == 1:
                 best = study.best_trial
-                console.print(f"best trial {best.number}: value {best.value:.4g} with {best.params}", markup=False)
+                console.print(
+                    f"best trial {best_label(study, plan.sweep_dir)}: value {best.value:.4g} with {best.params}",
+                    markup=False,
+                )
             console.print(f"results: {results}", markup=False)
         console.print(ui_hint(plan.tracking_uri, plan.experiment), markup=False)
 
@@ -133,6 +137,15 @@ def _model_not_logged(tracker: SweepTracker, error: Exception) -> None:
     reason = f"{type(error).__name__}: {first_line(error)}"
     tracker.log_parent({}, {MODEL_ERROR_TAG: reason}, step=0)
     print(f"warning: the best trial's model was not logged as an MLflow model ({reason})")
+
+
+def best_label(study: optuna.Study, sweep_dir: Path) -> str:
+    """The best trial's number, with where its work is when it began as another trial (its folder and run)."""
+    best, trials = study.best_trial, study.get_trials(deepcopy=False)
+    began = first_of_its_work(best, trials)
+    if began == best.number:
+        return str(best.number)
+    return f"{best.number} (its work began as trial {began}: folder {sweep_dir / str(began)}, MLflow run trial-{began})"
 
 
 def ui_hint(uri: str, experiment: str) -> str:

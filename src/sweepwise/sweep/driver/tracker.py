@@ -181,10 +181,11 @@ class SweepTracker:
         runs = self.client.search_runs([self.experiment_id], filter_string=query, max_results=1)
         return runs[0].info.run_id if runs else None
 
-    def mark_continued(self, run_id: str, number: int) -> None:
-        """Name on an interrupted trial's run the trial that continues its work there: the study knows that trial
-        by its own number (a best trial, say), the run by the number of the trial it began as."""
+    def mark_continued(self, run_id: str, number: int, began: int) -> None:
+        """Name on an interrupted trial's run, in a tag and in the run's name, the trial that continues its work
+        there: the study knows that trial by its own number (a best trial, say), the run began as trial `began`."""
         self.writer.submit(self.client.set_tag, run_id, CONTINUED_AS_TAG, str(number))
+        self.writer.submit(self.client.set_tag, run_id, MLFLOW_RUN_NAME, f"trial-{began} (continued as {number})")
 
     def log_child_artifact(self, run_id: str, path: Path) -> None:
         self.writer.submit(self.client.log_artifact, run_id, str(path))

@@ -27,10 +27,19 @@ def pruned_reason(trial: Trial) -> str | None:
     return Path(note).read_text()
 
 
+def _link_folder(output_dir: Path, number: int) -> None:
+    """A trial that continues another's work works in that trial's folder: its own number, beside it, links there,
+    so that the folder a person looks for by the trial's number is found (Hydra's numbered folders only)."""
+    link = output_dir.parent / str(number)
+    if output_dir.name.isdigit() and output_dir.name != str(number) and not link.exists() and not link.is_symlink():
+        link.symlink_to(output_dir.name, target_is_directory=True)
+
+
 def sweep_trial(context: TrialContext, output_dir: Path) -> Trial:
     """The trial's handle, with its MLflow run open (the sweep ends it once it knows how the trial ended), its
     folder in the job's output folder. A trial of a multi-objective study only logs: Optuna cannot prune those."""
     single = len(context.directions) == 1
+    _link_folder(output_dir, context.trial_number)
     note = output_dir / PRUNED_NOTE
     note.unlink(missing_ok=True)  # an earlier attempt's
     facts = TrialFacts(
