@@ -18,6 +18,7 @@ from sweep_helpers import TOY, load_study, states, study_so_far
 from hydra_plugins.sweepwise_plugins.launcher_config import SUBMITIT_PLUGIN, SubmititSlurmConf
 from sweepwise.internals.submitit_internals import sbatch_script
 from sweepwise.spec.launch import gres_gpus
+from sweepwise.sweep.launch.executor_choice import launcher_notes
 from sweepwise.sweep.launch.slurm_executor import SlurmExecutor
 from sweepwise.sweep.launch.slurm_requests import sbatch_parameters, slurm_settings
 from sweepwise.sweep.trial.trial_runner import TrialRunner
@@ -236,3 +237,11 @@ def test_a_killed_sweeps_submitit_local_jobs_are_adopted_by_the_same_command(tmp
     for number, job in jobs.items():
         assert f"trial {number}: adopted submitit local job {job}, left running by an earlier sweep" in done.stdout
     assert states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}  # each trial ran once, in its first job
+
+
+def test_a_field_sweepwise_does_not_know_is_named_in_one_line_and_left_aside():
+    """A newer hydra-submitit-launcher's config may hold fields that 1.2.0 has not (its main branch's
+    `wait_for_completion`): the sweep runs, and says which it leaves aside."""
+    config = full_slurm_config(wait_for_completion=True)
+    notes = launcher_notes(slurm_settings(config), True, config)
+    assert notes == ["hydra.launcher.wait_for_completion=True has no meaning for sweepwise: left aside"]

@@ -27,6 +27,18 @@ SLURM_MINIMUMS = {
 }
 
 
+def known_fields(conf: type, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of `config` that `conf` has: a newer hydra-submitit-launcher's config may hold fields sweepwise
+    does not know (`unknown_fields` names them, for a line that says they are left aside)."""
+    names = {field.name for field in fields(conf)}
+    return {key: value for key, value in config.items() if key in names}
+
+
+def unknown_fields(conf: type, config: Mapping[str, Any]) -> list[str]:
+    names = {field.name for field in fields(conf)}
+    return [f"{key}={config[key]}" for key in config if key not in names]
+
+
 def bounded(key: str, value: Any, low: float, high: float | None = None, integer: bool = True) -> Any:
     """`value` when it is an integer (or a number) from `low` (to `high`); else the error names `key`."""
     ok = isinstance(value, int) if integer else isinstance(value, int | float)
@@ -69,7 +81,7 @@ def slurm_launcher(config: Mapping[str, Any], processes: int = 1) -> SlurmLaunch
     """The fields of the `slurm` launcher (or of a `submitit_slurm` config: the same fields, whichever plugin's
     `_target_` it names), checked; a trial of `processes` processes (`trainer.devices`) cannot be packed with
     others."""
-    settings = SlurmLauncherConf(**config)
+    settings = SlurmLauncherConf(**known_fields(SlurmLauncherConf, config))
     for key, minimum in SLURM_MINIMUMS.items():
         value = getattr(settings, key)
         if value is not None and value < minimum:
@@ -111,7 +123,7 @@ def slurm_launcher(config: Mapping[str, Any], processes: int = 1) -> SlurmLaunch
 def submitit_local(config: Mapping[str, Any], processes: int = 1) -> SubmititLocalConf:
     """The fields of a `submitit_local` config, checked: a local job is one task on this machine, with its GPUs
     for a sweepwise training's `processes` (`trainer.devices`)."""
-    settings = SubmititLocalConf(**config)
+    settings = SubmititLocalConf(**known_fields(SubmititLocalConf, config))
     bounded("hydra.launcher.timeout_min", settings.timeout_min, 1)
     if settings.gpus_per_node is not None:
         bounded("hydra.launcher.gpus_per_node", settings.gpus_per_node, 0)

@@ -78,7 +78,7 @@ class Sweep:
         sweeper = OmegaConf.to_container(self.config.hydra.sweeper)
         report = SweepReport(task.ensemble_top_k, task.log_model, sweeper)
         choice = OmegaConf.select(self.config, "hydra.runtime.choices.hydra/launcher", default=None)
-        lines = [describe(choice, launcher), *launcher_notes(launcher, sweep=True)]
+        lines = [describe(choice, launcher), *launcher_notes(launcher, True, cast(dict[str, Any], launcher_config))]
         self._run(plan, launcher, slots, task.preflight, report, lines)
 
     def _executor(self, plan: SweepPlan, launcher: Settings, slots: Placement) -> Executor:

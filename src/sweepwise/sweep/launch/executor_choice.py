@@ -8,9 +8,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from hydra_plugins.sweepwise_plugins.launcher_config import SUBMITIT_PLUGIN, SlurmLauncherConf
+from hydra_plugins.sweepwise_plugins.launcher_config import SUBMITIT_PLUGIN, SlurmLauncherConf, SubmititLocalConf
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.internals.hydra_internals import BASIC_LAUNCHER
+from sweepwise.spec.launch import unknown_fields
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS, LocalSettings, Placement, place
 from sweepwise.sweep.launch.hydra_launcher_executor import HydraLauncherExecutor, OtherLauncher
@@ -54,8 +55,16 @@ def launcher_settings(launcher: Mapping[str, Any], processes: int = 1) -> Settin
     return OtherLauncher.of(target)
 
 
-def launcher_notes(settings: Settings, sweep: bool) -> list[str]:
-    """One line for each launcher field that is set and has no effect here."""
+def launcher_notes(settings: Settings, sweep: bool, launcher: Mapping[str, Any]) -> list[str]:
+    """One line for each launcher field that is set and has no effect here (`launcher`: the config)."""
+    conf = SubmititLocalConf if isinstance(settings, SubmititLocalSettings) else SlurmLauncherConf
+    unknown = [] if isinstance(settings, LocalSettings | OtherLauncher) else unknown_fields(conf, launcher)
+    return [f"hydra.launcher.{field} has no meaning for sweepwise: left aside" for field in unknown] + _unused(
+        settings, sweep
+    )
+
+
+def _unused(settings: Settings, sweep: bool) -> list[str]:
     if isinstance(settings, OtherLauncher):
         return [
             f"trials run in batches of hydra.sweeper.n_jobs through {settings.target}, and each batch waits for its "
