@@ -55,6 +55,5 @@ def mark_interrupted(trial: Trial, outcome: TrialOutcome) -> None:
 
 def run_params(trial: Trial | optuna.trial.FrozenTrial, fixed: dict[str, Any]) -> dict[str, Any]:
     """The trial's params, as its MLflow run records them and its code reads them: the searched values and the
-    values the fixed overrides set (typed as the config has them: `epochs=8` is 8). A deletion (`~model.width`)
-    sets no value: it is no param."""
-    return {**trial.params, **{key: value for key, value in fixed.items() if not key.startswith("~")}}
+    values the fixed overrides set (typed as the config has them: `epochs=8` is 8)."""
+    return {**trial.params, **fixed}
