@@ -58,6 +58,8 @@ def test_hydra_joblib_launcher_runs_the_trials_with_the_trial_api(tmp_path: Path
     for trial in study.trials:  # each job reported to its trial from joblib's worker process
         assert trial.intermediate_values == {1: trial.params["a"], 2: trial.params["a"] / 2}
         assert trial.value == pytest.approx(trial.params["a"] / 2)
+        folder = tmp_path / "multirun" / "steps" / str(trial.number)
+        assert f"folder: {folder / 'checkpoints'}" in (folder / "trial.log").read_text()  # its own, not a shared one
 
 
 def test_a_launcher_that_is_no_hydra_plugin_is_refused_before_anything_is_written(tmp_path: Path):

@@ -11,6 +11,7 @@ import sweepwise
 def main(cfg: DictConfig) -> float:
     trial = sweepwise.current_trial()
     print("params:", trial.params)
+    print("folder:", trial.folder)
     for step in (1, 2):
         trial.report(step, {"loss": cfg.a / step})
     return float(cfg.a / 2)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+from hydra.core.hydra_config import HydraConfig
 from hydra.core.singleton import Singleton
 from hydra.core.utils import JobReturn, JobStatus, setup_globals
 from hydra.types import HydraContext, TaskFunction
@@ -94,13 +95,15 @@ class TrialRunner:
     def run_in_job(self, job: TrialJob, config: DictConfig) -> TrialOutcome:
         """Run the task on `config`, composed by the job that calls this (another plugin's launcher runs Hydra's
         `run_job` with this as its task function)."""
-        return self._outcome(job, lambda _: config, lambda composed: _called(self.task_function, composed))
+        output_dir = str(HydraConfig.get().runtime.output_dir)  # the task's config has no `hydra` node to read it
+        return self._outcome(job, lambda _: config, lambda composed: _called(self.task_function, composed), output_dir)
 
     def _outcome(
         self,
         job: TrialJob,
         compose: Callable[[TrialJob], DictConfig],
         run: Callable[[DictConfig], JobReturn],
+        output_dir: str | None = None,
     ) -> TrialOutcome:
         started = time.time()
         log_file = Path(job.log_file) if job.log_file else None
@@ -108,7 +111,7 @@ class TrialRunner:
         returned: JobReturn | None = None
         try:
             config = compose(job)
-            self.trial = _trial_for(job, Path(job_output_dir(config)))
+            self.trial = _trial_for(job, Path(output_dir or job_output_dir(config)))
             with output_to(log_file), handing_over(self.trial):
                 returned = run(config)
                 raised = raised_by(returned)
