@@ -30,13 +30,15 @@ SLURM_MINIMUMS = {
 def known_fields(conf: type, config: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of `config` that `conf` has: a newer hydra-submitit-launcher's config may hold fields sweepwise
     does not know (`unknown_fields` names them, for a line that says they are left aside)."""
-    names = {field.name for field in fields(conf)}
-    return {key: value for key, value in config.items() if key in names}
+    return {key: value for key, value in config.items() if key in _names(conf)}
 
 
 def unknown_fields(conf: type, config: Mapping[str, Any]) -> list[str]:
-    names = {field.name for field in fields(conf)}
-    return [f"{key}={config[key]}" for key in config if key not in names]
+    return [f"{key}={value}" for key, value in config.items() if key not in _names(conf)]
+
+
+def _names(conf: type) -> set[str]:
+    return {field.name for field in fields(conf)}
 
 
 def bounded(key: str, value: Any, low: float, high: float | None = None, integer: bool = True) -> Any:
@@ -145,15 +147,15 @@ def submitit_local(config: Mapping[str, Any], processes: int = 1) -> SubmititLoc
 
 
 def gres_gpus(gres: str) -> int:
-    """The GPUs per node a `gres` string asks for (`gpu:2`, `gpu:a100:2`, `gpu`: 1, `gpu:1,nvme:1`), 0 for none."""
+    """The GPUs per node a `gres` string asks for (`gpu:2`, `gpu:a100:2`, `gpu` and `gpu:a100`: 1, `gpu:1,nvme:1`),
+    0 for none."""
     for resource in gres.split(","):
         kind, *rest = resource.strip().split(":")
         if kind != "gpu":
             continue
-        count = rest[-1] if rest else "1"
-        if not count.isdigit():
-            count = "1" if len(rest) == 1 else count  # gpu:a100 names a type, one GPU
-        if not count.isdigit():
-            raise ConfigError("hydra.launcher.gres", gres, f"{count!r} is not a count of GPUs (gpu[:type]:count)")
-        return int(count)
+        if not rest or (len(rest) == 1 and not rest[0].isdigit()):
+            return 1
+        if not rest[-1].isdigit():
+            raise ConfigError("hydra.launcher.gres", gres, f"{rest[-1]!r} is not a count of GPUs (gpu[:type]:count)")
+        return int(rest[-1])
     return 0

@@ -25,7 +25,6 @@ from sweepwise.sweep.trial.trial_runner import TrialRunner
 # no database store where it tracks to a server)
 WORKER_IMPORTS = "sweepwise.sweep.trial.worker_imports"
 
-ARRAY_PARALLELISM = 256  # submitit's default
 LOCAL_LAUNCHERS = (BASIC_LAUNCHER, "hydra_plugins.sweepwise_plugins.local_launcher.LocalLauncher")
 SLURM_LAUNCHERS = (
     "hydra_plugins.sweepwise_plugins.slurm_launcher.SlurmLauncher",
@@ -74,7 +73,8 @@ def _unused(settings: Settings, sweep: bool) -> list[str]:
         return [
             f"hydra.launcher.{field} has no effect: submitit local jobs share this machine" for field in settings.unused
         ]
-    if sweep and not isinstance(settings, LocalSettings) and settings.array_parallelism != ARRAY_PARALLELISM:
+    default = SlurmLauncherConf.array_parallelism  # submitit's
+    if sweep and not isinstance(settings, LocalSettings) and settings.array_parallelism != default:
         return [
             f"hydra.launcher.array_parallelism={settings.array_parallelism} has no effect in a sweep: "
             "hydra.sweeper.n_jobs trials are in flight at once"
