@@ -40,8 +40,8 @@ def test_ctrl_c_while_the_sweeper_imports_ends_in_one_line(monkeypatch: pytest.M
 
     monkeypatch.delitem(sys.modules, "sweepwise.sweep.driver.sweeper", raising=False)
     monkeypatch.setattr(sys, "meta_path", [CtrlC(), *sys.meta_path])
-    with pytest.raises(SystemExit) as ended:
-        OptunaSweeper()
+    with pytest.raises(SystemExit) as ended:  # a launcher of no local workers: no fork server to start
+        OptunaSweeper().setup(hydra_context=None, task_function=print, config=OmegaConf.create({"hydra": {}}))
     assert ended.value.code == 130
     assert capsys.readouterr().out == "sweep interrupted before it started: nothing was written\n"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import hydra_plugins.sweepwise_plugins.config  # noqa: F401  (registers the configs)
 
@@ -32,14 +32,19 @@ def check_optuna() -> None:
 class OptunaSweeper(Sweeper):
     def __init__(self, **settings: Any) -> None:
         check_optuna()
+        self._settings = settings
+
+    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         try:  # seconds of imports (MLflow), in which a Ctrl-C would end in a traceback of the import machinery
+            from sweepwise.sweep.launch.early_start import start_worker_server
+
+            # the local workers' server imports what they need on another core while this process imports
+            start_worker_server(str(OmegaConf.select(config, "hydra.launcher._target_", default="")))
             from sweepwise.sweep.driver.sweeper import Sweep
         except KeyboardInterrupt:
             print("sweep interrupted before it started: nothing was written")
             raise SystemExit(130) from None
-        self._impl = Sweep(**settings)
-
-    def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
+        self._impl = Sweep(**self._settings)
         self._impl.setup(hydra_context=hydra_context, task_function=task_function, config=config)
 
     def sweep(self, arguments: Sequence[str]) -> Any:

@@ -13,10 +13,7 @@ import optuna
 from optuna.trial import TrialState
 from optuna.visualization import matplotlib as optuna_plots
 
-# Optuna's importances (PED-ANOVA) set the best 10 % of the trials against the rest and need two in that group:
-# from fewer trials the plot is noise (and it costs the import of scikit-learn, which Optuna's importance module
-# loads, ~1 s per sweep)
-MIN_TRIALS_FOR_IMPORTANCE = 20
+from sweepwise.sweep.driver.report_warmup import MIN_TRIALS_FOR_IMPORTANCE
 
 
 def _save(plot: Callable[..., Any], study: optuna.Study, path: Path, **kwargs: object) -> Path | None:

@@ -19,7 +19,6 @@ from sweepwise.study.trials import first_of_its_work
 from sweepwise.sweep.driver.plan import SweepPlan
 from sweepwise.sweep.driver.progress import top_trials_table
 from sweepwise.sweep.driver.results import write_results
-from sweepwise.sweep.driver.study_plots import save_study_plots
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.signals import deferred
 from sweepwise.tracking.params import mlflow_name
@@ -85,6 +84,8 @@ class SweepReport:
                 if run_id:
                     tags["best.run_id"] = run_id
         tracker.log_parent_changes(metrics, tags, step=sum(counts.values()))
+        from sweepwise.sweep.driver.study_plots import save_study_plots  # matplotlib: a second, paid at the end
+
         for path in save_study_plots(study, plan.sweep_dir / "plots"):
             tracker.log_parent_artifact(path, "plots")
         finished_with_best = status == "FINISHED" and len(plan.directions) == 1 and results is not None

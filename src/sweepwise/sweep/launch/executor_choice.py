@@ -10,8 +10,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from hydra_plugins.sweepwise_plugins.launcher_config import SUBMITIT_PLUGIN, SlurmLauncherConf, SubmititLocalConf
 from sweepwise.configure import is_sweepwise_training
-from sweepwise.internals.hydra_internals import BASIC_LAUNCHER
 from sweepwise.spec.launch import unknown_fields
+from sweepwise.sweep.launch.early_start import LOCAL_LAUNCHERS, WORKER_IMPORTS
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS, LocalSettings, Placement, place
 from sweepwise.sweep.launch.hydra_launcher_executor import HydraLauncherExecutor, OtherLauncher
@@ -21,11 +21,6 @@ from sweepwise.sweep.launch.submitit_local_executor import SubmititLocalExecutor
 from sweepwise.sweep.launch.worker_pool import WorkerPool
 from sweepwise.sweep.trial.trial_runner import TrialRunner
 
-# imported once by the server local workers are forked from (named, not imported: the sweep's own process needs
-# no database store where it tracks to a server)
-WORKER_IMPORTS = "sweepwise.sweep.trial.worker_imports"
-
-LOCAL_LAUNCHERS = (BASIC_LAUNCHER, "hydra_plugins.sweepwise_plugins.local_launcher.LocalLauncher")
 SLURM_LAUNCHERS = (
     "hydra_plugins.sweepwise_plugins.slurm_launcher.SlurmLauncher",
     "hydra_plugins.sweepwise_plugins.submitit_launchers.SubmititSlurmLauncher",

@@ -1,0 +1,24 @@
+"""The end-of-sweep plots' imports, made while the trials run: matplotlib, Optuna's plots and (for the
+importances) scikit-learn, which Optuna's importance module loads, cost a small sweep's end two to three seconds."""
+
+import contextlib
+import importlib
+import threading
+
+# Optuna's importances (PED-ANOVA) set the best 10 % of the trials against the rest and need two in that group:
+# from fewer trials the plot is noise (and it costs the import of scikit-learn, ~1 s per sweep)
+MIN_TRIALS_FOR_IMPORTANCE = 20
+
+
+def warm_up_report(n_trials: int) -> None:
+    """Import what the report's plots need in a background thread, the importances' modules only where the sweep
+    can reach enough trials for them. A failed import is left for the report itself to raise, in its own words."""
+    modules = ["sweepwise.sweep.driver.study_plots"]
+    modules += ["optuna.importance"] if n_trials >= MIN_TRIALS_FOR_IMPORTANCE else []
+    threading.Thread(target=_import_all, args=(modules,), name="sweepwise-report-imports", daemon=True).start()
+
+
+def _import_all(modules: list[str]) -> None:
+    with contextlib.suppress(Exception):
+        for module in modules:
+            importlib.import_module(module)
