@@ -4,6 +4,7 @@ that plugin, whether the plugin is installed or not."""
 
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -237,6 +238,32 @@ def test_a_killed_sweeps_submitit_local_jobs_are_adopted_by_the_same_command(tmp
     for number, job in jobs.items():
         assert f"trial {number}: adopted submitit local job {job}, left running by an earlier sweep" in done.stdout
     assert states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}  # each trial ran once, in its first job
+
+
+def test_ctrl_c_on_a_submitit_local_sweep_ends_in_its_one_line_and_the_same_command_finishes_it(tmp_path: Path):
+    """Ctrl-C reaches every process of the terminal's group, submitit's job controllers too: their
+    KeyboardInterrupt goes to each job's controller.log, not under the sweep's one line."""
+    args = ["hydra/launcher=submitit_local", "hydra.sweeper.n_trials=2", "durations=[4]"]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "tests" / "plugins"), "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-W", "error", str(TOY), "-m", *args]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True, **pipes)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        study = study_so_far(tmp_path, "toy")
+        if study is not None and sum("job_id" in trial.user_attrs for trial in study.trials) == 2:
+            break
+    os.killpg(sweep.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to every process of its group
+    out, err = sweep.communicate(timeout=60)
+    assert sweep.returncode == 130, err[-3000:]
+    assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err, out[-2000:] + err[-2000:]
+    assert "any trial it was running is FAIL (interrupted); the same command resumes it" in out
+    logs = list((tmp_path / "multirun" / "toy").rglob("controller.log"))
+    assert len(logs) == 2 and any("KeyboardInterrupt" in log.read_text() for log in logs)
+    done = run_toy_with(args, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert states(load_study(tmp_path, "toy"))["COMPLETE"] == 2
 
 
 def test_a_field_sweepwise_does_not_know_is_named_in_one_line_and_left_aside():

@@ -8,7 +8,7 @@ import optuna
 import pytest
 from mlflow import MlflowClient
 
-from sweepwise.sweep.driver import sweep_report
+from sweepwise.sweep.driver import study_plots
 from sweepwise.sweep.driver.sweep_report import SweepReport
 from sweepwise.sweep.driver.tracker import SweepTracker
 
@@ -29,7 +29,7 @@ def test_a_report_cut_short_still_ends_its_parent_run(
     def plots_cut_short(*args: object) -> list[Path]:
         raise cut
 
-    monkeypatch.setattr(sweep_report, "save_study_plots", plots_cut_short)
+    monkeypatch.setattr(study_plots, "save_study_plots", plots_cut_short)  # imported by the report as it ends
     with pytest.raises(cut):
         SweepReport(0, False, {}).write(study, plan, tracker, {"COMPLETE": 2}, "FINISHED")  # type: ignore[arg-type]
     assert MlflowClient(store).get_run(parent).info.status == status

@@ -59,12 +59,14 @@ def test_random_search_with_median_pruning_stops_bad_trials_early(tmp_path: Path
     assert len(by_number) == 10 and all(run.data.tags["mlflow.parentRunId"] == parent.info.run_id for run in children)
     for trial in pruned:
         run = by_number[trial.number]
-        assert run.data.tags["sweepwise.trial_state"] == "PRUNED"
+        # stopped early: MLflow's KILLED, not the green check of a trial that trained to its end
+        assert run.data.tags["sweepwise.trial_state"] == "PRUNED" and run.info.status == "KILLED"
         steps = [m.step for m in client.get_metric_history(run.info.run_id, "val/acc")]
         assert steps == sorted(trial.intermediate_values)  # metrics up to the pruning epoch
     for trial in complete:
         run = by_number[trial.number]
         assert run.data.metrics["objective"] == trial.value == run.data.metrics["best/val/acc"]
+        assert run.info.status == "FINISHED"
         assert run.data.params["optimizer.lr"] == str(trial.params["optimizer.lr"])
         assert {a.path for a in client.list_artifacts(run.info.run_id)} >= {"config.yaml", "curves.png", "trial.log"}
     assert "best trial" in done.stdout

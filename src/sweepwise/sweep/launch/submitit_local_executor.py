@@ -26,11 +26,12 @@ from sweepwise.sweep.launch.executor import StartedJob
 from sweepwise.sweep.launch.gpu_placement import GPU_ENV, Placement
 from sweepwise.sweep.launch.slurm_requeue import RequeueableTrial
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
-from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner
+from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner, output_to
 
 RESULT_POLL_S = 0.25
 SIGNAL_DELAY_S = 30  # submitit's own default for local jobs: LocalQueueConf has no such field
 MAX_NUM_TIMEOUT = 3  # submitit's own default for local jobs: LocalQueueConf has no such field
+CONTROLLER_LOG = "controller.log"  # what submitit's controller process writes (its KeyboardInterrupt on Ctrl-C)
 IGNORED = ("cpus_per_task", "mem_gb")  # local jobs share this machine's CPUs and memory
 
 
@@ -83,10 +84,19 @@ class SubmititLocalExecutor:
             signal_delay_s=SIGNAL_DELAY_S,
             stderr_to_stdout=self.settings.stderr_to_stdout,
         )
-        submitted = executor.submit(RequeueableTrial(self.runner), job)
+        # submitit's controller process writes to the stderr it inherits: on Ctrl-C, which reaches it from the
+        # terminal as it does the sweep, a KeyboardInterrupt traceback under the sweep's own line. Its file instead
+        with output_to(self._controller_log(folder, job)):
+            submitted = executor.submit(RequeueableTrial(self.runner), job)
         self.jobs[key] = (submitted, slot)
         self.logs.setdefault(key, []).extend([submitted.paths.stdout, submitted.paths.stderr])
         return submitted.job_id
+
+    def _controller_log(self, folder: Path, job: TrialJob) -> Path:
+        """Beside the job's own logs; where their folder names each job by its id (`%j`), beside the trial's."""
+        if "%j" not in str(folder):
+            return folder / CONTROLLER_LOG
+        return Path(job.log_file).parent / CONTROLLER_LOG if job.log_file else self.default_folder / CONTROLLER_LOG
 
     def dispatch(self) -> list[StartedJob]:
         return []

@@ -37,10 +37,12 @@ PLACEMENT_TAGS = {
     "SLURM_RESTART_COUNT": "sweepwise.slurm.restart_count",
     "CUDA_VISIBLE_DEVICES": "sweepwise.cuda_visible_devices",
 }
-# the MLflow run's status for each way a trial ends (a lost server's trial is interrupted: its work goes on)
+# the MLflow run's status for each way a trial ends: a pruned trial stopped early, which MLflow's UI shows as
+# KILLED (not the green check of a trial that trained to its end); a lost server's trial is interrupted: its work
+# goes on
 RUN_STATUS = {
     TrialStatus.COMPLETE: "FINISHED",
-    TrialStatus.PRUNED: "FINISHED",
+    TrialStatus.PRUNED: "KILLED",
     TrialStatus.FAIL: "FAILED",
     TrialStatus.TRACKING_LOST: "KILLED",
 }
