@@ -66,3 +66,18 @@ def test_the_ui_lists_the_sweep_and_expands_it_to_every_trial(
     screenshot = tmp_path / "mlflow_ui.png"
     page.screenshot(path=str(screenshot))
     assert screenshot.stat().st_size > 10_000
+
+    # the sweep's last line links to its trials' view: this sweep's trials alone, best first, their objective and
+    # searched params in view without choosing a column
+    (hint,) = [line for line in done.stdout.splitlines() if line.startswith("compare the trials: open ")]
+    link = hint.split()[4]
+    assert link.startswith(f"{url}/#/experiments/{experiment}/runs?viewStateShareKey=")
+    view = browser.new_page(viewport={"width": 1600, "height": 900})
+    view.goto(link, wait_until="domcontentloaded")
+    view.get_by_text("trial-0", exact=True).wait_for(timeout=60_000)
+    headers = view.get_by_role("columnheader")
+    assert {"objective", "x"} <= {headers.nth(index).inner_text().strip() for index in range(headers.count())}
+    words = view.locator('[role="grid"]').first.inner_text().split()
+    names = [word for word in words if word.startswith("trial-") or word == "toy"]  # the parent run: toy
+    best_first = sorted(trials, key=lambda name: trials[name].data.metrics["objective"])
+    assert names == best_first, words

@@ -105,7 +105,7 @@ def test_architecture_sweep_varies_the_model_and_its_conditional_sizes(tmp_path:
         ("sqlite:///{here}/mlflow.db", False, "mlflow ui --backend-store-uri sqlite:///{here}/mlflow.db  (experi"),
         ("postgresql+psycopg://me:pw@db/runs", True, "make ui DB=postgresql+psycopg://me:[redacted]@db/runs  (exp"),
         ("postgresql+psycopg://me:pw@db/runs", False, "mlflow ui --backend-store-uri postgresql+psycopg://me:[re"),
-        ("http://tracker:5000", True, "open http://tracker:5000 (experiment e)"),
+        ("http://tracker:5000/", True, "open http://tracker:5000/#/experiments/1/runs?viewStateShareKey=k  (exper"),
     ],
 )
 def test_the_ui_hint_names_the_store_the_sweep_logged_to(tmp_path: Path, monkeypatch, uri, in_repo, hint):
@@ -113,5 +113,7 @@ def test_the_ui_hint_names_the_store_the_sweep_logged_to(tmp_path: Path, monkeyp
     if in_repo:  # sweepwise's own checkout
         (tmp_path / "Makefile").write_text("ui:\n")
         (tmp_path / "src" / "sweepwise").mkdir(parents=True)
-    line = ui_hint(uri.format(here=tmp_path), "e")
+    line = ui_hint(uri.format(here=tmp_path), "e", "#/experiments/1/runs?viewStateShareKey=k")
     assert line.startswith(f"compare the trials: {hint.format(here=tmp_path)}")
+    if not uri.startswith("http"):  # the UI `make ui` and `mlflow ui` serve, at the trials' view
+        assert line.endswith("(experiment e), then open http://127.0.0.1:5000/#/experiments/1/runs?viewStateShareKey=k")

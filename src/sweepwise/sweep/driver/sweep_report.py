@@ -24,6 +24,7 @@ from sweepwise.sweep.signals import deferred
 from sweepwise.tracking.params import mlflow_name
 from sweepwise.tracking.retry import gave_up
 from sweepwise.tracking.secrets import redact
+from sweepwise.tracking.trials_view import LOCAL_UI, view_link
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class SweepReport:
                     markup=False,
                 )
             console.print(f"results: {results}", markup=False)
-        console.print(ui_hint(plan.tracking_uri, plan.experiment), markup=False)
+        link = view_link(tracker.experiment_id, tracker.parent_run_id)
+        console.print(ui_hint(plan.tracking_uri, plan.experiment, link), markup=False)
 
     def _log(
         self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker, counts: Mapping[str, int], status: str
@@ -149,15 +151,17 @@ def best_label(study: optuna.Study, sweep_dir: Path) -> str:
     return f"{best.number} (its work began as trial {began}: folder {sweep_dir / str(began)}, MLflow run trial-{began})"
 
 
-def ui_hint(uri: str, experiment: str) -> str:
-    """How to compare the trials in the MLflow UI: in sweepwise's own checkout `make ui` serves its `./mlflow.db`
-    (any other store named with `DB=`); anywhere else, MLflow's own `mlflow ui` on the store; a tracking server
-    serves its own UI."""
+def ui_hint(uri: str, experiment: str, link: str) -> str:
+    """How to compare the trials in the MLflow UI, at `link` (the trials' view) in it: in sweepwise's own checkout
+    `make ui` serves its `./mlflow.db` (any other store named with `DB=`); anywhere else, MLflow's own `mlflow ui`
+    on the store; a tracking server serves its own UI."""
     if uri.startswith(("http://", "https://")):
-        return f"compare the trials: open {uri} (experiment {experiment})"
+        return f"compare the trials: open {uri.rstrip('/')}/{link}  (experiment {experiment})"
     here = Path.cwd()
     if not ((here / "Makefile").is_file() and (here / "src" / "sweepwise").is_dir()):
-        return f"compare the trials: mlflow ui --backend-store-uri {hide_password(uri)}  (experiment {experiment})"
-    if uri == f"sqlite:///{here / 'mlflow.db'}":
-        return f"compare the trials: make ui  (experiment {experiment})"
-    return f"compare the trials: make ui DB={hide_password(uri)}  (experiment {experiment})"
+        command = f"mlflow ui --backend-store-uri {hide_password(uri)}"
+    elif uri == f"sqlite:///{here / 'mlflow.db'}":
+        command = "make ui"
+    else:
+        command = f"make ui DB={hide_password(uri)}"
+    return f"compare the trials: {command}  (experiment {experiment}), then open {LOCAL_UI}{link}"

@@ -39,6 +39,7 @@ from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.launch.gpu_placement import Placement, check_packing, gpu_memory_mb
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.mlflow_run import check_database_store
+from sweepwise.tracking.params import mlflow_name
 from sweepwise.tracking.provenance import provenance_tags
 
 if TYPE_CHECKING:
@@ -152,6 +153,7 @@ def start_sweep(
             study.set_user_attr(SWEEP_DIR_ATTR, str(plan.sweep_dir.resolve()))
         mark_folder(plan.sweep_dir, study.study_name, plan.storage)
         parent = tracker.start_parent(study, settings_params(plan), provenance_tags(_typed_overrides(config)))
+        tracker.share_trials_view(plan.directions, [mlflow_name(name) for name in plan.space.distributions])
     progress = SweepProgress(settings.n_trials, trial_output=plan.conf.show_trial_output)
     progress.event(
         f"sweepwise {sweepwise.__version__} optuna sweeper, {launcher[0]}: study {study.study_name} "

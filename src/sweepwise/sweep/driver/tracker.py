@@ -3,7 +3,7 @@ trial's run (see `trial.child_runs`), all through one background writer so the s
 store."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from sweepwise.tracking.background import BackgroundWriter
 from sweepwise.tracking.mlflow_run import client_for, ensure_experiment, now_ms
 from sweepwise.tracking.params import flatten
 from sweepwise.tracking.retry import gave_up
+from sweepwise.tracking.trials_view import SHARED_VIEW_TAG, objective_names, trials_view, view_key
 
 SEARCH_LIMIT = 50_000  # the most runs MLflow returns from one search
 
@@ -212,6 +213,13 @@ class SweepTracker:
 
     def log_parent_artifact(self, path: Path, folder: str | None = None) -> None:
         self.writer.call(self.client.log_artifact, self.parent_run_id, str(path), artifact_path=folder)
+
+    def share_trials_view(self, directions: Sequence[str], params: Sequence[str]) -> None:
+        """The MLflow UI's view of this sweep's trials, which the sweep's last line links to."""
+        objectives = objective_names(len(directions))
+        view = trials_view(self.parent_run_id, objectives, directions[0] == "minimize", params)
+        tag = SHARED_VIEW_TAG + view_key(self.parent_run_id)
+        self.writer.call(self.client.set_experiment_tag, self.experiment_id, tag, view)
 
     def log_parent_json(self, data: Any, name: str) -> None:
         text = json.dumps(data, indent=2, default=str)

@@ -28,6 +28,7 @@ from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.mlflow_run import client_for, now_ms
 from sweepwise.tracking.params import mlflow_name, param_value
 from sweepwise.tracking.secrets import REDACTED, is_secret
+from sweepwise.tracking.trials_view import objective_names
 from sweepwise.trial_facts import TrialClosed
 
 PLACEMENT_TAGS = {
@@ -52,9 +53,7 @@ def objective_metrics(values: Sequence[float] | None) -> dict[str, float]:
     """`objective` for one objective, `objective/0`, `objective/1`, ... for several."""
     if not values:
         return {}
-    if len(values) == 1:
-        return {"objective": float(values[0])}
-    return {f"objective/{index}": float(value) for index, value in enumerate(values)}
+    return {name: float(value) for name, value in zip(objective_names(len(values)), values, strict=True)}
 
 
 def open_child_run(context: TrialContext) -> str:
