@@ -119,6 +119,58 @@ def test_a_resumed_attempt_logs_no_step_twice(tmp_path: Path):
     assert history(client, first.run_id, "val/loss") == [(1, 0.5), (2, 0.4)]
 
 
+def test_a_sweep_trials_report_at_step_zero_reaches_its_run_as_it_reaches_the_study(tmp_path: Path):
+    """A sweep's trial reopens the run its sweep made: an empty history is no step logged, not step 0 logged (an
+    evaluation before training reports step 0)."""
+    heard.clear()
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    made = MlflowRun.start(store, "sweep", "trial-0", {})
+    trial = Trial(TrialFacts(tracking_uri=store, run_id=made.run_id, ends_run=False, link=f"{__name__}:always_heard"))
+    for step in (0, 1, 2):
+        trial.report(step, {"val/acc": 0.1 * (step + 1)})
+    trial.end()
+    assert [step for step, _ in heard] == [0, 1, 2]
+    assert [step for step, _ in history(MlflowClient(store), made.run_id, "val/acc")] == [0, 1, 2]
+
+
+def test_metrics_only_logged_reach_the_run_when_the_trial_ends_in_a_sweep_or_its_process_ends_outside(
+    tmp_path: Path,
+):
+    """`log` holds metrics until the next report: a training that never reports still gets every one."""
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    made = MlflowRun.start(store, "sweep", "trial-0", {})
+    in_a_sweep = Trial(TrialFacts(tracking_uri=store, run_id=made.run_id, ends_run=False))
+    for step in range(1, 51):
+        in_a_sweep.log(step, {"train/loss": 1.0 / step})
+    in_a_sweep.end()
+    assert len(history(MlflowClient(store), made.run_id, "train/loss")) == 50
+    script = tmp_path / "log_only.py"
+    script.write_text(
+        "import sweepwise\ntrial = sweepwise.current_trial()\n"
+        "for step in range(1, 51):\n    trial.log(step, {'train/loss': 1.0 / step})\n"
+    )
+    (tmp_path / "alone").mkdir()
+    done = run_script(script, [], tmp_path / "alone", python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'alone' / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("Default").experiment_id])
+    assert run.info.status == "FINISHED" and len(history(client, run.info.run_id, "train/loss")) == 50
+
+
+@pytest.mark.parametrize("step", [0.5, 1.5, "2", True])
+def test_a_step_that_is_no_whole_number_is_refused_in_one_line_naming_it(tmp_path: Path, step: object):
+    """A fraction cut to a whole number would merge two reports (0.5 and 1.0 both step 0 and 1 ...)."""
+    trial = Trial(TrialFacts(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", ends_run=False))
+    with pytest.raises(ValueError, match=rf"^step={step!r} is not a whole number"):
+        trial.report(step, {"val/acc": 0.5})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=rf"^step={step!r} is not a whole number"):
+        trial.log(step, {"train/loss": 0.5})  # type: ignore[arg-type]
+    trial.report(np.int64(3), {"val/acc": 0.5})  # a NumPy integer, or a float such as 4.0, is a whole step
+    trial.report(4.0, {"val/acc": 0.6})
+    trial.end()
+    assert [step for step, _ in history(MlflowClient(trial.facts.tracking_uri), trial.run_id, "val/acc")] == [3, 4]
+
+
 def _batched_logging_times(folder: Path) -> tuple[float, list[float]]:
     """One `log_batch` of a thousand metrics, then the same thousand through `Trial.log` in a first attempt and
     in a resumed one (whose run is open before the clock starts: only the logging is timed)."""

@@ -4,7 +4,10 @@ Optuna keeps the first value a trial reports at a step and MLflow logs every one
 training would leave the study's pruner and the run's chart on different values: it is refused instead.
 """
 
+import contextlib
+import operator
 from collections.abc import Mapping
+from typing import Any
 
 
 def objective_name(metrics: Mapping[str, float], objective: str | None, needed: bool) -> str | None:
@@ -18,6 +21,22 @@ def objective_name(metrics: Mapping[str, float], objective: str | None, needed: 
     if needed:
         raise ValueError(f"report() got metrics {sorted(metrics)}: name the one the sweep optimises, objective=...")
     return None
+
+
+def whole_step(step: Any) -> int:
+    """`step` as a whole number (a NumPy or torch integer, or a float such as 2.0, too); a fraction (a validation
+    every half epoch at 0.5, 1.0, 1.5) is refused: MLflow and Optuna keep whole steps, and cutting it would merge
+    two reports into one."""
+    if not isinstance(step, bool):
+        with contextlib.suppress(TypeError):
+            return operator.index(step)
+        with contextlib.suppress(TypeError, ValueError, OverflowError):
+            if hasattr(type(step), "__float__") and float(step).is_integer():  # not a string's digits
+                return int(float(step))
+    raise ValueError(
+        f"step={step!r} is not a whole number: report steps count epochs or optimiser steps (for a validation every "
+        "half epoch, count half epochs)"
+    )
 
 
 def next_step(last: int | None, step: int) -> int:

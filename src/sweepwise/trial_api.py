@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sweepwise.report_arguments import next_step, objective_name
+from sweepwise.report_arguments import next_step, objective_name, whole_step
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.retry import gave_up
 from sweepwise.trial_facts import StudyLink, TrialClosed, TrialFacts, job_facts
@@ -53,6 +53,7 @@ class Trial:
         self.last_step: int | None = None  # the step last reported (each report's must be above it)
         self._link: StudyLink | None = None
         self._ended = False
+        self._ends_at_exit = False  # whether the process's exit ends the run
         self._pending: list[tuple[int, Mapping[str, float]]] = []
         self._pending_count = 0  # the metrics `_pending` holds
         self._history_ends: dict[str, float] = {}
@@ -103,16 +104,22 @@ class Trial:
             )
             if facts.run_params and not (facts.run_id or resume_run_id):
                 self.run.log_params(facts.run_params)
-            if facts.ends_run:
-                atexit.register(self._end_at_exit, getattr(sys, "last_value", None))
+            self._end_with_process()
         return self.run
+
+    def _end_with_process(self) -> None:
+        """A run of the code's own ends (and what `log` holds is logged) when the process does, once."""
+        if self.facts.ends_run and not self._ends_at_exit:
+            self._ends_at_exit = True
+            atexit.register(self._end_at_exit, getattr(sys, "last_value", None))
 
     def log(self, step: int, metrics: Mapping[str, float]) -> None:
         """Log `metrics` at `step` on rank 0, batched: held until the next report (or a thousand of them)."""
         if self.rank != 0:
             return
-        self._pending.append((int(step), dict(metrics)))  # a NumPy integer would reach MLflow's store as bytes
+        self._pending.append((whole_step(step), dict(metrics)))  # a NumPy integer would reach MLflow as bytes
         self._pending_count += len(metrics)
+        self._end_with_process()  # held metrics reach the run even if nothing else opens it
         if self._pending_count >= MAX_PENDING_METRICS:
             self.flush()
 
@@ -146,20 +153,21 @@ class Trial:
         if self.rank == 0:
             link = self._study_link()
             name = objective_name(metrics, objective, needed=link is not None)
-            self.last_step = next_step(self.last_step, int(step))
+            step = whole_step(step)
+            self.last_step = next_step(self.last_step, step)
             if last and self.pruned and self.facts.pruned_note:  # told to stop, it trained to the end: it completes
                 self.pruned = None
                 Path(self.facts.pruned_note).unlink(missing_ok=True)
             if link is not None and name is not None and not self.pruned:
                 value = float(metrics[name])
-                if link(int(step), value) and not last:  # the study has the value either way
+                if link(step, value) and not last:  # the study has the value either way
                     self.pruned = f"pruned at step {step}: {name} {value:.4g}"
                     if self.facts.pruned_note:
                         Path(self.facts.pruned_note).write_text(self.pruned)
             # logged once the study has taken the step: an attempt whose trial its sweep has closed (the link
             # raises `TrialClosed`) writes nothing that the attempt which goes on would contradict
             self.flush()
-            self.open_run()(int(step), metrics)
+            self.open_run()(step, metrics)
         return self._shared(self.pruned) is not None
 
     def end(self, error: BaseException | None = None) -> None:
@@ -167,12 +175,14 @@ class Trial:
         the sweep has closed or a tracking server that gave up) on the run; a run of the code's own then ends:
         FINISHED, or FAILED (KILLED on Ctrl-C). A sweep's trial leaves its run to the sweep, which ends it as the
         trial ended."""
-        if self.run is None or self._ended or self.rank != 0:
+        if (self.run is None and not self._pending) or self._ended or self.rank != 0:
             return
         self._ended = True
         if isinstance(error, TrialClosed):  # its sweep ended the trial: the attempt that goes on logs these steps
             self._pending, self._pending_count = [], 0
         self.flush()
+        if self.run is None:
+            return
         if error is not None and not (isinstance(error, TrialPruned | TrialClosed) or self.requeued or gave_up(error)):
             self.run.fail(error, end=self.facts.ends_run)
         elif self.facts.ends_run:

@@ -259,7 +259,7 @@ class MlflowRun:
         steps, self._steps = self._steps, []
         if self._resumed and self._logged_through is None:
             history = self.client.get_metric_history(self.run_id, next(iter(metrics)))
-            self._logged_through = max((metric.step for metric in history), default=0)
+            self._logged_through = max((metric.step for metric in history), default=-1)  # none: step 0 too
         if self._logged_through is not None and epoch <= self._logged_through:
             return
         now = now_ms()

@@ -1,7 +1,13 @@
 """What a local trial worker imports before its first trial, imported once, by the fork server its workers are
 forked from: the trial runner (MLflow, Hydra, Optuna's storages) and MLflow's database store, which a trial's
 child run opens. Not the task's own modules: the server must stay free of torch (its OpenMP runtime reads the
-thread count once, before a worker could set its own) and of CUDA."""
+thread count once, before a worker could set its own) and of CUDA.
+
+What they created is then frozen out of the garbage collector: no worker's collections walk it, and the server's
+own exit (when the sweep ends) skips the full collections that took 0.7 s, which a command's caller waits for
+while the server holds its output open."""
+
+import gc
 
 from sweepwise.sweep.trial.trial_runner import TrialRunner
 from sweepwise.tracking.mlflow_run import import_database_store
@@ -9,3 +15,4 @@ from sweepwise.tracking.mlflow_run import import_database_store
 __all__ = ["TrialRunner"]
 
 import_database_store()
+gc.freeze()
