@@ -130,7 +130,7 @@ CORPUS = {
     "tracking URI of an unknown kind": Bad("storage", ["tracking.uri=ftp://x"], "tracking.uri='ftp://x'"),
     "tracking URI as a plain folder": Bad("storage", ["tracking.uri=mlruns"], "tracking.uri='mlruns'"),
     "tracking server that does not answer": Bad(
-        "storage", ["tracking.uri=http://127.0.0.1:9", "tracking.retry.max_retries=0"], "http://127.0.0.1:9", True
+        "storage", ["tracking.uri=http://127.0.0.1:9"], "tracking.uri='http://127.0.0.1:9': no MLflow tracking", True
     ),
     # launcher and sweeper fields
     "no parallel slots": Bad("launcher", ["hydra.sweeper.n_jobs=0"], "hydra.sweeper.n_jobs=0", True),

@@ -82,6 +82,14 @@ def test_mlflow_tracking_uri_in_the_environment_is_where_the_runs_go_when_no_con
     assert line.startswith("error: MLFLOW_TRACKING_URI='mlruns': not an MLflow tracking store URI")
     assert not (tmp_path / "studies" / "bad.journal").exists()
 
+    # a server nothing listens on is one line at once, naming the variable (not minutes of MLflow's retries)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
+    down = run_toy(["hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=down"], tmp_path, timeout=60)
+    assert down.returncode == 1
+    (line,) = [line for line in down.stderr.splitlines() if line.strip()]
+    assert line.startswith("error: MLFLOW_TRACKING_URI='http://127.0.0.1:9': no MLflow tracking server answers there")
+    assert not (tmp_path / "studies" / "down.journal").exists()
+
 
 STATEFUL = REPO / "tests" / "apps" / "stateful.py"
 

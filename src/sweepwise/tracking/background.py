@@ -1,8 +1,12 @@
 """One background thread for a sweep's MLflow writes: the sweep's loop does not wait for the store."""
 
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
+
+Call = tuple[Future[Any], Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
 
 class BackgroundWriter:
@@ -11,17 +15,32 @@ class BackgroundWriter:
     Failures are never dropped: `check()` re-raises the first failure among finished calls, `flush()` waits for
     every call and re-raises the first failure. After a failure, later calls fail at once with the same error
     instead of each waiting out the store's retries (the sweep is ending; a resumed sweep repairs the store).
+
+    The thread is a daemon: a sweep stopped by Ctrl-C while a call waits out a server's retries (minutes) exits
+    at once, where a pool's thread would hold the process until the call gave up. Every sweep's end flushes its
+    calls before it returns; the store is left to the resumed sweep only when the process is stopped.
     """
 
     def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlflow-writer")
+        self._calls: queue.SimpleQueue[Call | None] = queue.SimpleQueue()
         self._pending: list[Future[Any]] = []
         self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._work, name="mlflow-writer", daemon=True)
+        self._thread.start()
 
     def submit(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
-        future = self._executor.submit(self._run, function, *args, **kwargs)
+        future: Future[Any] = Future()
+        self._calls.put((future, function, args, kwargs))
         self._pending.append(future)
         return future
+
+    def _work(self) -> None:
+        while (call := self._calls.get()) is not None:
+            future, function, args, kwargs = call
+            try:
+                future.set_result(self._run(function, *args, **kwargs))
+            except BaseException as error:
+                future.set_exception(error)
 
     def _run(self, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if self._failure is not None:
@@ -51,4 +70,5 @@ class BackgroundWriter:
         try:
             self.flush()
         finally:
-            self._executor.shutdown(wait=True)
+            self._calls.put(None)
+            self._thread.join()

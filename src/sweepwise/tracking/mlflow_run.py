@@ -15,22 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import sqlalchemy
-import sqlalchemy.exc
-import sqlalchemy.pool
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from sweepwise.databases import with_driver
-from sweepwise.errors import ConfigError, first_line
+from sweepwise.errors import ConfigError
 from sweepwise.internals.mlflow_internals import build_empty_store, copy_empty_store
 
 MAX_TAG_LENGTH = 5000
 # stores MLflow's client supports, but for the file store, which MLflow has retired
 TRACKING_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
-DATABASE_STORES = ("postgresql", "mysql", "mssql")
 # where MLflow's own tools read the store from when nothing else names it
 TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"
 MAX_METRICS_PER_CALL = 1000  # MLflow's limit for one log_batch
@@ -88,28 +84,6 @@ def _create_whole(database: Path) -> None:
             os.link(building, database)
     finally:
         building.unlink(missing_ok=True)
-
-
-def check_database_store(uri: str) -> None:
-    """Stop with one line when a database tracking store cannot be opened (a wrong password, a database that does
-    not exist, a server that is down), before anything is written to either store. A tracking server is not
-    checked here: requests to it wait out their retries, as every request does."""
-    if not uri.startswith(DATABASE_STORES):
-        return
-    engine = sqlalchemy.create_engine(uri, poolclass=sqlalchemy.pool.NullPool)  # one attempt, not MLflow's retries
-    try:
-        with engine.connect():
-            pass
-    except sqlalchemy.exc.SQLAlchemyError as error:
-        raise ConfigError("tracking.uri", uri, f"cannot open ({first_line(_root_cause(error))})") from None
-    finally:
-        engine.dispose()
-
-
-def _root_cause(error: BaseException) -> BaseException:
-    while error.__cause__ is not None or error.__context__ is not None:
-        error = error.__cause__ or error.__context__  # type: ignore[assignment]  # loop condition: not None
-    return error
 
 
 def resolve_tracking_uri(uri: str | None) -> str:

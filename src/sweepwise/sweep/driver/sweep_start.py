@@ -38,9 +38,9 @@ from sweepwise.sweep.driver.study_opening import existing_study, open_study, set
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.launch.gpu_placement import Placement, check_packing, gpu_memory_mb
 from sweepwise.sweep.trial.trial_context import TrialContext
-from sweepwise.tracking.mlflow_run import check_database_store
 from sweepwise.tracking.params import mlflow_name
 from sweepwise.tracking.provenance import provenance_tags
+from sweepwise.tracking.store_check import check_tracking_store
 
 if TYPE_CHECKING:
     from sweepwise.sweep.driver.sweep_preflight import SweepPreflight
@@ -113,7 +113,7 @@ def start_sweep(
     journal_folder = None if plan.storage.startswith(DATABASE_SCHEMES) else Path(plan.storage).parent
     new_folder = journal_folder is not None and not journal_folder.exists()
     check_storage(plan.storage)  # the study's storage can hold it, checked before any store is written to
-    check_database_store(plan.tracking_uri)
+    check_tracking_store(plan.tracking_uri)
     objective = OmegaConf.select(config, "objective.metric", default=None)
     ignores = ignored_keys(plan.conf.definition_ignores, is_sweepwise_training(config))
     task_config = cast(dict[str, Any], OmegaConf.to_container(task_part(config), resolve=False))
