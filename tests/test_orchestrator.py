@@ -206,6 +206,14 @@ def test_every_trial_completes_with_slots_kept_full(study: optuna.Study) -> None
     assert orchestrator.counts == {"COMPLETE": 5, "INTERRUPTED": 0}
 
 
+def test_a_trial_that_takes_an_ended_ones_slot_is_told_after_it(study: optuna.Study, capsys) -> None:
+    """One slot: each trial's start line follows the end line of the trial before it, though it starts first."""
+    make_orchestrator(study, ScriptedExecutor(), RecordingTracker(), n_trials=3, n_jobs=1).run()
+    lines = [line.split(":")[0] for line in capsys.readouterr().out.splitlines() if line.startswith("trial ")]
+    told = [(line.split()[1], line.split()[2]) for line in lines]
+    assert told == [(str(n), state) for n in range(3) for state in ("started", "COMPLETE")], lines
+
+
 @dataclass
 class PackingExecutor(ScriptedExecutor):
     """Holds submitted trials until `dispatch`, then starts them as one pack; a pack holds its slots until its

@@ -97,10 +97,11 @@ class Orchestrator:
                     break
                 for key, result in self.executor.wait(WAIT_SECONDS):
                     self._settle(int(key), result)
-                self._fill_slots()  # the next trials start before the bookkeeping of those that ended
-                while self.ended:
-                    self._record(*self.ended[0])
-                    del self.ended[0]
+                with self.progress.starts_held():  # the next trials start before the bookkeeping of those that ended
+                    self._fill_slots()
+                    while self.ended:
+                        self._record(*self.ended[0])
+                        del self.ended[0]
                 self.tracker.check()
         except BaseException:
             self._abandon(interrupted("the sweep was stopped while this trial ran"))
@@ -203,9 +204,8 @@ class Orchestrator:
         again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
         if flight.folder is not None:
             again = f" (continuing interrupted trial {flight.folder}: its params, folder and MLflow run)"
-        self.progress.event(f"trial {number} started{where}{again}: {readable(redact_overrides(flight.overrides))}")
-        if job.log_file:
-            self.progress.trial_started(number, Path(job.log_file))
+        line = f"trial {number} started{where}{again}: {readable(redact_overrides(flight.overrides))}"
+        self.progress.trial_started(number, line, Path(job.log_file) if job.log_file else None)
 
     def _settle(self, number: int, result: TrialOutcome | Died) -> None:
         """Decide what an ended job means, without I/O: resubmit it (a retry) or add its outcome, as the study

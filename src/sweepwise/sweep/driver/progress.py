@@ -1,9 +1,10 @@
 """The sweep on the terminal: a live status line (plain lines when not a terminal) and a table of top trials."""
 
+import contextlib
 import math
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +100,7 @@ class SweepProgress:
         self.last = ""
         self.printing = threading.Lock()  # the trials' output is shown from a thread of its own
         self.trial_output = TrialOutput(self.event) if trial_output else None
+        self.held_starts: list[tuple[int, str, Path | None]] | None = None  # while `starts_held`
 
     def event(self, message: str) -> None:
         """A line about one trial (started, ended, retried), printed above the status line (a database URL's
@@ -110,9 +112,26 @@ class SweepProgress:
             else:
                 print(message, flush=True)
 
-    def trial_started(self, number: int, log: Path) -> None:
-        if self.trial_output is not None:
+    def trial_started(self, number: int, line: str, log: Path | None) -> None:
+        """The `line` that tells a trial started (held while `starts_held`), its output followed from `log`."""
+        if self.held_starts is not None:
+            self.held_starts.append((number, line, log))
+            return
+        self.event(line)
+        if self.trial_output is not None and log is not None:
             self.trial_output.follow(number, log)
+
+    @contextlib.contextmanager
+    def starts_held(self) -> Iterator[None]:
+        """Trials started in the block are told after it: the next trials start before the lines of those that
+        ended are written, and a start line above the line of the trial it replaced would read as both running."""
+        self.held_starts = []
+        try:
+            yield
+        finally:
+            held, self.held_starts = self.held_starts, None
+            for number, line, log in held:
+                self.trial_started(number, line, log)
 
     def trial_ended(self, number: int, log: Path, line: str, failed: bool) -> None:
         """The `line` that tells how a trial ended: after the rest of its output when that is followed; else
