@@ -586,7 +586,7 @@ def test_a_study_whose_last_trials_are_adopted_jobs_is_resumed_not_complete(stud
     executor = ScriptedExecutor(still_running={"77": TrialJob((f"x={left.params['x']!r}",), left.number)})
     make_orchestrator(study, executor, RecordingTracker(), n_trials=3, n_jobs=2).run()
     out = capsys.readouterr().out
-    assert "2 trials already finished" in out and "is complete" not in out
+    assert "2 trials finished already (2 COMPLETE)" in out and "is complete" not in out
     assert executor.adopted == ["77"] and states(study) == ["COMPLETE"] * 3
 
 

@@ -318,6 +318,7 @@ def test_a_study_back_on_its_first_mlflow_store_goes_on_under_its_parent_there(t
     # MLflow keeps a param's first value: the extension's n_trials is a tag beside it
     assert parents[0].data.params["sweeper.n_trials"] == "2"
     assert parents[0].data.tags["settings.sweeper.n_trials"] == "4"
+    assert "fixed" not in parents[0].data.params  # a sweep without fixed overrides logs no empty group
     assert all(run.info.status == "FINISHED" for run in parents + children)
 
 
@@ -329,7 +330,7 @@ def test_a_sqlite_storage_url_holds_the_study_and_is_resumed(tmp_path: Path):
     assert second.returncode == 0, second.stderr
     study = optuna.load_study(study_name="toy", storage=url)
     assert states(study) == {"COMPLETE": 5} and not (tmp_path / "studies").exists()
-    assert "3 trials already finished" in second.stdout
+    assert "3 trials finished already (3 COMPLETE)" in second.stdout
 
 
 def test_the_local_launcher_runs_a_plain_multirun_in_parallel_processes(tmp_path: Path):

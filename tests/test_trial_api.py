@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
+import torch
 from helpers import REPO, run_script
 from mlflow import MlflowClient
 from mlflow.entities import Metric
@@ -169,6 +170,17 @@ def test_a_step_that_is_no_whole_number_is_refused_in_one_line_naming_it(tmp_pat
     trial.report(4.0, {"val/acc": 0.6})
     trial.end()
     assert [step for step, _ in history(MlflowClient(trial.facts.tracking_uri), trial.run_id, "val/acc")] == [3, 4]
+
+
+def test_a_metric_that_is_not_one_number_is_named_in_one_line(tmp_path: Path):
+    trial = Trial(TrialFacts(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", ends_run=False))
+    with pytest.raises(ValueError, match=r"^metric 'val/acc' is not one number: tensor\(\[1\., 2\.\]\)"):
+        trial.report(1, {"val/acc": torch.tensor([1.0, 2.0])})
+    with pytest.raises(ValueError, match=r"^metric 'train/loss' is not one number: 'high'"):
+        trial.log(1, {"train/loss": "high"})  # type: ignore[dict-item]
+    trial.report(1, {"val/acc": torch.tensor(0.5)})  # a one-element tensor is one number
+    trial.end()
+    assert history(MlflowClient(trial.facts.tracking_uri), trial.run_id, "val/acc") == [(1, 0.5)]
 
 
 def _batched_logging_times(folder: Path) -> tuple[float, list[float]]:

@@ -23,6 +23,18 @@ def objective_name(metrics: Mapping[str, float], objective: str | None, needed: 
     return None
 
 
+def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Each metric as one number (a Python, NumPy or one-element torch number); anything else named in one line."""
+    values: dict[str, float] = {}
+    for key, value in metrics.items():
+        try:
+            values[key] = float(value)
+        except (TypeError, ValueError) as error:
+            shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
+            raise ValueError(f"metric {key!r} is not one number: {shown} ({error})") from None
+    return values
+
+
 def whole_step(step: Any) -> int:
     """`step` as a whole number (a NumPy or torch integer, or a float such as 2.0, too); a fraction (a validation
     every half epoch at 0.5, 1.0, 1.5) is refused: MLflow and Optuna keep whole steps, and cutting it would merge

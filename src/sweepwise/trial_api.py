@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sweepwise.report_arguments import next_step, objective_name, whole_step
+from sweepwise.report_arguments import next_step, objective_name, scalar_metrics, whole_step
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.retry import gave_up
 from sweepwise.trial_facts import StudyLink, TrialClosed, TrialFacts, job_facts
@@ -117,7 +117,7 @@ class Trial:
         """Log `metrics` at `step` on rank 0, batched: held until the next report (or a thousand of them)."""
         if self.rank != 0:
             return
-        self._pending.append((whole_step(step), dict(metrics)))  # a NumPy integer would reach MLflow as bytes
+        self._pending.append((whole_step(step), scalar_metrics(metrics)))  # a NumPy integer: bytes in MLflow
         self._pending_count += len(metrics)
         self._end_with_process()  # held metrics reach the run even if nothing else opens it
         if self._pending_count >= MAX_PENDING_METRICS:
@@ -151,15 +151,15 @@ class Trial:
         completes with it). A resumed trial may report a step again: what its run and study already have is
         kept."""
         if self.rank == 0:
+            metrics = scalar_metrics(metrics)
             link = self._study_link()
             name = objective_name(metrics, objective, needed=link is not None)
-            step = whole_step(step)
-            self.last_step = next_step(self.last_step, step)
+            self.last_step = step = next_step(self.last_step, whole_step(step))
             if last and self.pruned and self.facts.pruned_note:  # told to stop, it trained to the end: it completes
                 self.pruned = None
                 Path(self.facts.pruned_note).unlink(missing_ok=True)
             if link is not None and name is not None and not self.pruned:
-                value = float(metrics[name])
+                value = metrics[name]
                 if link(step, value) and not last:  # the study has the value either way
                     self.pruned = f"pruned at step {step}: {name} {value:.4g}"
                     if self.facts.pruned_note:

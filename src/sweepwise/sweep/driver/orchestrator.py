@@ -33,7 +33,7 @@ from sweepwise.sweep.driver.custom_space import custom_space_problem
 from sweepwise.sweep.driver.left_running import continue_interrupted, fail_running, settle_left_running, take_up
 from sweepwise.sweep.driver.param_grammar import SearchSpace, readable, suggest, trial_overrides
 from sweepwise.sweep.driver.plan import SweepSettings, failure_stop
-from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress
+from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress, finished_count
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.driver.trial_flights import (
     Flight,
@@ -139,11 +139,11 @@ class Orchestrator:
         name = self.study.study_name
         if finished and self.to_launch == 0 and not self.in_flight:  # adopted jobs are the study's work left
             self.progress.event(
-                f"study {name} is complete: {len(finished)} trials finished, n_trials={self.settings.n_trials}; "
+                f"study {name} is complete: {finished_count(finished)}, n_trials={self.settings.n_trials}; "
                 "run more with a larger hydra.sweeper.n_trials, or start afresh with a new hydra.sweeper.study_name"
             )
         elif finished:
-            self.progress.event(f"resuming study {name}: {len(finished)} trials already finished")
+            self.progress.event(f"resuming study {name}: {finished_count(finished, ' already')}")
         failed = [t for t in finished if t.state == TrialState.FAIL]  # a study its failures stopped stops so again
         if failed:
             self._check_failure_rate(failed[-1].number, str(failed[-1].user_attrs.get(FAIL_REASON_ATTR, "")))

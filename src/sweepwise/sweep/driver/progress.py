@@ -4,6 +4,7 @@ import contextlib
 import math
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +85,13 @@ def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:
         + _interrupted(counts.get("INTERRUPTED", 0), counts.get("LEFT", 0))
         + f" | best {best}"
     )
+
+
+def finished_count(trials: Sequence[optuna.trial.FrozenTrial], when: str = "") -> str:
+    """`3 trials finished already (2 COMPLETE, 1 FAIL)`: how many, by how they ended."""
+    states = Counter(trial.state.name for trial in trials)
+    by_state = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+    return f"{len(trials)} trial{'' if len(trials) == 1 else 's'} finished{when} ({by_state})"
 
 
 class SweepProgress:

@@ -61,4 +61,5 @@ def settings_params(plan: SweepPlan) -> dict[str, Any]:
     sweeper = {name: resolved.get(name, getattr(plan.conf, name)) for name in SWEEPER_FIELDS if name != "params"}
     space = {mlflow_name(name): repr(distribution) for name, distribution in plan.space.distributions.items()}
     fixed = {mlflow_name(key): param_value(key, value) for key, value in plan.space.fixed.items()}
-    return {"sweeper": sweeper, "search_space": space, "fixed": fixed}
+    groups = {"sweeper": sweeper, "search_space": space, "fixed": fixed}
+    return {name: group for name, group in groups.items() if group}  # no `fixed: {}` for a sweep without any
