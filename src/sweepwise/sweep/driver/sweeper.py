@@ -13,6 +13,7 @@ from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig, OmegaConf
 
 from sweepwise.errors import SweepwiseError
+from sweepwise.internals.multiprocessing_internals import stop_fork_server
 from sweepwise.recipe.report import PreflightFailed
 from sweepwise.spec.run import task_spec
 from sweepwise.sweep.driver.orchestrator import INTERRUPTED, Orchestrator, SweepStopped
@@ -49,7 +50,14 @@ class Sweep:
             HydraConfig.instance().set_config(config)  # `${hydra:runtime.cwd}` too (its preflight, its checks)
 
     def sweep(self, arguments: list[str]) -> None:
-        """Run the sweep; every error the user can fix ends it with one line and a non-zero exit."""
+        """Run the sweep; every error the user can fix ends it with one line and a non-zero exit. However it ends,
+        the workers' fork server (started early, maybe still importing) goes with it."""
+        try:
+            self._sweep(arguments)
+        finally:
+            stop_fork_server()
+
+    def _sweep(self, arguments: list[str]) -> None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         # at exit, Python's teardown runs full collections over every object MLflow, Hydra and Optuna left: 1-2 s
         # of a small sweep. Frozen, they are skipped; the objects are freed with the process
