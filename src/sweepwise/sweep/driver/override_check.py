@@ -30,8 +30,8 @@ def check_overrides_compose(hydra_context: HydraContext, config: DictConfig, spa
         run_spec(config, resolve_paths=False)  # the base config's own mistakes, whatever the search space draws
     samples = {name: _sample(distribution) for name, distribution in space.distributions.items()}
     others = {name: _other_values(distribution) for name, distribution in space.distributions.items()}
-    one_by_one = [({**samples, name: value}, [name]) for name, values in others.items() for value in values]
     if training:  # the run's checks name the parameter whose value they refuse: one varied at a time
+        one_by_one = [({**samples, name: value}, [name]) for name, values in others.items() for value in values]
         return _compose_each(hydra_context, config, space, [(samples, sorted(samples)), *one_by_one])
     # another app's config only has to compose: every parameter's next value at once, a composition each (one per
     # value cost a second or more of a small sweep's start); `_culprit` names the parameter of one that fails
