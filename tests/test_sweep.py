@@ -191,7 +191,7 @@ def test_a_killed_orchestrator_resumes_with_exactly_n_trials_and_no_duplicate_ru
     assert sorted(numbers) == sorted(t.number for t in study.trials if "continues" not in t.user_attrs)
     assert {t.user_attrs["mlflow_run_id"] for t in study.trials} == {run.info.run_id for run in children}
     assert all(run.info.status == "FINISHED" for run in children)
-    assert "already finished" in again.stdout
+    assert "finished already" in again.stdout
     record(
         "fault",
         "the orchestrator SIGKILLed mid-sweep (local processes, 10 trials, 2 at once)",

@@ -29,6 +29,7 @@ from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
 from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner, output_to
 
 RESULT_POLL_S = 0.25
+STOP_WAIT_S = 5.0  # a stopped controller interrupts its task, then kills it a second later
 SIGNAL_DELAY_S = 30  # submitit's own default for local jobs: LocalQueueConf has no such field
 MAX_NUM_TIMEOUT = 3  # submitit's own default for local jobs: LocalQueueConf has no such field
 CONTROLLER_LOG = "controller.log"  # what submitit's controller process writes (its KeyboardInterrupt on Ctrl-C)
@@ -160,8 +161,14 @@ class SubmititLocalExecutor:
         return [path for path in self.logs.get(key, []) if path.exists()]
 
     def shutdown(self) -> None:
+        """Stop every job, and wait (a few seconds at most) for this sweep's controllers to end: one still running
+        as the sweep exits is a `ResourceWarning` traceback of its process handle under the sweep's last line."""
         for key, (job, _) in self.jobs.items():
             self._stop(key, job)
+        own = [job for key, (job, _) in self.jobs.items() if key not in self.adopted]
+        deadline = time.monotonic() + STOP_WAIT_S
+        while not all(job.done() for job in own) and time.monotonic() < deadline:
+            time.sleep(RESULT_POLL_S)
         self.jobs.clear()
 
 
