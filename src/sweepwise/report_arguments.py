@@ -30,9 +30,24 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
         try:
             values[key] = float(value)
         except (TypeError, ValueError) as error:
-            shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
-            raise ValueError(f"metric {key!r} is not one number: {shown} ({error})") from None
+            raise _not_one_number(key, value, str(error)) from None
     return values
+
+
+def one_number_each(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The metrics as given, each checked to be one number without reading it: a GPU tensor read at every step
+    would stall training, so `log` holds them as they are until its batched write."""
+    for key, value in metrics.items():
+        size = getattr(value, "numel", None)
+        count = size() if callable(size) else getattr(value, "size", 1)
+        if isinstance(value, str | bytes) or count != 1 or not hasattr(value, "__float__"):
+            raise _not_one_number(key, value, f"{count} values" if count != 1 else type(value).__name__)
+    return dict(metrics)
+
+
+def _not_one_number(key: str, value: Any, why: str) -> ValueError:
+    shown = repr(value) if len(repr(value)) <= 60 else f"{repr(value)[:57]}..."
+    return ValueError(f"metric {key!r} is not one number: {shown} ({why})")
 
 
 def whole_step(step: Any) -> int:

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sweepwise.report_arguments import next_step, objective_name, scalar_metrics, whole_step
+from sweepwise.report_arguments import next_step, objective_name, one_number_each, scalar_metrics, whole_step
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.retry import gave_up
 from sweepwise.trial_facts import StudyLink, TrialClosed, TrialFacts, job_facts
@@ -117,7 +117,7 @@ class Trial:
         """Log `metrics` at `step` on rank 0, batched: held until the next report (or a thousand of them)."""
         if self.rank != 0:
             return
-        self._pending.append((whole_step(step), scalar_metrics(metrics)))  # a NumPy integer: bytes in MLflow
+        self._pending.append((whole_step(step), one_number_each(metrics)))
         self._pending_count += len(metrics)
         self._end_with_process()  # held metrics reach the run even if nothing else opens it
         if self._pending_count >= MAX_PENDING_METRICS:
@@ -126,14 +126,14 @@ class Trial:
     def flush(self) -> None:
         """Log the metrics `log` holds, in one batched write (a write per step would cost a store transaction
         each). An attempt that resumes may log a step again: its run keeps the first."""
-        pending, self._pending, self._pending_count = self._pending, [], 0
-        if not pending:
-            return
-        run = self.open_run()
-        run.log_steps(
-            (step, {key: value for key, value in metrics.items() if step > self._logged_through(run, key)})
-            for step, metrics in pending
-        )
+        held = [(step, scalar_metrics(metrics)) for step, metrics in self._pending]
+        self._pending, self._pending_count = [], 0
+        if held:
+            run = self.open_run()
+            run.log_steps((step, self._not_logged(run, step, metrics)) for step, metrics in held)
+
+    def _not_logged(self, run: MlflowRun, step: int, metrics: Mapping[str, float]) -> dict[str, float]:
+        return {key: value for key, value in metrics.items() if step > self._logged_through(run, key)}
 
     def _logged_through(self, run: MlflowRun, key: str) -> float:
         """The last step of `key` the run had before this attempt (none for a first attempt)."""

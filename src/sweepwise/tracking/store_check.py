@@ -12,6 +12,7 @@ import sqlalchemy
 import sqlalchemy.exc
 import sqlalchemy.pool
 
+from sweepwise.databases import with_driver
 from sweepwise.errors import ConfigError, first_line
 from sweepwise.tracking.mlflow_run import TRACKING_URI_VARIABLE
 
@@ -29,7 +30,8 @@ def check_tracking_store(uri: str) -> None:
 
 def _key(uri: str) -> str:
     """Where the URI came from: the environment (as MLflow's own tools read it) or the config."""
-    return TRACKING_URI_VARIABLE if os.environ.get(TRACKING_URI_VARIABLE) == uri else "tracking.uri"
+    from_environment = os.environ.get(TRACKING_URI_VARIABLE)  # as resolved: a database URL gains its driver
+    return TRACKING_URI_VARIABLE if from_environment and with_driver(from_environment) == uri else "tracking.uri"
 
 
 def _check_database(uri: str) -> None:
