@@ -16,7 +16,7 @@ from sweepwise.study.records import RAN_ATTR
 from sweepwise.study.storage import open_storage
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
-TRIALS, EPOCHS = 8, 6
+TRIALS, EPOCHS = 8, 3
 TRAIN_SAMPLES = 1600  # of the synthetic data; an epoch is its full batches (the sweep picks the batch size)
 EPOCH_METRICS = ("train/loss", "train/lr", "val/loss", "val/acc")
 # a small real training, every step logged; no pruning and no preflight, so every trial runs all its epochs

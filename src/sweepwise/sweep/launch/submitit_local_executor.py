@@ -29,6 +29,7 @@ from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
 from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner, output_to
 
 RESULT_POLL_S = 0.25
+RESULT_GRACE_S = 5.0  # how long a job seen ended may take to show its result file (as submitit's own wait)
 STOP_WAIT_S = 5.0  # a stopped controller interrupts its task, then kills it a second later
 SIGNAL_DELAY_S = 30  # submitit's own default for local jobs: LocalQueueConf has no such field
 MAX_NUM_TIMEOUT = 3  # submitit's own default for local jobs: LocalQueueConf has no such field
@@ -120,7 +121,7 @@ class SubmititLocalExecutor:
     def _outcome(self, key: int, job: submitit.Job[Any]) -> TrialOutcome | Died:
         self.adopted.discard(key)
         self.free.append(self.jobs.pop(key)[1])
-        if not job.paths.result_pickle.exists():
+        if not _result_shows(job):
             return Died(f"{self.job_kind} {job.job_id} ended without a result ({job.state})")
         try:
             outcome = job.result()
@@ -182,10 +183,28 @@ def _python(gpus: tuple[str, ...] | None) -> str:
     return shlex.join(command)
 
 
+def _result_shows(job: submitit.Job[Any]) -> bool:
+    """Whether the job's result file is there, or appears within a few seconds: another process wrote it, and a
+    file system may show it a moment after that process is seen ended (an adopted job's through its controller's
+    /proc entry)."""
+    deadline = time.monotonic() + RESULT_GRACE_S
+    while not job.paths.result_pickle.exists():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(RESULT_POLL_S)
+    return True
+
+
 def _is_submitit_controller(pid: int) -> bool:
-    """Whether `pid` is still a submitit local controller (and not a process that has since taken its number)."""
+    """Whether `pid` is still a submitit local controller: not ended (a zombie, which no process of this sweep's
+    reaps, has ended), and not a process that has since taken its number. A Python process whose command line reads
+    empty for an instant is taken as still running."""
     try:
+        name, rest = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)  # "pid (comm", " state ppid ..."
+        state = rest.split()[0]
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+    except (OSError, IndexError):
         return False
-    return b"submitit.local._local" in command
+    if state in ("Z", "X"):
+        return False
+    return b"submitit.local._local" in command or (not command and "(python" in name)
