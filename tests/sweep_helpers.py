@@ -7,6 +7,7 @@ from pathlib import Path
 import optuna
 from helpers import REPO, mlflow_client, run_script
 
+from sweepwise.study.records import RAN_ATTR
 from sweepwise.study.storage import open_storage
 
 TOY = REPO / "tests" / "apps" / "toy.py"
@@ -55,3 +56,17 @@ def states(study: optuna.Study) -> dict[str, int]:
     for trial in study.trials:
         counts[trial.state.name] = counts.get(trial.state.name, 0) + 1
     return counts
+
+
+def most_at_once(study: optuna.Study) -> int:
+    """The largest number of trials whose runs overlapped in time."""
+    edges = sorted(
+        (time, change)
+        for trial in study.trials
+        for time, change in zip(trial.user_attrs[RAN_ATTR], (1, -1), strict=True)
+    )
+    running = peak = 0
+    for _, change in edges:
+        running += change
+        peak = max(peak, running)
+    return peak

@@ -94,6 +94,15 @@ CORPUS = {
     "pruner target that does not exist": Bad(
         "search space", ["hydra.sweeper.pruner._target_=optuna.pruners.Nope"], "hydra.sweeper.pruner", True
     ),
+    "schedule halving by a factor of 1": Bad(
+        "sweeper",
+        ["hydra/sweeper/schedule=asha", "hydra.sweeper.schedule.reduction_factor=1"],
+        "hydra.sweeper.schedule.reduction_factor=1: must be an integer >= 2",
+        True,
+    ),
+    "unknown schedule": Bad(
+        "sweeper", ["hydra/sweeper/schedule=hyperband"], "hydra/sweeper/schedule='hyperband'", True
+    ),
     "direction against the objective": Bad(
         "search space", ["hydra.sweeper.direction=minimize"], "disagrees with objective.direction", True
     ),

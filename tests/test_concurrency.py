@@ -10,9 +10,9 @@ from mlflow import MlflowClient
 from mlflow_server import MlflowServer
 from postgres_server import Databases
 from reliability import record
+from sweep_helpers import most_at_once
 
 from sweepwise.databases import with_driver
-from sweepwise.study.records import RAN_ATTR
 from sweepwise.study.storage import open_storage
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
@@ -33,20 +33,6 @@ LOGGING_SWEEP = [
     f"hydra.sweeper.n_trials={TRIALS}",
     f"hydra.sweeper.n_jobs={TRIALS}",
 ]
-
-
-def most_at_once(study: optuna.Study) -> int:
-    """The largest number of trials whose runs overlapped in time."""
-    edges = sorted(
-        (time, change)
-        for trial in study.trials
-        for time, change in zip(trial.user_attrs[RAN_ATTR], (1, -1), strict=True)
-    )
-    running = peak = 0
-    for _, change in edges:
-        running += change
-        peak = max(peak, running)
-    return peak
 
 
 def missing_and_duplicates(client: MlflowClient, run_id: str, key: str, expected: list[int]) -> tuple[int, int]:

@@ -59,7 +59,7 @@ class Regression(lightning.LightningModule):
 
 def always_prunes(facts: dict) -> object:
     """A study link whose pruner stops its trial at every step."""
-    return lambda step, value: "pruned"
+    return lambda step, value, last=False: "pruned"
 
 
 def epochs_logged(tmp_path: Path, run_id: str) -> list[int]:
@@ -188,7 +188,7 @@ REPORTED: list[tuple[int, float]] = []
 
 def recording(facts: dict) -> object:
     """A study link that keeps what it is told and never prunes."""
-    return lambda step, value: REPORTED.append((step, value))
+    return lambda step, value, last=False: REPORTED.append((step, value))
 
 
 def test_epochs_without_validation_are_logged_and_not_reported(tmp_path: Path):
@@ -215,7 +215,7 @@ def checkpoint_reader(facts: dict) -> object:
     """A study link that notes, as each epoch is reported, the epoch of the checkpoint then on disk."""
     path = Path(facts["folder"]) / "last.ckpt"
 
-    def told(step: int, value: float) -> None:
+    def told(step: int, value: float, last: bool = False) -> None:
         CHECKPOINTED_AT_REPORT.append(torch.load(path, weights_only=False)["epoch"] if path.is_file() else None)
 
     return told

@@ -45,7 +45,7 @@ def test_stopped_and_resumed_run_equals_uninterrupted_run(tmp_path: Path):
     full = make_trainer(tmp_path / "full")
     full_state = full.fit()
 
-    stop_after_two = make_trainer(tmp_path / "part", [lambda epoch, metrics: "stop" if epoch == 2 else None])
+    stop_after_two = make_trainer(tmp_path / "part", [lambda epoch, metrics, last: "stop" if epoch == 2 else None])
     assert stop_after_two.fit().epoch == 2
 
     resumed = make_trainer(tmp_path / "resumed")
@@ -64,7 +64,7 @@ def test_a_run_resumed_without_restoring_rng_differs(tmp_path: Path):
     """Guards the test above: without the saved RNG state the continuation is not identical."""
     full = make_trainer(tmp_path / "full")
     full.fit()
-    make_trainer(tmp_path / "part", [lambda epoch, metrics: "stop" if epoch == 2 else None]).fit()
+    make_trainer(tmp_path / "part", [lambda epoch, metrics, last: "stop" if epoch == 2 else None]).fit()
     checkpoint = load_checkpoint(tmp_path / "part" / LAST_CHECKPOINT)
     resumed = make_trainer(tmp_path / "resumed")
     torch.manual_seed(12345)
@@ -113,7 +113,7 @@ class StepsKept:
 
 
 def test_a_checkpoint_keeps_its_epochs_recorded_steps_for_the_replay(tmp_path: Path):
-    trainer = make_trainer(tmp_path, [lambda epoch, metrics: "stop" if epoch == 1 else None])
+    trainer = make_trainer(tmp_path, [lambda epoch, metrics, last: "stop" if epoch == 1 else None])
     trainer.recorder = StepsKept()
     trainer.fit()
     recorded = trainer.recorder.pending()

@@ -62,12 +62,12 @@ def test_a_step_reported_again_in_one_training_is_refused_before_the_study_or_ru
 
 def always_heard(facts: dict) -> object:
     """A study link that records what it is told and never prunes."""
-    return lambda step, value: heard.append((step, value))
+    return lambda step, value, last=False: heard.append((step, value))
 
 
 def never_prunes(facts: dict) -> object:
     """A study link whose pruner never stops its trial."""
-    return lambda step, value: None
+    return lambda step, value, last=False: None
 
 
 def test_the_last_step_of_a_training_is_reported_to_the_study_but_never_pruned(tmp_path: Path):
@@ -100,7 +100,7 @@ heard: list[tuple[int, float]] = []
 
 def always_prunes(facts: dict) -> object:
     """A study link that hears each report (into `heard`) and whose pruner stops its trial at every step."""
-    return lambda step, value: heard.append((step, value)) or "pruned"
+    return lambda step, value, last=False: heard.append((step, value)) or "pruned"
 
 
 def test_a_resumed_attempt_logs_no_step_twice(tmp_path: Path):

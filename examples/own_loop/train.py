@@ -59,11 +59,12 @@ def main(cfg: DictConfig) -> float:
         # reported before it is saved: an attempt stopped between the two trains the epoch again and its second
         # report is not logged twice; saved first, the epoch would never be reported
         last = epoch == cfg.epochs  # reported, never pruned: a trial that trained to the end completes
-        if trial.report(epoch, {"val/loss": val_loss, "train/loss": loss.item()}, objective="val/loss", last=last):
-            raise sweepwise.TrialPruned(f"pruned at epoch {epoch}: val/loss {val_loss:.4g}")
+        stop = trial.report(epoch, {"val/loss": val_loss, "train/loss": loss.item()}, objective="val/loss", last=last)
         state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch, "best": best}
         torch.save(state, checkpoint.with_suffix(".tmp"))
         checkpoint.with_suffix(".tmp").replace(checkpoint)  # whole or not at all, even if the process is killed
+        if stop:  # pruned, or paused by the sweep's schedule: its work goes on later from this epoch's checkpoint
+            raise sweepwise.TrialPruned(f"pruned at epoch {epoch}: val/loss {val_loss:.4g}")
     return best
 
 

@@ -216,10 +216,10 @@ def _checkpoint_key(settings: TrainerSettings) -> str:
 
 def reporter(trial: Trial, metric: str) -> EpochCallback:
     """The training loop's epoch callback: the epoch's metrics reported to `trial`, whose word to stop ends the
-    training (on every rank: each calls it)."""
+    training (on every rank: each calls it). The last epoch's report is the training's last: nothing stops it."""
 
-    def report(epoch: int, metrics: Mapping[str, float]) -> str | None:
-        return trial.pruned if trial.report(epoch, metrics, objective=metric) else None
+    def report(epoch: int, metrics: Mapping[str, float], last: bool) -> str | None:
+        return trial.pruned if trial.report(epoch, metrics, objective=metric, last=last) else None
 
     return report
 

@@ -14,13 +14,17 @@ from hydra.core.override_parser.types import IntervalSweep
 from hydra.errors import HydraException, OverrideParseException
 from omegaconf.errors import OmegaConfBaseException
 
-from hydra_plugins.sweepwise_plugins.config import PRUNERS, SAMPLERS
+from hydra_plugins.sweepwise_plugins.config import PRUNERS, SAMPLERS, SCHEDULES
 from sweepwise.errors import one_line
 from sweepwise.spec.convert import compose_value_error
 
 # what train.py does (`mode=`): train, the recipe's checks alone, the data report
 MODES = ("train", "preflight", "inspect")
-PLUGIN_GROUPS = {"hydra/sweeper/sampler": SAMPLERS, "hydra/sweeper/pruner": PRUNERS}
+PLUGIN_GROUPS = {
+    "hydra/sweeper/sampler": SAMPLERS,
+    "hydra/sweeper/pruner": PRUNERS,
+    "hydra/sweeper/schedule": SCHEDULES,
+}
 SEARCH_PATH_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn")
 FULL_ERROR = "HYDRA_FULL_ERROR"
 BASIC_SWEEPER_REFUSAL = "BasicSweeper does not support sweep type"

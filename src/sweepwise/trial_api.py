@@ -160,8 +160,8 @@ class Trial:
                 Path(self.facts.pruned_note).unlink(missing_ok=True)
             if link is not None and name is not None and not self.pruned:
                 value = metrics[name]
-                if link(step, value) and not last:  # the study has the value either way
-                    self.pruned = f"pruned at step {step}: {name} {value:.4g}"
+                if (stop := link(step, value, last)) and not last:  # the study has the value either way
+                    self.pruned = f"{stop} at step {step}: {name} {value:.4g}"
                     if self.facts.pruned_note:
                         Path(self.facts.pruned_note).write_text(self.pruned)
             # logged once the study has taken the step: an attempt whose trial its sweep has closed (the link

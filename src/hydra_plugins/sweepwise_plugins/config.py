@@ -1,7 +1,7 @@
 """Structured configs of sweepwise's Hydra plugins, registered in Hydra's ConfigStore.
 
 The sweeper accepts the configuration of hydra-optuna-sweeper 1.2/1.3 (same group names, fields and `params`
-grammar) so that configs written for it run unchanged, and adds what it lacks: `pruner`, `retries`.
+grammar) so that configs written for it run unchanged, and adds what it lacks: `pruner`, `schedule`, `retries`.
 """
 
 from dataclasses import dataclass, field
@@ -137,17 +137,38 @@ class HyperbandPrunerConfig:
     bootstrap_count: int = 0
 
 
+# --- schedules: trials that pause and go on later from their checkpoints (sweepwise.spec.sweep_schedule) ---
+
+
+@dataclass
+class NoScheduleConfig:
+    name: str = "none"
+
+
+@dataclass
+class AshaScheduleConfig:
+    name: str = "asha"
+    # the first rung, in reported steps (epochs, for sweepwise's training); rung k is min_resource * factor**k
+    min_resource: int = 1
+    # each rung keeps its top 1/reduction_factor going, each for reduction_factor times the steps
+    reduction_factor: int = 3
+
+
 @dataclass
 class OptunaSweeperConf:
     _target_: str = "hydra_plugins.sweepwise_plugins.optuna_sweeper.OptunaSweeper"
     # the sampler and pruner are built by the sweeper (after validation), not when Hydra builds the plugin
     _recursive_: bool = False
-    defaults: list[Any] = field(default_factory=lambda: [{"sampler": "random"}, {"pruner": "none"}])
+    defaults: list[Any] = field(
+        default_factory=lambda: [{"sampler": "random"}, {"pruner": "none"}, {"schedule": "none"}]
+    )
 
     # an Optuna sampler; random search (seeded) is the default, as the recipe advises
     sampler: Any = MISSING
     # an Optuna pruner; trials of sweepwise's training report their objective every epoch
     pruner: Any = MISSING
+    # none, or asha: trials pause at rungs, freeing their slots, and the best go on from their checkpoints
+    schedule: Any = MISSING
     # minimize or maximize, or a list of them for several objectives
     direction: Any = "minimize"
     # null: an Optuna journal file at studies/<study_name>.journal; or a sqlite:/// or postgresql:// URL,
@@ -192,6 +213,7 @@ SAMPLERS = {
     "nsgaii": NSGAIISamplerConfig,
     "qmc": QMCSamplerConfig,
 }
+SCHEDULES = {"none": NoScheduleConfig, "asha": AshaScheduleConfig}
 PRUNERS = {
     "none": NopPrunerConfig,
     "median": MedianPrunerConfig,
@@ -221,6 +243,8 @@ def register() -> None:
         store.store(
             group="hydra/sweeper/pruner", name=name, node=_open(node) if name == "none" else node, provider="sweepwise"
         )
+    for name, node in SCHEDULES.items():
+        store.store(group="hydra/sweeper/schedule", name=name, node=node, provider="sweepwise")
     register_launchers(store)
 
 

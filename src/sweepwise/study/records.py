@@ -22,6 +22,10 @@ OVERRIDES_ATTR = "overrides"  # the Hydra overrides the trial ran with
 ATTEMPTS_ATTR = "attempts"  # how many times the trial's job was started (with retries)
 # the interrupted trial this one continues: same params, same folder (so its last checkpoint), same MLflow run
 CONTINUES_ATTR = "continues"
+# under the asha schedule: the rung (0: the first) at which the trial paused. It ended PRUNED, its work kept; a later
+# trial continues it (`continues`) once the rung's top includes it
+PAUSED_ATTR = "paused_at_rung"
+RUNG_ATTR = "rung"  # under the asha schedule: the highest rung the trial's work has reached (-1: none)
 
 # --- MLflow tags ---
 ROLE_TAG = "sweepwise.role"  # "sweep" on a parent run

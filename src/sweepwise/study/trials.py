@@ -1,10 +1,16 @@
-"""Where a trial's work lives: an interrupted trial's continuations run in the folder of the trial they continue."""
+"""Where a trial's work lives: the continuations of an interrupted (or paused) trial run in the folder of the trial
+they continue."""
 
 from pathlib import Path
 
 import optuna
 
 from sweepwise.study.records import CONTINUES_ATTR
+
+
+def continued_numbers(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
+    """The trials whose work a later trial continues (queued or started): their ends are not results."""
+    return {int(trial.user_attrs[CONTINUES_ATTR]) for trial in trials if CONTINUES_ATTR in trial.user_attrs}
 
 
 def first_of_its_work(trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]) -> int:

@@ -48,6 +48,7 @@ class JobRecord:
 
 
 INTERRUPTED = "interrupted: "  # how the reason of an interrupted trial's FAIL begins
+PAUSED = "paused"  # how the reason of a trial the schedule paused (PRUNED, its work to go on) begins
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,16 @@ class TrialOutcome:
         """A FAIL that was not the trial's doing: a stopped sweep, a lost tracking server (its work goes on)."""
         return self.status is TrialStatus.FAIL and self.reason.startswith(INTERRUPTED)
 
+    @property
+    def paused(self) -> bool:
+        """A PRUNED trial whose work goes on once the schedule promotes it (see `sweep.driver.rungs`)."""
+        return self.status is TrialStatus.PRUNED and self.reason.startswith(PAUSED)
+
     def summary(self, number: int) -> str:
         """Trial `number`'s line as the sweep shows its end: state, time and values, or the reason's first line."""
         shown = f"value {', '.join(f'{v:.4g}' for v in self.values)}" if self.values else first_line(self.reason)
-        return f"trial {number} {self.status.study_state.name} in {self.ended - self.started:.1f} s: {shown}"
+        state = "PAUSED" if self.paused else self.status.study_state.name
+        return f"trial {number} {state} in {self.ended - self.started:.1f} s: {shown}"
 
 
 def objective_outcome(value: Any, n_objectives: int) -> TrialOutcome:

@@ -46,8 +46,9 @@ def planned_steps(settings: TrainerSettings, steps_per_epoch: int) -> int:
 
 
 class EpochCallback(Protocol):
-    def __call__(self, epoch: int, metrics: dict[str, float], /) -> str | None:
-        """Called after each epoch's metrics and checkpoint; return a reason to stop training, or None."""
+    def __call__(self, epoch: int, metrics: dict[str, float], last: bool, /) -> str | None:
+        """Called after each epoch's metrics and checkpoint (`last`: the training ends with this epoch); return a
+        reason to stop training, or None."""
 
 
 class StepRecorder(Protocol):
@@ -169,9 +170,11 @@ class Trainer:
         return metrics
 
     def _call_back(self, epoch: int, metrics: dict[str, float]) -> None:
-        """Every rank calls its callbacks (a report to the trial is a collective); the others' metrics are empty."""
+        """Every rank calls its callbacks (a report to the trial is a collective); the others' metrics are empty.
+        The last epoch is the planned one, or one after which early stopping ends the training."""
+        last = epoch >= self.epochs or self.state.step >= self.total_steps or self.state.stop_reason is not None
         for callback in self.callbacks:
-            self.state.stop_reason = self.state.stop_reason or callback(epoch, metrics)
+            self.state.stop_reason = self.state.stop_reason or callback(epoch, metrics, last)
 
     def _train_epoch(self, epoch: int, parameters: list[nn.Parameter], network: nn.Module) -> dict[str, float]:
         settings = self.settings

@@ -10,7 +10,14 @@ import optuna
 from optuna.trial import Trial, TrialState
 
 from sweepwise.internals.optuna_internals import trial_id
-from sweepwise.study.records import ATTEMPTS_ATTR, CONTINUES_ATTR, JOB_ID_ATTR, LEFT_INTERRUPTED_ATTR, RUN_ID_ATTR
+from sweepwise.study.records import (
+    ATTEMPTS_ATTR,
+    CONTINUES_ATTR,
+    JOB_ID_ATTR,
+    LEFT_INTERRUPTED_ATTR,
+    RUN_ID_ATTR,
+    RUNG_ATTR,
+)
 from sweepwise.study.trials import first_of_its_work
 from sweepwise.sweep.driver.param_grammar import SearchSpace, holds, trial_overrides
 from sweepwise.sweep.driver.progress import SweepProgress
@@ -112,14 +119,16 @@ def continue_interrupted(
 
 
 def take_up(trial: Trial, study: optuna.Study, tracker: SweepTracker) -> tuple[int, str | None]:
-    """The folder and run of the interrupted work `trial` continues (its `continues` attribute); the run learns
-    which trial goes on in it, and `trial` gets the values that work reported, so the pruner judges all of it, not
-    the steps after its checkpoint."""
+    """The folder and run of the work `trial` continues (its `continues` attribute: interrupted, or paused by the
+    schedule); the run learns which trial goes on in it, and `trial` gets the values that work reported, so the
+    pruner (or the schedule) judges all of it, not the steps after its checkpoint."""
     trials = study.get_trials(deepcopy=False)
     earlier = trials[int(trial.user_attrs[CONTINUES_ATTR])]
     if len(study.directions) == 1:  # Optuna keeps intermediate values for one objective only
         for step, value in sorted(earlier.intermediate_values.items()):
             trial.report(value, step)
+    if RUNG_ATTR in earlier.user_attrs:  # the rung the work has reached, under the asha schedule
+        trial.set_user_attr(RUNG_ATTR, earlier.user_attrs[RUNG_ATTR])
     began = first_of_its_work(earlier, trials)
     run_id = tracker.run_of(earlier.number, earlier.user_attrs.get(RUN_ID_ATTR))
     if run_id:

@@ -1,10 +1,10 @@
-"""The ask -> run -> tell loop, with no batch barrier: a slot that frees up starts the next trial at once.
+"""The ask -> run -> tell loop, with no batch barrier: a slot that frees up starts the next trial at once (or, under
+a schedule, continues a paused trial that the schedule promotes).
 
 Trials that raise, return NaN/inf or whose process dies end FAIL with a reason; the sweep goes on until failures
-exceed `max_failure_rate` of `n_trials`. Trials left RUNNING by an orchestrator that was killed are marked FAIL as
-interrupted when the study is resumed, and their slots are run again. A trial that failed because the MLflow server
-stopped answering is interrupted too: the sweep launches no more trials, lets the running ones end, and stops with
-one line; once the server is back, the same command resumes it.
+exceed `max_failure_rate` of `n_trials`. Trials a killed orchestrator left RUNNING are FAIL as interrupted on resume,
+and their work goes on. A trial failed by an MLflow server that stopped answering is interrupted too: no more trials
+launch, and once the running ones end the sweep stops with one line; the same command resumes it.
 """
 
 import time
@@ -29,11 +29,13 @@ from sweepwise.study.records import (
     RAN_ATTR,
     RUN_ID_ATTR,
 )
+from sweepwise.study.trials import continued_numbers
 from sweepwise.sweep.driver.custom_space import custom_space_problem
 from sweepwise.sweep.driver.left_running import continue_interrupted, fail_running, settle_left_running, take_up
 from sweepwise.sweep.driver.param_grammar import SearchSpace, readable, suggest, trial_overrides
 from sweepwise.sweep.driver.plan import SweepSettings, failure_stop
-from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress, finished_count
+from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress, resume_line
+from sweepwise.sweep.driver.rungs import is_paused, promotion
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.driver.trial_flights import (
     Flight,
@@ -53,6 +55,7 @@ from sweepwise.tracking.secrets import redact, redact_overrides
 WAIT_SECONDS = 5.0
 # trials FAIL through no fault of their own (`is_interrupted`), counted apart so every count agrees with Optuna's
 INTERRUPTED, LEFT = "INTERRUPTED", "LEFT"  # LEFT: those of them a changed search space leaves uncontinued
+PAUSED = "PAUSED"  # PRUNED trials a schedule paused, counted apart until a later trial continues their work
 
 
 class SweepStopped(SweepwiseError):
@@ -98,7 +101,8 @@ class Orchestrator:
                 for key, result in self.executor.wait(WAIT_SECONDS):
                     self._settle(int(key), result)
                 with self.progress.starts_held():  # the next trials start before the bookkeeping of those that ended
-                    self._fill_slots()
+                    if self.settings.schedule is None:  # (whose ends a schedule's promotions read)
+                        self._fill_slots()
                     while self.ended:
                         self._record(*self.ended[0])
                         del self.ended[0]
@@ -128,34 +132,33 @@ class Orchestrator:
             )
         if left := continue_interrupted(self.study, trials, self.space, self.progress):
             self.counts[LEFT] = left
-        finished = [t for t in ended if not is_interrupted(t)]
-        self.counts.update(trial.state.name for trial in finished)
-        self.counts[INTERRUPTED] = len(ended) - len(finished)
-        for trial in finished:
-            if trial.state == TrialState.COMPLETE and len(trial.values) == 1:
-                assert trial.value is not None  # a COMPLETE trial of one objective has its value
-                self.best.note(trial.value, trial.number)
+        continued = continued_numbers(trials)  # a paused trial's work goes on: its end is no result
+        finished = [t for t in ended if not is_interrupted(t) and t.number not in continued]
+        self.counts.update(PAUSED if is_paused(trial) else trial.state.name for trial in finished)
+        self.counts[INTERRUPTED] = sum(is_interrupted(t) for t in ended)
+        self.best.note_trials(finished)
         self.to_launch = max(0, self.settings.n_trials - len(finished) - len(self.in_flight))
-        name = self.study.study_name
-        if finished and self.to_launch == 0 and not self.in_flight:  # adopted jobs are the study's work left
-            self.progress.event(
-                f"study {name} is complete: {finished_count(finished)}, n_trials={self.settings.n_trials}; "
-                "run more with a larger hydra.sweeper.n_trials, or start afresh with a new hydra.sweeper.study_name"
-            )
-        elif finished:
-            self.progress.event(f"resuming study {name}: {finished_count(finished, ' already')}")
+        promoted = promotion(trials, self.settings.schedule, self.best.maximize)  # paused work to go on
+        done = self.to_launch == 0 and not self.in_flight and promoted is None  # (in flight: adopted jobs)
+        if line := resume_line(self.study.study_name, finished, self.settings.n_trials, done):
+            self.progress.event(line)
         failed = [t for t in finished if t.state == TrialState.FAIL]  # a study its failures stopped stops so again
         if failed:
             self._check_failure_rate(failed[-1].number, str(failed[-1].user_attrs.get(FAIL_REASON_ATTR, "")))
 
     def _fill_slots(self) -> None:
-        while (
-            not (self.stop_message or self.tracking_lost)
-            and self.to_launch > 0
-            and max(len(self.in_flight), self.executor.held) < self.settings.n_jobs
+        """Each free slot continues a paused trial the schedule promotes, else starts a new trial."""
+        while not (self.stop_message or self.tracking_lost) and max(len(self.in_flight), self.executor.held) < (
+            self.settings.n_jobs
         ):
+            if paused := promotion(self.study.get_trials(deepcopy=False), self.settings.schedule, self.best.maximize):
+                self.study.enqueue_trial(paused.params, user_attrs={CONTINUES_ATTR: paused.number})
+                self.counts[PAUSED] -= 1
+            elif self.to_launch > 0:
+                self.to_launch -= 1
+            else:
+                break
             self._launch()
-            self.to_launch -= 1
         self._dispatch()
 
     def _dispatch(self) -> None:
@@ -182,7 +185,7 @@ class Orchestrator:
         overrides = trial_overrides(dict(trial.params), self.space.fixed)
         trial.set_user_attr(OVERRIDES_ATTR, redact_overrides(overrides))
         flight = Flight(trial, overrides)
-        if CONTINUES_ATTR in trial.user_attrs:  # an interrupted trial's work, continued from its last checkpoint
+        if CONTINUES_ATTR in trial.user_attrs:  # interrupted or paused work, continued from its last checkpoint
             flight.folder, flight.run_id = take_up(trial, self.study, self.tracker)
             flight.attempt = 1
         self.in_flight[trial.number] = flight
@@ -203,7 +206,7 @@ class Orchestrator:
             where = f" as {self.executor.job_kind} {job_id}"
         again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
         if flight.folder is not None:
-            again = f" (continuing interrupted trial {flight.folder}: its params, folder and MLflow run)"
+            again = f" (continuing trial {flight.folder}'s work from its checkpoint: its params, folder and MLflow run)"
         line = f"trial {number} started{where}{again}: {readable(redact_overrides(flight.overrides))}"
         self.progress.trial_started(number, line, Path(job.log_file) if job.log_file else None)
 
@@ -212,7 +215,8 @@ class Orchestrator:
         records it, to those `ended`."""
         flight = self.in_flight.pop(number)
         if isinstance(result, Died):
-            flight.run_id = self._run_id_of(flight.trial)
+            # the MLflow run its process created, read back from the study (its process is gone)
+            flight.run_id = self.study.get_trials(deepcopy=False)[number].user_attrs.get(RUN_ID_ATTR)
             if flight.attempt < self.settings.retries:
                 flight.attempt += 1
                 flight.trial.set_user_attr(ATTEMPTS_ATTR, flight.attempt + 1)
@@ -231,7 +235,7 @@ class Orchestrator:
             self.counts[INTERRUPTED] += 1
             result = replace(result, reason=interrupted(result.reason).reason)
         else:
-            self.counts[result.status] += 1
+            self.counts[PAUSED if result.paused else result.status] += 1
         if result.status is TrialStatus.FAIL:
             self._check_failure_rate(number, result.reason)
         self.ended.append((flight, result))
@@ -283,11 +287,6 @@ class Orchestrator:
             if flight.trial.number in running:
                 self._record(flight, ended)
         self.counts[INTERRUPTED] += fail_running(self.study, self.tracker, outcome, self.space.fixed_values)
-
-    def _run_id_of(self, trial: Trial) -> str | None:
-        """The MLflow run a trial's process created, read back from the study (its process may be gone)."""
-        frozen = self.study.get_trials(deepcopy=False)[trial.number]
-        return frozen.user_attrs.get(RUN_ID_ATTR)
 
     def _show(self) -> None:
         self.progress.update({**self.counts, "RUNNING": len(self.in_flight)}, self.best_text())

@@ -10,7 +10,7 @@ import optuna
 from hydra.errors import HydraException
 from hydra.types import HydraContext
 from hydra.utils import get_class, instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 from hydra_plugins.sweepwise_plugins.config import OptunaSweeperConf
 from sweepwise.configure import is_sweepwise_training
@@ -18,6 +18,8 @@ from sweepwise.errors import ConfigError, first_line
 from sweepwise.spec.launch import bounded
 from sweepwise.spec.run import TaskSpec
 from sweepwise.spec.schema import Objective, check_objective
+from sweepwise.spec.sweep_schedule import KEY as SCHEDULE_KEY
+from sweepwise.spec.sweep_schedule import Schedule, schedule_of
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.driver.custom_space import custom_search_space_function
 from sweepwise.sweep.driver.override_check import check_overrides_compose
@@ -45,6 +47,7 @@ class SweepSettings:
     n_jobs: int
     max_failure_rate: float
     retries: int
+    schedule: Schedule | None = None  # which trials pause, and which go on (None: each runs to its end or pruning)
 
 
 def failure_stop(failed: int, settings: SweepSettings, reason: str) -> str | None:
@@ -162,6 +165,9 @@ def make_plan(
     """Validate the sweeper's fields and the search space against the task's config (`task`: what the sweep reads
     of it)."""
     directions = check_objective_direction(config, conf.direction)
+    schedule = schedule_of(None if conf.schedule == MISSING else conf.schedule)
+    if schedule is not None and len(directions) > 1:
+        raise ConfigError(f"{SCHEDULE_KEY}.name", "asha", "needs one objective: a rung ranks trials by one value")
     settings = SweepSettings(
         study_name=str(conf.study_name or config.hydra.job.name),
         n_trials=bounded("hydra.sweeper.n_trials", conf.n_trials, 1),
@@ -169,6 +175,7 @@ def make_plan(
         n_jobs=bounded("hydra.sweeper.n_jobs", conf.n_jobs, 1) if conf.n_jobs is not None else CPU_SLOTS,
         max_failure_rate=float(bounded("hydra.sweeper.max_failure_rate", conf.max_failure_rate, 0, 1, integer=False)),
         retries=bounded("hydra.sweeper.retries", conf.retries, 0),
+        schedule=schedule,
     )
     sampler = conf.sampler
     if not isinstance(sampler, dict) or "_target_" not in sampler:
@@ -193,6 +200,8 @@ def make_plan(
     grid = {"search_space": grid_of(space)} if is_grid(sampler) else {}
     check_builds("hydra.sweeper.sampler", sampler, lambda node: build_sampler(node, **grid))
     check_builds("hydra.sweeper.pruner", pruner, lambda node: instantiate(dict(node)))
+    if schedule is not None:  # the schedule decides which trials go on; the start line says the pruner is unused
+        pruner = dict(NOP_PRUNER)
     custom = custom_search_space_function(conf.custom_search_space, config, space)
     options = check_overrides_compose(hydra_context, config, space)
     return SweepPlan(

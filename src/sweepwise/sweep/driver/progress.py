@@ -37,6 +37,12 @@ class BestSoFar:
         if self.best is None or self._better((value, number), self.best):
             self.best = (value, number)
 
+    def note_trials(self, trials: Sequence[optuna.trial.FrozenTrial]) -> None:
+        """The values of the COMPLETE trials of a single-objective study."""
+        for trial in trials:
+            if trial.state == TrialState.COMPLETE and len(trial.values) == 1:
+                self.note(trial.values[0], trial.number)
+
     def _better(self, new: tuple[float, int], old: tuple[float, int]) -> bool:
         if new[0] == old[0]:
             return new[1] < old[1]
@@ -78,10 +84,11 @@ def _interrupted(interrupted: int, left: int) -> str:
 
 def status_line(counts: Mapping[str, int], n_trials: int, best: str) -> str:
     """Counts of `n_trials`, or of the trials that ended, where a study holds more than `n_trials` asks for."""
-    ended = sum(counts.get(state, 0) for state in ("COMPLETE", "PRUNED", "FAIL"))
+    ended = sum(counts.get(state, 0) for state in ("COMPLETE", "PRUNED", "PAUSED", "FAIL"))
+    paused = f"{counts['PAUSED']} paused, " if counts.get("PAUSED") else ""  # under a schedule: work to go on
     return (
         f"sweep: {counts.get('COMPLETE', 0)} complete, {counts.get('RUNNING', 0)} running, "
-        f"{counts.get('PRUNED', 0)} pruned, {counts.get('FAIL', 0)} failed of {max(n_trials, ended)}"
+        f"{counts.get('PRUNED', 0)} pruned, {paused}{counts.get('FAIL', 0)} failed of {max(n_trials, ended)}"
         + _interrupted(counts.get("INTERRUPTED", 0), counts.get("LEFT", 0))
         + f" | best {best}"
     )
@@ -92,6 +99,19 @@ def finished_count(trials: Sequence[optuna.trial.FrozenTrial], when: str = "") -
     states = Counter(trial.state.name for trial in trials)
     by_state = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
     return f"{len(trials)} trial{'' if len(trials) == 1 else 's'} finished{when} ({by_state})"
+
+
+def resume_line(name: str, finished: Sequence[optuna.trial.FrozenTrial], n_trials: int, done: bool) -> str | None:
+    """What a sweep says of the trials its study held as it started: none (a new study), a study with nothing left
+    to `done`, or one it goes on with."""
+    if not finished:
+        return None
+    if done:
+        return (
+            f"study {name} is complete: {finished_count(finished)}, n_trials={n_trials}; run more with a larger "
+            "hydra.sweeper.n_trials, or start afresh with a new hydra.sweeper.study_name"
+        )
+    return f"resuming study {name}: {finished_count(finished, ' already')}"
 
 
 class SweepProgress:

@@ -21,7 +21,10 @@ import optuna
 from optuna.trial import TrialState
 
 from sweepwise.errors import ConfigError
+from sweepwise.spec.sweep_schedule import Schedule
 from sweepwise.study.records import SWEPT_BY_ATTR
+from sweepwise.study.trials import continued_numbers
+from sweepwise.sweep.driver.rungs import promotion
 from sweepwise.sweep.driver.trial_flights import is_interrupted
 
 BEAT_SECONDS = 30.0
@@ -66,13 +69,19 @@ def _runs_here(pid: int, started: str | None) -> bool:
     return True
 
 
-def has_work(study: optuna.Study, n_trials: int) -> bool:
+def has_work(study: optuna.Study, n_trials: int, schedule: Schedule | None = None) -> bool:
     """Whether a sweep of `n_trials` would change the study's trials: trials left running to settle, continuations
-    queued, or trials to run. A sweep of a complete study only reads it, and claims nothing."""
+    queued, trials to run, or paused trials the schedule continues. A sweep of a complete study only reads it, and
+    claims nothing."""
     trials = study.get_trials(deepcopy=False)
     if any(trial.state in (TrialState.RUNNING, TrialState.WAITING) for trial in trials):
         return True
-    return sum(trial.state.is_finished() and not is_interrupted(trial) for trial in trials) < n_trials
+    continued = continued_numbers(trials)
+    ended = [t for t in trials if t.state.is_finished() and not is_interrupted(t) and t.number not in continued]
+    if len(ended) < n_trials:
+        return True
+    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+    return promotion(trials, schedule, maximize) is not None
 
 
 def check_unclaimed(study: optuna.Study) -> None:

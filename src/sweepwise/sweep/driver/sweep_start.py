@@ -72,6 +72,7 @@ class StartedSweep:
             trial_number=trial.number,
             directions=plan.directions,
             pruner=plan.pruner,
+            schedule=plan.settings.schedule.as_facts() if plan.settings.schedule is not None else None,
             tracking_uri=plan.tracking_uri,
             experiment_id=self.tracker.experiment_id,
             parent_run_id=self.parent_run_id,
@@ -120,6 +121,8 @@ def start_sweep(
     definition = definition_of(
         plan.space, plan.sampler, plan.directions, objective, ignores, task_config, plan.group_options
     )
+    if plan.settings.schedule is not None:  # a study without one (every study before schedules) has no such part
+        definition["schedule"] = plan.settings.schedule.as_facts()
     existing = existing_study(plan)
     if existing is not None:
         check_unclaimed(existing)
@@ -145,7 +148,7 @@ def start_sweep(
     if is_grid(plan.sampler):
         grid_size = math.prod(len(values) for values in grid_of(plan.space).values())
         settings = replace(settings, n_trials=min(settings.n_trials, grid_size))
-    claim = StudyClaim(study) if has_work(study, settings.n_trials) else None
+    claim = StudyClaim(study) if has_work(study, settings.n_trials, settings.schedule) else None
     with released_on_error(claim):
         if record:
             study.set_user_attr(DEFINITION_ATTR, definition)
@@ -176,6 +179,10 @@ def start_sweep(
             f"hydra.sweeper.pruner ({plan.pruner['_target_']}) is not used: Optuna prunes single-objective studies "
             f"only, so each trial of this {len(plan.directions)}-objective sweep runs to its end"
         )
+    if plan.settings.schedule is not None:
+        configured = plan.conf.pruner.get("_target_") if isinstance(plan.conf.pruner, dict) else None
+        unused = f"; hydra.sweeper.pruner ({configured}) is not used" if configured != NOP_PRUNER["_target_"] else ""
+        progress.event(f"{plan.settings.schedule.describe()}{unused}")
     if not plan.space.distributions and plan.custom_search_space is None:
         trials = f"{settings.n_trials} trial{'s' * (settings.n_trials != 1)}"
         progress.event(f"no parameters to search: every trial runs the same config ({trials})")

@@ -9,7 +9,10 @@ import optuna
 from hydra.utils import instantiate
 from optuna.exceptions import UpdateFinishedTrialError
 
+from sweepwise.spec.sweep_schedule import schedule_from_facts
+from sweepwise.study.records import PAUSED_ATTR, RUNG_ATTR
 from sweepwise.study.storage import open_storage
+from sweepwise.sweep.outcome import PAUSED
 from sweepwise.sweep.trial.child_runs import open_child_run
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.params import mlflow_name
@@ -57,6 +60,7 @@ def sweep_trial(context: TrialContext, output_dir: Path) -> Trial:
             "storage": context.storage,
             "trial_id": context.trial_id,
             "pruner": context.pruner,
+            "schedule": context.schedule,
         },
         pruned_note=str(note),
     )
@@ -65,24 +69,35 @@ def sweep_trial(context: TrialContext, output_dir: Path) -> Trial:
 
 class StudyReporter:
     """Reports the objective to the trial's Optuna trial (every step: the intermediate-values plot needs it even
-    without a pruner, whose stand-in never stops a trial) and returns the pruner's reason to stop.
+    without a pruner, whose stand-in never stops a trial) and returns why the trial stops: the pruner's word, or
+    the schedule's pause as the trial reaches a rung (its checkpoint written: training code checkpoints before it
+    reports).
 
     The pruner is not stored with the study, so it is rebuilt here from the same config as the orchestrator's.
     """
 
     def __init__(self, facts: Mapping[str, Any]) -> None:
         pruner = instantiate(facts["pruner"]) if facts["pruner"] else None
+        self.schedule = schedule_from_facts(facts.get("schedule"))
         storage = open_storage(facts["storage"])
         study = optuna.load_study(study_name=facts["study_name"], storage=storage, pruner=pruner)
         self.trial = optuna.trial.Trial(study, facts["trial_id"])
         # steps an earlier attempt of this trial reported (a resumed trial replays its checkpoint's step)
         self.reported = set(storage.get_trial(facts["trial_id"]).intermediate_values)
 
-    def __call__(self, step: int, value: float) -> str | None:
+    def __call__(self, step: int, value: float, last: bool = False) -> str | None:
+        rung = None
         try:
-            if step not in self.reported:
+            if step not in self.reported:  # a step replayed from the checkpoint has paused the trial once already
+                if self.schedule is not None:
+                    rung = self.schedule.crossed(max(self.reported, default=0), step)
                 self.trial.report(value, step=step)
                 self.reported.add(step)
         except UpdateFinishedTrialError as closed:
             raise TrialClosed(f"trial {self.trial.number} was ended by its sweep while this attempt ran") from closed
+        if rung is not None:
+            self.trial.set_user_attr(RUNG_ATTR, rung)
+            if not last:  # a training's last step ends it: nothing is left to go on with
+                self.trial.set_user_attr(PAUSED_ATTR, rung)
+                return PAUSED
         return "pruned" if self.trial.should_prune() else None

@@ -22,3 +22,5 @@ class TrialContext:
     # the trial's MLflow run: created by the trial's process on its first attempt, reused by later attempts
     run_id: str | None = None
     attempt: int = 0
+    # the sweep's schedule (`sweepwise.spec.sweep_schedule`, as facts): the steps at which the trial pauses
+    schedule: dict[str, Any] | None = None

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from sweepwise.internals.hydra_internals import job_output_dir, raised_by, run_owned_job
 from sweepwise.internals.submitit_internals import requeue_exit_code
-from sweepwise.sweep.outcome import INTERRUPTED, JobRecord, TrialOutcome, TrialStatus, objective_outcome
+from sweepwise.sweep.outcome import INTERRUPTED, PAUSED, JobRecord, TrialOutcome, TrialStatus, objective_outcome
 from sweepwise.sweep.trial.script_task import ScriptTask, portable
 from sweepwise.sweep.trial.sweep_session import pruned_reason, sweep_trial
 from sweepwise.sweep.trial.trial_compose import SweepComposer
@@ -122,7 +122,8 @@ class TrialRunner:
             outcome = self._judge(value, job.context)
         except (optuna.TrialPruned, TrialPruned) as pruned:
             reason = pruned_reason(self.trial) if self.trial is not None else None
-            outcome = TrialOutcome(TrialStatus.PRUNED, reason=str(pruned) or reason or "pruned")
+            paused = reason is not None and reason.startswith(PAUSED)  # the schedule's, whatever the code says
+            outcome = TrialOutcome(TrialStatus.PRUNED, reason=(not paused and str(pruned)) or reason or "pruned")
         except TrialClosed as closed:  # nothing failed: the sweep that ended the trial goes on with its work
             outcome = TrialOutcome(TrialStatus.FAIL, reason=f"{INTERRUPTED}{closed}")
             _append(log_file, f"this attempt stopped: {closed}\n")

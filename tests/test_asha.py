@@ -1,0 +1,110 @@
+"""The asha schedule end to end, as a user runs it: trials pause at their rungs and free their slots, the best go on
+from their checkpoints in their own MLflow runs, and a sweep killed midway loses no work when it runs again."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import optuna
+import pytest
+from helpers import REPO, TRAIN_PY, mlflow_client, run_script, run_train
+from sweep_helpers import load_study, most_at_once, study_so_far
+
+from sweepwise.study.records import CONTINUES_ATTR, PAUSED_ATTR, RUN_ID_ATTR, RUNG_ATTR
+
+pytestmark = pytest.mark.slow
+EPOCHS, TRIALS = 4, 4  # rungs at epochs 1, 2 and 4 (the last): 4 trials, the top half of each rung goes on
+ASHA = ["hydra/sweeper/schedule=asha", "hydra.sweeper.schedule.reduction_factor=2"]
+SWEEP = [
+    "-m",
+    "sweeps=random_lr_wd",
+    "model=mlp",
+    "model.width=32",
+    "trainer.batch_size=64",
+    "trainer.progress=plain",
+    f"trainer.epochs={EPOCHS}",
+    "recipe.preflight=off",
+    f"hydra.sweeper.n_trials={TRIALS}",
+    "hydra.sweeper.n_jobs=2",
+    *ASHA,
+]
+OWN_LOOP = REPO / "examples" / "own_loop" / "train.py"
+
+
+def latest_of_each_work(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    continued = {int(t.user_attrs[CONTINUES_ATTR]) for t in study.trials if CONTINUES_ATTR in t.user_attrs}
+    return [t for t in study.trials if t.number not in continued]
+
+
+def check_each_work_logged_each_epoch_once(cwd: Path, study: optuna.Study, metric: str) -> None:
+    client = mlflow_client(cwd)
+    for trial in latest_of_each_work(study):
+        run_id = trial.user_attrs[RUN_ID_ATTR]
+        steps = [metric.step for metric in client.get_metric_history(run_id, metric)]
+        assert sorted(steps) == list(range(1, max(trial.intermediate_values) + 1)), trial.number
+
+
+def test_trials_pause_at_their_rungs_free_their_slots_and_the_best_go_on_in_their_own_runs(tmp_path: Path):
+    done = run_train(SWEEP, tmp_path, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "schedule asha: trials pause at steps 1, 2, 4, 8, ..." in done.stdout
+    study = load_study(tmp_path, "random_lr_wd")
+    # ASHA's halving: 4 works reach rung 0 (epoch 1), their top 2 rung 1 (epoch 2), its top 1 the end (epoch 4)
+    works = latest_of_each_work(study)
+    assert Counter(max(t.intermediate_values) for t in works) == {1: 2, 2: 1, 4: 1}
+    assert sum(max(t.intermediate_values) for t in works) == 8  # epochs trained, of 16 without the schedule
+    (finished,) = [t for t in study.trials if t.state.name == "COMPLETE"]
+    assert sorted(finished.intermediate_values) == [1, 2, 3, 4] and finished.user_attrs[RUNG_ATTR] == 2
+    paused = [t for t in study.trials if t.state.name == "PRUNED"]
+    assert len(paused) == len(study.trials) - 1 and all(PAUSED_ATTR in t.user_attrs for t in paused)
+    assert {t.user_attrs[RUNG_ATTR] for t in paused} == {0, 1}
+    assert most_at_once(study) <= 2  # a paused trial's process ends, and its slot goes to the next
+    check_each_work_logged_each_epoch_once(tmp_path, study, "val/acc")
+    client = mlflow_client(tmp_path)
+    for trial in study.trials:
+        if CONTINUES_ATTR in trial.user_attrs:  # it went on from the checkpoint its work paused at
+            earlier = study.trials[int(trial.user_attrs[CONTINUES_ATTR])]
+            tags = client.get_run(trial.user_attrs[RUN_ID_ATTR]).data.tags
+            assert trial.user_attrs[RUN_ID_ATTR] == earlier.user_attrs[RUN_ID_ATTR]
+            assert int(tags["sweepwise.resumed_from_epoch"]) >= max(earlier.intermediate_values)
+    assert "PAUSED" in done.stdout and "continuing trial" in done.stdout
+
+
+def test_a_sweep_killed_mid_schedule_runs_again_to_the_same_end_losing_no_work(tmp_path: Path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, str(TRAIN_PY), *SWEEP]
+    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.2)
+        study = study_so_far(tmp_path, "random_lr_wd")
+        if study is not None and any(
+            CONTINUES_ATTR in t.user_attrs and t.state.name == "RUNNING" for t in study.trials
+        ):  # a paused trial's work going on
+            break
+    assert sweep.poll() is None, "the sweep ended before any paused trial went on"
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()
+    again = run_train(SWEEP, tmp_path, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    study = load_study(tmp_path, "random_lr_wd")
+    assert "RUNNING" not in {t.state.name for t in study.trials}
+    works = [t for t in latest_of_each_work(study) if not t.user_attrs.get("interrupted")]
+    assert Counter(max(t.intermediate_values) for t in works) == {1: 2, 2: 1, 4: 1}
+    check_each_work_logged_each_epoch_once(tmp_path, study, "val/acc")
+
+
+def test_a_loop_of_ones_own_pauses_and_goes_on_through_the_trial_api(tmp_path: Path):
+    args = ["-m", "hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", "epochs=4", *ASHA]
+    done = run_script(OWN_LOOP, args, tmp_path, timeout=600, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = load_study(tmp_path, "own_loop")
+    works = latest_of_each_work(study)
+    assert Counter(max(t.intermediate_values) for t in works) == {1: 2, 2: 1, 4: 1}
+    check_each_work_logged_each_epoch_once(tmp_path, study, "val/loss")
+    logs = "".join(path.read_text() for path in (tmp_path / "multirun" / "own_loop").glob("*/trial.log"))
+    assert "resumed from the checkpoint of epoch 2" in logs  # the work at rung 1 went on from its own epoch
