@@ -12,6 +12,7 @@ from pathlib import Path
 import optuna
 import pytest
 from helpers import REPO, TRAIN_PY, mlflow_client, run_script, run_train
+from slurm_helpers import accounting
 from sweep_helpers import load_study, most_at_once, study_so_far
 
 from sweepwise.study.records import CONTINUES_ATTR, PAUSED_ATTR, RUN_ID_ATTR, RUNG_ATTR
@@ -108,3 +109,15 @@ def test_a_loop_of_ones_own_pauses_and_goes_on_through_the_trial_api(tmp_path: P
     check_each_work_logged_each_epoch_once(tmp_path, study, "val/loss")
     logs = "".join(path.read_text() for path in (tmp_path / "multirun" / "own_loop").glob("*/trial.log"))
     assert "resumed from the checkpoint of epoch 2" in logs  # the work at rung 1 went on from its own epoch
+
+
+def test_on_slurm_a_paused_trials_job_ends_and_its_work_goes_on_in_a_job_of_its_own(slurm, tmp_path: Path):
+    on_slurm = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.poll_interval_s=2"]
+    done = run_train([*SWEEP, *on_slurm], tmp_path, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = load_study(tmp_path, "random_lr_wd")
+    assert Counter(max(t.intermediate_values) for t in latest_of_each_work(study)) == {1: 2, 2: 1, 4: 1}
+    jobs = [t.user_attrs["job_id"] for t in study.trials]
+    assert len(set(jobs)) == len(study.trials)  # a promotion is a new job, not the paused one held
+    assert set(accounting(jobs).values()) == {"COMPLETED"}  # a pause ends a job as any stop does
+    check_each_work_logged_each_epoch_once(tmp_path, study, "val/acc")
