@@ -54,8 +54,11 @@ def test_a_text_file_of_ones_own_is_the_corpus(tmp_path: Path):
     data = load_text(str(book), context=8, val_fraction=0.2)
     assert data.class_names == ["a", "b", "c", "d"] and data.context == 8
     assert data.decode(data.train_x[0].tolist()) == "abcdabcd"
-    with pytest.raises(ConfigError, match=r"data.path='.*missing.txt': cannot be read as UTF-8 text"):
+    with pytest.raises(ConfigError, match=r"data.path='.*missing.txt': no such file \(in "):
         load_text(str(tmp_path / "missing.txt"))
+    (tmp_path / "latin1.txt").write_bytes("caf\xe9".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"data.path='.*latin1.txt': cannot be read as UTF-8 text"):
+        load_text(str(tmp_path / "latin1.txt"))
     with pytest.raises(Exception, match="holds no sequence of 64"):
         sequences(np.arange(10), 64)
 

@@ -59,7 +59,7 @@ class Regression(lightning.LightningModule):
 
 def always_prunes(facts: dict) -> object:
     """A study link whose pruner stops its trial at every step."""
-    return lambda step, value, last=False: "pruned"
+    return lambda step, value, last=False, objective="": "pruned"
 
 
 def epochs_logged(tmp_path: Path, run_id: str) -> list[int]:
@@ -188,7 +188,7 @@ REPORTED: list[tuple[int, float]] = []
 
 def recording(facts: dict) -> object:
     """A study link that keeps what it is told and never prunes."""
-    return lambda step, value, last=False: REPORTED.append((step, value))
+    return lambda step, value, last=False, objective="": REPORTED.append((step, value))
 
 
 def test_epochs_without_validation_are_logged_and_not_reported(tmp_path: Path):
@@ -215,7 +215,7 @@ def checkpoint_reader(facts: dict) -> object:
     """A study link that notes, as each epoch is reported, the epoch of the checkpoint then on disk."""
     path = Path(facts["folder"]) / "last.ckpt"
 
-    def told(step: int, value: float, last: bool = False) -> None:
+    def told(step: int, value: float, last: bool = False, objective: str = "") -> None:
         CHECKPOINTED_AT_REPORT.append(torch.load(path, weights_only=False)["epoch"] if path.is_file() else None)
 
     return told
@@ -269,3 +269,11 @@ def test_a_resumed_training_ends_where_the_uninterrupted_one_does(tmp_path: Path
     uninterrupted = fitted(tmp_path / "whole", 4, resume=False)
     fitted(tmp_path / "resumed", 2, resume=False)
     assert torch.equal(fitted(tmp_path / "resumed", 4, resume=True), uninterrupted)
+
+
+def test_a_monitor_the_module_does_not_log_is_named_as_the_callback_was_given_it(tmp_path: Path):
+    trial = Trial(TrialFacts(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", folder=str(tmp_path), ends_run=False))
+    data = DataLoader(TensorDataset(torch.ones(8, 1), torch.zeros(8, 1)), batch_size=4)
+    named = r"^SweepwiseCallback\(monitor='val/loss'\) is not among the metrics \['train/loss'\]$"
+    with handing_over(trial), pytest.raises(ValueError, match=named):
+        quiet_trainer(1, "val/loss").fit(Regression(), train_dataloaders=data)

@@ -38,7 +38,7 @@ def test_two_processes_take_the_steps_one_process_takes_at_the_same_global_batch
 
 def stop_at_step_two(facts: dict) -> object:
     """A study link whose pruner stops its trial at step 2."""
-    return lambda step, value, last=False: "pruned" if step == 2 else None
+    return lambda step, value, last=False, objective="": "pruned" if step == 2 else None
 
 
 def test_two_processes_stop_together_and_resume_as_if_never_stopped(tmp_path: Path):

@@ -79,7 +79,7 @@ def test_mlflow_tracking_uri_in_the_environment_is_where_the_runs_go_when_no_con
     bad = run_toy(["hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=bad"], tmp_path)
     assert bad.returncode == 1
     (line,) = [line for line in bad.stderr.splitlines() if line.strip()]
-    assert line.startswith("error: MLFLOW_TRACKING_URI='mlruns': not an MLflow tracking store URI")
+    assert line.startswith("error: MLFLOW_TRACKING_URI='mlruns': MLflow's file store is not supported: use a database")
     assert not (tmp_path / "studies" / "bad.journal").exists()
 
     # a server nothing listens on is one line at once, naming the variable (not minutes of MLflow's retries)

@@ -146,3 +146,31 @@ def test_without_a_schedule_no_report_pauses(storage: str):
     study, link = reporter(storage, None)
     assert [link(step, 0.5) for step in (1, 3, 9)] == [None, None, None]
     assert RUNG_ATTR not in study.trials[0].user_attrs
+
+
+@pytest.mark.parametrize(
+    ("direction", "objective", "refused"),
+    [
+        ("maximize", "val/loss", True),
+        ("maximize", "val_mse", True),
+        ("minimize", "valid/accuracy", True),
+        ("minimize", "val/loss", False),
+        ("maximize", "val/acc", False),
+        ("maximize", "neg_loss", False),  # a negated loss: its name says nothing sure
+        ("minimize", "score", False),  # a name of no known kind
+    ],
+)
+def test_a_reported_objective_whose_name_improves_the_other_way_is_one_error(
+    tmp_path, direction: str, objective: str, refused: bool
+):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="d", storage=url, direction=direction)
+    facts = {"study_name": "d", "storage": url, "trial_id": trial_id(study.ask()), "pruner": None, "schedule": None}
+    link = StudyReporter(facts)
+    if not refused:
+        assert link(1, 0.5, objective=objective) is None
+        return
+    with pytest.raises(ConfigError) as error:
+        link(1, 0.5, objective=objective)
+    assert error.value.key == "hydra.sweeper.direction" and f"objective={objective!r}" in str(error.value)
+    assert not study.trials[0].intermediate_values  # refused before the study hears it

@@ -62,12 +62,12 @@ def test_a_step_reported_again_in_one_training_is_refused_before_the_study_or_ru
 
 def always_heard(facts: dict) -> object:
     """A study link that records what it is told and never prunes."""
-    return lambda step, value, last=False: heard.append((step, value))
+    return lambda step, value, last=False, objective="": heard.append((step, value))
 
 
 def never_prunes(facts: dict) -> object:
     """A study link whose pruner never stops its trial."""
-    return lambda step, value, last=False: None
+    return lambda step, value, last=False, objective="": None
 
 
 def test_the_last_step_of_a_training_is_reported_to_the_study_but_never_pruned(tmp_path: Path):
@@ -100,7 +100,7 @@ heard: list[tuple[int, float]] = []
 
 def always_prunes(facts: dict) -> object:
     """A study link that hears each report (into `heard`) and whose pruner stops its trial at every step."""
-    return lambda step, value, last=False: heard.append((step, value)) or "pruned"
+    return lambda step, value, last=False, objective="": heard.append((step, value)) or "pruned"
 
 
 def test_a_resumed_attempt_logs_no_step_twice(tmp_path: Path):
@@ -178,6 +178,8 @@ def test_a_metric_that_is_not_one_number_is_named_in_one_line(tmp_path: Path):
         trial.report(1, {"val/acc": torch.tensor([1.0, 2.0])})
     with pytest.raises(ValueError, match=r"^metric 'train/loss' is not one number: 'high'"):
         trial.log(1, {"train/loss": "high"})  # type: ignore[dict-item]
+    with pytest.raises(ValueError, match=r"^metric 'val/loss' is not one number: '0.5' \(str\)"):
+        trial.report(1, {"val/loss": "0.5"})  # type: ignore[dict-item]  # digits in a string are text
     trial.report(1, {"val/acc": torch.tensor(0.5)})  # a one-element tensor is one number
     trial.end()
     assert history(MlflowClient(trial.facts.tracking_uri), trial.run_id, "val/acc") == [(1, 0.5)]

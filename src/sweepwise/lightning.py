@@ -72,6 +72,10 @@ class SweepwiseCallback(pl.Callback):
             # metrics beside the last validation's values, which are not this epoch's
             trial.log(epoch, {key: value for key, value in metrics.items() if key not in self.validation_keys})
         else:
+            if self.monitor is not None and self.monitor not in metrics:  # named as the code named it
+                raise ValueError(
+                    f"SweepwiseCallback(monitor={self.monitor!r}) is not among the metrics {sorted(metrics)}"
+                )
             if trial.report(epoch, metrics, objective=self.monitor, last=finishing(trainer, epoch)):
                 trainer.should_stop = True
         # saved once the epoch is reported: a stop in between trains the epoch again on resume instead of losing

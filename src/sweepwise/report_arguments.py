@@ -27,6 +27,8 @@ def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
     """Each metric as one number (a Python, NumPy or one-element torch number); anything else named in one line."""
     values: dict[str, float] = {}
     for key, value in metrics.items():
+        if isinstance(value, str | bytes):  # float() reads a string's digits: text is no metric
+            raise _not_one_number(key, value, type(value).__name__)
         try:
             values[key] = float(value)
         except (TypeError, ValueError) as error:

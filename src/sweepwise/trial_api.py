@@ -160,7 +160,7 @@ class Trial:
                 Path(self.facts.pruned_note).unlink(missing_ok=True)
             if link is not None and name is not None and not self.pruned:
                 value = metrics[name]
-                if (stop := link(step, value, last)) and not last:  # the study has the value either way
+                if (stop := link(step, value, last, name)) and not last:  # the study has the value either way
                     self.pruned = f"{stop} at step {step}: {name} {value:.4g}"
                     if self.facts.pruned_note:
                         Path(self.facts.pruned_note).write_text(self.pruned)

@@ -11,11 +11,11 @@ from sweepwise.tracking.params import override_params
 
 
 class StudyLink(Protocol):
-    """A sweep trial's link to its study: reports the objective and returns why the trial stops now ("pruned" by
-    the pruner, "paused" by the schedule; never paused on its `last` step), or None; raises `TrialClosed` when the
-    sweep has ended the trial already."""
+    """A sweep trial's link to its study: reports the `objective` metric's value and returns why the trial stops
+    now ("pruned" by the pruner, "paused" by the schedule; never paused on its `last` step), or None; raises
+    `TrialClosed` when the sweep has ended the trial already."""
 
-    def __call__(self, step: int, value: float, last: bool = False) -> str | None: ...
+    def __call__(self, step: int, value: float, last: bool = False, objective: str = "") -> str | None: ...
 
 
 class TrialClosed(Exception):

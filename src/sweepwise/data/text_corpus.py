@@ -89,7 +89,10 @@ def _check_long_enough(path: str | None, max_chars: int | None, length: int, sho
 def _read(path: str | None) -> str:
     if path is None:
         return pydoc_topics()
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError("data.path", path, f"no such file (in {Path.cwd()})" if not file.exists() else "not a file")
     try:
-        return Path(path).expanduser().read_text(encoding="utf-8")
+        return file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError("data.path", path, f"cannot be read as UTF-8 text ({error})") from error

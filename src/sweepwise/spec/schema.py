@@ -59,6 +59,23 @@ def direction_of(metric: str) -> str | None:
     return METRIC_DIRECTIONS.get(metric) or METRIC_DIRECTIONS.get(per_target_base(metric) or "")
 
 
+# the words of a metric's name that say how it improves, for a metric of the code's own (`val_loss`, `valid/acc`)
+LOWER_IS_BETTER = {"loss", "mse", "rmse", "mae", "error", "err", "perplexity", "ppl", "bits", "nll", "wer", "cer"}
+HIGHER_IS_BETTER = {"acc", "accuracy", "f1", "auc", "auroc", "precision", "recall", "r2", "bleu", "iou", "map"}
+
+
+def direction_by_name(metric: str) -> str | None:
+    """How `metric` improves: sweepwise's own, or a metric whose name holds one word that says it (a name with
+    words of both kinds, or a negation, says nothing)."""
+    if known := direction_of(metric):
+        return known
+    words = set(re.split(r"[^a-z0-9]+", metric.lower()))
+    lower, higher = bool(words & LOWER_IS_BETTER), bool(words & HIGHER_IS_BETTER)
+    if lower == higher or words & {"neg", "negative", "minus", "inv", "inverse"}:
+        return None
+    return "minimize" if lower else "maximize"
+
+
 def per_target_base(metric: str) -> str | None:
     """`val/rmse` for one target's `val/rmse/price`; None for a metric of the whole."""
     base, _, target = metric.rpartition("/")

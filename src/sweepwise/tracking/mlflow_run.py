@@ -98,13 +98,17 @@ def resolve_tracking_uri(uri: str | None) -> str:
 
 
 def _checked_uri(key: str, uri: str) -> str:
+    """A database or server store's URI. MLflow's file store (`file:`, a folder such as ./mlruns) is refused: MLflow
+    3 deprecates it, and its search of thousands of trials' runs reads every run's files."""
     scheme = uri.split("://")[0].split("+")[0] if "://" in uri else ""
     if scheme not in TRACKING_SCHEMES:
+        file_store = scheme == "file" or uri.startswith("file:") or "://" not in uri
+        kind = "MLflow's file store is not supported" if file_store else "not an MLflow tracking store URI"
         raise ConfigError(
             key,
             uri,
-            f"not an MLflow tracking store URI ({', '.join(TRACKING_SCHEMES)}; e.g. sqlite:///mlflow.db or "
-            "http://127.0.0.1:5000)",
+            f"{kind}: use a database or a tracking server ({', '.join(TRACKING_SCHEMES)}; e.g. sqlite:///mlflow.db, "
+            "the default, or http://127.0.0.1:5000)",
         )
     return with_driver(uri)
 

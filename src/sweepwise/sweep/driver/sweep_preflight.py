@@ -48,6 +48,14 @@ class SweepPreflight:
                 f"(reports in {folder})"
             )
             return cls(fingerprint, cuda_peak_mb=earlier.get("cuda_peak_mb"))
+        families = (
+            f" and {len(configs) - 1} model famil{'ies' if len(configs) > 2 else 'y'}" if len(configs) > 1 else ""
+        )
+        print(  # its checks train for seconds to minutes: the first line says what the wait is for
+            f"preflight: the recipe's checks on the sweep's base config{families} before its first trial "
+            "(recipe.preflight=off skips them)",
+            flush=True,
+        )
         reports = {}
         for name, config in configs.items():
             if name != BASE:

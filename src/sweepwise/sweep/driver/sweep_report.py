@@ -61,8 +61,9 @@ class SweepReport:
                     markup=False,
                 )
             console.print(f"results: {results}", markup=False)
-        link = view_link(tracker.experiment_id, tracker.parent_run_id)
-        console.print(ui_hint(plan.tracking_uri, plan.experiment, link), markup=False)
+        if study.get_trials(deepcopy=False):  # a sweep stopped before its first trial has none to compare
+            link = view_link(tracker.experiment_id, tracker.parent_run_id)
+            console.print(ui_hint(plan.tracking_uri, plan.experiment, link), markup=False)
 
     def _log(
         self, study: optuna.Study, plan: SweepPlan, tracker: SweepTracker, counts: Mapping[str, int], status: str

@@ -9,6 +9,8 @@ import optuna
 from hydra.utils import instantiate
 from optuna.exceptions import UpdateFinishedTrialError
 
+from sweepwise.errors import ConfigError
+from sweepwise.spec.schema import direction_by_name
 from sweepwise.spec.sweep_schedule import schedule_from_facts
 from sweepwise.study.records import PAUSED_ATTR, RUNG_ATTR
 from sweepwise.study.storage import open_storage
@@ -84,8 +86,12 @@ class StudyReporter:
         self.trial = optuna.trial.Trial(study, facts["trial_id"])
         # steps an earlier attempt of this trial reported (a resumed trial replays its checkpoint's step)
         self.reported = set(storage.get_trial(facts["trial_id"]).intermediate_values)
+        self.judged: set[str] = set()  # the objectives whose name was checked against the study's direction
 
-    def __call__(self, step: int, value: float, last: bool = False) -> str | None:
+    def __call__(self, step: int, value: float, last: bool = False, objective: str = "") -> str | None:
+        if objective not in self.judged:
+            check_reported_objective(objective, self.trial.study.direction)
+            self.judged.add(objective)
         rung = None
         try:
             if step not in self.reported:  # a step replayed from the checkpoint has paused the trial once already
@@ -101,3 +107,18 @@ class StudyReporter:
                 self.trial.set_user_attr(PAUSED_ATTR, rung)
                 return PAUSED
         return "pruned" if self.trial.should_prune() else None
+
+
+def check_reported_objective(objective: str, direction: optuna.study.StudyDirection) -> None:
+    """A trial that reports a metric whose name says it improves the other way than the study's direction (a loss
+    to a maximising sweep) would have the pruner and the sampler keep the worst trials: one line instead."""
+    improves = direction_by_name(objective)
+    swept = "maximize" if direction == optuna.study.StudyDirection.MAXIMIZE else "minimize"
+    if improves is not None and improves != swept:
+        raise ConfigError(
+            "hydra.sweeper.direction",
+            swept,
+            f"the trial reports objective={objective!r}, which its name says is better "
+            f"{'lower' if improves == 'minimize' else 'higher'}: set hydra.sweeper.direction={improves}, or report "
+            f"the metric the sweep should {swept}",
+        )
