@@ -12,12 +12,14 @@ import pytest
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from sweepwise.spec.sweep_schedule import Asha
 from sweepwise.study.records import (
     ATTEMPTS_ATTR,
     CONTINUES_ATTR,
     FAIL_REASON_ATTR,
     INTERRUPTED_ATTR,
     JOB_ID_ATTR,
+    PAUSED_ATTR,
     PRUNE_REASON_ATTR,
     RUN_ID_ATTR,
 )
@@ -147,9 +149,10 @@ def make_orchestrator(
     max_failure_rate: float = 0.0,
     retries: int = 0,
     custom_search_space: Callable[[Any, optuna.Trial], Any] | None = None,
+    schedule: Asha | None = None,
 ) -> Orchestrator:
     space = parse_search_space({"x": "interval(0, 1)"}, [])
-    settings = SweepSettings("study", n_trials, n_jobs, max_failure_rate, retries)
+    settings = SweepSettings("study", n_trials, n_jobs, max_failure_rate, retries, schedule)
 
     def context(trial: optuna.Trial, params: dict[str, Any], run_id: str | None, attempt: int) -> TrialContext:
         return TrialContext(
@@ -613,3 +616,58 @@ def test_of_tied_trials_the_status_line_names_the_one_optuna_calls_best(maximize
         best.note(trial.values[0], trial.number)
     expected = study.best_trial.number if maximize else 0
     assert best.best == (study.trials[expected].value, expected)
+
+
+def scheduled(study: optuna.Study, schedule: Asha, epochs: int) -> Script:
+    """Each trial trains from where its work stopped (a continuation's values are its work's), reports every epoch
+    as `StudyReporter` does (its value: x times the epoch) and pauses where the schedule says."""
+
+    def run(job: TrialJob) -> TrialOutcome:
+        assert job.context is not None
+        trial = optuna.trial.Trial(study, job.context.trial_id)
+        x = float(job.overrides[0].split("=")[1])
+        run_id = job.context.run_id or f"run-{job.job_num}"
+        trial.set_user_attr(RUN_ID_ATTR, run_id)  # as the trial's process records the run it opens
+        start = max(study.trials[job.context.trial_number].intermediate_values, default=0)
+        for epoch in range(start + 1, epochs + 1):
+            trial.report(x * epoch, epoch)
+            rung = schedule.crossed(epoch - 1, epoch)
+            if rung is not None and epoch < epochs:
+                trial.set_user_attr(PAUSED_ATTR, rung)
+                return TrialOutcome(TrialStatus.PRUNED, reason=f"paused at step {epoch}", run_id=run_id)
+        return TrialOutcome(TrialStatus.COMPLETE, values=(x * epochs,), run_id=run_id)
+
+    return run
+
+
+def test_under_asha_a_free_slot_continues_the_best_paused_work_before_starting_a_new_trial(study: optuna.Study):
+    asha = Asha(min_resource=1, reduction_factor=2)  # rungs at epochs 1, 2 and 4 (the last)
+    executor, tracker = ScriptedExecutor(scheduled(study, asha, epochs=4)), RecordingTracker()
+    orchestrator = make_orchestrator(study, executor, tracker, n_trials=4, n_jobs=2, schedule=asha)
+    orchestrator.run()
+    trials = study.get_trials(deepcopy=False)
+    continued = {int(t.user_attrs["continues"]): t.number for t in trials if "continues" in t.user_attrs}
+    works = [t for t in trials if t.number not in continued]
+    assert sorted(max(t.intermediate_values) for t in works) == [1, 1, 2, 4]  # 4 drawn, halved at each rung
+    assert len(trials) - len(continued) == 4 and executor.most_running == 2
+    (best,) = [t for t in trials if t.state == TrialState.COMPLETE]
+    best_x = max(t.params["x"] for t in trials)  # its values are x * epoch: the largest x leads every rung
+    assert best.params["x"] == best_x and sorted(best.intermediate_values) == [1, 2, 3, 4]
+    for paused, continuation in continued.items():  # each went on in its work's run, from its checkpoint
+        job = next(job for job in executor.submitted if job.context.trial_number == continuation)
+        assert job.context.run_id == trials[paused].user_attrs[RUN_ID_ATTR] and job.context.attempt == 1
+    assert orchestrator.counts["COMPLETE"] == 1 and orchestrator.counts["PAUSED"] == 3
+
+
+def test_a_trial_left_running_as_it_paused_waits_at_its_rung_instead_of_going_on(study: optuna.Study) -> None:
+    left = study.ask()  # the sweep was killed as the trial paused: its checkpoint is written, its end not recorded
+    left.suggest_float("x", 0, 1)
+    left.report(0.5, 1)
+    left.set_user_attr(PAUSED_ATTR, 0)
+    left.set_user_attr(JOB_ID_ATTR, "4242")
+    executor, tracker = ScriptedExecutor(), RecordingTracker()
+    orchestrator = make_orchestrator(study, executor, tracker, n_trials=1, schedule=Asha())
+    orchestrator.run()
+    assert states(study) == ["PRUNED"] and executor.cancelled == ["4242"] and not executor.submitted
+    assert study.trials[0].user_attrs["prune_reason"] == "paused at rung 0"
+    assert orchestrator.counts["PAUSED"] == 1 and not orchestrator.counts.get("INTERRUPTED")

@@ -15,6 +15,8 @@ from sweepwise.study.records import (
     CONTINUES_ATTR,
     JOB_ID_ATTR,
     LEFT_INTERRUPTED_ATTR,
+    PAUSED_ATTR,
+    PRUNE_REASON_ATTR,
     RUN_ID_ATTR,
     RUNG_ATTR,
 )
@@ -24,7 +26,7 @@ from sweepwise.sweep.driver.progress import SweepProgress
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.driver.trial_flights import Flight, interrupted, is_interrupted, mark_interrupted, run_params
 from sweepwise.sweep.launch.executor import Executor
-from sweepwise.sweep.outcome import TrialOutcome
+from sweepwise.sweep.outcome import PAUSED, TrialOutcome, TrialStatus
 
 
 def settle_left_running(
@@ -58,8 +60,9 @@ def settle_left_running(
             executor.cancel_stale(str(job_id))
         outcome = interrupted("the sweep stopped before this trial ended")
         run_id = tracker.stored_run(trial.user_attrs.get(RUN_ID_ATTR))  # None where its store was lost
-        _fail_as_interrupted(study, trial, run_id, outcome, tracker, space.fixed_values)
-        progress.event(f"trial {trial.number} was left running by an earlier sweep: marked FAIL")
+        ended = _fail_as_interrupted(study, trial, run_id, outcome, tracker, space.fixed_values)
+        marked = "marked FAIL" if ended.interrupted else "it had paused, and waits at its rung"
+        progress.event(f"trial {trial.number} was left running by an earlier sweep: {marked}")
     return adopted
 
 
@@ -67,9 +70,8 @@ def fail_running(study: optuna.Study, tracker: SweepTracker, outcome: TrialOutco
     """Fail as interrupted, with `outcome`, every trial the study holds RUNNING (a stopping sweep's own: its
     claim on the study makes them so); how many there were."""
     running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for trial in running:
-        _fail_as_interrupted(study, trial, trial.user_attrs.get(RUN_ID_ATTR), outcome, tracker, fixed)
-    return len(running)
+    ended = [_fail_as_interrupted(study, t, t.user_attrs.get(RUN_ID_ATTR), outcome, tracker, fixed) for t in running]
+    return sum(outcome.interrupted for outcome in ended)
 
 
 def _fail_as_interrupted(
@@ -79,15 +81,21 @@ def _fail_as_interrupted(
     outcome: TrialOutcome,
     tracker: SweepTracker,
     fixed: dict[str, Any],
-) -> None:
+) -> TrialOutcome:
     """A trial with no `run_id` (stopped before its process recorded one) records the run found or made now, which
-    the trial that continues its work shares."""
+    the trial that continues its work shares. One that had paused at a rung as the sweep stopped (its checkpoint
+    written) ends paused instead: its work waits there for the schedule, as if its end had been recorded."""
     live, params = Trial(study, trial_id(trial)), run_params(trial, fixed)
     if run_id is None and (run_id := tracker.child_run(trial.number, params)):
         live.set_user_attr(RUN_ID_ATTR, run_id)
-    mark_interrupted(live, outcome)
-    study.tell(trial.number, state=TrialState.FAIL)
+    if PAUSED_ATTR in trial.user_attrs:
+        outcome = TrialOutcome(TrialStatus.PRUNED, reason=f"{PAUSED} at rung {trial.user_attrs[PAUSED_ATTR]}")
+        live.set_user_attr(PRUNE_REASON_ATTR, outcome.reason)
+    else:
+        mark_interrupted(live, outcome)
+    study.tell(trial.number, state=outcome.status.study_state)
     tracker.end_child(trial.number, run_id, outcome, params)
+    return outcome
 
 
 def continue_interrupted(
