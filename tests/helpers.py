@@ -138,3 +138,15 @@ def installed_elsewhere(requirement: str) -> Path:
             service_missing(f"could not install {requirement}: {installed.stderr.strip().splitlines()[-1:]}")
         (folder / ".complete").write_text("")
     return folder
+
+
+# warnings of Lightning's own under -W error: its hint to use srun (on any machine with SLURM installed) and its
+# use of a pytree class torch 2.13 deprecates
+LIGHTNING_STRICT = [
+    "-W",
+    "error",
+    "-W",
+    "ignore:The `srun` command is available",
+    "-W",
+    "ignore:`isinstance(treespec, LeafSpec)` is deprecated",
+]

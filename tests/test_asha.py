@@ -11,7 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from helpers import REPO, TRAIN_PY, mlflow_client, run_script, run_train
+from helpers import LIGHTNING_STRICT, REPO, TRAIN_PY, mlflow_client, run_script, run_train
 from slurm_helpers import accounting
 from sweep_helpers import load_study, most_at_once, study_so_far
 
@@ -120,4 +120,15 @@ def test_on_slurm_a_paused_trials_job_ends_and_its_work_goes_on_in_a_job_of_its_
     jobs = [t.user_attrs["job_id"] for t in study.trials]
     assert len(set(jobs)) == len(study.trials)  # a promotion is a new job, not the paused one held
     assert set(accounting(jobs).values()) == {"COMPLETED"}  # a pause ends a job as any stop does
+    check_each_work_logged_each_epoch_once(tmp_path, study, "val/acc")
+
+
+def test_a_lightning_module_pauses_and_goes_on_from_its_last_checkpoint(tmp_path: Path):
+    example = REPO / "examples" / "lightning" / "train.py"
+    args = ["-m", "hparams_search=mnist_optuna", "hydra.sweep.dir=multirun/lightning", "trainer.max_epochs=4"]
+    args += ["hydra.sweeper.n_trials=4", "hydra.sweeper.n_jobs=2", *ASHA]
+    done = run_script(example, args, tmp_path, timeout=600, python_flags=LIGHTNING_STRICT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    study = load_study(tmp_path, "train")
+    assert Counter(max(t.intermediate_values) for t in latest_of_each_work(study)) == {1: 2, 2: 1, 4: 1}
     check_each_work_logged_each_epoch_once(tmp_path, study, "val/acc")

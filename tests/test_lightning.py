@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import REPO, run_script, service_missing
+from helpers import LIGHTNING_STRICT, REPO, run_script, service_missing
 from mlflow import MlflowClient
 from sweep_helpers import load_study, runs_so_far, states, sweep_runs
 
@@ -27,16 +27,6 @@ from sweepwise.trial_facts import TrialFacts
 
 pytestmark = pytest.mark.slow
 EXAMPLE = REPO / "examples" / "lightning" / "train.py"
-# warnings of Lightning's own under -W error: its hint to use srun (on any machine with SLURM installed) and its
-# use of a pytree class torch 2.13 deprecates
-STRICT = [
-    "-W",
-    "error",
-    "-W",
-    "ignore:The `srun` command is available",
-    "-W",
-    "ignore:`isinstance(treespec, LeafSpec)` is deprecated",
-]
 SWEEP = ["-m", "hparams_search=mnist_optuna", "hydra.sweep.dir=multirun/lightning"]
 
 
@@ -125,7 +115,7 @@ def test_the_templates_sweep_runs_and_pruned_trials_end_pruned(tmp_path: Path):
         "+hydra.sweeper.pruner.lower=0.95",  # trials below 95% accuracy after an epoch stop there
     ]
     args = [*SWEEP, "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=2", "trainer.max_epochs=3", *pruner]
-    done = run_script(EXAMPLE, args, tmp_path, timeout=600, python_flags=STRICT)
+    done = run_script(EXAMPLE, args, tmp_path, timeout=600, python_flags=LIGHTNING_STRICT)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "launcher basic (trials in worker processes here): study train" in done.stdout  # with its TPE fields
     study = load_study(tmp_path, "train")
@@ -142,7 +132,7 @@ def test_the_templates_sweep_runs_and_pruned_trials_end_pruned(tmp_path: Path):
 
 def test_a_killed_trial_resumes_from_its_last_checkpoint_in_its_run(tmp_path: Path):
     args = [*SWEEP, "hydra.sweeper.n_trials=1", "trainer.max_epochs=8", "data.samples=30000"]
-    command = [sys.executable, *STRICT, str(EXAMPLE), *args]
+    command = [sys.executable, *LIGHTNING_STRICT, str(EXAMPLE), *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 300
@@ -155,7 +145,7 @@ def test_a_killed_trial_resumes_from_its_last_checkpoint_in_its_run(tmp_path: Pa
     os.killpg(sweep.pid, signal.SIGKILL)
     sweep.wait()
 
-    again = run_script(EXAMPLE, args, tmp_path, timeout=600, python_flags=STRICT)
+    again = run_script(EXAMPLE, args, tmp_path, timeout=600, python_flags=LIGHTNING_STRICT)
     assert again.returncode == 0, again.stderr[-3000:]
     study = load_study(tmp_path, "train")
     assert states(study) == {"COMPLETE": 1, "FAIL": 1} and study.trials[1].user_attrs["continues"] == 0
@@ -167,7 +157,9 @@ def test_a_killed_trial_resumes_from_its_last_checkpoint_in_its_run(tmp_path: Pa
 
 def test_a_two_process_ddp_trial_reports_once_per_epoch(tmp_path: Path):
     args = [*SWEEP, "hydra.sweeper.n_trials=1", "trainer.max_epochs=3", "trainer.devices=2"]
-    done = run_script(EXAMPLE, [*args, "trainer.strategy=ddp_spawn"], tmp_path, timeout=600, python_flags=STRICT)
+    done = run_script(
+        EXAMPLE, [*args, "trainer.strategy=ddp_spawn"], tmp_path, timeout=600, python_flags=LIGHTNING_STRICT
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (trial,) = load_study(tmp_path, "train").trials
     assert trial.state.name == "COMPLETE" and list(trial.intermediate_values) == [1, 2, 3]
