@@ -1,12 +1,12 @@
 """The asha schedule end to end, as a user runs it: trials pause at their rungs and free their slots, the best go on
 from their checkpoints in their own MLflow runs, and a sweep killed midway loses no work when it runs again."""
 
+import itertools
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import optuna
@@ -19,6 +19,7 @@ from sweepwise.study.records import CONTINUES_ATTR, PAUSED_ATTR, RUN_ID_ATTR, RU
 
 pytestmark = pytest.mark.slow
 EPOCHS, TRIALS = 4, 4  # rungs at epochs 1, 2 and 4 (the last): 4 trials, the top half of each rung goes on
+BUDGETS = (1, 2, 4)
 ASHA = ["hydra/sweeper/schedule=asha", "hydra.sweeper.schedule.reduction_factor=2"]
 SWEEP = [
     "-m",
@@ -41,6 +42,22 @@ def latest_of_each_work(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [t for t in study.trials if t.number not in continued]
 
 
+def check_halving(study: optuna.Study) -> None:
+    """ASHA's promise, in whatever order the trials ended: each drawn trial reached the first rung, the top half
+    of the work at each rung went on to the next (none of it was left paused), and one piece of work trained to
+    the end. (More than the top half may have gone on: a promotion made before the rung filled up stands.)"""
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    works = latest_of_each_work(study)
+    assert len(works) == TRIALS and all(max(t.intermediate_values) >= BUDGETS[0] for t in works)
+    for budget, following in itertools.pairwise(BUDGETS):
+        reached = [t for t in works if max(t.intermediate_values) >= budget]
+        ranked = sorted(reached, key=lambda t: t.intermediate_values[budget], reverse=maximize)
+        top = ranked[: len(ranked) // 2]
+        assert top and all(max(t.intermediate_values) >= following for t in top), (budget, ranked)
+    assert [t.state.name for t in works].count("COMPLETE") == 1
+    assert sum(max(t.intermediate_values) for t in works) < TRIALS * EPOCHS  # epochs trained
+
+
 def check_each_work_logged_each_epoch_once(cwd: Path, study: optuna.Study, metric: str) -> None:
     client = mlflow_client(cwd)
     for trial in latest_of_each_work(study):
@@ -54,10 +71,7 @@ def test_trials_pause_at_their_rungs_free_their_slots_and_the_best_go_on_in_thei
     assert done.returncode == 0, done.stderr[-3000:]
     assert "schedule asha: trials pause at steps 1, 2, 4, 8, ..." in done.stdout
     study = load_study(tmp_path, "random_lr_wd")
-    # ASHA's halving: 4 works reach rung 0 (epoch 1), their top 2 rung 1 (epoch 2), its top 1 the end (epoch 4)
-    works = latest_of_each_work(study)
-    assert Counter(max(t.intermediate_values) for t in works) == {1: 2, 2: 1, 4: 1}
-    assert sum(max(t.intermediate_values) for t in works) == 8  # epochs trained, of 16 without the schedule
+    check_halving(study)
     (finished,) = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert sorted(finished.intermediate_values) == [1, 2, 3, 4] and finished.user_attrs[RUNG_ATTR] == 2
     paused = [t for t in study.trials if t.state.name == "PRUNED"]
@@ -94,8 +108,7 @@ def test_a_sweep_killed_mid_schedule_runs_again_to_the_same_end_losing_no_work(t
     assert again.returncode == 0, again.stderr[-3000:]
     study = load_study(tmp_path, "random_lr_wd")
     assert "RUNNING" not in {t.state.name for t in study.trials}
-    works = [t for t in latest_of_each_work(study) if not t.user_attrs.get("interrupted")]
-    assert Counter(max(t.intermediate_values) for t in works) == {1: 2, 2: 1, 4: 1}
+    check_halving(study)
     check_each_work_logged_each_epoch_once(tmp_path, study, "val/acc")
 
 
@@ -104,8 +117,7 @@ def test_a_loop_of_ones_own_pauses_and_goes_on_through_the_trial_api(tmp_path: P
     done = run_script(OWN_LOOP, args, tmp_path, timeout=600, python_flags=["-W", "error"])
     assert done.returncode == 0, done.stderr[-3000:]
     study = load_study(tmp_path, "own_loop")
-    works = latest_of_each_work(study)
-    assert Counter(max(t.intermediate_values) for t in works) == {1: 2, 2: 1, 4: 1}
+    check_halving(study)
     check_each_work_logged_each_epoch_once(tmp_path, study, "val/loss")
     logs = "".join(path.read_text() for path in (tmp_path / "multirun" / "own_loop").glob("*/trial.log"))
     assert "resumed from the checkpoint of epoch 2" in logs  # the work at rung 1 went on from its own epoch
@@ -116,7 +128,7 @@ def test_on_slurm_a_paused_trials_job_ends_and_its_work_goes_on_in_a_job_of_its_
     done = run_train([*SWEEP, *on_slurm], tmp_path, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     study = load_study(tmp_path, "random_lr_wd")
-    assert Counter(max(t.intermediate_values) for t in latest_of_each_work(study)) == {1: 2, 2: 1, 4: 1}
+    check_halving(study)
     jobs = [t.user_attrs["job_id"] for t in study.trials]
     assert len(set(jobs)) == len(study.trials)  # a promotion is a new job, not the paused one held
     assert set(accounting(jobs).values()) == {"COMPLETED"}  # a pause ends a job as any stop does
@@ -130,5 +142,5 @@ def test_a_lightning_module_pauses_and_goes_on_from_its_last_checkpoint(tmp_path
     done = run_script(example, args, tmp_path, timeout=600, python_flags=LIGHTNING_STRICT)
     assert done.returncode == 0, done.stderr[-3000:]
     study = load_study(tmp_path, "train")
-    assert Counter(max(t.intermediate_values) for t in latest_of_each_work(study)) == {1: 2, 2: 1, 4: 1}
+    check_halving(study)
     check_each_work_logged_each_epoch_once(tmp_path, study, "val/acc")
