@@ -434,3 +434,15 @@ def test_runs_of_code_that_seeds_pythons_random_are_named_apart(tmp_path: Path):
         run = MlflowRun.start(store, "own", None, {})
         names.add(MlflowClient(store).get_run(run.run_id).info.run_name)
     assert len(names) == 3
+
+
+def test_open_run_naming_a_run_after_the_run_is_open_is_refused_not_ignored(tmp_path: Path):
+    trial = Trial(TrialFacts(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", ends_run=False))
+    named = trial.open_run(experiment="mine", run_name="first")
+    assert trial.open_run() is named  # asked again without naming another, the same run
+    trial.report(1, {"val/loss": 0.5})
+    with pytest.raises(ValueError, match=r"^trial.open_run\(...\) names a run, but the trial's run is open already"):
+        trial.open_run(experiment="late")
+    trial.end()
+    client = MlflowClient(trial.facts.tracking_uri)
+    assert client.get_experiment_by_name("late") is None and client.get_run(named.run_id).info.run_name == "first"

@@ -61,7 +61,8 @@ class Trial:
     @property
     def folder(self) -> Path:
         """The trial's own folder, the same for every attempt of it: checkpoints go here."""
-        folder = Path(self.facts.folder) if self.facts.folder else _job_folder()
+        # outside a sweep: its Hydra job's output folder's `checkpoints`; outside Hydra, the working directory's
+        folder = Path(self.facts.folder) if self.facts.folder else Path(_job_output_dir() or Path.cwd()) / "checkpoints"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -89,8 +90,11 @@ class Trial:
         """The trial's MLflow run: a sweep trial's own run, reopened; else a new run in `experiment` (default:
         `MLFLOW_EXPERIMENT_NAME`, else the Hydra job's name, as in a sweep the study's) of the store
         `tracking_uri` names (default: `MLFLOW_TRACKING_URI`, else ./mlflow.db), under `parent_run_id` (or a plain
-        multirun's parent), or `resume_run_id` reopened. `every` > 0: the run keeps per-step losses. Called again,
-        it returns the run already open."""
+        multirun's parent), or `resume_run_id` reopened. `every` > 0: the run keeps per-step losses. Called again
+        without arguments, it returns the run already open; with them, it refuses: they would name another run."""
+        named = (experiment, run_name, tags, tracking_uri, parent_run_id, resume_run_id)
+        if self.run is not None and (every or any(value is not None for value in named)):
+            raise ValueError("trial.open_run(...) names a run, but the trial's run is open already: call it first")
         if self.run is None:
             facts = self.facts
             self.run = MlflowRun.start(
@@ -234,11 +238,6 @@ def _job_name() -> str:
     from hydra.core.hydra_config import HydraConfig
 
     return str(HydraConfig.get().job.name) if HydraConfig.initialized() else DEFAULT_EXPERIMENT
-
-
-def _job_folder() -> Path:
-    """A Hydra job's output folder's `checkpoints`; outside Hydra, the working directory's."""
-    return Path(_job_output_dir() or Path.cwd()) / "checkpoints"
 
 
 def _job_output_dir() -> str | None:
