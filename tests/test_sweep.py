@@ -16,6 +16,8 @@ from omegaconf import OmegaConf
 from reliability import record
 from sweep_helpers import TOY, load_study, run_toy, states, study_so_far, sweep_runs
 
+from sweepwise.internals.hydra_internals import BASIC_LAUNCHER
+
 pytestmark = pytest.mark.slow
 
 
@@ -44,6 +46,40 @@ def test_ctrl_c_while_the_sweeper_imports_ends_in_one_line(monkeypatch: pytest.M
         OptunaSweeper().setup(hydra_context=None, task_function=print, config=OmegaConf.create({"hydra": {}}))
     assert ended.value.code == 130
     assert capsys.readouterr().out == "sweep interrupted before it started: nothing was written\n"
+
+
+def fork_servers_of_this_process() -> list[int]:
+    """The multiprocessing fork servers this process has started and not reaped."""
+    servers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid() and b"multiprocessing.forkserver" in command:
+            servers.append(int(stat.parent.name))
+    return servers
+
+
+def test_ctrl_c_while_the_sweeper_imports_stops_the_worker_server_it_started(monkeypatch: pytest.MonkeyPatch):
+    """Local workers' fork server starts as the sweeper gets its config; a Ctrl-C in the imports that follow
+    stops it too, or the exit would wait seconds for it."""
+    from hydra_plugins.sweepwise_plugins.optuna_sweeper import OptunaSweeper
+
+    class CtrlC(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "sweepwise.sweep.driver.sweeper":
+                raise KeyboardInterrupt
+            return None
+
+    before = fork_servers_of_this_process()
+    monkeypatch.delitem(sys.modules, "sweepwise.sweep.driver.sweeper", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [CtrlC(), *sys.meta_path])
+    config = OmegaConf.create({"hydra": {"launcher": {"_target_": BASIC_LAUNCHER}}})
+    with pytest.raises(SystemExit):
+        OptunaSweeper().setup(hydra_context=None, task_function=print, config=config)
+    assert fork_servers_of_this_process() == before == []
 
 
 def test_no_batch_barrier_short_trials_flow_past_a_long_one(tmp_path: Path):

@@ -42,6 +42,9 @@ class OptunaSweeper(Sweeper):
             start_worker_server(str(OmegaConf.select(config, "hydra.launcher._target_", default="")))
             from sweepwise.sweep.driver.sweeper import Sweep
         except KeyboardInterrupt:
+            from sweepwise.internals.multiprocessing_internals import stop_fork_server
+
+            stop_fork_server()  # the server started above, mid-import: the exit would wait for it otherwise
             print("sweep interrupted before it started: nothing was written")
             raise SystemExit(130) from None
         self._impl = Sweep(**self._settings)
