@@ -29,7 +29,7 @@ from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
 from sweepwise.sweep.trial.trial_runner import TrialJob, TrialRunner, output_to
 
 RESULT_POLL_S = 0.25
-RESULT_GRACE_S = 5.0  # how long a job seen ended may take to show its result file (as submitit's own wait)
+RESULT_GRACE_S = 5.0  # how long an adopted job seen ended may take to show its result file (as submitit waits)
 STOP_WAIT_S = 5.0  # a stopped controller interrupts its task, then kills it a second later
 SIGNAL_DELAY_S = 30  # submitit's own default for local jobs: LocalQueueConf has no such field
 MAX_NUM_TIMEOUT = 3  # submitit's own default for local jobs: LocalQueueConf has no such field
@@ -119,9 +119,10 @@ class SubmititLocalExecutor:
         return job.paths.result_pickle.exists() or not _is_submitit_controller(int(job.job_id))
 
     def _outcome(self, key: int, job: submitit.Job[Any]) -> TrialOutcome | Died:
+        adopted = key in self.adopted
         self.adopted.discard(key)
         self.free.append(self.jobs.pop(key)[1])
-        if not _result_shows(job):
+        if not (job.paths.result_pickle.exists() or (adopted and _result_shows(job))):
             return Died(f"{self.job_kind} {job.job_id} ended without a result ({job.state})")
         try:
             outcome = job.result()
@@ -184,9 +185,9 @@ def _python(gpus: tuple[str, ...] | None) -> str:
 
 
 def _result_shows(job: submitit.Job[Any]) -> bool:
-    """Whether the job's result file is there, or appears within a few seconds: another process wrote it, and a
-    file system may show it a moment after that process is seen ended (an adopted job's through its controller's
-    /proc entry)."""
+    """Whether an adopted job's result file appears within a few seconds: its end is seen through its controller's
+    /proc entry, not a process handle of this sweep's, and the file may show a moment after that. (A job this sweep
+    started ends with its process, which wrote the file first.)"""
     deadline = time.monotonic() + RESULT_GRACE_S
     while not job.paths.result_pickle.exists():
         if time.monotonic() >= deadline:
