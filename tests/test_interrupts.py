@@ -18,7 +18,7 @@ from sweep_helpers import load_study, study_so_far, sweep_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 OWN_LOOP = REPO / "examples" / "own_loop" / "train.py"
-MOMENTS = 12  # spread evenly over an uninterrupted sweep's life, by SIGINT, SIGTERM and SIGKILL in turn
+MOMENTS = 9  # spread evenly over an uninterrupted sweep's life, by SIGINT, SIGTERM and SIGKILL in turn
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGKILL)
 TRIALS, EPOCHS = 3, 3
 ARGS = ["-m", f"hydra.sweeper.n_trials={TRIALS}", "hydra.sweeper.pruner.n_startup_trials=9", f"epochs={EPOCHS}"]
