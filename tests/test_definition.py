@@ -21,6 +21,8 @@ def test_fixed_overrides_giving_the_same_value_are_no_difference():
 def test_fixed_overrides_giving_other_values_differ_and_booleans_are_not_numbers():
     assert differences(fixed(lr="0.1"), fixed(lr="0.2")) == ["fixed overrides lr: 0.1 -> 0.2"]
     assert differences(fixed(flag="true"), fixed(flag="1")) == ["fixed overrides flag: true -> 1"]
+    shown = differences(fixed(uri="sqlite\\:///a.db"), fixed(uri="file\\:./else"))  # as Hydra's grammar escapes them
+    assert shown == ["fixed overrides uri: sqlite:///a.db -> file:./else"]
 
 
 def test_a_key_one_run_overrides_compares_with_its_value_when_unset():

@@ -20,7 +20,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution
 
 from sweepwise.errors import ConfigError
 from sweepwise.study.records import DEFINITION_ATTR
-from sweepwise.sweep.driver.param_grammar import SearchSpace, fixed_value
+from sweepwise.sweep.driver.param_grammar import SearchSpace, fixed_value, readable
 from sweepwise.tracking.secrets import REDACTED, is_secret, redact
 
 PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective", "config", "group options")
@@ -236,4 +236,5 @@ def _shown(key: str, value: Any) -> str:
 
 
 def _text(value: Any) -> str:
-    return json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    """A recorded value as a person reads it: a fixed override without the escapes of Hydra's grammar."""
+    return json.dumps(value, sort_keys=True) if not isinstance(value, str) else readable([value])
