@@ -29,7 +29,6 @@ from sweepwise.study.records import (
     RAN_ATTR,
     RUN_ID_ATTR,
 )
-from sweepwise.study.trials import continued_numbers
 from sweepwise.sweep.driver.custom_space import custom_space_problem
 from sweepwise.sweep.driver.left_running import continue_interrupted, fail_running, settle_left_running, take_up
 from sweepwise.sweep.driver.param_grammar import SearchSpace, readable, suggest, trial_overrides
@@ -43,6 +42,7 @@ from sweepwise.sweep.driver.trial_flights import (
     is_interrupted,
     mark_interrupted,
     recorded_outcome,
+    results,
     run_params,
 )
 from sweepwise.sweep.launch.executor import Executor
@@ -132,8 +132,7 @@ class Orchestrator:
             )
         if left := continue_interrupted(self.study, trials, self.space, self.progress):
             self.counts[LEFT] = left
-        continued = continued_numbers(trials)  # a paused trial's work goes on: its end is no result
-        finished = [t for t in ended if not is_interrupted(t) and t.number not in continued]
+        finished = results(trials)
         self.counts.update(PAUSED if is_paused(trial) else trial.state.name for trial in finished)
         self.counts[INTERRUPTED] = sum(is_interrupted(t) for t in ended)
         self.best.note_trials(finished)
@@ -151,7 +150,8 @@ class Orchestrator:
         while not (self.stop_message or self.tracking_lost) and max(len(self.in_flight), self.executor.held) < (
             self.settings.n_jobs
         ):
-            if paused := promotion(self.study.get_trials(deepcopy=False), self.settings.schedule, self.best.maximize):
+            schedule = self.settings.schedule  # without one, no need to read the study at every launch
+            if schedule and (paused := promotion(self.study.get_trials(deepcopy=False), schedule, self.best.maximize)):
                 self.study.enqueue_trial(paused.params, user_attrs={CONTINUES_ATTR: paused.number})
                 self.counts[PAUSED] -= 1
             elif self.to_launch > 0:

@@ -23,9 +23,8 @@ from optuna.trial import TrialState
 from sweepwise.errors import ConfigError
 from sweepwise.spec.sweep_schedule import Schedule
 from sweepwise.study.records import SWEPT_BY_ATTR
-from sweepwise.study.trials import continued_numbers
 from sweepwise.sweep.driver.rungs import promotion
-from sweepwise.sweep.driver.trial_flights import is_interrupted
+from sweepwise.sweep.driver.trial_flights import results
 
 BEAT_SECONDS = 30.0
 STALE_AFTER_SECONDS = 3 * BEAT_SECONDS
@@ -76,9 +75,7 @@ def has_work(study: optuna.Study, n_trials: int, schedule: Schedule | None = Non
     trials = study.get_trials(deepcopy=False)
     if any(trial.state in (TrialState.RUNNING, TrialState.WAITING) for trial in trials):
         return True
-    continued = continued_numbers(trials)
-    ended = [t for t in trials if t.state.is_finished() and not is_interrupted(t) and t.number not in continued]
-    if len(ended) < n_trials:
+    if len(results(trials)) < n_trials:
         return True
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
     return promotion(trials, schedule, maximize) is not None

@@ -9,6 +9,7 @@ import optuna
 from optuna.trial import Trial, TrialState
 
 from sweepwise.study.records import FAIL_REASON_ATTR, INTERRUPTED_ATTR, PRUNE_REASON_ATTR
+from sweepwise.study.trials import continued_numbers
 from sweepwise.sweep.outcome import INTERRUPTED, TrialOutcome, TrialStatus
 
 
@@ -33,6 +34,13 @@ class Flight:
 def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:
     """A FAIL that was not the trial's own doing (a stopped sweep, a lost tracking server): it is run again."""
     return trial.state == TrialState.FAIL and bool(trial.user_attrs.get(INTERRUPTED_ATTR))
+
+
+def results(trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """The ended trials that count toward `n_trials`: not interrupted (their work is run again), and not paused
+    work that a later trial continues (that trial's end is the work's)."""
+    continued = continued_numbers(trials)
+    return [t for t in trials if t.state.is_finished() and not is_interrupted(t) and t.number not in continued]
 
 
 def recorded_outcome(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
