@@ -61,9 +61,13 @@ def run_script(
     script: Path, args: Sequence[str], cwd: Path, timeout: float = 300, python_flags: Sequence[str] = ()
 ) -> subprocess.CompletedProcess:
     """`python [FLAGS] SCRIPT ARGS` in `cwd`, with tests/plugins importable (custom model and data targets)."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "tests" / "plugins"), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, *python_flags, str(script), *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, cwd=cwd, env=script_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def script_env() -> dict[str, str]:
+    """The environment scripts run in: this one, with tests/plugins importable and output unbuffered."""
+    return {**os.environ, "PYTHONPATH": str(REPO / "tests" / "plugins"), "PYTHONUNBUFFERED": "1"}
 
 
 def run_train(args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -1,0 +1,129 @@
+"""`python train.py ARGS` many times without paying its imports each time.
+
+A corpus of dozens of commands that each stop within a second spends most of its time importing torch, Hydra and
+MLflow (about 3 s per command on two cores). `WarmTrain` starts one server process that imports train.py's
+modules once; each command then runs in a process forked from it, with its own working folder, argv, exit code,
+stdout and stderr, atexit handlers included. The command is still train.py run as `__main__` in a process of its
+own: only the imports are shared, as they would be by a warm page cache.
+
+Run as a script, this file is that server: it reads one JSON request per line on stdin and answers with one line
+holding the command's exit code.
+"""
+
+import atexit
+import importlib
+import json
+import os
+import runpy
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import IO
+
+from helpers import REPO, TRAIN_PY, script_env
+
+REQUEST_POLL_S = 0.05
+
+
+class WarmTrain:
+    """A server process with train.py's imports done; `run` forks one command from it."""
+
+    def __init__(self) -> None:
+        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
+        self.server = subprocess.Popen([sys.executable, __file__], env=script_env(), **pipes)
+        self.outputs = Path(tempfile.mkdtemp(prefix="warm-train-"))
+
+    def run(self, args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+        """What `helpers.run_train(args, cwd)` returns, from a forked process."""
+        assert self.server.stdin and self.server.stdout
+        out, err = self.outputs / "stdout", self.outputs / "stderr"
+        request = {"args": args, "cwd": str(cwd), "out": str(out), "err": str(err), "timeout": timeout}
+        self.server.stdin.write(json.dumps(request) + "\n")
+        self.server.stdin.flush()
+        answer = self.server.stdout.readline()
+        if not answer:
+            raise RuntimeError(f"the warm train.py server ended (exit {self.server.wait()})")
+        returncode = json.loads(answer)["returncode"]
+        stdout, stderr = out.read_text(), err.read_text()
+        return subprocess.CompletedProcess([str(TRAIN_PY), *args], returncode, stdout, stderr)
+
+    def close(self) -> None:
+        if self.server.stdin:
+            self.server.stdin.close()
+        self.server.wait(timeout=30)
+        if self.server.stdout:
+            self.server.stdout.close()
+        shutil.rmtree(self.outputs)
+
+
+def run_forked(request: dict) -> int:
+    """The exit code of train.py run as `__main__` in a child process with the request's folder, argv and files."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(run_in_child(request))
+    deadline = time.monotonic() + request["timeout"]
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(REQUEST_POLL_S)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    return -signal.SIGKILL
+
+
+def run_in_child(request: dict) -> int:
+    os.chdir(request["cwd"])
+    stdin = os.open(os.devnull, os.O_RDONLY)  # the requests are the server's, not the command's
+    os.dup2(stdin, 0)
+    os.close(stdin)
+    redirect(sys.stdout, request["out"])
+    redirect(sys.stderr, request["err"])
+    sys.argv = [str(TRAIN_PY), *request["args"]]
+    code = 0
+    try:
+        runpy.run_path(str(TRAIN_PY), run_name="__main__")
+    except SystemExit as stop:
+        code = exit_code(stop)
+    except BaseException:
+        sys.excepthook(*sys.exc_info())
+        code = 1
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+def exit_code(stop: SystemExit) -> int:
+    """The exit status the interpreter gives a SystemExit: its number, or 1 after printing its message."""
+    if stop.code is None or isinstance(stop.code, int):
+        return stop.code or 0
+    print(stop.code, file=sys.stderr)
+    return 1
+
+
+def redirect(stream: IO[str], path: str) -> None:
+    stream.flush()
+    file = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(file, stream.fileno())
+    os.close(file)
+
+
+def serve() -> None:
+    sys.path.insert(0, str(REPO))
+    runpy.run_path(str(TRAIN_PY), run_name="warm")  # train.py's own imports
+    for module in ("mlflow", "torch", "sweepwise.app", "sweepwise.recipe.preflight"):  # what train.py's main imports
+        importlib.import_module(module)
+
+    for line in sys.stdin:
+        answer = {"returncode": run_forked(json.loads(line))}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    serve()
