@@ -1,14 +1,16 @@
-"""Schedules that reuse work against today's default: random search with median pruning, and asha with pausing, on
-the language-model task (character-level, the standard library's documentation), the same slots and seeds.
+"""Schedules that reuse work against today's default: random search with median pruning, asha with pausing, and
+population-based training, on the language-model task (character-level, the standard library's documentation),
+the same search space (`sweeps=pbt`: learning rate, weight decay, dropout), slots and seeds.
 
-Each seed runs the `language_model` sweep through `train.py` once per schedule, in a fresh folder. The default
-draws `--trials` configurations; asha draws `--asha-trials` (more: its pauses spend fewer epochs on each), so that
-both spend comparable epochs. Printed per run: the best val/bits_per_token, the epochs trained (each piece of work
-counted once, to the last epoch it reached) and the wall time; then, per schedule, the mean best over the seeds
-with its standard error, the mean epochs and their ratio to the default's. Goal: asha reaches the default's best
-(within the standard error of the difference) in at most half its epochs, or a better best in as many.
+Each seed runs the sweep through `train.py` once per schedule, in a fresh folder. The default draws `--trials`
+configurations of `--epochs` epochs each; pbt trains a population of as many (the same epoch budget, none stopped);
+asha draws `--asha-trials` (more: its pauses spend fewer epochs on each). Printed per run: the best
+val/bits_per_token, the epochs trained (each piece of work counted once, to the last epoch it reached) and the wall
+time; then, per schedule, the mean best over the seeds with its standard error, the mean epochs and their ratio to
+the default's, and each schedule's best minus the default's with the standard error of that difference. Goal: asha
+or pbt reaches the default's best in at most half its epochs, or a better best in as many.
 
-    python bench/schedules.py [--seeds 3] [--trials 8] [--asha-trials 24] [--epochs 9] [--jobs 2]
+    python bench/schedules.py [--seeds 3] [--trials 8] [--asha-trials 24] [--epochs 9] [--jobs 2] [--max-chars N]
 """
 
 import argparse
@@ -27,7 +29,7 @@ from sweepwise.study.records import CONTINUES_ATTR
 from sweepwise.study.storage import open_storage
 
 TRAIN = Path(__file__).resolve().parent.parent / "train.py"
-STUDY = "language_model"
+STUDY = "pbt"
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,12 @@ def sweep(schedule: str, seed: int, trials: int, args: argparse.Namespace) -> Re
     overrides = {
         "median": ["hydra/sweeper/pruner=median", "hydra/sweeper/schedule=none"],
         "asha": ["hydra/sweeper/schedule=asha", f"hydra.sweeper.schedule.reduction_factor={args.reduction_factor}"],
+        "pbt": ["hydra/sweeper/schedule=pbt", f"hydra.sweeper.schedule.interval={args.interval}"],
     }[schedule]
+    data = [f"data.max_chars={args.max_chars}"] if args.max_chars else []
     with tempfile.TemporaryDirectory() as folder:
         command = [
-            sys.executable, str(TRAIN), "sweeps=language_model", *overrides, f"hydra.sweeper.sampler.seed={seed}",
+            sys.executable, str(TRAIN), "sweeps=pbt", *overrides, *data, f"hydra.sweeper.sampler.seed={seed}",
             f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.n_jobs={args.jobs}", f"trainer.epochs={args.epochs}",
             "trainer.progress=off", "recipe.preflight=off", "tracking.log_model=false",
         ]  # fmt: skip
@@ -82,18 +86,25 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=9)
     parser.add_argument("--reduction-factor", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--interval", type=int, default=1, help="pbt's epochs per generation")
+    parser.add_argument("--max-chars", type=int, default=None, help="the corpus's first N characters (all: none)")
     args = parser.parse_args()
-    runs: dict[str, list[Result]] = {"median": [], "asha": []}
+    runs: dict[str, list[Result]] = {"median": [], "asha": [], "pbt": []}
     for seed in range(args.seeds):
         for name in runs:
             result = sweep(name, seed, args.asha_trials if name == "asha" else args.trials, args)
             runs[name].append(result)
-            print(f"seed {seed} {name:7} best {result.best:.4f}, {result.epochs} epochs, {result.wall_s:.0f} s")
+            print(
+                f"seed {seed} {name:7} best {result.best:.4f}, {result.epochs} epochs, {result.wall_s:.0f} s",
+                flush=True,
+            )
     for name, results in runs.items():
         print(summary(name, results, runs["median"]))
-    differences = [asha.best - median.best for asha, median in zip(runs["asha"], runs["median"], strict=True)]
-    se = statistics.stdev(differences) / math.sqrt(len(differences)) if len(differences) > 1 else float("nan")
-    print(f"asha - median, best val/bits_per_token (lower is better): {statistics.mean(differences):+.4f} +- {se:.4f}")
+    for name in ("asha", "pbt"):
+        differences = [mine.best - median.best for mine, median in zip(runs[name], runs["median"], strict=True)]
+        se = statistics.stdev(differences) / math.sqrt(len(differences)) if len(differences) > 1 else float("nan")
+        gain = f"{statistics.mean(differences):+.4f} +- {se:.4f}"
+        print(f"{name} - median, best val/bits_per_token (lower is better): {gain}")
 
 
 if __name__ == "__main__":

@@ -102,6 +102,18 @@ CORPUS = {
         "hydra.sweeper.schedule.reduction_factor=1: must be an integer >= 2",
         True,
     ),
+    "pbt over a batch size": Bad(
+        "sweeper",
+        ["hydra/sweeper/schedule=pbt"],
+        "hydra.sweeper.params.trainer.batch_size='choice(32, 64, 128)': cannot",
+        True,
+    ),
+    "pbt quantile above a half": Bad(
+        "sweeper",
+        ["sweeps=regularize", "hydra/sweeper/schedule=pbt", "hydra.sweeper.schedule.quantile=0.7"],
+        "hydra.sweeper.schedule.quantile=0.7: must be a number in [0, 0.5]",
+        True,
+    ),
     "unknown schedule": Bad(
         "sweeper", ["hydra/sweeper/schedule=hyperband"], "hydra/sweeper/schedule='hyperband'", True
     ),

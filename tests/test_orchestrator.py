@@ -12,7 +12,7 @@ import pytest
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
-from sweepwise.spec.sweep_schedule import Asha
+from sweepwise.spec.sweep_schedule import Asha, Pbt
 from sweepwise.study.records import (
     ATTEMPTS_ATTR,
     CONTINUES_ATTR,
@@ -20,6 +20,8 @@ from sweepwise.study.records import (
     INTERRUPTED_ATTR,
     JOB_ID_ATTR,
     PAUSED_ATTR,
+    PBT_GENERATION_ATTR,
+    PBT_PARENT_ATTR,
     PRUNE_REASON_ATTR,
     RUN_ID_ATTR,
 )
@@ -114,6 +116,7 @@ class RecordingTracker:
         self.ended: dict[int, list[tuple[str | None, TrialOutcome]]] = {}
         self.matched: dict[int, Any] = {}
         self.continued: dict[str, int] = {}
+        self.lineage: list[tuple[str, dict[str, float], dict[str, str], int]] = []  # pbt's, logged on runs
 
     def end_child(self, number: int, run_id: str | None, outcome: TrialOutcome, params: dict[str, Any]) -> None:
         self.ended.setdefault(number, []).append((run_id, outcome))
@@ -136,6 +139,9 @@ class RecordingTracker:
     def log_child_artifact(self, run_id: str, path: Path) -> None:
         raise AssertionError("no job here has a log file")
 
+    def log_child(self, run_id: str, metrics: dict[str, float], tags: dict[str, str], step: int) -> None:
+        self.lineage.append((run_id, dict(metrics), dict(tags), step))
+
     def check(self) -> None:
         pass
 
@@ -149,7 +155,7 @@ def make_orchestrator(
     max_failure_rate: float = 0.0,
     retries: int = 0,
     custom_search_space: Callable[[Any, optuna.Trial], Any] | None = None,
-    schedule: Asha | None = None,
+    schedule: Asha | Pbt | None = None,
 ) -> Orchestrator:
     space = parse_search_space({"x": "interval(0, 1)"}, [])
     settings = SweepSettings("study", n_trials, n_jobs, max_failure_rate, retries, schedule)
@@ -618,7 +624,7 @@ def test_of_tied_trials_the_status_line_names_the_one_optuna_calls_best(maximize
     assert best.best == (study.trials[expected].value, expected)
 
 
-def scheduled(study: optuna.Study, schedule: Asha, epochs: int) -> Script:
+def scheduled(study: optuna.Study, schedule: Asha | Pbt, epochs: int) -> Script:
     """Each trial trains from where its work stopped (a continuation's values are its work's), reports every epoch
     as `StudyReporter` does (its value: x times the epoch) and pauses where the schedule says."""
 
@@ -671,3 +677,40 @@ def test_a_trial_left_running_as_it_paused_waits_at_its_rung_instead_of_going_on
     assert states(study) == ["PRUNED"] and executor.cancelled == ["4242"] and not executor.submitted
     assert study.trials[0].user_attrs["prune_reason"] == "paused at rung 0"
     assert orchestrator.counts["PAUSED"] == 1 and not orchestrator.counts.get("INTERRUPTED")
+
+
+def test_under_pbt_the_population_starts_first_and_each_generation_goes_on_together(study: optuna.Study):
+    pbt = Pbt(interval=1, quantile=0.25, resample_probability=0.0)
+    executor, tracker = ScriptedExecutor(scheduled(study, pbt, epochs=3)), RecordingTracker()
+    orchestrator = make_orchestrator(study, executor, tracker, n_trials=4, n_jobs=2, schedule=pbt)
+    orchestrator.run()
+    trials = study.get_trials(deepcopy=False)
+    assert [t.number for t in trials if "continues" not in t.user_attrs] == [0, 1, 2, 3]  # the members, first
+    generations = [t.user_attrs.get(PBT_GENERATION_ATTR, 1) for t in trials]
+    assert generations == sorted(generations) == [1] * 4 + [2] * 4 + [3] * 4  # none goes on before all arrive
+    assert [t.state for t in trials].count(TrialState.COMPLETE) == 4 and executor.most_running == 2
+    exploits = [t for t in trials if PBT_PARENT_ATTR in t.user_attrs]
+    assert not exploits  # the scripted trials write no checkpoint: each member goes on from its own, as it says
+    assert orchestrator.counts["COMPLETE"] == 4 and not orchestrator.counts["PAUSED"]
+    history = [(run, step) for run, metrics, tags, step in tracker.lineage if "pbt/x" in metrics]
+    assert sorted(history) == sorted((f"run-{m}", step) for m in range(4) for step in (0, 1, 2))
+
+
+def test_work_whose_last_trial_was_stopped_as_it_started_goes_on_with_all_the_values_and_the_run_before(
+    study: optuna.Study,
+):
+    first = study.ask()
+    first.suggest_float("x", 0, 1)
+    first.report(0.5, 1)
+    first.set_user_attr(RUN_ID_ATTR, "run-of-0")
+    first.set_user_attr(PAUSED_ATTR, 0)
+    study.tell(first, state=TrialState.PRUNED)
+    study.enqueue_trial(first.params, user_attrs={"continues": 0})
+    stopped = study.ask()  # killed between being asked and taking up its work: no values, no run
+    stopped.set_user_attr(INTERRUPTED_ATTR, True)
+    study.tell(stopped, state=TrialState.FAIL)
+    executor, tracker = ScriptedExecutor(scheduled(study, Asha(), epochs=2)), RecordingTracker()
+    make_orchestrator(study, executor, tracker, n_trials=1, n_jobs=1, schedule=Asha()).run()
+    last = study.trials[-1]
+    assert last.user_attrs["continues"] == 1 and last.state == TrialState.COMPLETE
+    assert sorted(last.intermediate_values) == [1, 2] and last.user_attrs[RUN_ID_ATTR] == "run-of-0"

@@ -18,14 +18,20 @@ from sweepwise.training.runtime import autocast_for, seed_everything
 TIMING = "train/samples_per_sec"
 
 
-def make_trainer(checkpoint_dir: Path, callbacks=(), progress: SilentProgress | None = None) -> Trainer:
+def make_trainer(
+    checkpoint_dir: Path,
+    callbacks=(),
+    progress: SilentProgress | None = None,
+    lr: float = 3e-3,
+    weight_decay: float = 0,
+) -> Trainer:
     """Dropout, batch norm and on-device augmentation all draw random numbers: the hard case for resuming."""
     seed_everything(0, deterministic=True)
     data = make_synthetic(num_samples=320, num_classes=3, shape=[1, 8, 8], augment={"max_shift": 0.2, "noise_std": 0.1})
     model = ConvNet(data.input_shape, data.num_classes, width=4, depth=2, dropout=0.3)
     return Trainer(
         model,
-        torch.optim.Adam(model.parameters(), lr=3e-3),
+        torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay),
         Cosine(warmup_fraction=0.1),
         data,
         Classification(),
@@ -58,6 +64,34 @@ def test_stopped_and_resumed_run_equals_uninterrupted_run(tmp_path: Path):
     for name, tensor in full.model.state_dict().items():
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
     assert resumed.optimizer.param_groups[0]["lr"] == full.optimizer.param_groups[0]["lr"]
+
+
+class LearningRates(SilentProgress):
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+
+    def advance(self, step, loss, lr) -> None:
+        self.rates.append(lr)
+
+
+def test_a_run_resumed_with_other_optimiser_settings_trains_with_them_from_the_checkpoints_state(tmp_path: Path):
+    """What population-based training needs: a member goes on from another's checkpoint with its own (perturbed)
+    learning rate and weight decay, applied to the loaded optimiser, its moments and schedule position kept."""
+    make_trainer(tmp_path / "part", [lambda epoch, metrics, last: "stop" if epoch == 2 else None]).fit()
+    checkpoint = load_checkpoint(tmp_path / "part" / LAST_CHECKPOINT)
+    rates = LearningRates()
+    resumed = make_trainer(tmp_path / "resumed", progress=rates, lr=1e-2, weight_decay=0.1)
+    resumed.resume(checkpoint)
+    (group,) = resumed.optimizer.param_groups
+    assert group["initial_lr"] == 1e-2 and group["weight_decay"] == 0.1
+    saved = checkpoint["optimizer"]["state"]
+    for index, state in resumed.optimizer.state_dict()["state"].items():
+        assert torch.equal(state["exp_avg"], saved[index]["exp_avg"]), index
+    assert saved[0]["step"] > 0  # the moments of two epochs of training, not a fresh optimiser's
+    resumed.fit()
+    total = resumed.total_steps
+    expected = [1e-2 * Cosine(warmup_fraction=0.1)((step + 0.5) / total) for step in range(total // 2, total)]
+    assert rates.rates == pytest.approx(expected, rel=1e-12)
 
 
 def test_a_run_resumed_without_restoring_rng_differs(tmp_path: Path):

@@ -40,6 +40,8 @@ def main(cfg: DictConfig) -> float:
         state = torch.load(checkpoint)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
+        for group in optimizer.param_groups:  # this trial's settings, not the checkpoint's: under population-based
+            group.update(lr=cfg.lr, weight_decay=cfg.weight_decay)  # training it goes on from another's work
         start, best = state["epoch"], state["best"]
         print(f"resumed from the checkpoint of epoch {start}", flush=True)
 

@@ -19,6 +19,7 @@ from typing import Any
 import lightning.pytorch as pl
 import torch
 
+from sweepwise.training.optimizer_settings import apply_optimizer_settings, optimizer_settings
 from sweepwise.training.runtime import restore_rng_state, rng_state
 from sweepwise.trial_api import current_trial
 
@@ -34,6 +35,7 @@ class SweepwiseCallback(pl.Callback):
         self.validated_epoch: int | None = None
         self.validation_keys: set[str] = set()  # what validation logs; Lightning keeps its values between runs
         self.before_validation: dict[str, float] = {}
+        self.configured: list[list[dict[str, Any]]] = []  # each optimiser's settings before a checkpoint's load
 
     def resume_from(self) -> str | None:
         """The trial's last checkpoint when this attempt continues an interrupted one (else None: start afresh),
@@ -51,6 +53,17 @@ class SweepwiseCallback(pl.Callback):
         """A resumed training draws from where the interrupted one stopped: its result is the uninterrupted one's."""
         if "rng" in state_dict:
             restore_rng_state(state_dict["rng"])
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """Keep the optimisers' settings as `configure_optimizers` made them: Lightning loads a checkpoint's after."""
+        self.configured = [optimizer_settings(optimizer) for optimizer in trainer.optimizers]
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """A training resumed from a checkpoint trains with this trial's optimiser settings, not the checkpoint's:
+        under population-based training it goes on from another member's work with explored hyperparameters."""
+        for optimizer, settings in zip(trainer.optimizers, self.configured, strict=True):
+            schedulers = [c.scheduler for c in trainer.lr_scheduler_configs if c.scheduler.optimizer is optimizer]
+            apply_optimizer_settings(optimizer, settings, schedulers)
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.before_validation = scalars(trainer.callback_metrics)

@@ -155,6 +155,24 @@ class AshaScheduleConfig:
 
 
 @dataclass
+class PbtScheduleConfig:
+    name: str = "pbt"
+    # the population is n_trials members, n_jobs of them training at once; each generation trains `interval`
+    # reported steps (epochs, for sweepwise's training), then every member pauses
+    interval: int = 1
+    # once a generation is done, each member in its bottom quantile copies a top-quantile member's checkpoint
+    quantile: float = 0.25
+    # ... and goes on with that member's hyperparameters, each multiplied by one of these factors
+    perturb_factors: list[float] = field(default_factory=lambda: [0.8, 1.2])
+    # ... or drawn afresh from the search space with this probability
+    resample_probability: float = 0.25
+    seed: int = 0  # of the exploit and explore draws, so that a re-run after a kill decides the same
+    # the searched keys that may change mid-training; null: for sweepwise's training, the optimiser's settings,
+    # model.dropout, data.augment.* and trainer.grad_clip; for another app, every searched key
+    mutable: list[str] | None = None
+
+
+@dataclass
 class OptunaSweeperConf:
     _target_: str = "hydra_plugins.sweepwise_plugins.optuna_sweeper.OptunaSweeper"
     # the sampler and pruner are built by the sweeper (after validation), not when Hydra builds the plugin
@@ -167,7 +185,8 @@ class OptunaSweeperConf:
     sampler: Any = MISSING
     # an Optuna pruner; trials of sweepwise's training report their objective every epoch
     pruner: Any = MISSING
-    # none, or asha: trials pause at rungs, freeing their slots, and the best go on from their checkpoints
+    # none; asha: trials pause at rungs, freeing their slots, and the best go on from their checkpoints; pbt:
+    # population-based training, the worst members going on from the best ones' checkpoints
     schedule: Any = MISSING
     # minimize or maximize, or a list of them for several objectives
     direction: Any = "minimize"
@@ -213,7 +232,7 @@ SAMPLERS = {
     "nsgaii": NSGAIISamplerConfig,
     "qmc": QMCSamplerConfig,
 }
-SCHEDULES = {"none": NoScheduleConfig, "asha": AshaScheduleConfig}
+SCHEDULES = {"none": NoScheduleConfig, "asha": AshaScheduleConfig, "pbt": PbtScheduleConfig}
 PRUNERS = {
     "none": NopPrunerConfig,
     "median": MedianPrunerConfig,

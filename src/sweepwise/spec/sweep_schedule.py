@@ -4,6 +4,10 @@ goes to another and its work goes on later from its checkpoint.
 Asynchronous successive halving (ASHA) pauses each trial at its rungs, the first step it reports at or past
 `min_resource * reduction_factor**k` steps (epochs, for sweepwise's training), and resumes it to the next rung once
 the rung's top `1 / reduction_factor` includes it. A trial's last step never pauses it: its training is done.
+
+Population-based training (PBT) pauses every trial each `interval` steps. Once the whole population has reached a
+generation, each member in its bottom `quantile` copies the checkpoint of one in its top quantile (exploit) and goes
+on from it with that member's hyperparameters perturbed (explore); the others go on with their own.
 """
 
 from collections.abc import Mapping
@@ -14,7 +18,8 @@ from sweepwise.errors import ConfigError
 from sweepwise.spec.launch import bounded
 
 KEY = "hydra.sweeper.schedule"
-NONE, ASHA = "none", "asha"
+NONE, ASHA, PBT = "none", "asha", "pbt"
+NAMES = (NONE, ASHA, PBT)
 
 
 @dataclass(frozen=True)
@@ -50,7 +55,48 @@ class Asha:
         return f"schedule asha: trials pause at steps {rungs}, ...; one in its rung's top {top} goes on to the next"
 
 
-Schedule = Asha
+@dataclass(frozen=True)
+class Pbt:
+    """Population-based training: every member pauses each `interval` steps; the generation's bottom `quantile`
+    copies a top member's checkpoint and perturbs its hyperparameters. `mutable`: the searched keys that may change
+    mid-training (None: for sweepwise's training, its optimiser, dropout, augmentation and clipping settings; for
+    another app, every searched key, which its code applies on resuming)."""
+
+    interval: int = 1
+    quantile: float = 0.25
+    perturb_factors: tuple[float, ...] = (0.8, 1.2)
+    resample_probability: float = 0.25
+    seed: int = 0
+    mutable: tuple[str, ...] | None = None
+
+    def budget(self, generation: int) -> int:
+        """The steps a member has trained once it reaches `generation` (1: the first interval done)."""
+        return generation * self.interval
+
+    def crossed(self, previous: int, step: int) -> int | None:
+        """The generation a member reaches on reporting `step` after `previous`, if it reaches one."""
+        generation = step // self.interval
+        return generation if generation > previous // self.interval else None
+
+    def as_facts(self) -> dict[str, Any]:
+        facts = asdict(self)
+        return {"name": PBT, **facts, "perturb_factors": list(self.perturb_factors), "mutable": _listed(self.mutable)}
+
+    def describe(self) -> str:
+        factors = "/".join(f"x{factor:g}" for factor in self.perturb_factors)
+        steps = f"{self.interval} step{'s' * (self.interval > 1)}"
+        return (
+            f"schedule pbt: the n_trials members pause every {steps}; once all have, the bottom {self.quantile:.0%} go "
+            f"on from a top member's checkpoint with its hyperparameters {factors} (or redrawn, at "
+            f"p={self.resample_probability:g})"
+        )
+
+
+Schedule = Asha | Pbt
+
+
+def _listed(keys: tuple[str, ...] | None) -> list[str] | None:
+    return list(keys) if keys is not None else None
 
 
 def schedule_of(node: Any) -> Schedule | None:
@@ -58,19 +104,46 @@ def schedule_of(node: Any) -> Schedule | None:
     if node is None:
         return None
     if not isinstance(node, Mapping):
-        raise ConfigError(KEY, node, f"must be a schedule config: hydra/sweeper/schedule={NONE} or {ASHA}")
+        raise ConfigError(KEY, node, f"must be a schedule config: hydra/sweeper/schedule={' or '.join(NAMES)}")
     name = node.get("name", NONE)
     fields = {key: value for key, value in node.items() if key != "name"}
     if name == NONE:
         return None
-    if name != ASHA:
-        raise ConfigError(f"{KEY}.name", name, f"must be {NONE} or {ASHA}")
-    unknown = sorted(set(fields) - set(Asha.__dataclass_fields__))
+    if name not in NAMES:
+        raise ConfigError(f"{KEY}.name", name, f"must be {', '.join(NAMES[:-1])} or {NAMES[-1]}")
+    kind: type[Asha] | type[Pbt] = Asha if name == ASHA else Pbt
+    unknown = sorted(set(fields) - set(kind.__dataclass_fields__))
     if unknown:
-        raise ConfigError(f"{KEY}.{unknown[0]}", fields[unknown[0]], f"is no field of the {ASHA} schedule")
-    return Asha(
-        min_resource=bounded(f"{KEY}.min_resource", fields.get("min_resource", 1), 1),
-        reduction_factor=bounded(f"{KEY}.reduction_factor", fields.get("reduction_factor", 3), 2),
+        raise ConfigError(f"{KEY}.{unknown[0]}", fields[unknown[0]], f"is no field of the {name} schedule")
+    if kind is Asha:
+        return Asha(
+            min_resource=bounded(f"{KEY}.min_resource", fields.get("min_resource", 1), 1),
+            reduction_factor=bounded(f"{KEY}.reduction_factor", fields.get("reduction_factor", 3), 2),
+        )
+    return _pbt(fields)
+
+
+def _pbt(fields: Mapping[str, Any]) -> Pbt:
+    quantile = bounded(f"{KEY}.quantile", fields.get("quantile", 0.25), 0, 0.5, integer=False)
+    if quantile == 0:
+        raise ConfigError(f"{KEY}.quantile", quantile, "must be above 0: a member in the bottom quantile exploits")
+    factors = fields.get("perturb_factors", [0.8, 1.2])
+    if not isinstance(factors, list | tuple) or not factors:
+        raise ConfigError(f"{KEY}.perturb_factors", factors, "must be a list of numbers > 0")
+    for factor in factors:
+        bounded(f"{KEY}.perturb_factors", factor, 1e-12, integer=False)
+    mutable = fields.get("mutable")
+    if mutable is not None and (not isinstance(mutable, list | tuple) or not all(isinstance(k, str) for k in mutable)):
+        raise ConfigError(f"{KEY}.mutable", mutable, "must be a list of searched keys, or null")
+    return Pbt(
+        interval=bounded(f"{KEY}.interval", fields.get("interval", 1), 1),
+        quantile=float(quantile),
+        perturb_factors=tuple(float(factor) for factor in factors),
+        resample_probability=float(
+            bounded(f"{KEY}.resample_probability", fields.get("resample_probability", 0.25), 0, 1, integer=False)
+        ),
+        seed=bounded(f"{KEY}.seed", fields.get("seed", 0), 0),
+        mutable=tuple(mutable) if mutable is not None else None,
     )
 
 
@@ -78,4 +151,4 @@ def schedule_from_facts(facts: Mapping[str, Any] | None) -> Schedule | None:
     """The schedule `as_facts` shipped to a trial's process."""
     if not facts:
         return None
-    return Asha(**{key: value for key, value in facts.items() if key != "name"})
+    return schedule_of(facts)

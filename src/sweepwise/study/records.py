@@ -22,10 +22,17 @@ OVERRIDES_ATTR = "overrides"  # the Hydra overrides the trial ran with
 ATTEMPTS_ATTR = "attempts"  # how many times the trial's job was started (with retries)
 # the interrupted trial this one continues: same params, same folder (so its last checkpoint), same MLflow run
 CONTINUES_ATTR = "continues"
-# under the asha schedule: the rung (0: the first) at which the trial paused. It ended PRUNED, its work kept; a later
-# trial continues it (`continues`) once the rung's top includes it
+# under a schedule: the rung (asha, 0: the first) or generation (pbt, 1: the first) at which the trial paused. It
+# ended PRUNED, its work kept; a later trial continues it (`continues`) once the schedule says so
 PAUSED_ATTR = "paused_at_rung"
 RUNG_ATTR = "rung"  # under the asha schedule: the highest rung the trial's work has reached (-1: none)
+# under the pbt schedule: the trial's checkpoint folder (written by its process), which an exploiting member copies
+CHECKPOINTS_ATTR = "checkpoints"
+# under pbt: the generation a continuation trains (2: the second interval), and each generation's decision (on the
+# study, as `pbt_generation_<g>`: every member's params, parent and copied checkpoint)
+PBT_GENERATION_ATTR = "pbt_generation"
+PBT_PARENT_ATTR = "pbt_parent"  # the member whose checkpoint this member copied as it went on (exploit)
+PBT_CHECKPOINT_ATTR = "pbt_checkpoint"  # what it copied: the parent's trial, step, folder and each file's sha256
 
 # --- MLflow tags ---
 ROLE_TAG = "sweepwise.role"  # "sweep" on a parent run

@@ -16,10 +16,17 @@ def continued_numbers(trials: list[optuna.trial.FrozenTrial]) -> set[int]:
 def first_of_its_work(trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]) -> int:
     """The number of the trial whose folder holds this trial's work: its own, or the first of the interrupted
     trials it continues (a continuation may itself be continued)."""
-    number = trial.number
-    while CONTINUES_ATTR in trials[number].user_attrs:
-        number = int(trials[number].user_attrs[CONTINUES_ATTR])
-    return number
+    return work_chain(trial, trials)[-1].number
+
+
+def work_chain(
+    trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]
+) -> list[optuna.trial.FrozenTrial]:
+    """The trials of one piece of work, from `trial` back to the first: each continues the next."""
+    chain = [trials[trial.number]]
+    while CONTINUES_ATTR in chain[-1].user_attrs:
+        chain.append(trials[int(chain[-1].user_attrs[CONTINUES_ATTR])])
+    return chain
 
 
 def trial_label(trial: optuna.trial.FrozenTrial, trials: list[optuna.trial.FrozenTrial]) -> str:

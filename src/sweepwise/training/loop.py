@@ -19,6 +19,7 @@ from sweepwise.tasks import Task
 from sweepwise.tasks.task import StepProbe
 from sweepwise.training.checkpoint import save_checkpoint
 from sweepwise.training.distributed import Ranks
+from sweepwise.training.optimizer_settings import apply_optimizer_settings, optimizer_settings
 from sweepwise.training.runtime import restore_rng_state, rng_state
 from sweepwise.training.whole_steps import whole_step
 
@@ -124,9 +125,13 @@ class Trainer:
             group.setdefault("initial_lr", group["lr"])
 
     def resume(self, checkpoint: dict[str, Any]) -> None:
-        """Continue from a `last.pt` checkpoint: weights, optimiser, schedule position, history and RNG state."""
+        """Continue from a `last.pt` checkpoint: weights, optimiser state, schedule position, history and RNG
+        state. The optimiser's settings (learning rate, weight decay, momentum) stay the config's: a run that goes on
+        from another's checkpoint with other hyperparameters (population-based training) trains with its own."""
         self.model.load_state_dict(checkpoint["model"])
+        configured = optimizer_settings(self.optimizer)
         self.optimizer.load_state_dict(checkpoint["optimizer"])
+        apply_optimizer_settings(self.optimizer, configured)
         self.state = TrainState(**checkpoint["train_state"])
         restore_rng_state(checkpoint["rng"])
         if self.recorder is not None:

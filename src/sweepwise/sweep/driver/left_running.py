@@ -20,7 +20,7 @@ from sweepwise.study.records import (
     RUN_ID_ATTR,
     RUNG_ATTR,
 )
-from sweepwise.study.trials import first_of_its_work
+from sweepwise.study.trials import first_of_its_work, work_chain
 from sweepwise.sweep.driver.param_grammar import SearchSpace, holds, trial_overrides
 from sweepwise.sweep.driver.progress import SweepProgress
 from sweepwise.sweep.driver.tracker import SweepTracker
@@ -132,13 +132,17 @@ def take_up(trial: Trial, study: optuna.Study, tracker: SweepTracker) -> tuple[i
     pruner (or the schedule) judges all of it, not the steps after its checkpoint."""
     trials = study.get_trials(deepcopy=False)
     earlier = trials[int(trial.user_attrs[CONTINUES_ATTR])]
+    chain = work_chain(earlier, trials)  # a trial stopped as it started holds none of the work's records
     if len(study.directions) == 1:  # Optuna keeps intermediate values for one objective only
-        for step, value in sorted(earlier.intermediate_values.items()):
+        values = {step: value for done in reversed(chain) for step, value in done.intermediate_values.items()}
+        for step, value in sorted(values.items()):
             trial.report(value, step)
-    if RUNG_ATTR in earlier.user_attrs:  # the rung the work has reached, under the asha schedule
-        trial.set_user_attr(RUNG_ATTR, earlier.user_attrs[RUNG_ATTR])
-    began = first_of_its_work(earlier, trials)
-    run_id = tracker.run_of(earlier.number, earlier.user_attrs.get(RUN_ID_ATTR))
+    rungs = [done.user_attrs[RUNG_ATTR] for done in chain if RUNG_ATTR in done.user_attrs]
+    if rungs:  # the rung the work has reached, under the asha schedule
+        trial.set_user_attr(RUNG_ATTR, rungs[0])
+    began = chain[-1].number
+    recorded = next((done.user_attrs[RUN_ID_ATTR] for done in chain if RUN_ID_ATTR in done.user_attrs), None)
+    run_id = tracker.run_of(earlier.number, recorded)
     if run_id:
         trial.set_user_attr(RUN_ID_ATTR, run_id)
         tracker.mark_continued(run_id, trial.number, began)

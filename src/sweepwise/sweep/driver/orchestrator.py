@@ -29,12 +29,13 @@ from sweepwise.study.records import (
     RAN_ATTR,
     RUN_ID_ATTR,
 )
+from sweepwise.sweep.driver.continuations import Continuations, has_continuation
 from sweepwise.sweep.driver.custom_space import custom_space_problem
 from sweepwise.sweep.driver.left_running import continue_interrupted, fail_running, settle_left_running, take_up
-from sweepwise.sweep.driver.param_grammar import SearchSpace, readable, suggest, trial_overrides
+from sweepwise.sweep.driver.param_grammar import SearchSpace, suggest, trial_overrides
 from sweepwise.sweep.driver.plan import SweepSettings, failure_stop
 from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress, resume_line
-from sweepwise.sweep.driver.rungs import is_paused, promotion
+from sweepwise.sweep.driver.rungs import is_paused
 from sweepwise.sweep.driver.tracker import SweepTracker
 from sweepwise.sweep.driver.trial_flights import (
     Flight,
@@ -44,6 +45,7 @@ from sweepwise.sweep.driver.trial_flights import (
     recorded_outcome,
     results,
     run_params,
+    started_line,
 )
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus
@@ -88,6 +90,10 @@ class Orchestrator:
         self.stop_message = ""
         self.stopped_by: int | None = None  # the failed trial that stopped the sweep
         self.tracking_lost = ""  # why the MLflow server is taken to be gone (a trial's failure reason)
+        schedule = settings.schedule
+        self.continuations = (
+            Continuations(study, schedule, space.distributions, tracker, progress) if schedule else None
+        )
 
     def run(self) -> None:
         """Run trials until `n_trials` have finished in the study (or failures stop the sweep)."""
@@ -137,8 +143,8 @@ class Orchestrator:
         self.counts[INTERRUPTED] = sum(is_interrupted(t) for t in ended)
         self.best.note_trials(finished)
         self.to_launch = max(0, self.settings.n_trials - len(finished) - len(self.in_flight))
-        promoted = promotion(trials, self.settings.schedule, self.best.maximize)  # paused work to go on
-        done = self.to_launch == 0 and not self.in_flight and promoted is None  # (in flight: adopted jobs)
+        paused = has_continuation(trials, self.settings.schedule, self.best.maximize)  # paused work to go on
+        done = self.to_launch == 0 and not self.in_flight and not paused  # (in flight: adopted jobs)
         if line := resume_line(self.study.study_name, finished, self.settings.n_trials, done):
             self.progress.event(line)
         failed = [t for t in finished if t.state == TrialState.FAIL]  # a study its failures stopped stops so again
@@ -146,13 +152,12 @@ class Orchestrator:
             self._check_failure_rate(failed[-1].number, str(failed[-1].user_attrs.get(FAIL_REASON_ATTR, "")))
 
     def _fill_slots(self) -> None:
-        """Each free slot continues a paused trial the schedule promotes, else starts a new trial."""
+        """Each free slot continues paused work the schedule chooses, else starts a new trial."""
         while not (self.stop_message or self.tracking_lost) and max(len(self.in_flight), self.executor.held) < (
             self.settings.n_jobs
         ):
-            schedule = self.settings.schedule  # without one, no need to read the study at every launch
-            if schedule and (paused := promotion(self.study.get_trials(deepcopy=False), schedule, self.best.maximize)):
-                self.study.enqueue_trial(paused.params, user_attrs={CONTINUES_ATTR: paused.number})
+            continuing = self.continuations and self.continuations.next(self.to_launch > 0, bool(self.in_flight))
+            if continuing:  # (without a schedule, the study is not read at every launch)
                 self.counts[PAUSED] -= 1
             elif self.to_launch > 0:
                 self.to_launch -= 1
@@ -200,14 +205,9 @@ class Orchestrator:
             self.log_file(folder) if self.log_file else None,
         )
         job_id = self.executor.submit(number, job)
-        where = ""
         if job_id is not None:
             flight.trial.set_user_attr(JOB_ID_ATTR, job_id)
-            where = f" as {self.executor.job_kind} {job_id}"
-        again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
-        if flight.folder is not None:
-            again = f" (continuing trial {flight.folder}'s work from its checkpoint: its params, folder and MLflow run)"
-        line = f"trial {number} started{where}{again}: {readable(redact_overrides(flight.overrides))}"
+        line = started_line(flight, f" as {self.executor.job_kind} {job_id}" if job_id is not None else "")
         self.progress.trial_started(number, line, Path(job.log_file) if job.log_file else None)
 
     def _settle(self, number: int, result: TrialOutcome | Died) -> None:

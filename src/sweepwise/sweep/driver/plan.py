@@ -19,11 +19,12 @@ from sweepwise.spec.launch import bounded
 from sweepwise.spec.run import TaskSpec
 from sweepwise.spec.schema import Objective, check_objective
 from sweepwise.spec.sweep_schedule import KEY as SCHEDULE_KEY
-from sweepwise.spec.sweep_schedule import Schedule, schedule_of
+from sweepwise.spec.sweep_schedule import Pbt, Schedule, schedule_of
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.driver.custom_space import custom_search_space_function
 from sweepwise.sweep.driver.override_check import check_overrides_compose
 from sweepwise.sweep.driver.param_grammar import SearchSpace, grid_of, parse_search_space
+from sweepwise.sweep.driver.population import check_population
 from sweepwise.sweep.driver.samplers import build_sampler, is_grid, unusable_sampler
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS
 from sweepwise.tracking.mlflow_run import resolve_tracking_uri
@@ -167,7 +168,8 @@ def make_plan(
     directions = check_objective_direction(config, conf.direction)
     schedule = schedule_of(None if conf.schedule == MISSING else conf.schedule)
     if schedule is not None and len(directions) > 1:
-        raise ConfigError(f"{SCHEDULE_KEY}.name", "asha", "needs one objective: a rung ranks trials by one value")
+        name = schedule.as_facts()["name"]
+        raise ConfigError(f"{SCHEDULE_KEY}.name", name, "needs one objective: the schedule ranks trials by one value")
     settings = SweepSettings(
         study_name=str(conf.study_name or config.hydra.job.name),
         n_trials=bounded("hydra.sweeper.n_trials", conf.n_trials, 1),
@@ -203,6 +205,8 @@ def make_plan(
     if schedule is not None:  # the schedule decides which trials go on; the start line says the pruner is unused
         pruner = dict(NOP_PRUNER)
     custom = custom_search_space_function(conf.custom_search_space, config, space)
+    if isinstance(schedule, Pbt):
+        check_population(schedule, settings.n_trials, space, is_sweepwise_training(config), custom)
     options = check_overrides_compose(hydra_context, config, space)
     return SweepPlan(
         conf=conf,

@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from sweepwise.errors import ConfigError
 from sweepwise.spec.sweep_schedule import Schedule
 from sweepwise.study.records import SWEPT_BY_ATTR
-from sweepwise.sweep.driver.rungs import promotion
+from sweepwise.sweep.driver.continuations import has_continuation
 from sweepwise.sweep.driver.trial_flights import results
 
 BEAT_SECONDS = 30.0
@@ -78,7 +78,7 @@ def has_work(study: optuna.Study, n_trials: int, schedule: Schedule | None = Non
     if len(results(trials)) < n_trials:
         return True
     maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
-    return promotion(trials, schedule, maximize) is not None
+    return has_continuation(trials, schedule, maximize)
 
 
 def check_unclaimed(study: optuna.Study) -> None:

@@ -14,6 +14,7 @@ from mlflow.exceptions import MlflowException
 from rich.console import Console
 
 from sweepwise.errors import first_line, hide_password
+from sweepwise.spec.sweep_schedule import Pbt
 from sweepwise.study.records import MODEL_ERROR_TAG, MODEL_TRIAL_TAG, MODEL_URI_TAG, RUN_ID_ATTR
 from sweepwise.study.trials import first_of_its_work
 from sweepwise.sweep.driver.plan import SweepPlan
@@ -89,8 +90,14 @@ class SweepReport:
         tracker.log_parent_changes(metrics, tags, step=sum(counts.values()))
         from sweepwise.sweep.driver.study_plots import save_study_plots  # matplotlib: a second, paid at the end
 
-        for path in save_study_plots(study, plan.sweep_dir / "plots"):
-            tracker.log_parent_artifact(path, "plots")
+        plots: list[Path | None] = list(save_study_plots(study, plan.sweep_dir / "plots"))
+        if isinstance(plan.settings.schedule, Pbt):
+            from sweepwise.sweep.driver.pbt_lineage import save_lineage_figure
+
+            plots.append(save_lineage_figure(study, plan.sweep_dir / "plots" / "pbt_lineage.png"))
+        for path in plots:
+            if path is not None:
+                tracker.log_parent_artifact(path, "plots")
         finished_with_best = status == "FINISHED" and len(plan.directions) == 1 and results is not None
         if self.ensemble_k and finished_with_best:
             self._ensemble(study, plan, tracker)

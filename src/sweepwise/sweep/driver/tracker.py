@@ -188,13 +188,14 @@ class SweepTracker:
         self.writer.submit(self.client.set_tag, run_id, CONTINUED_AS_TAG, str(number))
         self.writer.submit(self.client.set_tag, run_id, MLFLOW_RUN_NAME, f"trial-{began} (continued as {number})")
 
+    def log_child(self, run_id: str, metrics: Mapping[str, float], tags: Mapping[str, str], step: int) -> None:
+        self.writer.submit(self.client.log_batch, run_id, **_batch(metrics, tags, step))
+
     def log_child_artifact(self, run_id: str, path: Path) -> None:
         self.writer.submit(self.client.log_artifact, run_id, str(path))
 
     def log_parent(self, metrics: Mapping[str, float], tags: Mapping[str, str], step: int) -> None:
-        batch = [Metric(key, float(value), now_ms(), step) for key, value in metrics.items()]
-        tag_list = [RunTag(k, v) for k, v in tags.items()]
-        self.writer.call(self.client.log_batch, self.parent_run_id, metrics=batch, tags=tag_list)
+        self.writer.call(self.client.log_batch, self.parent_run_id, **_batch(metrics, tags, step))
 
     def parent_data(self) -> RunData:
         """The parent run's metrics and tags as the store has them now (what an earlier run of the sweep left)."""
@@ -236,3 +237,11 @@ class SweepTracker:
         finally:
             self.writer.call(self.client.set_terminated, self.parent_run_id, status=status)
             self.writer.close()
+
+
+def _batch(metrics: Mapping[str, float], tags: Mapping[str, str], step: int) -> dict[str, Any]:
+    """`log_batch`'s arguments: the metrics at `step`, and the tags."""
+    return {
+        "metrics": [Metric(key, float(value), now_ms(), step) for key, value in metrics.items()],
+        "tags": [RunTag(key, value) for key, value in tags.items()],
+    }

@@ -2,15 +2,24 @@
 the study recorded it, and whether that end was its own doing."""
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 from optuna.trial import Trial, TrialState
 
-from sweepwise.study.records import FAIL_REASON_ATTR, INTERRUPTED_ATTR, PRUNE_REASON_ATTR
+from sweepwise.study.records import (
+    FAIL_REASON_ATTR,
+    INTERRUPTED_ATTR,
+    PBT_GENERATION_ATTR,
+    PBT_PARENT_ATTR,
+    PRUNE_REASON_ATTR,
+)
 from sweepwise.study.trials import continued_numbers
+from sweepwise.sweep.driver.param_grammar import readable
 from sweepwise.sweep.outcome import INTERRUPTED, TrialOutcome, TrialStatus
+from sweepwise.tracking.secrets import redact_overrides
 
 
 @dataclass
@@ -29,6 +38,24 @@ class Flight:
     def work_folder(self) -> int:
         """The trial number that names the folder of the trial's work (see `folder`)."""
         return self.trial.number if self.folder is None else self.folder
+
+
+def started_line(flight: Flight, where: str) -> str:
+    """The line that says a trial started (`where`: as which job), how it goes on if it continues earlier work,
+    and its overrides."""
+    again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
+    if flight.folder is not None:
+        again = f" ({continuing_note(flight.trial.user_attrs, flight.folder)})"
+    return f"trial {flight.trial.number} started{where}{again}: {readable(redact_overrides(flight.overrides))}"
+
+
+def continuing_note(attrs: Mapping[str, Any], folder: int) -> str:
+    """How a trial that continues the work of trial `folder` goes on (`attrs`: its user attributes)."""
+    if PBT_GENERATION_ATTR not in attrs:
+        return f"continuing trial {folder}'s work from its checkpoint: its params, folder and MLflow run"
+    parent = attrs.get(PBT_PARENT_ATTR)
+    source = "its own checkpoint" if parent is None else f"trial {parent}'s checkpoint, with its params explored"
+    return f"member {folder}'s generation {attrs[PBT_GENERATION_ATTR]}, from {source}"
 
 
 def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:

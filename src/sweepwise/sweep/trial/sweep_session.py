@@ -11,8 +11,8 @@ from optuna.exceptions import UpdateFinishedTrialError
 
 from sweepwise.errors import ConfigError
 from sweepwise.spec.schema import direction_by_name
-from sweepwise.spec.sweep_schedule import schedule_from_facts
-from sweepwise.study.records import PAUSED_ATTR, RUNG_ATTR
+from sweepwise.spec.sweep_schedule import PBT, schedule_from_facts
+from sweepwise.study.records import CHECKPOINTS_ATTR, PAUSED_ATTR, RUNG_ATTR
 from sweepwise.study.storage import open_storage
 from sweepwise.sweep.outcome import PAUSED
 from sweepwise.sweep.trial.child_runs import open_child_run
@@ -47,12 +47,15 @@ def sweep_trial(context: TrialContext, output_dir: Path) -> Trial:
     _link_folder(output_dir, context.trial_number)
     note = output_dir / PRUNED_NOTE
     note.unlink(missing_ok=True)  # an earlier attempt's
+    checkpoints = output_dir / "checkpoints"
+    if (context.schedule or {}).get("name") == PBT:  # a member that exploits this one copies its checkpoints
+        open_storage(context.storage).set_trial_user_attr(context.trial_id, CHECKPOINTS_ATTR, str(checkpoints))
     facts = TrialFacts(
         number=context.trial_number,
         params={key.lstrip("+"): value for key, value in context.params.items()},  # as the task's config has them
         run_id=open_child_run(context),
         tracking_uri=context.tracking_uri,
-        folder=str(output_dir / "checkpoints"),
+        folder=str(checkpoints),
         resuming=context.attempt > 0,
         ends_run=False,
         logged_params=tuple(mlflow_name(key) for key in context.params),
