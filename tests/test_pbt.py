@@ -15,7 +15,7 @@ import optuna
 import pytest
 import torch
 from helpers import LIGHTNING_STRICT, REPO, TRAIN_PY, mlflow_client, refusal, run_script
-from slurm_helpers import accounting
+from slurm_helpers import accounting, start, wait_for
 from sweep_helpers import load_study, most_at_once, study_so_far
 
 from sweepwise.study.records import (
@@ -153,13 +153,30 @@ def test_a_sweep_killed_mid_generation_runs_again_to_the_same_end_losing_no_memb
             assert began["epoch"] >= max(earlier.intermediate_values, default=0) - 1
 
 
-def test_on_slurm_each_generation_runs_as_jobs_and_exploits_begin_from_the_copied_state(slurm, tmp_path: Path):
+def exploit_running_with_its_start_saved(cwd: Path) -> optuna.trial.FrozenTrial | None:
+    """A member going on from another's checkpoint, in a job, that has loaded the copy and saved what it began from."""
+    study = study_so_far(cwd, "pbt_loop")
+    for trial in study.trials if study is not None else []:
+        if PBT_PARENT_ATTR in trial.user_attrs and trial.state.name == "RUNNING" and "job_id" in trial.user_attrs:
+            member = first_of_its_work(trial, study.trials)
+            if (cwd / "multirun" / "pbt_loop" / str(member) / f"began-{trial.number}.pt").exists():
+                return trial
+    return None
+
+
+def test_on_slurm_a_preempted_exploit_resumes_from_the_copied_state_and_generations_run_as_jobs(slurm, tmp_path):
     on_slurm = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.launcher.poll_interval_s=1"]
-    done = run_script(APP, ["-m", *on_slurm], tmp_path, timeout=900, python_flags=["-W", "error"])
-    assert done.returncode == 0, done.stderr[-3000:]
+    sweep = start(APP, ["-m", "epoch_s=3", *on_slurm], tmp_path)
+    preempted = wait_for(lambda: exploit_running_with_its_start_saved(tmp_path), 300, "a member going on in a job")
+    subprocess.run(["scancel", "--signal=USR2", preempted.user_attrs["job_id"]], check=True)
+    assert sweep.wait(timeout=900) == 0, (tmp_path / "orchestrator.log").read_text()[-3000:]
     study = load_study(tmp_path, "pbt_loop")
     check_population_trained_to_the_end(study)
     assert check_exploits_began_from_the_copied_checkpoints(tmp_path / "multirun" / "pbt_loop", study) >= 1
+    after = study.trials[preempted.number]  # requeued as the same trial, which began from the copy again
+    assert after.state.name in ("COMPLETE", "PRUNED") and after.user_attrs["job_id"] == preempted.user_attrs["job_id"]
+    tags = mlflow_client(tmp_path).get_run(after.user_attrs[RUN_ID_ATTR]).data.tags
+    assert tags.get("sweepwise.slurm.restart_count") == "1", tags
     jobs = [t.user_attrs["job_id"] for t in study.trials]
     assert len(set(jobs)) == len(study.trials) and set(accounting(jobs).values()) == {"COMPLETED"}
 

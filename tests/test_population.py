@@ -12,7 +12,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from sweepwise.errors import ConfigError
-from sweepwise.spec.sweep_schedule import Pbt, schedule_from_facts, schedule_of
+from sweepwise.spec.sweep_schedule import Asha, Pbt, schedule_from_facts, schedule_of
 from sweepwise.study.records import (
     CHECKPOINTS_ATTR,
     CONTINUES_ATTR,
@@ -42,6 +42,12 @@ def test_members_pause_at_the_end_of_each_interval_and_the_config_round_trips():
     assert schedule_of({"name": "pbt"}) == Pbt()
 
 
+def test_a_sweep_file_written_for_one_schedule_runs_under_another_its_fields_left_aside():
+    assert schedule_of({"name": "none", "interval": 2, "quantile": 0.5}) is None
+    assert schedule_of({"name": "asha", "interval": 2, "reduction_factor": 2}) == Asha(reduction_factor=2)
+    assert schedule_of({"name": "pbt", "min_resource": 3}) == Pbt()
+
+
 @pytest.mark.parametrize(
     ("node", "key"),
     [
@@ -52,7 +58,7 @@ def test_members_pause_at_the_end_of_each_interval_and_the_config_round_trips():
         ({"name": "pbt", "perturb_factors": [0.8, -1]}, "hydra.sweeper.schedule.perturb_factors"),
         ({"name": "pbt", "resample_probability": 1.5}, "hydra.sweeper.schedule.resample_probability"),
         ({"name": "pbt", "mutable": "optimizer.lr"}, "hydra.sweeper.schedule.mutable"),
-        ({"name": "pbt", "min_resource": 1}, "hydra.sweeper.schedule.min_resource"),  # asha's, not pbt's
+        ({"name": "pbt", "intervall": 1}, "hydra.sweeper.schedule.intervall"),
     ],
 )
 def test_a_bad_pbt_setting_is_one_error_naming_its_key(node, key: str):

@@ -3,15 +3,12 @@ orchestrator, plain multiruns and bad launcher settings."""
 
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from helpers import REPO, TINY, mlflow_client, run_script, run_train
 from reliability import record
-from slurm_helpers import accounting
+from slurm_helpers import accounting, job_ids_of, start, wait_for
 from sweep_helpers import TOY, load_study, run_toy, states, study_so_far, sweep_runs
 
 pytestmark = pytest.mark.slow
@@ -19,27 +16,6 @@ ON_SLURM = ["hydra/launcher=slurm", "hydra.launcher.cpus_per_task=1", "hydra.lau
 # small trainings; the preflight runs in the sweep's own process, the same on any launcher, and has tests of its own
 TRAINING = [*TINY, "recipe.preflight=off"]
 SWEEP_ON_GPUS = ["-m", "sweeps=random_lr_wd", *TRAINING, *ON_SLURM, "hydra.launcher.gpus_per_node=1"]
-
-
-def start(script: Path, args: Sequence[str], cwd: Path) -> subprocess.Popen:
-    """`python SCRIPT ARGS` in the background, its output in cwd/orchestrator.log."""
-    log = open(cwd / "orchestrator.log", "w")  # noqa: SIM115 (the process writes to it after this returns)
-    return subprocess.Popen([sys.executable, str(script), *args], cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
-
-
-def wait_for(predicate, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"waited {seconds} s for {what}")
-
-
-def job_ids_of(trial_folder: Path) -> list[str]:
-    """The SLURM jobs a trial had, from the files submitit keeps in its folder."""
-    return sorted(path.name.split("_")[0] for path in (trial_folder / "slurm").glob("*_submitted.pkl"))
 
 
 def test_sweep_runs_every_trial_as_a_gpu_job_with_its_own_gpu(slurm, tmp_path: Path):

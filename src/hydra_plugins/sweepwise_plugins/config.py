@@ -246,7 +246,7 @@ def _open(node: type) -> Any:
     (as hydra-optuna-sweeper's configs do over its TPE default) may set that sampler's own fields. Optuna checks
     them when the sweep builds the sampler, before any trial. So is the pruner `none`: it turns off the pruner
     of a config that sets that pruner's fields (`hydra/sweeper/pruner=none` on the command line), which the
-    sweep then leaves aside."""
+    sweep then leaves aside. So are the schedules, for the same reason: the sweep checks their fields."""
     return OmegaConf.create(OmegaConf.to_container(OmegaConf.structured(node)))
 
 
@@ -262,8 +262,8 @@ def register() -> None:
         store.store(
             group="hydra/sweeper/pruner", name=name, node=_open(node) if name == "none" else node, provider="sweepwise"
         )
-    for name, node in SCHEDULES.items():
-        store.store(group="hydra/sweeper/schedule", name=name, node=node, provider="sweepwise")
+    for name, node in SCHEDULES.items():  # open: a sweep file written for one schedule may run under another
+        store.store(group="hydra/sweeper/schedule", name=name, node=_open(node), provider="sweepwise")
     register_launchers(store)
 
 

@@ -106,15 +106,16 @@ def schedule_of(node: Any) -> Schedule | None:
     if not isinstance(node, Mapping):
         raise ConfigError(KEY, node, f"must be a schedule config: hydra/sweeper/schedule={' or '.join(NAMES)}")
     name = node.get("name", NONE)
-    fields = {key: value for key, value in node.items() if key != "name"}
-    if name == NONE:
-        return None
     if name not in NAMES:
         raise ConfigError(f"{KEY}.name", name, f"must be {', '.join(NAMES[:-1])} or {NAMES[-1]}")
-    kind: type[Asha] | type[Pbt] = Asha if name == ASHA else Pbt
-    unknown = sorted(set(fields) - set(kind.__dataclass_fields__))
+    unknown = sorted(set(node) - {"name", *Asha.__dataclass_fields__, *Pbt.__dataclass_fields__})
     if unknown:
-        raise ConfigError(f"{KEY}.{unknown[0]}", fields[unknown[0]], f"is no field of the {name} schedule")
+        raise ConfigError(f"{KEY}.{unknown[0]}", node[unknown[0]], f"is no field of the {name} schedule")
+    if name == NONE:
+        return None
+    kind: type[Asha] | type[Pbt] = Asha if name == ASHA else Pbt
+    # another schedule's fields, set by a sweep file written for it, are left aside
+    fields = {key: value for key, value in node.items() if key in kind.__dataclass_fields__}
     if kind is Asha:
         return Asha(
             min_resource=bounded(f"{KEY}.min_resource", fields.get("min_resource", 1), 1),
