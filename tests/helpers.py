@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -71,7 +73,22 @@ def script_env() -> dict[str, str]:
 
 
 def run_train(args: Sequence[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return run_script(TRAIN_PY, args, cwd, timeout)
+    """`python train.py ARGS` in `cwd`, in a process forked from one that has imported its modules (see
+    `warm_train`); while another thread of this process runs one, in a process of its own."""
+    from warm_train import WarmTrain  # it imports this module
+
+    if not _WARM_LOCK.acquire(blocking=False):
+        return run_script(TRAIN_PY, args, cwd, timeout)
+    try:
+        if not _WARM:
+            _WARM.append(WarmTrain())
+        return _WARM[0].run(list(args), cwd, timeout)
+    finally:
+        _WARM_LOCK.release()
+
+
+_WARM: list[Any] = []  # this process's `WarmTrain` server, started by its first command
+_WARM_LOCK = threading.Lock()
 
 
 def mlflow_client(cwd: Path) -> MlflowClient:

@@ -5,14 +5,12 @@ culprit, print no traceback, and leave the study, the MLflow store and its artif
 """
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from helpers import run_train, write_csv, write_image_folder
 from reliability import record
-from warm_train import WarmTrain
 
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 SWEEP = ["-m", "sweeps=random_lr_wd", "hydra.sweeper.n_trials=2", "trainer.epochs=1", "data=synthetic", "model=linear"]
@@ -196,14 +194,6 @@ def write_bad_files(folder: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def warm() -> Iterator[WarmTrain]:
-    """train.py with its imports done once: the corpus is dozens of commands that each stop within a second."""
-    server = WarmTrain()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def existing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(a folder holding a finished sweep's study and MLflow store, the folder of bad files)"""
     cwd = tmp_path_factory.mktemp("existing")
@@ -225,13 +215,11 @@ def shown(args: list[str]) -> str:
 
 
 @pytest.mark.parametrize("name", CORPUS)
-def test_bad_input_gives_one_line_naming_it_and_touches_nothing(
-    name: str, existing: tuple[Path, Path], warm: WarmTrain
-):
+def test_bad_input_gives_one_line_naming_it_and_touches_nothing(name: str, existing: tuple[Path, Path]):
     cwd, files = existing
     bad = CORPUS[name]
     before = fingerprint(cwd)
-    done = warm.run(bad.command(files), cwd)
+    done = run_train(bad.command(files), cwd)
     assert done.returncode != 0
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr

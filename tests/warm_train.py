@@ -1,10 +1,10 @@
 """`python train.py ARGS` many times without paying its imports each time.
 
-A corpus of dozens of commands that each stop within a second spends most of its time importing torch, Hydra and
-MLflow (about 3 s per command on two cores). `WarmTrain` starts one server process that imports train.py's
-modules once; each command then runs in a process forked from it, with its own working folder, argv, exit code,
-stdout and stderr, atexit handlers included. The command is still train.py run as `__main__` in a process of its
-own: only the imports are shared, as they would be by a warm page cache.
+Every command first imports torch, Hydra, MLflow and Optuna (about 3 s on two cores): for a refusal that is most
+of its time, and hundreds of commands run in the suite. `WarmTrain` starts one server process that imports them
+once; each command then runs in a process forked from it, with its own working folder, environment, argv, exit
+code, stdout and stderr, its threads joined and its atexit handlers run at its end. The command is still train.py
+run as `__main__` in a process of its own: only the imports are shared, as they would be by a warm page cache.
 
 Run as a script, this file is that server: it reads one JSON request per line on stdin and answers with one line
 holding the command's exit code.
@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import IO
@@ -27,6 +28,8 @@ from typing import IO
 from helpers import REPO, TRAIN_PY, script_env
 
 REQUEST_POLL_S = 0.05
+# what train.py's main imports, and a sweep's process
+WARMED = ("mlflow", "torch", "optuna", "sweepwise.app", "sweepwise.recipe.preflight", "sweepwise.sweep.driver.sweeper")
 
 
 class WarmTrain:
@@ -36,12 +39,15 @@ class WarmTrain:
         pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "text": True}
         self.server = subprocess.Popen([sys.executable, __file__], env=script_env(), **pipes)
         self.outputs = Path(tempfile.mkdtemp(prefix="warm-train-"))
+        atexit.register(shutil.rmtree, self.outputs, True)  # the server ends with this process (its stdin closes)
 
     def run(self, args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-        """What `helpers.run_train(args, cwd)` returns, from a forked process."""
+        """What `subprocess.run([python, train.py, *args], cwd=cwd, timeout=timeout)` returns, from a forked
+        process in this environment (raising `TimeoutExpired` as it does)."""
         assert self.server.stdin and self.server.stdout
         out, err = self.outputs / "stdout", self.outputs / "stderr"
         request = {"args": args, "cwd": str(cwd), "out": str(out), "err": str(err), "timeout": timeout}
+        request["env"] = script_env()
         self.server.stdin.write(json.dumps(request) + "\n")
         self.server.stdin.flush()
         answer = self.server.stdout.readline()
@@ -49,19 +55,15 @@ class WarmTrain:
             raise RuntimeError(f"the warm train.py server ended (exit {self.server.wait()})")
         returncode = json.loads(answer)["returncode"]
         stdout, stderr = out.read_text(), err.read_text()
-        return subprocess.CompletedProcess([str(TRAIN_PY), *args], returncode, stdout, stderr)
-
-    def close(self) -> None:
-        if self.server.stdin:
-            self.server.stdin.close()
-        self.server.wait(timeout=30)
-        if self.server.stdout:
-            self.server.stdout.close()
-        shutil.rmtree(self.outputs)
+        command = [sys.executable, str(TRAIN_PY), *args]
+        if returncode is None:
+            raise subprocess.TimeoutExpired(command, timeout, stdout, stderr)
+        return subprocess.CompletedProcess(command, returncode, stdout, stderr)
 
 
-def run_forked(request: dict) -> int:
-    """The exit code of train.py run as `__main__` in a child process with the request's folder, argv and files."""
+def run_forked(request: dict) -> int | None:
+    """The exit code of train.py run as `__main__` in a child process with the request's folder, argv and files
+    (None: it ran past its timeout, and was killed)."""
     pid = os.fork()
     if pid == 0:
         os._exit(run_in_child(request))
@@ -73,10 +75,12 @@ def run_forked(request: dict) -> int:
         time.sleep(REQUEST_POLL_S)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    return -signal.SIGKILL
+    return None
 
 
 def run_in_child(request: dict) -> int:
+    os.environ.clear()
+    os.environ.update(request["env"])
     os.chdir(request["cwd"])
     stdin = os.open(os.devnull, os.O_RDONLY)  # the requests are the server's, not the command's
     os.dup2(stdin, 0)
@@ -92,6 +96,7 @@ def run_in_child(request: dict) -> int:
     except BaseException:
         sys.excepthook(*sys.exc_info())
         code = 1
+    threading._shutdown()  # as the interpreter ends: its other threads joined first, then the atexit handlers
     atexit._run_exitfuncs()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -116,7 +121,15 @@ def redirect(stream: IO[str], path: str) -> None:
 def serve() -> None:
     sys.path.insert(0, str(REPO))
     runpy.run_path(str(TRAIN_PY), run_name="warm")  # train.py's own imports
-    for module in ("mlflow", "torch", "sweepwise.app", "sweepwise.recipe.preflight"):  # what train.py's main imports
+    # what train.py's main imports, and a sweep's process
+    for module in (
+        "mlflow",
+        "torch",
+        "optuna",
+        "sweepwise.app",
+        "sweepwise.recipe.preflight",
+        "sweepwise.sweep.driver.sweeper",
+    ):
         importlib.import_module(module)
 
     for line in sys.stdin:
