@@ -11,6 +11,7 @@ the default's, and each schedule's best minus the default's with the standard er
 or pbt reaches the default's best in at most half its epochs, or a better best in as many.
 
     python bench/schedules.py [--seeds 3] [--trials 8] [--asha-trials 24] [--epochs 9] [--jobs 2] [--max-chars N]
+        [OVERRIDE ...]   # train.py overrides for every sweep, e.g. data.context=32 trainer.batch_size=32
 """
 
 import argparse
@@ -56,7 +57,7 @@ def sweep(schedule: str, seed: int, trials: int, args: argparse.Namespace) -> Re
         command = [
             sys.executable, str(TRAIN), "sweeps=pbt", *overrides, *data, f"hydra.sweeper.sampler.seed={seed}",
             f"hydra.sweeper.n_trials={trials}", f"hydra.sweeper.n_jobs={args.jobs}", f"trainer.epochs={args.epochs}",
-            "trainer.progress=off", "recipe.preflight=off", "tracking.log_model=false",
+            "trainer.progress=off", "recipe.preflight=off", "tracking.log_model=false", *args.overrides,
         ]  # fmt: skip
         started = time.perf_counter()
         subprocess.run(command, cwd=folder, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -88,6 +89,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--interval", type=int, default=1, help="pbt's epochs per generation")
     parser.add_argument("--max-chars", type=int, default=None, help="the corpus's first N characters (all: none)")
+    parser.add_argument("overrides", nargs="*", help="train.py overrides for every sweep")
     args = parser.parse_args()
     runs: dict[str, list[Result]] = {"median": [], "asha": [], "pbt": []}
     for seed in range(args.seeds):

@@ -109,7 +109,13 @@ CORPUS = {
     "pbt quantile above a half": Bad(
         "sweeper",
         ["sweeps=regularize", "hydra/sweeper/schedule=pbt", "hydra.sweeper.schedule.quantile=0.7"],
-        "hydra.sweeper.schedule.quantile=0.7: must be a number in [0, 0.5]",
+        "hydra.sweeper.schedule.quantile=0.7: must be a number in (0, 0.5]",
+        True,
+    ),
+    "a setting of another schedule": Bad(
+        "sweeper",
+        ["hydra/sweeper/schedule=asha", "hydra.sweeper.schedule.interval=2"],
+        "hydra.sweeper.schedule.interval='2': is no setting of the asha schedule",
         True,
     ),
     "unknown schedule": Bad(

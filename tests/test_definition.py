@@ -67,3 +67,11 @@ def test_no_secret_is_kept_in_a_definition_or_shown_in_a_difference():
     # a study recorded before definitions were redacted: its secret is not printed either
     old = {**recorded, "config": {"hub.api_key": "abc123", "lr": 0.1}}
     assert differences(old, recorded) == ["config hub.api_key: [redacted] -> [redacted]"]
+
+
+def test_a_schedule_set_changed_or_dropped_on_a_study_is_a_difference():
+    pbt = {"name": "pbt", "interval": 1, "quantile": 0.25}
+    assert differences({"schedule": pbt}, {"schedule": {**pbt, "interval": 2}}) == ["schedule interval: 1 -> 2"]
+    assert differences({}, {"schedule": pbt}) == ['schedule: null -> {"interval": 1, "name": "pbt", "quantile": 0.25}']
+    assert differences({"schedule": pbt}, {}) != []  # a study made under pbt, run again without it
+    assert differences({}, {}) == [] and differences({"schedule": pbt}, {"schedule": dict(pbt)}) == []

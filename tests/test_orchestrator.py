@@ -693,7 +693,7 @@ def test_under_pbt_the_population_starts_first_and_each_generation_goes_on_toget
     assert not exploits  # the scripted trials write no checkpoint: each member goes on from its own, as it says
     assert orchestrator.counts["COMPLETE"] == 4 and not orchestrator.counts["PAUSED"]
     history = [(run, step) for run, metrics, tags, step in tracker.lineage if "pbt/x" in metrics]
-    assert sorted(history) == sorted((f"run-{m}", step) for m in range(4) for step in (0, 1, 2))
+    assert sorted(history) == sorted((f"run-{m}", step) for m in range(4) for step in (1, 2, 3))
 
 
 def test_work_whose_last_trial_was_stopped_as_it_started_goes_on_with_all_the_values_and_the_run_before(

@@ -61,8 +61,16 @@ def check_exploits_began_from_the_copied_checkpoints(sweep_dir: Path, study: opt
     weights and optimiser state (and with its own params), and the lineage names the checkpoint the parent saved at
     that step, a top member's, copied into a bottom member's folder. Returns how many did."""
     latest = latest_of_each_member(study)
-    ended = ("COMPLETE", "PRUNED")  # (not an attempt interrupted as it started: it wrote nothing)
-    exploits = [t for t in study.trials if PBT_PARENT_ATTR in t.user_attrs and t.state.name in ended]
+    ended = ("COMPLETE", "PRUNED")
+    # the first trial of each exploiting generation: not one interrupted, nor the one that went on with its work
+    # (from a checkpoint of its own by then, maybe)
+    exploits = [
+        t
+        for t in study.trials
+        if PBT_PARENT_ATTR in t.user_attrs
+        and t.state.name in ended
+        and not study.trials[t.user_attrs[CONTINUES_ATTR]].user_attrs.get("interrupted")
+    ]
     for trial in exploits:
         copied, parent = trial.user_attrs[PBT_CHECKPOINT_ATTR], trial.user_attrs[PBT_PARENT_ATTR]
         step, member = copied["step"], first_of_its_work(trial, study.trials)
@@ -92,7 +100,7 @@ def check_lineage_in_mlflow(cwd: Path, study: optuna.Study, experiment: str) -> 
     for member, trial in latest.items():
         run = client.get_run(trial.user_attrs[RUN_ID_ATTR])
         history = client.get_metric_history(run.info.run_id, "pbt/lr")
-        assert sorted(metric.step for metric in history) == list(range(EPOCHS))  # the start, then each generation
+        assert sorted(metric.step for metric in history) == list(range(1, EPOCHS + 1))  # each generation's first
         for continued in study.trials:
             if first_of_its_work(continued, study.trials) != member or CONTINUES_ATTR not in continued.user_attrs:
                 continue
@@ -101,7 +109,7 @@ def check_lineage_in_mlflow(cwd: Path, study: optuna.Study, experiment: str) -> 
             assert tag == (
                 str(continued.user_attrs[PBT_PARENT_ATTR]) if PBT_PARENT_ATTR in continued.user_attrs else None
             )
-            at = {metric.step: metric.value for metric in history}[generation - 1]
+            at = {metric.step: metric.value for metric in history}[generation]  # (a generation per step)
             assert at == pytest.approx(continued.params["lr"])
     parent_run = study.user_attrs["mlflow_parent_run_id"]
     assert "plots/pbt_lineage.png" in [a.path for a in client.list_artifacts(parent_run, "plots")]

@@ -3,6 +3,7 @@ and the copy of checkpoints and the lineage a generation's decision writes, on r
 
 import hashlib
 import math
+import os
 import random
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from sweepwise.errors import ConfigError
-from sweepwise.spec.sweep_schedule import Asha, Pbt, schedule_from_facts, schedule_of
+from sweepwise.spec.sweep_schedule import Asha, Pbt, check_typed_fields, schedule_from_facts, schedule_of
 from sweepwise.study.records import (
     CHECKPOINTS_ATTR,
     CONTINUES_ATTR,
@@ -25,6 +26,7 @@ from sweepwise.sweep.driver.continuations import Continuations, has_continuation
 from sweepwise.sweep.driver.param_grammar import parse_search_space
 from sweepwise.sweep.driver.population import check_population, explore, next_generation, paused_members, perturb
 from sweepwise.sweep.driver.progress import SweepProgress
+from sweepwise.sweep.driver.sweep_report import stranded_line
 from sweepwise.sweep.driver.tracker import SweepTracker
 
 PBT = Pbt(interval=2, quantile=0.25, perturb_factors=(0.8, 1.2), resample_probability=0.0, seed=0)
@@ -175,11 +177,11 @@ def folders(tmp_path: Path) -> tuple[optuna.Study, list[Path]]:
     study = optuna.create_study(study_name="p", storage=f"sqlite:///{tmp_path / 'p.db'}", direction="minimize")
     paths = []
     for number, loss in enumerate([0.9, 0.2, 0.5, 0.4]):
+        trial = member(number, {2: loss}, 1, lr=(number + 1) * 1e-3)  # started, then saved its checkpoint
         folder = tmp_path / str(number) / "checkpoints"
         folder.mkdir(parents=True)
         (folder / "last.pt").write_bytes(f"weights of member {number}".encode())
         paths.append(folder)
-        trial = member(number, {2: loss}, 1, lr=(number + 1) * 1e-3)
         trial.set_user_attr(CHECKPOINTS_ATTR, str(folder))
         study.add_trial(trial)
     return study, paths
@@ -231,3 +233,63 @@ def test_a_rerun_after_a_kill_mid_decision_queues_the_recorded_decision_without_
     queued = [t for t in study.trials if t.state == TrialState.WAITING]
     assert sorted(t.user_attrs[CONTINUES_ATTR] for t in queued) == [0, 1, 2, 3]
     assert (paths[0] / "last.pt").read_bytes() == b"weights of member 1"  # the copy made before the kill
+
+
+def test_a_schedule_setting_typed_for_another_schedule_is_refused_in_one_line():
+    check_typed_fields({"name": "pbt"}, ["hydra.sweeper.schedule.interval=2", "hydra/sweeper/schedule=pbt"])
+    with pytest.raises(ConfigError) as error:
+        check_typed_fields({"name": "asha"}, ["hydra/sweeper/schedule=asha", "hydra.sweeper.schedule.interval=2"])
+    assert error.value.key == "hydra.sweeper.schedule.interval" and "asha" in str(error.value)
+    with pytest.raises(ConfigError):
+        check_typed_fields({"name": "none"}, ["+hydra.sweeper.schedule.quantile=0.5"])
+
+
+def test_members_a_larger_n_trials_adds_are_decided_among_themselves(folders, tmp_path: Path):
+    study, _ = folders
+    continuations(study, tmp_path).next(new_left=False, running=False)  # the first four go on into generation 2
+    for _ in range(4):  # ... and end (how does not matter here)
+        study.tell(study.ask(), state=TrialState.FAIL)
+    for number in (8, 9):  # two more members, paused at the end of generation 1
+        trial = member(number, {2: 0.1 * number}, 1, lr=1e-3)
+        folder = tmp_path / str(number) / "checkpoints"
+        folder.mkdir(parents=True)
+        (folder / "last.pt").write_bytes(f"weights of member {number}".encode())
+        trial.set_user_attr(CHECKPOINTS_ATTR, str(folder))
+        study.add_trial(trial)
+    decided = continuations(study, tmp_path).next(new_left=False, running=False)
+    assert decided is not None and decided.number in (8, 9)
+    record = study.user_attrs[f"{PBT_GENERATION_ATTR}_2"]
+    assert [entry["paused"] for entry in record] == [0, 1, 2, 3, 8, 9]
+    assert [entry["parent"] for entry in record[4:]] == [None, 8]  # ranked among themselves: 0.8 beats 0.9
+
+
+def test_a_member_whose_parent_left_no_checkpoint_goes_on_from_its_own_with_its_own_params(folders, tmp_path, capsys):
+    study, paths = folders
+    (paths[1] / "last.pt").unlink()  # the top member's code saved nothing
+    continuations(study, tmp_path).next(new_left=False, running=False)
+    asked = study.ask(SPACE)  # the first queued: member 0's next generation
+    assert asked.user_attrs[CONTINUES_ATTR] == 0 and PBT_PARENT_ATTR not in asked.user_attrs
+    assert asked.params == study.trials[0].params
+    assert (paths[0] / "last.pt").read_bytes() == b"weights of member 0"
+    assert "trial 0 does not copy trial 1's checkpoint" in capsys.readouterr().out
+
+
+def test_paused_work_that_saved_no_checkpoint_since_it_started_is_said_to_go_on_from_an_older_one(
+    folders, tmp_path, capsys
+):
+    study, paths = folders
+    old = (study.trials[0].datetime_start.timestamp() or 0) - 60
+    os.utime(paths[0] / "last.pt", (old, old))  # written before trial 0 started: it stopped without saving
+    continuations(study, tmp_path).next(new_left=False, running=False)
+    out = capsys.readouterr().out
+    assert "trial 0 paused at step 2 without saving a checkpoint" in out and "trial 1 paused" not in out
+
+
+def test_a_scheduled_sweep_that_ends_with_all_its_work_paused_says_so_and_names_the_best():
+    study = optuna.create_study(direction="minimize")
+    for number, loss in enumerate([0.5, 0.3, 0.4]):
+        study.add_trial(member(number, {1: loss + 0.1, 2: loss}, 0, lr=1e-3))
+    line = stranded_line(study, Asha())
+    assert line is not None and "3 paused where the schedule lets none go on" in line
+    assert "trial 1 (0.3 at step 2)" in line
+    assert stranded_line(study, None) is None

@@ -36,6 +36,7 @@ class SweepwiseCallback(pl.Callback):
         self.validation_keys: set[str] = set()  # what validation logs; Lightning keeps its values between runs
         self.before_validation: dict[str, float] = {}
         self.configured: list[list[dict[str, Any]]] = []  # each optimiser's settings before a checkpoint's load
+        self.trained_with: list[list[dict[str, Any]]] = []  # ... and those its checkpoint was trained with
 
     def resume_from(self) -> str | None:
         """The trial's last checkpoint when this attempt continues an interrupted one (else None: start afresh),
@@ -46,13 +47,15 @@ class SweepwiseCallback(pl.Callback):
 
     def state_dict(self) -> dict[str, Any]:
         """The random generators' states, kept in the trial's checkpoint: Lightning's own holds none, and the code
-        seeds again as it starts, so a resumed training would otherwise shuffle and drop out afresh."""
-        return {"rng": rng_state()}
+        seeds again as it starts, so a resumed training would otherwise shuffle and drop out afresh. And the
+        optimisers' settings this training was configured with, which a resumed one rescales its rates from."""
+        return {"rng": rng_state(), "optimizer_settings": self.configured}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """A resumed training draws from where the interrupted one stopped: its result is the uninterrupted one's."""
         if "rng" in state_dict:
             restore_rng_state(state_dict["rng"])
+        self.trained_with = state_dict.get("optimizer_settings") or []
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """Keep the optimisers' settings as `configure_optimizers` made them: Lightning loads a checkpoint's after."""
@@ -61,9 +64,11 @@ class SweepwiseCallback(pl.Callback):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         """A training resumed from a checkpoint trains with this trial's optimiser settings, not the checkpoint's:
         under population-based training it goes on from another member's work with explored hyperparameters."""
-        for optimizer, settings in zip(trainer.optimizers, self.configured, strict=True):
+        trained_with: list[list[dict[str, Any]] | None] = [*self.trained_with] or [None] * len(self.configured)
+        for optimizer, settings, before in zip(trainer.optimizers, self.configured, trained_with, strict=True):
             schedulers = [c.scheduler for c in trainer.lr_scheduler_configs if c.scheduler.optimizer is optimizer]
-            apply_optimizer_settings(optimizer, settings, schedulers)
+            apply_optimizer_settings(optimizer, settings, schedulers, before)
+        self.trained_with = []
 
     def on_validation_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.before_validation = scalars(trainer.callback_metrics)

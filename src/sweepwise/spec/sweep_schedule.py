@@ -10,7 +10,7 @@ generation, each member in its bottom `quantile` copies the checkpoint of one in
 on from it with that member's hyperparameters perturbed (explore); the others go on with their own.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,6 +28,11 @@ class Asha:
 
     min_resource: int = 1
     reduction_factor: int = 3
+
+    @property
+    def first_pause(self) -> int:
+        """The step at which a trial first pauses (unless it is its last)."""
+        return self.min_resource
 
     def budget(self, rung: int) -> int:
         """The steps a trial has trained once it reaches `rung` (0: the first)."""
@@ -68,6 +73,11 @@ class Pbt:
     resample_probability: float = 0.25
     seed: int = 0
     mutable: tuple[str, ...] | None = None
+
+    @property
+    def first_pause(self) -> int:
+        """The step at which a member first pauses (unless it is its last)."""
+        return self.interval
 
     def budget(self, generation: int) -> int:
         """The steps a member has trained once it reaches `generation` (1: the first interval done)."""
@@ -124,15 +134,27 @@ def schedule_of(node: Any) -> Schedule | None:
     return _pbt(fields)
 
 
+def check_typed_fields(node: Any, hydra_overrides: Iterable[str]) -> None:
+    """Refuse, in one line, a schedule field typed on the command line that the chosen schedule does not have
+    (another schedule's fields a sweep file sets are left aside: the file was written for that schedule)."""
+    name = node.get("name", NONE) if isinstance(node, Mapping) else NONE
+    fields = {NONE: set(), ASHA: set(Asha.__dataclass_fields__), PBT: set(Pbt.__dataclass_fields__)}.get(name, set())
+    for override in hydra_overrides:
+        key, _, value = override.lstrip("+~").partition("=")
+        if key.startswith(f"{KEY}.") and key.removeprefix(f"{KEY}.") not in {"name", *fields}:
+            raise ConfigError(key, value, f"is no setting of the {name} schedule this sweep runs")
+
+
 def _pbt(fields: Mapping[str, Any]) -> Pbt:
-    quantile = bounded(f"{KEY}.quantile", fields.get("quantile", 0.25), 0, 0.5, integer=False)
-    if quantile == 0:
-        raise ConfigError(f"{KEY}.quantile", quantile, "must be above 0: a member in the bottom quantile exploits")
+    quantile = fields.get("quantile", 0.25)
+    if not _is_number(quantile) or not 0 < quantile <= 0.5:
+        raise ConfigError(f"{KEY}.quantile", quantile, "must be a number in (0, 0.5]: the bottom and top fractions")
     factors = fields.get("perturb_factors", [0.8, 1.2])
-    if not isinstance(factors, list | tuple) or not factors:
+    numbers = isinstance(factors, list | tuple) and all(
+        isinstance(f, int | float) and not isinstance(f, bool) for f in factors
+    )
+    if not numbers or not factors or min(factors) <= 0:
         raise ConfigError(f"{KEY}.perturb_factors", factors, "must be a list of numbers > 0")
-    for factor in factors:
-        bounded(f"{KEY}.perturb_factors", factor, 1e-12, integer=False)
     mutable = fields.get("mutable")
     if mutable is not None and (not isinstance(mutable, list | tuple) or not all(isinstance(k, str) for k in mutable)):
         raise ConfigError(f"{KEY}.mutable", mutable, "must be a list of searched keys, or null")
@@ -146,6 +168,10 @@ def _pbt(fields: Mapping[str, Any]) -> Pbt:
         seed=bounded(f"{KEY}.seed", fields.get("seed", 0), 0),
         mutable=tuple(mutable) if mutable is not None else None,
     )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def schedule_from_facts(facts: Mapping[str, Any] | None) -> Schedule | None:

@@ -26,13 +26,15 @@ CONTINUES_ATTR = "continues"
 # ended PRUNED, its work kept; a later trial continues it (`continues`) once the schedule says so
 PAUSED_ATTR = "paused_at_rung"
 RUNG_ATTR = "rung"  # under the asha schedule: the highest rung the trial's work has reached (-1: none)
-# under the pbt schedule: the trial's checkpoint folder (written by its process), which an exploiting member copies
+# under a schedule: the trial's checkpoint folder (written by its process), where paused work goes on from and which
+# an exploiting pbt member copies
 CHECKPOINTS_ATTR = "checkpoints"
 # under pbt: the generation a continuation trains (2: the second interval), and each generation's decision (on the
 # study, as `pbt_generation_<g>`: every member's params, parent and copied checkpoint)
 PBT_GENERATION_ATTR = "pbt_generation"
 PBT_PARENT_ATTR = "pbt_parent"  # the member whose checkpoint this member copied as it went on (exploit)
 PBT_CHECKPOINT_ATTR = "pbt_checkpoint"  # what it copied: the parent's trial, step, folder and each file's sha256
+PBT_LINEAGE = (PBT_GENERATION_ATTR, PBT_PARENT_ATTR, PBT_CHECKPOINT_ATTR)  # what a generation's trials all carry
 
 # --- MLflow tags ---
 ROLE_TAG = "sweepwise.role"  # "sweep" on a parent run

@@ -18,19 +18,44 @@ def optimizer_settings(optimizer: torch.optim.Optimizer) -> list[dict[str, Any]]
     return [{key: value for key, value in group.items() if key != "params"} for group in optimizer.param_groups]
 
 
+def base_lr(settings: dict[str, Any]) -> float:
+    """A group's unscheduled learning rate."""
+    return float(settings.get(BASE_LR, settings["lr"]))
+
+
 def apply_optimizer_settings(
-    optimizer: torch.optim.Optimizer, settings: Sequence[dict[str, Any]], schedulers: Sequence[Any] = ()
+    optimizer: torch.optim.Optimizer,
+    settings: Sequence[dict[str, Any]],
+    schedulers: Sequence[Any] = (),
+    trained_with: Sequence[dict[str, Any]] | None = None,
 ) -> None:
-    """Set `settings` (from `optimizer_settings` before the checkpoint was loaded) on the loaded optimiser. A
-    learning rate part-way through a schedule keeps its place: it is scaled by the new base rate over the old, and
-    `schedulers` of this optimiser take the new base rates."""
-    for group, configured in zip(optimizer.param_groups, settings, strict=True):
-        old, new = group.get(BASE_LR, group["lr"]), configured.get(BASE_LR, configured["lr"])
+    """Set `settings` (from `optimizer_settings` before the checkpoint was loaded) on the loaded optimiser.
+
+    A learning rate part-way through a schedule keeps its place (a warm-up's, a cosine's, a plateau's cuts): it is
+    scaled by the new base rate over the one the checkpoint was trained with (`trained_with`: the settings of that
+    run, where its checkpoint kept them; else its groups' base rates), and `schedulers` of this optimiser, nested
+    ones too, take the new base rates."""
+    previous = trained_with or optimizer_settings(optimizer)
+    for group, configured, before in zip(optimizer.param_groups, settings, previous, strict=True):
+        old, new = base_lr(before), base_lr(configured)
         group.update({key: value for key, value in configured.items() if key not in ("lr", BASE_LR)})
         if new != old:
             group["lr"] = group["lr"] * new / old
             if BASE_LR in group:
                 group[BASE_LR] = new
+    groups = zip(optimizer.param_groups, settings, strict=True)
+    bases = [base_lr(group if BASE_LR in group else configured) for group, configured in groups]
     for scheduler in schedulers:
-        if hasattr(scheduler, "base_lrs"):
-            scheduler.base_lrs = [group.get(BASE_LR, group["lr"]) for group in optimizer.param_groups]
+        scheduler.load_state_dict(_with_base_lrs(scheduler.state_dict(), bases))
+
+
+def _with_base_lrs(state: dict[str, Any], bases: list[float]) -> dict[str, Any]:
+    """A scheduler's state with its base rates (and those of the schedulers it chains) set to `bases`."""
+    changed: dict[str, Any] = {}
+    for key, value in state.items():
+        if key == "base_lrs":
+            value = list(bases)
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            value = [_with_base_lrs(item, bases) for item in value]
+        changed[key] = value
+    return changed

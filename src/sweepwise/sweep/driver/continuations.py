@@ -4,7 +4,7 @@ training, whose copied checkpoints and lineage are written before any of its mem
 import hashlib
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from sweepwise.tracking.params import mlflow_name
 
 PARENT_TAG = "sweepwise.pbt.parent.generation_{}"  # on a member's run: the member whose checkpoint it copied
 MEMBER_TAG = "sweepwise.pbt.member"
-PARAM_METRIC = "pbt/{}"  # a member's hyperparameter at each generation's first step: its history
+PARAM_METRIC = "pbt/{}"  # a member's hyperparameter at the first step of each generation: its history
 
 
 def has_continuation(trials: list[FrozenTrial], schedule: Schedule | None, maximize: bool) -> bool:
@@ -71,6 +71,7 @@ class Continuations:
         if isinstance(self.schedule, Asha):
             paused = promotion(trials, self.schedule, self.maximize)
             if paused is not None:
+                self._say_if_unsaved(paused)
                 self.study.enqueue_trial(paused.params, user_attrs={CONTINUES_ATTR: paused.number})
             return paused
         if new_left:
@@ -86,18 +87,44 @@ class Continuations:
         queued = [t for t in trials if t.state == TrialState.WAITING and CONTINUES_ATTR in t.user_attrs]
         if not paused:
             return queued
-        generation = min(int(t.user_attrs[PAUSED_ATTR]) for t in paused.values()) + 1  # the one to train next
-        key = f"{PBT_GENERATION_ATTR}_{generation}"
-        decided: list[dict[str, Any]] | None = self.study.user_attrs.get(key)
-        if decided is None and decide and not queued:
-            goes_on = next_generation(paused, self.schedule, self.distributions, self.maximize)
-            decided = [{**asdict(member), "checkpoint": self._copy(member, trials)} for member in goes_on]
+        reached = min(int(t.user_attrs[PAUSED_ATTR]) for t in paused.values())
+        key = f"{PBT_GENERATION_ATTR}_{reached + 1}"  # the generation they go on to train
+        decided: list[dict[str, Any]] = self.study.user_attrs.get(key, [])
+        recorded = {member["paused"] for member in decided}
+        # members a recorded decision does not hold: all of them, or members a larger n_trials added later
+        cohort = {m: t for m, t in paused.items() if t.user_attrs[PAUSED_ATTR] == reached and t.number not in recorded}
+        if cohort and decide and not queued:
+            goes_on = next_generation(cohort, self.schedule, self.distributions, self.maximize)
+            decided = [*decided, *(self._copied(member, trials) for member in goes_on)]
             self.study.set_user_attr(key, decided)
         waiting = {t.number for t in paused.values()}
-        for member in decided or []:
+        for member in decided:
             if member["paused"] in waiting:
                 self._queue(member, trials)
         return [t for t in self.study.get_trials(deepcopy=False) if t.state == TrialState.WAITING]
+
+    def _copied(self, member: GoOn, trials: list[FrozenTrial]) -> dict[str, Any]:
+        """The member's decision as recorded, once its parent's checkpoint is copied: one that cannot copy goes on
+        from its own checkpoint with its own params."""
+        self._say_if_unsaved(trials[member.paused])
+        checkpoint = self._copy(member, trials)
+        if member.parent is not None and checkpoint is None:
+            member = replace(member, params=dict(trials[member.paused].params), parent=None, parent_trial=None)
+        return {**asdict(member), "checkpoint": checkpoint}
+
+    def _say_if_unsaved(self, paused: FrozenTrial) -> None:
+        """A line when paused work's folder holds no checkpoint written since its trial started: the code stopped
+        on the report's word before saving, and the work goes on from an older checkpoint, or from its start."""
+        folder, started = paused.user_attrs.get(CHECKPOINTS_ATTR), paused.datetime_start
+        if folder is None or started is None:
+            return
+        written = [path.stat().st_mtime for path in Path(folder).rglob("*") if path.is_file()]
+        if not written or max(written) < started.timestamp():
+            older = "an older checkpoint" if written else "its start"
+            self.progress.event(
+                f"trial {paused.number} paused at step {max(paused.intermediate_values, default=0)} without saving a "
+                f"checkpoint in {folder}: its work goes on from {older} (save before stopping on report's word)"
+            )
 
     def _queue(self, member: dict[str, Any], trials: list[FrozenTrial]) -> None:
         """Queue the member's next generation, with its lineage, and log that lineage on its run."""
@@ -112,9 +139,10 @@ class Continuations:
         run_id = paused.user_attrs.get(RUN_ID_ATTR)
         if not run_id:
             return
-        self.tracker.log_child(run_id, param_history(member["params"]), tags, self.schedule.budget(generation - 1))
+        first_step = self.schedule.budget(generation - 1) + 1  # the first step trained with them
+        self.tracker.log_child(run_id, param_history(member["params"]), tags, first_step)
         if paused.number == member["member"]:  # the member's first generation: the params it began with
-            self.tracker.log_child(run_id, param_history(paused.params), {}, step=0)
+            self.tracker.log_child(run_id, param_history(paused.params), {}, step=1)
 
     def _copy(self, member: GoOn, trials: list[FrozenTrial]) -> dict[str, Any] | None:
         """Copy the parent's checkpoint folder over the member's: the record of what was copied (None: the

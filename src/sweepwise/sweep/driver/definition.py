@@ -23,7 +23,11 @@ from sweepwise.study.records import DEFINITION_ATTR
 from sweepwise.sweep.driver.param_grammar import SearchSpace, fixed_value, readable
 from sweepwise.tracking.secrets import REDACTED, is_secret, redact
 
-PARTS = ("search space", "fixed overrides", "sampler", "directions", "objective", "config", "group options")
+PARTS = (
+    "search space", "fixed overrides", "sampler", "directions", "objective", "config", "group options", "schedule",
+)  # fmt: skip
+# parts recorded only when set: a study without one had none (every study before schedules, and any without one)
+RECORDED_WHEN_SET = ("schedule",)
 # what sweepwise's own training ignores by default: where a trial logs, how it prints, the recipe's checks
 OWN_APP_IGNORES = ("tracking", "recipe", "trainer.progress", "trainer.device", "mode")
 CONTINUE_HINT = "hydra.sweeper.on_change=continue"
@@ -86,7 +90,7 @@ def differences(
     when the values they give differ: a key only one side overrides is compared with `unset_value(key)`."""
     changed = []
     for part in PARTS:
-        if part not in recorded:  # a study recorded before this part was: nothing to compare it with
+        if part not in recorded and part not in RECORDED_WHEN_SET:  # a study recorded before this part was
             continue
         before, after = recorded.get(part), current.get(part)
         if part == "config":  # a key searched or overridden by either run: its own part tells the difference

@@ -16,6 +16,7 @@ from sweepwise.study.records import (
     JOB_ID_ATTR,
     LEFT_INTERRUPTED_ATTR,
     PAUSED_ATTR,
+    PBT_LINEAGE,
     PRUNE_REASON_ATTR,
     RUN_ID_ATTR,
     RUNG_ATTR,
@@ -120,7 +121,8 @@ def continue_interrupted(
                 f"{left[str(trial.number)]}"
             )
             continue
-        study.enqueue_trial(trial.params, user_attrs={CONTINUES_ATTR: trial.number})
+        lineage = {key: trial.user_attrs[key] for key in PBT_LINEAGE if key in trial.user_attrs}  # its generation's
+        study.enqueue_trial(trial.params, user_attrs={CONTINUES_ATTR: trial.number, **lineage})
     if left != recorded:
         study.set_user_attr(LEFT_INTERRUPTED_ATTR, left)
     return len(left)

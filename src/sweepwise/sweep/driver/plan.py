@@ -19,7 +19,7 @@ from sweepwise.spec.launch import bounded
 from sweepwise.spec.run import TaskSpec
 from sweepwise.spec.schema import Objective, check_objective
 from sweepwise.spec.sweep_schedule import KEY as SCHEDULE_KEY
-from sweepwise.spec.sweep_schedule import Pbt, Schedule, schedule_of
+from sweepwise.spec.sweep_schedule import Pbt, Schedule, check_typed_fields, schedule_of
 from sweepwise.study.storage import storage_spec
 from sweepwise.sweep.driver.custom_space import custom_search_space_function
 from sweepwise.sweep.driver.override_check import check_overrides_compose
@@ -167,6 +167,7 @@ def make_plan(
     of it)."""
     directions = check_objective_direction(config, conf.direction)
     schedule = schedule_of(None if conf.schedule == MISSING else conf.schedule)
+    check_typed_fields(conf.schedule, OmegaConf.select(config, "hydra.overrides.hydra", default=None) or [])
     if schedule is not None and len(directions) > 1:
         name = schedule.as_facts()["name"]
         raise ConfigError(f"{SCHEDULE_KEY}.name", name, "needs one objective: the schedule ranks trials by one value")

@@ -14,13 +14,15 @@ from mlflow.exceptions import MlflowException
 from rich.console import Console
 
 from sweepwise.errors import first_line, hide_password
-from sweepwise.spec.sweep_schedule import Pbt
+from sweepwise.spec.sweep_schedule import Pbt, Schedule
 from sweepwise.study.records import MODEL_ERROR_TAG, MODEL_TRIAL_TAG, MODEL_URI_TAG, RUN_ID_ATTR
 from sweepwise.study.trials import first_of_its_work
 from sweepwise.sweep.driver.plan import SweepPlan
 from sweepwise.sweep.driver.progress import top_trials_table
 from sweepwise.sweep.driver.results import write_results
+from sweepwise.sweep.driver.rungs import is_paused
 from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.driver.trial_flights import results
 from sweepwise.sweep.signals import deferred
 from sweepwise.tracking.params import mlflow_name
 from sweepwise.tracking.retry import gave_up
@@ -62,6 +64,8 @@ class SweepReport:
                     markup=False,
                 )
             console.print(f"results: {results}", markup=False)
+        elif line := stranded_line(study, plan.settings.schedule):
+            console.print(line, markup=False)
         if study.get_trials(deepcopy=False):  # a sweep stopped before its first trial has none to compare
             link = view_link(tracker.experiment_id, tracker.parent_run_id)
             console.print(ui_hint(plan.tracking_uri, plan.experiment, link), markup=False)
@@ -173,3 +177,29 @@ def ui_hint(uri: str, experiment: str, link: str) -> str:
     else:
         command = f"make ui DB={hide_password(uri)}"
     return f"compare the trials: {command}  (experiment {experiment}), then open {LOCAL_UI}{link}"
+
+
+def stranded_line(study: optuna.Study, schedule: Schedule | None) -> str | None:
+    """Why a scheduled sweep ended with no trial trained to its end: its work is paused where the schedule lets none
+    of it go on (asha: a rung's top 1/reduction_factor of fewer works than the factor is none), and which paused
+    work is best so far."""
+    if schedule is None or len(study.directions) != 1:
+        return None
+    trials = study.get_trials(deepcopy=False)
+    paused = [
+        (value, trial) for trial in results(trials) if is_paused(trial) and (value := last_value(trial)) is not None
+    ]
+    if not paused:
+        return None
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    value, best = max(paused, key=lambda pair: pair[0] if maximize else -pair[0])
+    return (
+        f"no trial trained to its end: {len(paused)} paused where the schedule lets none go on; the best paused is "
+        f"trial {best.number} ({value:.4g} at step {max(best.intermediate_values)}): a larger hydra.sweeper.n_trials "
+        "gives the rungs enough work to promote"
+    )
+
+
+def last_value(trial: optuna.trial.FrozenTrial) -> float | None:
+    step = max(trial.intermediate_values, default=None)
+    return trial.intermediate_values[step] if step is not None else None

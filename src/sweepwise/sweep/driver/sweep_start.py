@@ -183,6 +183,12 @@ def start_sweep(
         configured = plan.conf.pruner.get("_target_") if isinstance(plan.conf.pruner, dict) else None
         unused = f"; hydra.sweeper.pruner ({configured}) is not used" if configured != NOP_PRUNER["_target_"] else ""
         progress.event(f"{plan.settings.schedule.describe()}{unused}")
+        epochs = OmegaConf.select(config, "trainer.epochs") if is_sweepwise_training(config) else None
+        if isinstance(epochs, int) and plan.settings.schedule.first_pause >= epochs:
+            progress.event(
+                f"trainer.epochs={epochs} ends every trial before its first pause (step "
+                f"{plan.settings.schedule.first_pause}): no trial pauses, so the schedule does nothing"
+            )
     if not plan.space.distributions and plan.custom_search_space is None:
         trials = f"{settings.n_trials} trial{'s' * (settings.n_trials != 1)}"
         progress.event(f"no parameters to search: every trial runs the same config ({trials})")

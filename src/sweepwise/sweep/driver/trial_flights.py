@@ -55,7 +55,7 @@ def continuing_note(attrs: Mapping[str, Any], folder: int) -> str:
         return f"continuing trial {folder}'s work from its checkpoint: its params, folder and MLflow run"
     parent = attrs.get(PBT_PARENT_ATTR)
     source = "its own checkpoint" if parent is None else f"trial {parent}'s checkpoint, with its params explored"
-    return f"member {folder}'s generation {attrs[PBT_GENERATION_ATTR]}, from {source}"
+    return f"member {folder}'s generation {attrs[PBT_GENERATION_ATTR]}, which began from {source}"
 
 
 def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:

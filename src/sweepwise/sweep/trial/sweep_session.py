@@ -11,7 +11,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 
 from sweepwise.errors import ConfigError
 from sweepwise.spec.schema import direction_by_name
-from sweepwise.spec.sweep_schedule import PBT, schedule_from_facts
+from sweepwise.spec.sweep_schedule import schedule_from_facts
 from sweepwise.study.records import CHECKPOINTS_ATTR, PAUSED_ATTR, RUNG_ATTR
 from sweepwise.study.storage import open_storage
 from sweepwise.sweep.outcome import PAUSED
@@ -48,7 +48,7 @@ def sweep_trial(context: TrialContext, output_dir: Path) -> Trial:
     note = output_dir / PRUNED_NOTE
     note.unlink(missing_ok=True)  # an earlier attempt's
     checkpoints = output_dir / "checkpoints"
-    if (context.schedule or {}).get("name") == PBT:  # a member that exploits this one copies its checkpoints
+    if context.schedule:  # where paused work goes on from (and a pbt member that exploits this one copies)
         open_storage(context.storage).set_trial_user_attr(context.trial_id, CHECKPOINTS_ATTR, str(checkpoints))
     facts = TrialFacts(
         number=context.trial_number,
