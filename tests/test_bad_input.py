@@ -114,7 +114,7 @@ CORPUS = {
     ),
     "a setting of another schedule": Bad(
         "sweeper",
-        ["hydra/sweeper/schedule=asha", "hydra.sweeper.schedule.interval=2"],
+        ["sweeps=pbt", "hydra/sweeper/schedule=asha", "hydra.sweeper.schedule.interval=2"],
         "hydra.sweeper.schedule.interval='2': is no setting of the asha schedule",
         True,
     ),

@@ -40,7 +40,7 @@ def apply_optimizer_settings(
         old, new = base_lr(before), base_lr(configured)
         group.update({key: value for key, value in configured.items() if key not in ("lr", BASE_LR)})
         if new != old:
-            group["lr"] = group["lr"] * new / old
+            group["lr"] = new * (group["lr"] / old)  # exactly `new` where the rate is unscheduled
             if BASE_LR in group:
                 group[BASE_LR] = new
     groups = zip(optimizer.param_groups, settings, strict=True)
