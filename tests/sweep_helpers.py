@@ -1,7 +1,10 @@
 """Helpers for sweep tests: run the toy task, open the study and the MLflow runs a sweep left behind."""
 
+import os
+import signal
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import optuna
@@ -70,3 +73,19 @@ def most_at_once(study: optuna.Study) -> int:
         running += change
         peak = max(peak, running)
     return peak
+
+
+def killed_once(command: list[str], cwd: Path, study: str, running: Callable[[optuna.trial.FrozenTrial], bool]) -> None:
+    """Start `command` (a sweep) in `cwd` and SIGKILL it once a trial of `study` that `running` picks is RUNNING;
+    asserts the sweep had not ended by then."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    sweep = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and sweep.poll() is None:
+        time.sleep(0.1)
+        found = study_so_far(cwd, study)
+        if found is not None and any(t.state.name == "RUNNING" and running(t) for t in found.trials):
+            break
+    assert sweep.poll() is None, f"the sweep ended before a trial it was waited for ran: {command}"
+    sweep.send_signal(signal.SIGKILL)
+    sweep.wait()

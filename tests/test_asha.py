@@ -2,18 +2,14 @@
 from their checkpoints in their own MLflow runs, and a sweep killed midway loses no work when it runs again."""
 
 import itertools
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
 import pytest
 from helpers import LIGHTNING_STRICT, REPO, TRAIN_PY, mlflow_client, run_script, run_train
 from slurm_helpers import accounting
-from sweep_helpers import load_study, most_at_once, study_so_far
+from sweep_helpers import killed_once, load_study, most_at_once
 
 from sweepwise.study.records import CONTINUES_ATTR, PAUSED_ATTR, RUN_ID_ATTR, RUNG_ATTR
 
@@ -90,20 +86,8 @@ def test_trials_pause_at_their_rungs_free_their_slots_and_the_best_go_on_in_thei
 
 
 def test_a_sweep_killed_mid_schedule_runs_again_to_the_same_end_losing_no_work(tmp_path: Path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, str(TRAIN_PY), *SWEEP]
-    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and sweep.poll() is None:
-        time.sleep(0.2)
-        study = study_so_far(tmp_path, "random_lr_wd")
-        if study is not None and any(
-            CONTINUES_ATTR in t.user_attrs and t.state.name == "RUNNING" for t in study.trials
-        ):  # a paused trial's work going on
-            break
-    assert sweep.poll() is None, "the sweep ended before any paused trial went on"
-    sweep.send_signal(signal.SIGKILL)
-    sweep.wait()
+    killed_once(command, tmp_path, "random_lr_wd", lambda t: CONTINUES_ATTR in t.user_attrs)  # paused work going on
     again = run_train(SWEEP, tmp_path, timeout=600)
     assert again.returncode == 0, again.stderr[-3000:]
     study = load_study(tmp_path, "random_lr_wd")

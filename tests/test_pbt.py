@@ -4,11 +4,8 @@ tensor by tensor), with the lineage recorded in the study and in MLflow, locally
 sweepwise's own training."""
 
 import hashlib
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import optuna
@@ -16,7 +13,7 @@ import pytest
 import torch
 from helpers import LIGHTNING_STRICT, REPO, TRAIN_PY, mlflow_client, refusal, run_script
 from slurm_helpers import accounting, start, wait_for
-from sweep_helpers import load_study, most_at_once, study_so_far
+from sweep_helpers import killed_once, load_study, most_at_once, study_so_far
 
 from sweepwise.study.records import (
     CONTINUES_ATTR,
@@ -129,20 +126,8 @@ def test_bottom_members_go_on_from_exactly_the_copied_weights_and_optimiser_stat
 
 def test_a_sweep_killed_mid_generation_runs_again_to_the_same_end_losing_no_members_work(tmp_path: Path):
     args = ["-m", "epoch_s=0.4"]
-    command = [sys.executable, str(APP), *args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and sweep.poll() is None:
-        time.sleep(0.1)
-        study = study_so_far(tmp_path, "pbt_loop")
-        if study is not None and any(
-            PBT_PARENT_ATTR in t.user_attrs and t.state.name == "RUNNING" for t in study.trials
-        ):  # a member going on from another's checkpoint
-            break
-    assert sweep.poll() is None, "the sweep ended before any member went on from another's checkpoint"
-    sweep.send_signal(signal.SIGKILL)
-    sweep.wait()
+    # killed as a member goes on from another's checkpoint
+    killed_once([sys.executable, str(APP), *args], tmp_path, "pbt_loop", lambda t: PBT_PARENT_ATTR in t.user_attrs)
     again = run_script(APP, args, tmp_path, timeout=600, python_flags=["-W", "error"])
     assert again.returncode == 0, again.stderr[-3000:]
     study = load_study(tmp_path, "pbt_loop")
