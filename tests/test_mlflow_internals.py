@@ -1,15 +1,21 @@
 """`sweepwise.internals.mlflow_internals` against MLflow's own path: a store made from the cached empty store is,
 once opened, what MLflow builds afresh in the same folder (the same tables, indexes, migrations and rows, the
-Default experiment's artifact location included), and logs runs the same; the cache is filled once, whole."""
+Default experiment's artifact location included), and logs runs the same; the cache is filled once, whole. MLflow's
+PyTorch flavour, imported without its Lightning autologging, logs a model that loads and answers as the model did,
+and leaves that autologging importable."""
 
+import importlib.util
 import sqlite3
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from sweepwise.internals.mlflow_internals import build_empty_store, cache_folder
-from sweepwise.tracking.mlflow_run import client_for
+from sweepwise.tracking.mlflow_run import client_for, mlflow_store
 
 TIMESTAMPS = ("creation_time", "last_update_time")
 CONSTRAINTS = ("CONSTRAINT ", "CHECK ", "FOREIGN KEY", "UNIQUE ", "PRIMARY KEY")
@@ -71,3 +77,35 @@ def test_an_unwritable_cache_builds_the_store_in_place(tmp_path: Path, monkeypat
     client_for(f"sqlite:///{tmp_path / 'in-place.db'}")
     build_empty_store(tmp_path / "mlflow-built.db")
     assert contents(tmp_path / "in-place.db") == contents(tmp_path / "mlflow-built.db")
+
+
+FLAVOUR_ROUND_TRIP = """
+import sys, tempfile, torch
+from sweepwise.internals.mlflow_internals import import_pytorch_flavour
+flavour = import_pytorch_flavour()
+assert not {"lightning", "pytorch_lightning"} & set(sys.modules), "Lightning was imported"
+from sweepwise.tracking.model_export import log_pytorch_model
+from sweepwise.tracking.mlflow_run import client_for, mlflow_store
+uri = f"sqlite:///{tempfile.mkdtemp()}/mlflow.db"
+client = client_for(uri)
+run = client.create_run(client.create_experiment("flavour")).info.run_id
+model, example = torch.nn.Linear(3, 2).eval(), torch.randn(4, 3)
+logged = log_pytorch_model(uri, run, model, example)
+with mlflow_store(uri):
+    loaded = flavour.load_model(logged.uri)
+assert torch.allclose(loaded(example), model(example)), "the loaded model answers otherwise"
+import mlflow.pytorch._lightning_autolog  # still importable: autolog needs it
+print("ok")
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pytorch_lightning") is None, reason="Lightning is not installed")
+def test_the_pytorch_flavour_without_lightning_autologging_logs_and_loads_a_model(tmp_path: Path):
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", textwrap.dedent(FLAVOUR_ROUND_TRIP)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-3000:]

@@ -28,8 +28,17 @@ from typing import IO
 from helpers import REPO, TRAIN_PY, script_env
 
 REQUEST_POLL_S = 0.05
-# what train.py's main imports, and a sweep's process
-WARMED = ("mlflow", "torch", "optuna", "sweepwise.app", "sweepwise.recipe.preflight", "sweepwise.sweep.driver.sweeper")
+# what train.py's main imports, and a sweep's process, its end-of-sweep plots and its best model's export included
+WARMED = (
+    "mlflow",
+    "torch",
+    "optuna",
+    "sweepwise.app",
+    "sweepwise.recipe.preflight",
+    "sweepwise.sweep.driver.sweeper",
+    "sweepwise.sweep.driver.study_plots",
+    "sweepwise.sweep.driver.best_model",
+)
 
 
 class WarmTrain:
@@ -121,15 +130,7 @@ def redirect(stream: IO[str], path: str) -> None:
 def serve() -> None:
     sys.path.insert(0, str(REPO))
     runpy.run_path(str(TRAIN_PY), run_name="warm")  # train.py's own imports
-    # what train.py's main imports, and a sweep's process
-    for module in (
-        "mlflow",
-        "torch",
-        "optuna",
-        "sweepwise.app",
-        "sweepwise.recipe.preflight",
-        "sweepwise.sweep.driver.sweeper",
-    ):
+    for module in WARMED:
         importlib.import_module(module)
 
     for line in sys.stdin:

@@ -1,6 +1,7 @@
-"""A new sqlite tracking store copied from one built before, instead of built afresh, through MLflow's database
-schema. Guarded by `tests/test_mlflow_internals.py`, which builds a store both ways and compares their schema and
-rows.
+"""Two ways around MLflow's own costs, each guarded by `tests/test_mlflow_internals.py`: a new sqlite tracking store
+copied from one built before, instead of built afresh (the test builds a store both ways and compares their schema
+and rows), and MLflow's PyTorch flavour imported without its Lightning autologging (the test logs and loads a model
+through it, and checks that Lightning stayed unimported).
 
 MLflow builds a new sqlite store by creating its tables and running every migration since its first schema: ~1.6 s
 of CPU, the largest part of a small sweep's start in a fresh folder (docs/benchmarks.md), paid again by every fresh
@@ -11,11 +12,14 @@ for the folder it is opened in, the first time it opens the store (as it does fo
 """
 
 import contextlib
+import importlib
 import os
 import shutil
 import sqlite3
+import sys
 import uuid
 from pathlib import Path
+from types import ModuleType
 
 import mlflow
 from mlflow import MlflowClient
@@ -60,3 +64,20 @@ def _build_template(template: Path) -> None:
             os.link(building, template)
     finally:
         building.unlink(missing_ok=True)
+
+
+# imported by `mlflow.pytorch` itself, for a callback name only, where Lightning is installed: it imports Lightning,
+# torchmetrics and all they load (3-5 s of CPU), which logging a model never uses
+LIGHTNING_AUTOLOG = "mlflow.pytorch._lightning_autolog"
+
+
+def import_pytorch_flavour() -> ModuleType:
+    """`mlflow.pytorch`, without the Lightning autologging module its import loads (MLflow skips it, as where
+    Lightning is not installed). Left importable afterwards: `mlflow.pytorch.autolog` imports it when called."""
+    if "mlflow.pytorch" in sys.modules or LIGHTNING_AUTOLOG in sys.modules:
+        return importlib.import_module("mlflow.pytorch")
+    sys.modules[LIGHTNING_AUTOLOG] = None  # type: ignore[assignment]  # an import of it raises ImportError
+    try:
+        return importlib.import_module("mlflow.pytorch")
+    finally:
+        del sys.modules[LIGHTNING_AUTOLOG]

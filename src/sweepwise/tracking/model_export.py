@@ -15,6 +15,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 from torch import nn
 
+from sweepwise.internals.mlflow_internals import import_pytorch_flavour
 from sweepwise.tracking.mlflow_run import client_for, mlflow_store
 
 # MLflow's pyfunc module (which the PyTorch flavour loads) warns when imported, about a type hint of its own: nothing
@@ -22,6 +23,7 @@ from sweepwise.tracking.mlflow_run import client_for, mlflow_store
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*Any type hint is inferred as AnyType", category=UserWarning)
     import mlflow.pyfunc
+pytorch_flavour = import_pytorch_flavour()
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def log_pytorch_model(
     experiment_id = client.get_run(run_id).info.experiment_id
     created = client.create_logged_model(experiment_id, name="model", source_run_id=run_id)
     with mlflow_store(uri):  # the flavour's logging reads the store from MLflow's process-wide setting
-        info = mlflow.pytorch.log_model(
+        info = pytorch_flavour.log_model(
             model,
             name="model",
             run_id=run_id,
