@@ -15,7 +15,7 @@ import pytest
 from mlflow import MlflowClient
 
 from sweepwise.internals.mlflow_internals import build_empty_store, cache_folder
-from sweepwise.tracking.mlflow_run import client_for, mlflow_store
+from sweepwise.tracking.mlflow_run import client_for
 
 TIMESTAMPS = ("creation_time", "last_update_time")
 CONSTRAINTS = ("CONSTRAINT ", "CHECK ", "FOREIGN KEY", "UNIQUE ", "PRIMARY KEY")
@@ -81,10 +81,8 @@ def test_an_unwritable_cache_builds_the_store_in_place(tmp_path: Path, monkeypat
 
 FLAVOUR_ROUND_TRIP = """
 import sys, tempfile, torch
-from sweepwise.internals.mlflow_internals import import_pytorch_flavour
-flavour = import_pytorch_flavour()
+from sweepwise.tracking.model_export import log_pytorch_model, pytorch_flavour as flavour
 assert not {"lightning", "pytorch_lightning"} & set(sys.modules), "Lightning was imported"
-from sweepwise.tracking.model_export import log_pytorch_model
 from sweepwise.tracking.mlflow_run import client_for, mlflow_store
 uri = f"sqlite:///{tempfile.mkdtemp()}/mlflow.db"
 client = client_for(uri)

@@ -9,7 +9,6 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-import mlflow
 import torch
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
@@ -22,8 +21,7 @@ from sweepwise.tracking.mlflow_run import client_for, mlflow_store
 # for us to act on, and under `python -W error` it would end the sweep. Imported once here, that one warning silenced.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*Any type hint is inferred as AnyType", category=UserWarning)
-    import mlflow.pyfunc
-pytorch_flavour = import_pytorch_flavour()
+    pytorch_flavour = import_pytorch_flavour()
 
 
 @dataclass(frozen=True)
