@@ -21,6 +21,7 @@ from sweepwise.tracking.mlflow_run import client_for, mlflow_store
 # for us to act on, and under `python -W error` it would end the sweep. Imported once here, that one warning silenced.
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*Any type hint is inferred as AnyType", category=UserWarning)
+    import mlflow.pyfunc  # noqa: F401  # the flavour's logging imports it
     pytorch_flavour = import_pytorch_flavour()
 
 
