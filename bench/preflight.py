@@ -15,7 +15,6 @@ ratio is this tree's median over REV's.
 """
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -28,11 +27,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import compose_config
+from revisions import ROOT, checked_out, code_env
 
 from sweepwise.recipe import preflight
 
 BUDGET_SECONDS = 15.0
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def in_process(overrides: list[str]) -> tuple[float, dict[str, int], dict[str, float]]:
@@ -63,7 +62,7 @@ def in_process(overrides: list[str]) -> tuple[float, dict[str, int], dict[str, f
 def as_a_user(code: Path, overrides: list[str]) -> float:
     """`train.py mode=preflight` of the tree at `code`, in a fresh folder (its own MLflow store there), from start
     to exit."""
-    env = {**os.environ, "PYTHONPATH": str(code / "src")}
+    env = code_env(code)
     # a revision from before `mode` named what train.py does called it `task`
     switch = "mode" if "\nmode:" in (code / "conf" / "config.yaml").read_text() else "task"
     with tempfile.TemporaryDirectory() as folder:
@@ -78,15 +77,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--against", metavar="REV", help="also time a user's preflight on this git revision")
     args, overrides = parser.parse_known_args()
-    with tempfile.TemporaryDirectory() as worktrees:
-        baseline = Path(worktrees) / "baseline"
-        if args.against:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(baseline), args.against])
-        try:
-            measure(args.repeats, overrides, baseline if args.against else None)
-        finally:
-            if args.against:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(baseline)])
+    with checked_out(args.against) as baseline:
+        measure(args.repeats, overrides, baseline)
 
 
 def measure(repeats: int, overrides: list[str], baseline: Path | None) -> None:

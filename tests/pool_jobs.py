@@ -40,6 +40,19 @@ def torch_threads(job: str) -> int:
     return torch.get_num_threads()
 
 
+def torch_at_start(job: str) -> tuple[bool, bool, int, int]:
+    """Whether torch and TorchDynamo were imported before the job, the threads torch then uses, and the OpenMP
+    threads a parallel matrix product of the job starts in this process (its own pool, not a copy of the server's)."""
+    imported = "torch" in sys.modules, "torch._dynamo" in sys.modules
+    import torch
+
+    a = torch.randn(512, 512)
+    before = len(os.listdir("/proc/self/task"))
+    for _ in range(3):
+        a = torch.tanh(a @ a)
+    return (*imported, torch.get_num_threads(), len(os.listdir("/proc/self/task")) - before)
+
+
 def whole_step_then_sleep(job: tuple[str, float]) -> None:
     """Write `started` to the file `job[0]`, and `ended` after `job[1]` seconds, in one whole step; then sleep."""
     from sweepwise.training.whole_steps import whole_step

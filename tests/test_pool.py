@@ -7,8 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 from pool_jobs import die_on, sleep_then_echo, surroundings
 
+from sweepwise.sweep.launch.early_start import TORCH_IMPORTS, WORKER_IMPORTS, worker_preload
 from sweepwise.sweep.launch.worker_pool import WorkerPool, threads_per_worker
 from sweepwise.sweep.outcome import Died
 
@@ -160,6 +162,51 @@ def test_workers_split_the_cores_when_the_main_script_imports_torch(tmp_path: Pa
     assert done.returncode == 0, done.stderr[-2000:]
     share = threads_per_worker(2)["OMP_NUM_THREADS"]
     assert done.stdout.strip() == str([int(share)] * 2)
+
+
+TORCH_PRELOADED = """
+from pool_jobs import torch_at_start
+from sweepwise.sweep.launch.worker_pool import WorkerPool
+from sweepwise.sweep.launch.early_start import TORCH_IMPORTS, WORKER_IMPORTS
+if __name__ == "__main__":
+    pool = WorkerPool(torch_at_start, size=2, preload=[WORKER_IMPORTS, TORCH_IMPORTS])
+    pool.submit("a", "a")
+    pool.submit("b", "b")
+    found = pool.wait(120)
+    found += pool.wait(120) if len(found) < 2 else []
+    print(sorted(result for _, result in found))
+    pool.shutdown()
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
+def test_workers_of_a_torch_task_start_with_torch_and_dynamo_imported_and_their_own_thread_count(tmp_path: Path):
+    """The server imports torch once for every worker, with one thread; each worker then runs torch with the
+    threads it is given (here the user's OMP_NUM_THREADS=2), in an OpenMP pool of its own."""
+    script = tmp_path / "main.py"
+    script.write_text(TORCH_PRELOADED)
+    environment = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "OMP_NUM_THREADS": "2"}
+    done = subprocess.run(
+        [sys.executable, "-W", "error", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+        env=environment,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == str([(True, True, 2, 1)] * 2)
+
+
+def test_the_workers_server_imports_torch_for_a_torch_task_only():
+    toy = OmegaConf.create({"x": 0.0})
+    training = OmegaConf.create({"mode": "train", "trainer": {"epochs": 1}, "tracking": {}, "objective": {}})
+    with_torch = [WORKER_IMPORTS, TORCH_IMPORTS]
+    assert worker_preload(training) == with_torch
+    if "torch" in sys.modules:  # a script that imported torch: its trials train with it
+        assert worker_preload(toy) == with_torch
+    else:
+        assert worker_preload(toy) == [WORKER_IMPORTS]
 
 
 SERVER_SIGNALS = """

@@ -38,6 +38,7 @@ WARMED = (
     "sweepwise.sweep.driver.sweeper",
     "sweepwise.sweep.driver.study_plots",
     "sweepwise.sweep.driver.best_model",
+    "torch.export._trace",
 )
 
 

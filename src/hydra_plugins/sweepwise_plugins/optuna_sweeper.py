@@ -6,7 +6,7 @@ from typing import Any
 
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import hydra_plugins.sweepwise_plugins.config  # noqa: F401  (registers the configs)
 
@@ -39,7 +39,7 @@ class OptunaSweeper(Sweeper):
             from sweepwise.sweep.launch.early_start import start_worker_server
 
             # the local workers' server imports what they need on another core while this process imports
-            start_worker_server(str(OmegaConf.select(config, "hydra.launcher._target_", default="")))
+            start_worker_server(config)
             from sweepwise.sweep.driver.sweeper import Sweep
         except KeyboardInterrupt:
             from sweepwise.internals.multiprocessing_internals import stop_fork_server

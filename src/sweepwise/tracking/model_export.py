@@ -22,6 +22,7 @@ from sweepwise.tracking.mlflow_run import client_for, mlflow_store
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*Any type hint is inferred as AnyType", category=UserWarning)
     import mlflow.pyfunc  # noqa: F401  # the flavour's logging imports it
+
     pytorch_flavour = import_pytorch_flavour()
 
 

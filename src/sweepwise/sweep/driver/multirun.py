@@ -23,6 +23,7 @@ from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import SweepwiseError, hide_password
 from sweepwise.sweep.driver.progress import JobRow, jobs_table
 from sweepwise.sweep.driver.tracker import SweepTracker
+from sweepwise.sweep.launch.early_start import worker_preload
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.executor_choice import launcher_settings, make_executor, placement, trial_processes
 from sweepwise.sweep.launch.gpu_placement import LocalSettings
@@ -102,7 +103,9 @@ class MultirunLauncher:
             for num, overrides in enumerate(job_overrides, start=initial_job_idx)
         ]
         runner = TrialRunner(self.hydra_context, self.task_function, self.config)
-        executor = make_executor(settings, runner, slots.first(len(pending)), sweep_dir / "slurm")
+        executor = make_executor(
+            settings, runner, slots.first(len(pending)), sweep_dir / "slurm", worker_preload(self.config)
+        )
         per_job = 1 if isinstance(settings, LocalSettings | SubmititLocalSettings) else trials_per_job(settings)
         each = (
             f"one {executor.job_kind} each" if per_job == 1 else f"up to {per_job} packed in each {executor.job_kind}"

@@ -22,6 +22,7 @@ from sweepwise.sweep.driver.report_warmup import warm_up_report
 from sweepwise.sweep.driver.sweep_report import SweepReport
 from sweepwise.sweep.driver.sweep_start import start_sweep
 from sweepwise.sweep.driver.termination import Terminated, terminated_as_interrupted
+from sweepwise.sweep.launch.early_start import worker_preload
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.executor_choice import (
     Settings,
@@ -98,7 +99,7 @@ class Sweep:
     def _executor(self, plan: SweepPlan, launcher: Settings, slots: Placement) -> Executor:
         """Worker processes or SLURM jobs for the trials; the orchestrator shuts them down however it ends."""
         runner = TrialRunner(self.hydra_context, self.task_function, self.config)
-        return make_executor(launcher, runner, slots, plan.sweep_dir / "slurm")
+        return make_executor(launcher, runner, slots, plan.sweep_dir / "slurm", worker_preload(self.config))
 
     def _run(
         self,
@@ -130,7 +131,7 @@ class Sweep:
             if started.preflight is not None:
                 started.preflight.record(started.study, started.tracker, fail=preflight == "fail")
             self.trials_started = True
-            warm_up_report(started.settings.n_trials)
+            warm_up_report(started.settings.n_trials, report.log_model)
             orchestrator.run()
         except (SweepStopped, PreflightFailed):
             status = "FAILED"

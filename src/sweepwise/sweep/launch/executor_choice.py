@@ -2,7 +2,7 @@
 for `slurm` and `submitit_slurm`, submitit local jobs for `submitit_local` (hydra-submitit-launcher's configs,
 whether that plugin or sweepwise provides them)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from hydra_plugins.sweepwise_plugins.launcher_config import SUBMITIT_PLUGIN, SlurmLauncherConf, SubmititLocalConf
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.spec.launch import unknown_fields
-from sweepwise.sweep.launch.early_start import LOCAL_LAUNCHERS, WORKER_IMPORTS
+from sweepwise.sweep.launch.early_start import LOCAL_LAUNCHERS
 from sweepwise.sweep.launch.executor import Executor
 from sweepwise.sweep.launch.gpu_placement import CPU_SLOTS, LocalSettings, Placement, place
 from sweepwise.sweep.launch.hydra_launcher_executor import HydraLauncherExecutor, OtherLauncher
@@ -113,11 +113,14 @@ def placement(settings: Settings, slots_key: str, slots: int | None) -> Placemen
     return Placement((None,) * (slots or CPU_SLOTS), trials_per_gpu=settings.trials_per_gpu)
 
 
-def make_executor(settings: Settings, runner: TrialRunner, slots: Placement, folder: Path) -> Executor:
-    """Worker processes (one per slot, with its GPUs) for the local launchers, submitit local jobs on the slots'
-    GPUs, else SLURM jobs (their files under `folder` when a job has no folder of its own)."""
+def make_executor(
+    settings: Settings, runner: TrialRunner, slots: Placement, folder: Path, preload: Sequence[str]
+) -> Executor:
+    """Worker processes (one per slot, with its GPUs; forked from a server that imported `preload`) for the local
+    launchers, submitit local jobs on the slots' GPUs, else SLURM jobs (their files under `folder` when a job has
+    no folder of its own)."""
     if isinstance(settings, LocalSettings):
-        return WorkerPool(runner, slots.size, slots.environments(), preload=[WORKER_IMPORTS])
+        return WorkerPool(runner, slots.size, slots.environments(), preload=preload)
     if isinstance(settings, SubmititLocalSettings):
         return SubmititLocalExecutor(runner, settings, slots, folder)
     if isinstance(settings, OtherLauncher):

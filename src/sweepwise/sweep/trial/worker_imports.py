@@ -1,7 +1,7 @@
 """What a local trial worker imports before its first trial, imported once, by the fork server its workers are
 forked from: the trial runner (MLflow, Hydra, Optuna's storages) and MLflow's database store, which a trial's
-child run opens. Not the task's own modules: the server must stay free of torch (its OpenMP runtime reads the
-thread count once, before a worker could set its own) and of CUDA.
+child run opens. Not the task's own modules, nor CUDA; torch only through `torch_imports`, where the task trains
+with it, with one thread.
 
 What they created is then frozen out of the garbage collector: no worker's collections walk it, and the server's
 own exit (when the sweep ends) skips the full collections that took 0.7 s, which a command's caller waits for
