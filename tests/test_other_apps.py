@@ -92,6 +92,7 @@ def test_mlflow_tracking_uri_in_the_environment_is_where_the_runs_go_when_no_con
 
 
 STATEFUL = REPO / "tests" / "apps" / "stateful.py"
+LOADER = REPO / "tests" / "apps" / "loader.py"
 
 
 @pytest.mark.slow
@@ -111,6 +112,22 @@ def test_a_task_whose_module_holds_a_lock_runs_and_its_traceback_names_its_own_f
     fail_line = next(n for n, text in enumerate(shown) if text.startswith("trial 0 FAIL in "))
     assert shown[fail_line + 1].startswith("  the last lines of trial 0's output (")
     assert "  | ValueError: planted failure" in shown[fail_line + 2 : fail_line + 2 + TAIL_LINES]
+
+
+@pytest.mark.slow
+def test_a_tasks_own_worker_processes_start_as_they_do_outside_a_sweep(tmp_path: Path) -> None:
+    """A DataLoader's workers in a trial start with the start method they have when the script runs alone (not
+    through the sweep's fork server, which pickles what they run): a lambda `collate_fn` works in both."""
+    alone = run_script(LOADER, [], tmp_path, python_flags=["-W", "error"])
+    assert alone.returncode == 0, alone.stderr[-2000:]
+    (said,) = [line for line in alone.stdout.splitlines() if line.startswith("start method ")]
+
+    swept = run_script(LOADER, ["-m", "hydra.sweeper.n_trials=2"], tmp_path, python_flags=["-W", "error"])
+    assert swept.returncode == 0, swept.stderr[-2000:]
+    assert states(load_study(tmp_path, "toy")) == {"COMPLETE": 2}
+    for number in (0, 1):
+        log = (tmp_path / "multirun" / "toy" / str(number) / "trial.log").read_text()
+        assert said in log.splitlines(), log[-2000:]
 
 
 def test_a_failed_trials_output_tail_is_its_last_lines(tmp_path: Path) -> None:

@@ -113,7 +113,12 @@ def start_context(preload: Sequence[str]) -> ForkServerContext | SpawnContext:
 
 
 def _worker_main(
-    connection: Connection, runner_bytes: bytes, environment: dict[str, str], cwd: str, sweep: int
+    connection: Connection,
+    runner_bytes: bytes,
+    environment: dict[str, str],
+    cwd: str,
+    sweep: int,
+    start_method: str | None,
 ) -> None:
     _die_with(sweep)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the orchestrator's to handle
@@ -121,6 +126,9 @@ def _worker_main(
     os.environ.clear()
     os.environ.update(environment)
     _apply_thread_count(environment)
+    # a worker forked from the server would start the task's own processes (a DataLoader's workers) through the
+    # server too, pickling what they run and importing the script again: they start as in the sweep's process
+    multiprocessing.set_start_method(start_method, force=True)
     runner: Callable[[Any], Any] = cloudpickle.loads(runner_bytes)
     while True:
         try:
@@ -151,6 +159,7 @@ class WorkerPool(Generic[K]):
         preload: Sequence[str] = (),
     ) -> None:
         self._context = start_context(preload)
+        self._start_method = multiprocessing.get_start_method(allow_none=True)  # None: the platform's default
         self._runner_bytes = cloudpickle.dumps(runner)
         threads = threads_per_worker(size)
         self._environments = [
@@ -163,7 +172,7 @@ class WorkerPool(Generic[K]):
         environment = {**os.environ, **self._environments[slot]}
         process = self._context.Process(
             target=_worker_main,
-            args=(child_end, self._runner_bytes, environment, os.getcwd(), os.getpid()),
+            args=(child_end, self._runner_bytes, environment, os.getcwd(), os.getpid(), self._start_method),
             daemon=False,
         )
         with deferred(signal.SIGINT, signal.SIGTERM):  # stopped mid-start, it would get half its pickled start
