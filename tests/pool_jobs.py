@@ -63,4 +63,3 @@ def whole_step_then_sleep(job: tuple[str, float]) -> None:
         time.sleep(seconds)
         print("ended", file=marks, flush=True)
     time.sleep(60.0)
-

@@ -159,6 +159,28 @@ CORPUS = {
     "tracking server that does not answer": Bad(
         "storage", ["tracking.uri=http://127.0.0.1:9"], "tracking.uri='http://127.0.0.1:9': no MLflow tracking", True
     ),
+    "sqlite tracking store under a file": Bad(
+        "storage", ["tracking.uri=sqlite:///{files}/table.csv/mlflow.db"], "table.csv is not a folder this user can"
+    ),
+    "sqlite tracking store under a file, in a sweep": Bad(
+        "storage", ["tracking.uri=sqlite:///{files}/table.csv/mlflow.db"], "tracking.uri='sqlite:///", True
+    ),
+    "study journal under a file": Bad(
+        "storage", ["hydra.sweeper.storage={files}/table.csv/s.journal"], "table.csv is not a folder this user", True
+    ),
+    # a folder no file can be made in, whoever the user is (root included)
+    **(
+        {
+            "study journal where no file can be made": Bad(
+                "storage", ["hydra.sweeper.storage=/proc/s.journal"], "/proc is not a folder this user can write", True
+            ),
+            "sqlite tracking store where no file can be made": Bad(
+                "storage", ["tracking.uri=sqlite:////proc/mlflow.db"], "/proc is not a folder this user can write"
+            ),
+        }
+        if Path("/proc/self").is_dir()
+        else {}
+    ),
     # launcher and sweeper fields
     "no parallel slots": Bad("launcher", ["hydra.sweeper.n_jobs=0"], "hydra.sweeper.n_jobs=0", True),
     "negative retries": Bad("launcher", ["hydra.sweeper.retries=-1"], "hydra.sweeper.retries=-1", True),

@@ -13,6 +13,7 @@ from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from sweepwise.databases import with_driver
 from sweepwise.errors import ConfigError, first_line
+from sweepwise.folders import unwritable
 
 DATABASE_SCHEMES = ("sqlite:", "postgresql", "mysql")
 DEFAULT_FOLDER = "studies"
@@ -38,11 +39,9 @@ def check_storage(spec: str) -> None:
     if spec.startswith(DATABASE_SCHEMES):
         open_storage(spec)
         return
-    existing = Path(spec).absolute().parent
-    while not existing.exists():
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK):
-        raise ConfigError("hydra.sweeper.storage", spec, f"{existing} is not a folder this user can write to")
+    problem = unwritable(Path(spec))
+    if problem:
+        raise ConfigError("hydra.sweeper.storage", spec, problem)
 
 
 @functools.cache

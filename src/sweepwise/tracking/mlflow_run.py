@@ -22,6 +22,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
 from sweepwise.databases import with_driver
 from sweepwise.errors import ConfigError
+from sweepwise.folders import unwritable
 from sweepwise.internals.mlflow_internals import build_empty_store, copy_empty_store
 
 MAX_TAG_LENGTH = 5000
@@ -98,8 +99,9 @@ def resolve_tracking_uri(uri: str | None) -> str:
 
 
 def _checked_uri(key: str, uri: str) -> str:
-    """A database or server store's URI. MLflow's file store (`file:`, a folder such as ./mlruns) is refused: MLflow
-    3 deprecates it, and its search of thousands of trials' runs reads every run's files."""
+    """A database or server store's URI (a new sqlite store's in a folder this user can make it in). MLflow's file
+    store (`file:`, a folder such as ./mlruns) is refused: MLflow 3 deprecates it, and its search of thousands of
+    trials' runs reads every run's files."""
     scheme = uri.split("://")[0].split("+")[0] if "://" in uri else ""
     if scheme not in TRACKING_SCHEMES:
         file_store = scheme == "file" or uri.startswith("file:") or "://" not in uri
@@ -110,6 +112,9 @@ def _checked_uri(key: str, uri: str) -> str:
             f"{kind}: use a database or a tracking server ({', '.join(TRACKING_SCHEMES)}; e.g. sqlite:///mlflow.db, "
             "the default, or http://127.0.0.1:5000)",
         )
+    problem = unwritable(Path(uri.removeprefix("sqlite:///"))) if uri.startswith("sqlite:///") else None
+    if problem:
+        raise ConfigError(key, uri, problem)
     return with_driver(uri)
 
 
