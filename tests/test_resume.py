@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers import default_spec, trainer_settings
@@ -24,11 +25,14 @@ def make_trainer(
     progress: SilentProgress | None = None,
     lr: float = 3e-3,
     weight_decay: float = 0,
+    probed: bool = False,
 ) -> Trainer:
-    """Dropout, batch norm and on-device augmentation all draw random numbers: the hard case for resuming."""
+    """Dropout, batch norm and on-device augmentation all draw random numbers: the hard case for resuming.
+    `probed`: with the task's probe of prediction dynamics, as `train.py` trains."""
     seed_everything(0, deterministic=True)
     data = make_synthetic(num_samples=320, num_classes=3, shape=[1, 8, 8], augment={"max_shift": 0.2, "noise_std": 0.1})
     model = ConvNet(data.input_shape, data.num_classes, width=4, depth=2, dropout=0.3)
+    probe = Classification().probe(data, 4 * data.steps_per_epoch(32), 32) if probed else None
     return Trainer(
         model,
         torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay),
@@ -40,6 +44,7 @@ def make_trainer(
         autocast_for(torch.device("cpu"), "fp32"),
         progress or SilentProgress(),
         callbacks,
+        probe=probe,
     )
 
 
@@ -64,6 +69,27 @@ def test_stopped_and_resumed_run_equals_uninterrupted_run(tmp_path: Path):
     for name, tensor in full.model.state_dict().items():
         assert torch.equal(tensor, resumed.model.state_dict()[name]), name
     assert resumed.optimizer.param_groups[0]["lr"] == full.optimizer.param_groups[0]["lr"]
+
+
+def test_a_resumed_runs_probe_holds_the_whole_runs_record(tmp_path: Path):
+    """What the probe recorded before the interruption is in the checkpoint (readable with weights_only), so the
+    resumed run's record, and the picture and numbers saved from it, are the uninterrupted run's."""
+    full = make_trainer(tmp_path / "full", probed=True)
+    full.fit()
+    part = make_trainer(tmp_path / "part", [lambda epoch, metrics, last: "stop" if epoch == 2 else None], probed=True)
+    part.fit()
+    resumed = make_trainer(tmp_path / "resumed", probed=True)
+    resumed.resume(torch.load(tmp_path / "part" / LAST_CHECKPOINT, weights_only=True))
+    resumed.fit()
+
+    assert full.probe is not None and resumed.probe is not None and part.probe is not None
+    assert 0 < len(part.probe.steps) < len(full.probe.steps) == len(resumed.probe.steps)
+    assert resumed.probe.steps == full.probe.steps
+    whole, after = (
+        np.load(full.probe.save(tmp_path / "full.png")[1]),
+        np.load(resumed.probe.save(tmp_path / "r.png")[1]),
+    )
+    assert np.array_equal(whole["steps"], after["steps"]) and np.allclose(whole["p_true"], after["p_true"])
 
 
 class LearningRates(SilentProgress):

@@ -7,6 +7,7 @@ and a grid of its highest-loss examples (images) show mistakes that contradict t
 """
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,6 +43,13 @@ class PredictionDynamics:
         model.train(was_training)
         self.steps.append(step)
         self.columns.append(probabilities.gather(1, self.labels[:, None])[:, 0].cpu().numpy())
+
+    def state_dict(self) -> dict[str, Any]:
+        """What was recorded, in types `torch.load(weights_only=True)` reads."""
+        return {"steps": list(self.steps), "p_true": [torch.from_numpy(column) for column in self.columns]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.steps, self.columns = list(state["steps"]), [column.numpy() for column in state["p_true"]]
 
     def save(self, path: Path) -> list[Path]:
         """The heatmap (examples x steps) and its numbers (`.npz`: steps, p_true); none before the first

@@ -2,6 +2,7 @@
 epoch, drawn with the same random seed each time, so that the samples differ by what the model learned alone."""
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +42,12 @@ class Generations:
         tokens = generate(model, self.prompt, NEW_TOKENS, self.data.context, SAMPLE_SEED)
         model.train(was_training)
         self.samples.append((step, self.data.decode(tokens[0, PROMPT_TOKENS:].tolist())))
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"samples": list(self.samples)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.samples = [(int(step), str(text)) for step, text in state["samples"]]
 
     def save(self, path: Path) -> list[Path]:
         """The samples as text, beside `path` (`samples.txt`); none before the first."""

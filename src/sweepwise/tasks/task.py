@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
@@ -26,11 +26,16 @@ Sums = dict[str, torch.Tensor]
 
 
 class StepProbe(Protocol):
-    """Looks at the model every `every` optimiser steps (e.g. to record prediction dynamics); must not change it."""
+    """Looks at the model every `every` optimiser steps (e.g. to record prediction dynamics); must not change it.
+    What it recorded goes into the training's checkpoints, so that a resumed run's record is the whole run's."""
 
     every: int
 
     def __call__(self, step: int, model: nn.Module) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class RecordingProbe(StepProbe, Protocol):

@@ -28,6 +28,7 @@ GRAD_NORM_EVERY = 8
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
 RECORDED_STEPS = "recorded_steps"
+PROBE_STATE = "probe"
 SINGLE_PROCESS = Ranks()
 
 
@@ -125,9 +126,10 @@ class Trainer:
             group.setdefault("initial_lr", group["lr"])
 
     def resume(self, checkpoint: dict[str, Any]) -> None:
-        """Continue from a `last.pt` checkpoint: weights, optimiser state, schedule position, history and RNG
-        state. The optimiser's settings (learning rate, weight decay, momentum) stay the config's: a run that goes on
-        from another's checkpoint with other hyperparameters (population-based training) trains with its own."""
+        """Continue from a `last.pt` checkpoint: weights, optimiser state, schedule position, history, what the
+        probe recorded, and RNG state. The optimiser's settings (learning rate, weight decay, momentum) stay the
+        config's: a run that goes on from another's checkpoint with other hyperparameters (population-based
+        training) trains with its own."""
         self.model.load_state_dict(checkpoint["model"])
         configured = optimizer_settings(self.optimizer)
         self.optimizer.load_state_dict(checkpoint["optimizer"])
@@ -136,6 +138,8 @@ class Trainer:
         restore_rng_state(checkpoint["rng"])
         if self.recorder is not None:
             self.recorder.restore(checkpoint.get(RECORDED_STEPS, []))
+        if self.probe is not None and checkpoint.get(PROBE_STATE) is not None:
+            self.probe.load_state_dict(checkpoint[PROBE_STATE])
         self._replay_last_epoch = True
 
     def fit(self) -> TrainState:
@@ -264,6 +268,7 @@ class Trainer:
             # the epoch's recorded steps, written by the callbacks that follow the checkpoint: if the process stops
             # before they run, the resumed run's replay of this epoch writes them
             RECORDED_STEPS: self.recorder.pending() if self.recorder is not None else [],
+            PROBE_STATE: self.probe.state_dict() if self.probe is not None else None,  # what it drew so far
             **self.checkpoint_extra,
         }
         save_checkpoint(state, folder / name)
