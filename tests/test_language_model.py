@@ -63,6 +63,17 @@ def test_a_text_file_of_ones_own_is_the_corpus(tmp_path: Path):
         sequences(np.arange(10), 64)
 
 
+def test_a_text_too_short_is_named_by_its_file_and_one_cut_short_by_data_max_chars(tmp_path: Path):
+    for text in ("", "abc"):
+        (tmp_path / "short.txt").write_text(text, encoding="utf-8")
+        for max_chars in (None, 20000):  # a cut longer than the text is not what made it short
+            with pytest.raises(ConfigError, match=rf"^data.path='.*short.txt': the text has {len(text)} characters"):
+                load_text(str(tmp_path / "short.txt"), context=8, max_chars=max_chars)
+    (tmp_path / "book.txt").write_text("abcd" * 500, encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^data.max_chars=30: the text has 30 characters"):
+        load_text(str(tmp_path / "book.txt"), context=8, max_chars=30)
+
+
 def test_the_transformer_is_causal_and_checks_its_sizes():
     torch.manual_seed(0)
     model = Transformer([16], 20, layers=2, heads=2, width=16).eval()

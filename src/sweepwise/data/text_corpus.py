@@ -61,19 +61,22 @@ def load_text(
         raise ConfigError("data.context", context, "must be >= 1")
     if not 0.0 < float(val_fraction) < 1.0:
         raise ConfigError("data.val_fraction", val_fraction, "must be in (0, 1)")
-    text = _read(path)[: max_chars or None]
+    whole = _read(path)
+    text = whole[: max_chars or None]
     vocabulary = sorted(set(text))
     index = {char: token for token, char in enumerate(vocabulary)}
     ids = np.fromiter((index[char] for char in text), dtype=np.int64, count=len(text))
     cut = int(len(ids) * (1.0 - float(val_fraction)))
-    _check_long_enough(path, max_chars, len(ids), min(cut, len(ids) - cut), int(context))
+    shortened = max_chars if len(text) < len(whole) else None
+    _check_long_enough(path, shortened, len(ids), min(cut, len(ids) - cut), int(context))
     train, val = sequences(ids[:cut], int(context)), sequences(ids[cut:], int(context))
     return TokenData(train, val, vocabulary, Augment())
 
 
 def _check_long_enough(path: str | None, max_chars: int | None, length: int, shorter: int, context: int) -> None:
     """Both parts of the text (training, then validation: the `shorter` of them) must hold a sequence of `context`
-    tokens and the one after it; the error names the text and the keys that decide."""
+    tokens and the one after it; the error names the key that decides: `data.max_chars` where it cut the text
+    (`max_chars` given here only then), else the text itself."""
     if shorter >= context + 1:
         return
     key, value = ("data.max_chars", max_chars) if max_chars else ("data.path", path)
