@@ -43,6 +43,12 @@ def test_range_includes_its_stop_as_in_hydra_optuna_sweeper(tmp_path: Path):
     assert sorted(trial.params["x"] for trial in study.trials) == [1, 2, 3]
     assert study.trials[0].distributions["x"] == IntDistribution(1, 3)
 
+    again = toy([*args[:-1], "hydra.sweeper.n_trials=20"], tmp_path)  # every point run: a larger n_trials runs none
+    assert again.returncode == 0 and states(load_study(tmp_path, "toy")) == {"COMPLETE": 3}
+    assert (
+        "study toy is complete: 3 trials finished (3 COMPLETE), every point of its grid of 3; a larger " in again.stdout
+    )
+
 
 def test_a_float_range_keeps_its_stop_and_step(tmp_path: Path):
     done = toy(["x=range(0.5, 5.5, step=1)", "hydra.sweeper.n_trials=4"], tmp_path)

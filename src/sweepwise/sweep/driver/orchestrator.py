@@ -145,7 +145,8 @@ class Orchestrator:
         self.to_launch = max(0, self.settings.n_trials - len(finished) - len(self.in_flight))
         paused = has_continuation(trials, self.settings.schedule, self.best.maximize)  # paused work to go on
         done = self.to_launch == 0 and not self.in_flight and not paused  # (in flight: adopted jobs)
-        if line := resume_line(self.study.study_name, finished, self.settings.n_trials, done):
+        grid = self.settings.grid_points
+        if line := resume_line(self.study.study_name, finished, self.settings.n_trials, done, grid):
             self.progress.event(line)
         failed = [t for t in finished if t.state == TrialState.FAIL]  # a study its failures stopped stops so again
         if failed:

@@ -49,6 +49,7 @@ class SweepSettings:
     max_failure_rate: float
     retries: int
     schedule: Schedule | None = None  # which trials pause, and which go on (None: each runs to its end or pruning)
+    grid_points: int | None = None  # a grid sampler's: n_trials is capped at them
 
 
 def failure_stop(failed: int, settings: SweepSettings, reason: str) -> str | None:

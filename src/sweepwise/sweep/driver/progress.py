@@ -101,11 +101,22 @@ def finished_count(trials: Sequence[optuna.trial.FrozenTrial], when: str = "") -
     return f"{len(trials)} trial{'' if len(trials) == 1 else 's'} finished{when} ({by_state})"
 
 
-def resume_line(name: str, finished: Sequence[optuna.trial.FrozenTrial], n_trials: int, done: bool) -> str | None:
+def resume_line(
+    name: str,
+    finished: Sequence[optuna.trial.FrozenTrial],
+    n_trials: int,
+    done: bool,
+    grid_points: int | None = None,
+) -> str | None:
     """What a sweep says of the trials its study held as it started: none (a new study), a study with nothing left
-    to `done`, or one it goes on with."""
+    to `done` (a grid's, every point run: more trials would run none), or one it goes on with."""
     if not finished:
         return None
+    if done and grid_points is not None and n_trials == grid_points:
+        return (
+            f"study {name} is complete: {finished_count(finished)}, every point of its grid of {grid_points}; a "
+            "larger hydra.sweeper.n_trials runs no more: another grid is a new study (hydra.sweeper.study_name)"
+        )
     if done:
         return (
             f"study {name} is complete: {finished_count(finished)}, n_trials={n_trials}; run more with a larger "

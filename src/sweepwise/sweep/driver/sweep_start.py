@@ -147,7 +147,7 @@ def start_sweep(
     settings = plan.settings
     if is_grid(plan.sampler):
         grid_size = math.prod(len(values) for values in grid_of(plan.space).values())
-        settings = replace(settings, n_trials=min(settings.n_trials, grid_size))
+        settings = replace(settings, n_trials=min(settings.n_trials, grid_size), grid_points=grid_size)
     claim = StudyClaim(study) if has_work(study, settings.n_trials, settings.schedule) else None
     with released_on_error(claim):
         if record:
