@@ -134,19 +134,21 @@ def test_a_worker_starts_with_the_trials_imports_done_and_without_torch():
     assert done.stdout.strip() == str({**imported, "torch": False})
 
 
-SPLIT = """
-import torch  # at the top of the main script, as training scripts import it
-from pool_jobs import torch_threads
+TWO_JOBS = """
+{imports}
 from sweepwise.sweep.launch.worker_pool import WorkerPool
 if __name__ == "__main__":
-    pool = WorkerPool(torch_threads, size=2)
+    pool = WorkerPool({job}, size=2, preload={preload})
     pool.submit("a", "a")
     pool.submit("b", "b")
-    found = pool.wait(60)
-    found += pool.wait(60) if len(found) < 2 else []
-    print(sorted(threads for _, threads in found))
+    found = pool.wait(120)
+    found += pool.wait(120) if len(found) < 2 else []
+    print(sorted(result for _, result in found))
     pool.shutdown()
 """
+SPLIT = TWO_JOBS.format(  # torch imported at the top of the main script, as training scripts import it
+    imports="import torch\nfrom pool_jobs import torch_threads", job="torch_threads", preload=[]
+)
 
 
 def test_workers_split_the_cores_when_the_main_script_imports_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -164,19 +166,9 @@ def test_workers_split_the_cores_when_the_main_script_imports_torch(tmp_path: Pa
     assert done.stdout.strip() == str([int(share)] * 2)
 
 
-TORCH_PRELOADED = """
-from pool_jobs import torch_at_start
-from sweepwise.sweep.launch.worker_pool import WorkerPool
-from sweepwise.sweep.launch.early_start import TORCH_IMPORTS, WORKER_IMPORTS
-if __name__ == "__main__":
-    pool = WorkerPool(torch_at_start, size=2, preload=[WORKER_IMPORTS, TORCH_IMPORTS])
-    pool.submit("a", "a")
-    pool.submit("b", "b")
-    found = pool.wait(120)
-    found += pool.wait(120) if len(found) < 2 else []
-    print(sorted(result for _, result in found))
-    pool.shutdown()
-"""
+TORCH_PRELOADED = TWO_JOBS.format(
+    imports="from pool_jobs import torch_at_start", job="torch_at_start", preload=[WORKER_IMPORTS, TORCH_IMPORTS]
+)
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
