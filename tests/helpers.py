@@ -4,6 +4,7 @@ skipping (or, where CI requires every service, failing) a test whose service is 
 
 import functools
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,12 @@ TINY = [
     "trainer.progress=plain",
     "optimizer.lr=0.01",
 ]
+
+
+def as_from_a_terminal() -> None:
+    """A `preexec_fn` that lets Ctrl-C reach a command as from a terminal: a runner started in the background (a
+    CI script's `&`) hands its children SIGINT ignored, and Python then never raises KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def compose_config(overrides: Sequence[str] = ()) -> DictConfig:

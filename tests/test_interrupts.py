@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import REPO, run_script
+from helpers import REPO, as_from_a_terminal, run_script
 from mlflow import MlflowClient
 from sweep_helpers import load_study, study_so_far, sweep_runs
 
@@ -49,7 +49,13 @@ def test_a_sweep_interrupted_at_any_moment_runs_again_to_its_end_with_its_stores
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, str(OWN_LOOP), *ARGS]
     sweep = subprocess.Popen(
-        command, cwd=tmp_path, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command,
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        preexec_fn=as_from_a_terminal,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     time.sleep(at)
     if sweep.poll() is None:

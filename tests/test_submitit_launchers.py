@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from helpers import REPO, installed_elsewhere
+from helpers import REPO, as_from_a_terminal, installed_elsewhere
 from slurm_helpers import accounting
 from sweep_helpers import TOY, load_study, states, study_so_far
 
@@ -247,7 +247,9 @@ def test_ctrl_c_on_a_submitit_local_sweep_ends_in_its_one_line_and_the_same_comm
     env = {**os.environ, "PYTHONPATH": str(REPO / "tests" / "plugins"), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-W", "error", str(TOY), "-m", *args]
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
-    sweep = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True, **pipes)
+    sweep = subprocess.Popen(
+        command, cwd=tmp_path, env=env, start_new_session=True, preexec_fn=as_from_a_terminal, **pipes
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(list((tmp_path / "multirun" / "toy").glob("*/hung-once"))) < 2:
         time.sleep(0.5)  # until both trials' tasks run (and hang): a job id is there before its process starts

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from helpers import run_script
+from helpers import as_from_a_terminal, run_script
 from mlflow import MlflowClient
 from omegaconf import OmegaConf
 from reliability import record
@@ -400,7 +400,7 @@ def test_a_continued_trials_number_is_shown_with_the_number_its_work_began_as(tm
         [sys.executable, str(TOY), *args],
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=as_from_a_terminal,
     )
     deadline = time.time() + 120
     while time.time() < deadline and not all(
@@ -436,8 +436,7 @@ def test_ctrl_c_fails_the_running_trials_as_interrupted_and_ends_cleanly(tmp_pat
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         text=True,
-        # as from a terminal: a runner started in the background hands its children SIGINT ignored
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=as_from_a_terminal,
     )
     deadline = time.time() + 120
     while time.time() < deadline and not (tmp_path / "multirun" / "toy" / "1" / ".hydra").exists():
