@@ -165,6 +165,15 @@ CORPUS = {
     "sqlite tracking store under a file, in a sweep": Bad(
         "storage", ["tracking.uri=sqlite:///{files}/table.csv/mlflow.db"], "tracking.uri='sqlite:///", True
     ),
+    "sweep folder that is a file": Bad(
+        "storage", ["hydra.sweeper.study_name=new", "hydra.sweep.dir={files}/table.csv"], "hydra.sweep.dir='", True
+    ),
+    "sweep folder under a file": Bad(
+        "storage",
+        ["hydra.sweeper.study_name=new", "hydra.sweep.dir={files}/table.csv/sweep"],
+        "table.csv is not a folder this user can write",
+        True,
+    ),
     "study journal under a file": Bad(
         "storage", ["hydra.sweeper.storage={files}/table.csv/s.journal"], "table.csv is not a folder this user", True
     ),

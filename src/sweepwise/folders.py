@@ -1,17 +1,15 @@
-"""Whether this user can make a file at a path, checked before anything is written: a study's journal or a sqlite
-tracking store whose folder cannot be made or written would otherwise fail mid-start, in a traceback."""
+"""Whether this user can make a folder, or a file in it, at a path: checked before anything is written, since a
+study's journal, a sqlite tracking store or a sweep's folder that cannot be made would otherwise fail mid-start, in
+a traceback, with the study already written."""
 
 import tempfile
 from pathlib import Path
 
 
-def unwritable(path: Path) -> str | None:
-    """Why a new file at `path` (its missing folders made first) cannot be made by this user, or None (also where it
-    exists already). Leaves nothing behind: the nearest existing folder is tried with a file gone as it is made."""
-    path = path.absolute()
-    if path.exists():
-        return None
-    existing = path.parent
+def unmakeable_folder(folder: Path) -> str | None:
+    """Why `folder` (made with its missing parents, or there already) cannot hold this user's new files, or None.
+    Leaves nothing behind: the nearest existing folder is tried with a file gone as it is made."""
+    existing = folder.absolute()
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
@@ -21,3 +19,9 @@ def unwritable(path: Path) -> str | None:
     except OSError as error:
         return f"{existing} is not a folder this user can write to ({error.strerror})"
     return None
+
+
+def unwritable(path: Path) -> str | None:
+    """Why a new file at `path` cannot be made by this user (see `unmakeable_folder`), or None (also where the file
+    exists already)."""
+    return None if path.exists() else unmakeable_folder(path.absolute().parent)

@@ -17,6 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 import sweepwise
 from sweepwise.configure import is_sweepwise_training
 from sweepwise.errors import ConfigError, SweepwiseError, hide_password
+from sweepwise.folders import unmakeable_folder
 from sweepwise.internals.omegaconf_internals import task_part
 from sweepwise.internals.optuna_internals import trial_id
 from sweepwise.study.records import DEFINITION_ATTR, SWEEP_DIR_ATTR
@@ -134,6 +135,8 @@ def start_sweep(
         raise _mistake_in(config) or changed from None
     first_folder = plan.sweep_dir
     plan = _in_the_studys_folder(plan, existing, config)
+    if problem := unmakeable_folder(plan.sweep_dir):
+        raise ConfigError("hydra.sweep.dir", str(plan.sweep_dir), problem)
     check_folder_owner(plan.sweep_dir, plan.settings.study_name, plan.storage)
     checked = None
     if preflight != "off":
