@@ -30,7 +30,7 @@ from sweepwise.sweep.driver.orchestrator import Orchestrator, SweepStopped
 from sweepwise.sweep.driver.param_grammar import parse_search_space
 from sweepwise.sweep.driver.plan import SweepSettings
 from sweepwise.sweep.driver.progress import BestSoFar, SweepProgress, status_line
-from sweepwise.sweep.driver.trial_flights import interrupted, mark_interrupted
+from sweepwise.sweep.driver.trial_flights import continuing_note, interrupted, mark_interrupted
 from sweepwise.sweep.launch.executor import StartedJob
 from sweepwise.sweep.outcome import Died, TrialOutcome, TrialStatus, objective_outcome
 from sweepwise.sweep.trial import trial_runner
@@ -198,6 +198,17 @@ def study() -> optuna.Study:
 
 def states(study: optuna.Study) -> list[str]:
     return [trial.state.name for trial in study.get_trials(deepcopy=False)]
+
+
+def test_a_continuation_says_whether_its_work_left_a_checkpoint(tmp_path: Path) -> None:
+    work = tmp_path / "2"
+    work.mkdir()
+    assert "trial 2's work, which left no checkpoint: from the start" in continuing_note({}, 2, work)
+    (work / "checkpoints").mkdir()  # made, nothing in it yet
+    assert "which left no checkpoint" in continuing_note({}, 2, work)
+    (work / "checkpoints" / "last.pt").write_bytes(b"saved")
+    assert "trial 2's work from its checkpoint" in continuing_note({}, 2, work)
+    assert "from its checkpoint" in continuing_note({}, 2, tmp_path / "elsewhere")  # not found where looked for
 
 
 def test_every_trial_completes_with_slots_kept_full(study: optuna.Study) -> None:

@@ -28,7 +28,7 @@ from typing import Any
 from sweepwise.report_arguments import next_step, objective_name, one_number_each, scalar_metrics, whole_step
 from sweepwise.tracking.mlflow_run import MlflowRun, resolve_tracking_uri
 from sweepwise.tracking.retry import gave_up
-from sweepwise.trial_facts import StudyLink, TrialClosed, TrialFacts, job_facts
+from sweepwise.trial_facts import CHECKPOINTS, StudyLink, TrialClosed, TrialFacts, job_facts
 
 # the trial handed to processes the task starts: TrialFacts as JSON
 TRIAL_VARIABLE = "SWEEPWISE_TRIAL"
@@ -62,7 +62,7 @@ class Trial:
     def folder(self) -> Path:
         """The trial's own folder, the same for every attempt of it: checkpoints go here."""
         # outside a sweep: its Hydra job's output folder's `checkpoints`; outside Hydra, the working directory's
-        folder = Path(self.facts.folder) if self.facts.folder else Path(_job_output_dir() or Path.cwd()) / "checkpoints"
+        folder = Path(self.facts.folder) if self.facts.folder else Path(_job_output_dir() or Path.cwd()) / CHECKPOINTS
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 

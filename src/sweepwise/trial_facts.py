@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 from sweepwise.tracking.params import override_params
 
+CHECKPOINTS = "checkpoints"  # a trial's folder for its checkpoints, in its job's output folder
+
 
 class StudyLink(Protocol):
     """A sweep trial's link to its study: reports the `objective` metric's value and returns why the trial stops

@@ -208,7 +208,8 @@ class Orchestrator:
         job_id = self.executor.submit(number, job)
         if job_id is not None:
             flight.trial.set_user_attr(JOB_ID_ATTR, job_id)
-        line = started_line(flight, f" as {self.executor.job_kind} {job_id}" if job_id is not None else "")
+        where = f" as {self.executor.job_kind} {job_id}" if job_id is not None else ""
+        line = started_line(flight, where, Path(job.log_file).parent if job.log_file else None)
         self.progress.trial_started(number, line, Path(job.log_file) if job.log_file else None)
 
     def _settle(self, number: int, result: TrialOutcome | Died) -> None:

@@ -4,6 +4,7 @@ the study recorded it, and whether that end was its own doing."""
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -20,6 +21,7 @@ from sweepwise.study.trials import continued_numbers
 from sweepwise.sweep.driver.param_grammar import readable
 from sweepwise.sweep.outcome import INTERRUPTED, TrialOutcome, TrialStatus
 from sweepwise.tracking.secrets import redact_overrides
+from sweepwise.trial_facts import CHECKPOINTS
 
 
 @dataclass
@@ -40,22 +42,29 @@ class Flight:
         return self.trial.number if self.folder is None else self.folder
 
 
-def started_line(flight: Flight, where: str) -> str:
-    """The line that says a trial started (`where`: as which job), how it goes on if it continues earlier work,
-    and its overrides."""
+def started_line(flight: Flight, where: str, work_folder: Path | None) -> str:
+    """The line that says a trial started (`where`: as which job), how it goes on if it continues earlier work
+    (whose folder is `work_folder`, where known), and its overrides."""
     again = f" (attempt {flight.attempt + 1})" if flight.attempt else ""
     if flight.folder is not None:
-        again = f" ({continuing_note(flight.trial.user_attrs, flight.folder)})"
+        again = f" ({continuing_note(flight.trial.user_attrs, flight.folder, work_folder)})"
     return f"trial {flight.trial.number} started{where}{again}: {readable(redact_overrides(flight.overrides))}"
 
 
-def continuing_note(attrs: Mapping[str, Any], folder: int) -> str:
-    """How a trial that continues the work of trial `folder` goes on (`attrs`: its user attributes)."""
+def continuing_note(attrs: Mapping[str, Any], folder: int, work_folder: Path | None = None) -> str:
+    """How a trial that continues the work of trial `folder` goes on (`attrs`: its user attributes): from the
+    checkpoint the work left in its folder, or over again where it left none (stopped before its first)."""
     if PBT_GENERATION_ATTR not in attrs:
+        if work_folder is not None and work_folder.is_dir() and not _has_files(work_folder / CHECKPOINTS):
+            return f"continuing trial {folder}'s work, which left no checkpoint: from the start, in its folder and run"
         return f"continuing trial {folder}'s work from its checkpoint: its params, folder and MLflow run"
     parent = attrs.get(PBT_PARENT_ATTR)
     source = "its own checkpoint" if parent is None else f"trial {parent}'s checkpoint, with its params explored"
     return f"member {folder}'s generation {attrs[PBT_GENERATION_ATTR]}, which began from {source}"
+
+
+def _has_files(folder: Path) -> bool:
+    return folder.is_dir() and any(path.is_file() for path in folder.rglob("*"))
 
 
 def is_interrupted(trial: optuna.trial.FrozenTrial) -> bool:

@@ -19,7 +19,7 @@ from sweepwise.sweep.trial.child_runs import open_child_run
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.params import mlflow_name
 from sweepwise.trial_api import Trial
-from sweepwise.trial_facts import TrialClosed, TrialFacts
+from sweepwise.trial_facts import CHECKPOINTS, TrialClosed, TrialFacts
 
 PRUNED_NOTE = "pruned.txt"  # in a pruned trial's folder: why
 
@@ -47,7 +47,7 @@ def sweep_trial(context: TrialContext, output_dir: Path) -> Trial:
     _link_folder(output_dir, context.trial_number)
     note = output_dir / PRUNED_NOTE
     note.unlink(missing_ok=True)  # an earlier attempt's
-    checkpoints = output_dir / "checkpoints"
+    checkpoints = output_dir / CHECKPOINTS
     if context.schedule:  # where paused work goes on from (and a pbt member that exploits this one copies)
         open_storage(context.storage).set_trial_user_attr(context.trial_id, CHECKPOINTS_ATTR, str(checkpoints))
     facts = TrialFacts(

@@ -27,7 +27,7 @@ from sweepwise.sweep.trial.trial_compose import SweepComposer
 from sweepwise.sweep.trial.trial_context import TrialContext
 from sweepwise.tracking.retry import gave_up, unreachable_error
 from sweepwise.trial_api import Trial, TrialPruned, handing_over
-from sweepwise.trial_facts import TrialClosed, TrialFacts, job_facts
+from sweepwise.trial_facts import CHECKPOINTS, TrialClosed, TrialFacts, job_facts
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,7 @@ def _trial_for(job: TrialJob, output_dir: Path) -> Trial:
     run goes under the multirun's parent run; any other job, a trial of its own, whose run (if the task opens one)
     is named after the job, has the job's overrides as params and ends with the job."""
     output_dir = output_dir.absolute()
-    folder = output_dir / "checkpoints"
+    folder = output_dir / CHECKPOINTS
     if job.context is not None:
         return sweep_trial(job.context, output_dir)
     if job.parent_run_id is not None:
