@@ -93,6 +93,7 @@ def test_mlflow_tracking_uri_in_the_environment_is_where_the_runs_go_when_no_con
 
 STATEFUL = REPO / "tests" / "apps" / "stateful.py"
 LOADER = REPO / "tests" / "apps" / "loader.py"
+FLUENT = REPO / "tests" / "apps" / "fluent.py"
 
 
 @pytest.mark.slow
@@ -128,6 +129,29 @@ def test_a_tasks_own_worker_processes_start_as_they_do_outside_a_sweep(tmp_path:
     for number in (0, 1):
         log = (tmp_path / "multirun" / "toy" / str(number) / "trial.log").read_text()
         assert said in log.splitlines(), log[-2000:]
+
+
+@pytest.mark.slow
+def test_a_tasks_own_mlflow_runs_end_with_its_trial_and_the_trials_run_takes_its_fluent_calls(tmp_path: Path) -> None:
+    """Runs the task's code starts through MLflow's fluent API end with its trial, as with its process outside a
+    sweep: one worker's next trial logs to a run of its own, not the last one's. Inside `mlflow.start_run(run_id=
+    trial.run_id)` the fluent calls reach the trial's run."""
+    args = ["-m", "hydra.sweeper.n_trials=3", "hydra.sweeper.n_jobs=1"]  # one worker runs the trials in turn
+    done = run_script(FLUENT, args, tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+    own = [run for run in client.search_runs(experiments) if "my_x" in run.data.params]
+    xs = sorted(trial.params["x"] for trial in load_study(tmp_path, "toy").trials)
+    assert sorted(float(run.data.params["my_x"]) for run in own) == xs
+    assert {run.info.status for run in own} == {"FINISHED"}
+
+    args = ["-m", "hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=into", "behaviour=trial_run"]
+    done = run_script(FLUENT, args, tmp_path, python_flags=["-W", "error"])
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    _, runs = sweep_runs(tmp_path, "into")
+    assert len(runs) == 2 and {run.info.status for run in runs} == {"FINISHED"}
+    assert all(run.data.metrics["my/x"] == float(run.data.params["x"]) for run in runs)
 
 
 def test_a_failed_trials_output_tail_is_its_last_lines(tmp_path: Path) -> None:

@@ -118,6 +118,15 @@ def _checked_uri(key: str, uri: str) -> str:
     return with_driver(uri)
 
 
+def end_fluent_runs() -> None:
+    """End the runs a task started through MLflow's fluent API (`mlflow.start_run`, or `mlflow.log_*` without one)
+    and left active, as its process's exit would (FINISHED): a worker runs trial after trial, and the next one's
+    `mlflow.log_*` would otherwise go to this one's run, which would stay RUNNING."""
+    with contextlib.suppress(MlflowException):  # a store gone since: the runs stay as they are, as on a crash
+        while mlflow.active_run() is not None:
+            mlflow.end_run()
+
+
 @contextlib.contextmanager
 def mlflow_store(uri: str) -> Iterator[None]:
     """MLflow's process-wide store set to `uri` for what reads only that (a flavour's model logging and loading),

@@ -25,6 +25,7 @@ from sweepwise.sweep.trial.script_task import ScriptTask, portable
 from sweepwise.sweep.trial.sweep_session import pruned_reason, sweep_trial
 from sweepwise.sweep.trial.trial_compose import SweepComposer
 from sweepwise.sweep.trial.trial_context import TrialContext
+from sweepwise.tracking.mlflow_run import end_fluent_runs
 from sweepwise.tracking.retry import gave_up, unreachable_error
 from sweepwise.trial_api import Trial, TrialPruned, handing_over
 from sweepwise.trial_facts import CHECKPOINTS, TrialClosed, TrialFacts, job_facts
@@ -116,6 +117,7 @@ class TrialRunner:
                 returned = run(config)
                 raised = raised_by(returned)
                 self.trial.end(raised)  # logs what the task left unlogged; ends a run of its own
+                end_fluent_runs()  # and the runs the task left active through MLflow's own API
                 if isinstance(raised, (optuna.TrialPruned, TrialPruned)):
                     raise raised  # a pruned trial, without Hydra's note that its job failed
                 value = returned.return_value  # raises what the task raised (Hydra notes it on stderr)
