@@ -206,5 +206,6 @@ def grid_of(space: SearchSpace) -> dict[str, list[Any]]:
             values = [distribution.low + index * distribution.step for index in range(count)]
             grid[name] = values if isinstance(distribution, IntDistribution) else [round(v, 12) for v in values]
         else:
-            raise ConfigError(space.key(name), repr(distribution), "the grid sampler needs choice() or range()")
+            typed = space.typed.get(name, repr(distribution))  # as the user wrote it
+            raise ConfigError(space.key(name), typed, "the grid sampler needs choice() or range()")
     return grid
