@@ -95,7 +95,8 @@ def test_trial_overrides_and_grid():
     assert trial_overrides({"lr": 0.01, "model": "mlp"}, {"+w": "1"}) == ["lr=0.01", "model=mlp", "+w=1"]
     space = parse_search_space({"x": "range(0, 1, 0.25)", "m": "choice(a, b)"}, [])
     assert grid_of(space) == {"x": [0.0, 0.25, 0.5, 0.75, 1.0], "m": ["a", "b"]}
-    with pytest.raises(ConfigError, match=r"^hydra.sweeper.params.x='interval\(0, 1\)': the grid sampler needs"):  # as typed
+    typed = r"^hydra.sweeper.params.x='interval\(0, 1\)': the grid sampler needs"  # as the user wrote it
+    with pytest.raises(ConfigError, match=typed):
         grid_of(parse_search_space({"x": "interval(0, 1)"}, []))
 
 
