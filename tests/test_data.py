@@ -190,6 +190,12 @@ def test_a_missing_feature_value_names_its_file_column_and_line(tmp_path: Path):
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"t.csv: missing values in feature column 'f1', e.g. on lines \[5\]$"):
         load_csv(str(path), label_column="species")
+    for infinite in ("inf", "-inf"):  # as pandas reads them: numbers, not missing
+        lines[4] = infinite + lines[4]
+        path.write_text("\n".join(lines) + "\n")
+        with pytest.raises(DataError, match=r"t.csv: infinite values in feature column 'f1', e.g. on lines \[5\]$"):
+            load_csv(str(path), label_column="species")
+        lines[4] = lines[4].removeprefix(infinite)
 
 
 def test_augment_shifts_and_noises_only_when_enabled():

@@ -85,5 +85,9 @@ def read_table(
         if table[column].isna().any() and not missing_features:
             lines = (np.flatnonzero(table[column].isna().to_numpy())[:5] + 2).tolist()  # the header is line 1
             raise DataError(f"{path}: missing values in feature column {column!r}, e.g. on lines {lines}")
+        infinite = np.isinf(table[column].to_numpy(dtype=np.float64))
+        if infinite.any():
+            lines = (np.flatnonzero(infinite)[:5] + 2).tolist()
+            raise DataError(f"{path}: infinite values in feature column {column!r}, e.g. on lines {lines}")
     labels = {column: table[column].to_numpy() for column in label_columns}
     return table[features].to_numpy(dtype=np.float32), labels
