@@ -34,6 +34,20 @@ def test_new_lines_are_shown_with_their_trial_as_they_are_written(tmp_path: Path
         output.close()
 
 
+def test_a_line_rewritten_by_carriage_returns_is_shown_as_a_terminal_leaves_it(tmp_path: Path) -> None:
+    log = tmp_path / "trial.log"
+    log.write_text("")
+    shown: list[str] = []
+    output = TrialOutput(shown.append, poll_s=60)
+    try:
+        output.follow(0, log)
+        log.write_text("\rprogress 0%\rprogress 50%\rprogress 100%\r\n\nnext\r\n")
+        output.end(0)
+        assert shown == ["[trial 0] progress 100%", "[trial 0] ", "[trial 0] next"]
+    finally:
+        output.close()
+
+
 @pytest.mark.slow
 def test_a_sweep_asked_to_shows_its_trials_output_prefixed_with_the_trial(tmp_path: Path) -> None:
     args = ["-m", "hydra.sweeper.n_trials=1", "behaviour=raise", "hydra.sweeper.show_trial_output=true"]

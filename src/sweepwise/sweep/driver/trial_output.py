@@ -56,5 +56,8 @@ class TrialOutput:
             written = file.read()
         complete = written if final else written[: written.rfind(b"\n") + 1]
         self.followed[number] = (log, shown + len(complete))
-        for line in complete.decode(errors="replace").splitlines():
-            self.show(f"[trial {number}] {line}")
+        lines = complete.decode(errors="replace").split("\n")
+        for line in lines[:-1] if lines[-1] == "" else lines:
+            # a progress bar rewrites its line with carriage returns: shown as a terminal leaves it, its last state
+            last = next((part for part in reversed(line.split("\r")) if part), "")
+            self.show(f"[trial {number}] {last}")
