@@ -154,6 +154,16 @@ def test_a_tasks_own_mlflow_runs_end_with_its_trial_and_the_trials_run_takes_its
     assert all(run.data.metrics["my/x"] == float(run.data.params["x"]) for run in runs)
 
 
+@pytest.mark.slow
+def test_a_scripts_own_deprecation_warning_shows_in_its_trials_log_as_it_does_when_it_runs_alone(tmp_path: Path):
+    """Python shows the DeprecationWarnings of the script it runs (`__main__`); a trial runs the script under
+    another name, and shows them too (under `-W error` the trial fails on them, as the script would)."""
+    done = run_toy(["hydra.sweeper.n_trials=1", "behaviour=warn"], tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = (tmp_path / "multirun" / "toy" / "0" / "trial.log").read_text()
+    assert "DeprecationWarning: a deprecated call in the task" in log, log[-2000:]
+
+
 def test_a_failed_trials_output_tail_is_its_last_lines(tmp_path: Path) -> None:
     log = tmp_path / "trial.log"
     log.write_text("".join(f"line {n}\n\n" for n in range(30)))

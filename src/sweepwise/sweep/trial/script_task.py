@@ -11,6 +11,7 @@ tracebacks name the script's file and line.
 import importlib
 import importlib.util
 import sys
+import warnings
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -43,6 +44,8 @@ class ScriptTask:
     def _script(self) -> ModuleType:
         if self.module is not None:
             return importlib.import_module(self.module)
+        if not sys.warnoptions:  # Python shows a `__main__` script's DeprecationWarnings: here too, under its name
+            warnings.filterwarnings("default", category=DeprecationWarning, module=SCRIPT_MODULE)
         loaded = sys.modules.get(SCRIPT_MODULE)
         if loaded is not None and getattr(loaded, "__file__", None) == self.path:
             return loaded  # the worker process's spawn has loaded it already
